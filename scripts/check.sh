@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The test command: formatting, lints, Rust tests, then the cohort read by independent
+# Python tools (openpyxl, pandas, pydicom, Pillow). Installs what it needs.
+source "$(dirname "$0")/env.sh"
+need_cargo
+need_venv
+
+echo "== cargo fmt --check"
+cargo fmt --check
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "== cargo clippy --features cuda"
+cargo clippy --features cuda --quiet -- -D warnings
+echo "== cargo test"
+cargo test --all-targets --quiet
+cargo test --doc --quiet
+echo "== pytest tests/python (independent readers)"
+cargo build --quiet --bin mammolab
+MAMMOLAB_BIN="$CARGO_TARGET_DIR/debug/mammolab" "$MAMMOLAB_PY" -m pytest -q tests/python

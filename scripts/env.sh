@@ -1,0 +1,34 @@
+# Shared set-up for scripts/*.sh (sourced, not run).
+# One target dir and one Python venv outside the clone, so a second clone, a second run
+# and CI on the same machine reuse compiled crates; a fresh machine builds them once.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export MAMMOLAB_CACHE="${MAMMOLAB_CACHE:-$HOME/.cache/mammolab}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$MAMMOLAB_CACHE/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+need_cargo() {
+  if ! command -v cargo >/dev/null 2>&1; then
+    [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+  fi
+  command -v cargo >/dev/null 2>&1 || {
+    echo "error: cargo not found; install Rust with rustup (https://rustup.rs)" >&2
+    exit 1
+  }
+  # rustfmt and clippy are rustup components; add them where they are missing.
+  if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    rustup component add rustfmt clippy
+  fi
+}
+
+# The Python readers the tests compare against (pinned in tests/python/requirements.txt).
+need_venv() {
+  local venv="$MAMMOLAB_CACHE/venv" stamp
+  stamp="$venv/.requirements.$(sha256sum tests/python/requirements.txt | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+    touch "$stamp"
+  fi
+  export MAMMOLAB_PY="$venv/bin/python"
+}

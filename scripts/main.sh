@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The main job: build mammolab, generate the default synthetic cohort (seed 001's sizes)
+# into data/synthetic-default, verify it against its manifest and print its summary.
+# Usage: scripts/main.sh [PROFILE] [OUT]   (PROFILE: ci | default | large)
+source "$(dirname "$0")/env.sh"
+need_cargo
+profile="${1:-${MAMMOLAB_PROFILE:-default}}"
+out="${2:-${MAMMOLAB_DATA:-data/synthetic-$profile}}"
+cargo build --release --quiet --bin mammolab
+bin="$CARGO_TARGET_DIR/release/mammolab"
+"$bin" synth --profile "$profile" --out "$out" --force
+"$bin" manifest "$out/manifest.toml"

@@ -1,0 +1,112 @@
+//! The crate's one error type.
+//!
+//! Every variant renders as a single line that names the file (and where it applies the
+//! sheet, row, column or tag) and says what is wrong, so the CLI can print it as is.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in mammolab.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or folder could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A data manifest is malformed or disagrees with the files it names.
+    #[error("manifest {manifest}: {message}")]
+    Manifest {
+        /// The manifest file.
+        manifest: PathBuf,
+        /// What is wrong, naming the key or file.
+        message: String,
+    },
+
+    /// A file the manifest names has other content than its recorded checksum.
+    #[error("manifest {manifest}: {file}: sha256 is {actual}, manifest says {expected}")]
+    Checksum {
+        /// The manifest file.
+        manifest: PathBuf,
+        /// The file whose checksum differs.
+        file: PathBuf,
+        /// The checksum in the manifest.
+        expected: String,
+        /// The checksum of the file on disk.
+        actual: String,
+    },
+
+    /// An argument or parameter is out of range (checked before any work is done).
+    #[error("invalid parameter {name}: {message}")]
+    Param {
+        /// The parameter.
+        name: &'static str,
+        /// Why it is invalid.
+        message: String,
+    },
+
+    /// Writing a workbook failed.
+    #[error("{path}: cannot write workbook: {message}")]
+    WorkbookWrite {
+        /// The workbook.
+        path: PathBuf,
+        /// The writer's message.
+        message: String,
+    },
+
+    /// Writing a DICOM file failed.
+    #[error("{path}: cannot write DICOM: {message}")]
+    DicomWrite {
+        /// The DICOM file.
+        path: PathBuf,
+        /// The writer's message.
+        message: String,
+    },
+
+    /// Encoding an image file failed.
+    #[error("{path}: cannot write image: {source}")]
+    ImageWrite {
+        /// The image file.
+        path: PathBuf,
+        /// The encoder's error.
+        #[source]
+        source: image::ImageError,
+    },
+
+    /// Serialising a JSON or TOML document failed.
+    #[error("{path}: cannot serialise: {message}")]
+    Serialise {
+        /// The document being written.
+        path: PathBuf,
+        /// The serialiser's message.
+        message: String,
+    },
+}
+
+/// `Result` with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An [`Error::Io`] for `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Attach a path to `std::io` results.
+pub(crate) trait IoContext<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|e| Error::io(path, e))
+    }
+}

@@ -1,0 +1,406 @@
+//! Data manifests: what a cohort is and where its files are.
+//!
+//! A manifest is a TOML file (see `data-manifests/` in the repository) that names the
+//! cohort's tables (workbooks or CSV files), which sheet holds which class, the columns
+//! that build the study key, the image roots and the provenance of it all. Paths are
+//! relative to the manifest's folder. Every file may carry a `sha256`; [`Manifest::verify`]
+//! checks that each named file exists and has that checksum, so a result can always be
+//! traced back to the exact bytes it was computed from.
+//!
+//! ```
+//! # fn main() -> mammolab::Result<()> {
+//! let text = r#"
+//! schema = 1
+//! [cohort]
+//! name = "tiny"
+//! [[table]]
+//! id = "combined"
+//! path = "datacombined.xlsx"
+//! [[sheet]]
+//! table = "combined"
+//! name = "Cancer"
+//! label = { rule = "constant", class = "cancer" }
+//! "#;
+//! let m = mammolab::manifest::Manifest::from_toml_str(text, "/data/tiny/manifest.toml")?;
+//! assert_eq!(m.resolve(&m.tables[0].path), std::path::Path::new("/data/tiny/datacombined.xlsx"));
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, IoContext, Result};
+
+/// The manifest format version this crate reads and writes.
+pub const SCHEMA: u32 = 1;
+
+/// A parsed data manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Format version; must be [`SCHEMA`].
+    pub schema: u32,
+    /// Name, description, licence and provenance.
+    pub cohort: Cohort,
+    /// Spreadsheets and CSV files.
+    #[serde(default, rename = "table")]
+    pub tables: Vec<Table>,
+    /// Which sheet of which table holds which rows, and how they are labelled.
+    #[serde(default, rename = "sheet")]
+    pub sheets: Vec<Sheet>,
+    /// The columns whose values, joined, identify a study image (seed 001's `UniqueKey`).
+    #[serde(default)]
+    pub key: Option<Key>,
+    /// How the labelled sheets are matched to an image listing.
+    #[serde(default)]
+    pub merge: Option<Merge>,
+    /// Folders that hold the images.
+    #[serde(default, rename = "image_root")]
+    pub image_roots: Vec<ImageRoot>,
+    /// Present when `mammolab synth` generated the cohort.
+    #[serde(default)]
+    pub synth: Option<SynthInfo>,
+    /// Folder the manifest was read from; relative paths resolve against it.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    /// The manifest file itself (for error messages).
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+/// Who made the cohort and under which terms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cohort {
+    /// Short name, used in cache keys and reports.
+    pub name: String,
+    /// What the cohort is.
+    #[serde(default)]
+    pub description: String,
+    /// Licence or data-use terms.
+    #[serde(default)]
+    pub licence: String,
+    /// Where the data came from (URL, export, generator command).
+    #[serde(default)]
+    pub provenance: String,
+}
+
+/// A spreadsheet (.xlsx/.xlsm/.xls/.ods) or CSV file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Table {
+    /// Identifier used by [`Sheet::table`] and [`Merge::listing`].
+    pub id: String,
+    /// Path relative to the manifest.
+    pub path: PathBuf,
+    /// Expected sha256 (lower-case hex) of the file, if recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+/// One sheet of a table and the class of its rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sheet {
+    /// The [`Table::id`] this sheet belongs to.
+    pub table: String,
+    /// Sheet name (ignored for CSV tables).
+    pub name: String,
+    /// How a row's class is decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<LabelRule>,
+    /// The [`ImageRoot::id`] where this sheet's images live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_root: Option<String>,
+}
+
+/// How the class of a row is decided.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LabelRule {
+    /// Every row of the sheet has this class (seed 001: the `Cancer` sheet).
+    Constant {
+        /// The class name.
+        class: String,
+    },
+    /// The class is read from a column; values listed in `positive` mean `positive_class`.
+    Column {
+        /// The column.
+        column: String,
+        /// Cell values (as text) that mean the positive class.
+        positive: Vec<String>,
+        /// Name of the positive class.
+        #[serde(default = "default_positive")]
+        positive_class: String,
+        /// Name of the other class.
+        #[serde(default = "default_negative")]
+        negative_class: String,
+    },
+    /// The class is read from the image file name (seed 003's IDC patches end in `class1.png`).
+    FileName {
+        /// Substring of the file name -> class.
+        contains: BTreeMap<String, String>,
+    },
+}
+
+fn default_positive() -> String {
+    "cancer".into()
+}
+fn default_negative() -> String {
+    "normal".into()
+}
+
+/// The study key: columns joined with a separator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Key {
+    /// Columns in key order.
+    pub columns: Vec<String>,
+    /// Separator between parts (seed 001 used `-`).
+    #[serde(default = "default_separator")]
+    pub separator: String,
+}
+
+fn default_separator() -> String {
+    "-".into()
+}
+
+/// Matching a labelled sheet to an image listing that carries paths.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Merge {
+    /// Name of the labelled sheet whose rows are matched (seed 001: `Cancer`).
+    pub sheet: String,
+    /// The [`Table::id`] of the listing (seed 001: `data_validation_x`).
+    pub listing: String,
+    /// Sheet of the listing.
+    pub listing_sheet: String,
+    /// Column of the listing holding image paths from the machine that made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_column: Option<String>,
+}
+
+/// A folder of images.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageRoot {
+    /// Identifier used by [`Sheet::image_root`].
+    pub id: String,
+    /// Folder relative to the manifest.
+    pub path: PathBuf,
+    /// File extensions present, e.g. `["dcm", "jpg"]`.
+    #[serde(default)]
+    pub formats: Vec<String>,
+    /// Column whose value names an image file (without extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_column: Option<String>,
+    /// Class rule for images that no table lists (seed 003's patches carry it in the name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<LabelRule>,
+}
+
+/// How a synthetic cohort was generated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SynthInfo {
+    /// `ci`, `default` or `large`.
+    pub profile: String,
+    /// The generator seed.
+    pub seed: u64,
+    /// The version of mammolab that wrote the cohort.
+    pub generator: String,
+    /// The ground-truth file listing planted faults, relative to the manifest.
+    pub truth: PathBuf,
+    /// Its sha256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truth_sha256: Option<String>,
+}
+
+impl Manifest {
+    /// Read and check a manifest file (structure only; see [`Manifest::verify`] for files).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).at(path)?;
+        Self::from_toml_str(&text, path)
+    }
+
+    /// Parse manifest text as if it had been read from `path`.
+    pub fn from_toml_str(text: &str, path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let err = |message: String| Error::Manifest {
+            manifest: path.to_path_buf(),
+            message,
+        };
+        let mut m: Manifest = toml::from_str(text).map_err(|e| {
+            // toml's message spans several lines (with a caret); keep the first and the span.
+            let span = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start].matches('\n').count() + 1;
+                    format!("line {line}: ")
+                })
+                .unwrap_or_default();
+            err(format!("{span}{}", e.message().replace('\n', " ")))
+        })?;
+        m.source = path.to_path_buf();
+        m.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        m.check_structure().map_err(err)?;
+        Ok(m)
+    }
+
+    fn check_structure(&self) -> std::result::Result<(), String> {
+        if self.schema != SCHEMA {
+            return Err(format!(
+                "schema {} is not supported (this mammolab reads schema {SCHEMA})",
+                self.schema
+            ));
+        }
+        let table_ids: Vec<&str> = self.tables.iter().map(|t| t.id.as_str()).collect();
+        let root_ids: Vec<&str> = self.image_roots.iter().map(|r| r.id.as_str()).collect();
+        for (i, id) in table_ids.iter().enumerate() {
+            if table_ids[..i].contains(id) {
+                return Err(format!("table id `{id}` is used twice"));
+            }
+        }
+        for s in &self.sheets {
+            if !table_ids.contains(&s.table.as_str()) {
+                return Err(format!(
+                    "sheet `{}` names table `{}`, which is not defined (tables: {})",
+                    s.name,
+                    s.table,
+                    table_ids.join(", ")
+                ));
+            }
+            if let Some(r) = &s.image_root {
+                if !root_ids.contains(&r.as_str()) {
+                    return Err(format!(
+                        "sheet `{}` names image_root `{r}`, which is not defined (image roots: {})",
+                        s.name,
+                        root_ids.join(", ")
+                    ));
+                }
+            }
+        }
+        if let Some(m) = &self.merge {
+            if !table_ids.contains(&m.listing.as_str()) {
+                return Err(format!(
+                    "merge.listing names table `{}`, which is not defined",
+                    m.listing
+                ));
+            }
+            if !self.sheets.iter().any(|s| s.name == m.sheet) {
+                return Err(format!(
+                    "merge.sheet `{}` is not one of the [[sheet]] entries",
+                    m.sheet
+                ));
+            }
+        }
+        if let Some(k) = &self.key {
+            if k.columns.is_empty() {
+                return Err("key.columns is empty".into());
+            }
+        }
+        let all_sha = self
+            .tables
+            .iter()
+            .filter_map(|t| t.sha256.as_deref())
+            .chain(self.synth.iter().filter_map(|s| s.truth_sha256.as_deref()));
+        for sha in all_sha {
+            if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!("sha256 `{sha}` is not 64 hexadecimal digits"));
+            }
+        }
+        Ok(())
+    }
+
+    /// A path from the manifest, resolved against the manifest's folder.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    /// The table with this id.
+    pub fn table(&self, id: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.id == id)
+    }
+
+    /// Check that every named file and folder exists and that recorded checksums match.
+    pub fn verify(&self) -> Result<()> {
+        let missing = |what: &str, p: &Path| Error::Manifest {
+            manifest: self.source.clone(),
+            message: format!("{what} {} does not exist", p.display()),
+        };
+        let mut files: Vec<(&str, &Path, Option<&str>)> = self
+            .tables
+            .iter()
+            .map(|t| ("table", t.path.as_path(), t.sha256.as_deref()))
+            .collect();
+        if let Some(s) = &self.synth {
+            files.push(("truth file", s.truth.as_path(), s.truth_sha256.as_deref()));
+        }
+        for (what, rel, sha) in files {
+            let p = self.resolve(rel);
+            if !p.is_file() {
+                return Err(missing(what, &p));
+            }
+            if let Some(expected) = sha {
+                let actual = sha256_file(&p)?;
+                if !actual.eq_ignore_ascii_case(expected) {
+                    return Err(Error::Checksum {
+                        manifest: self.source.clone(),
+                        file: p,
+                        expected: expected.to_string(),
+                        actual,
+                    });
+                }
+            }
+        }
+        for r in &self.image_roots {
+            let p = self.resolve(&r.path);
+            if !p.is_dir() {
+                return Err(missing("image_root folder", &p));
+            }
+        }
+        Ok(())
+    }
+
+    /// The manifest as TOML text.
+    pub fn to_toml_string(&self) -> Result<String> {
+        toml::to_string(self).map_err(|e| Error::Serialise {
+            path: self.source.clone(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// sha256 of a file as lower-case hex.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = BufReader::new(File::open(path).at(path)?);
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).at(path)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+/// sha256 of bytes as lower-case hex.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
