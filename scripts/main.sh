@@ -10,3 +10,10 @@ cargo build --release --quiet --bin mammolab
 bin="$CARGO_TARGET_DIR/release/mammolab"
 "$bin" synth --profile "$profile" --out "$out" --force
 "$bin" manifest "$out/manifest.toml"
+# The committed manifest pins the bytes of the ci and default cohorts (seed 1): a cohort
+# generated on this machine must have exactly those checksums.
+pinned="data-manifests/synthetic-$profile.toml"
+if [ -f "$pinned" ] && grep -q "^seed = 1$" "$out/manifest.toml"; then
+  cp "$pinned" "$out/pinned-manifest.toml"
+  "$bin" manifest "$out/pinned-manifest.toml"
+fi
