@@ -491,28 +491,7 @@ impl Builder<'_> {
             );
             let part = self.plan.images[self.first_image_of(p)].folder.clone();
             let st = self.new_study(p, date, "MAMMOGRAPHY SCREENING BILATERAL");
-            for (side, view) in [
-                (Side::L, View::Cc),
-                (Side::L, View::Mlo),
-                (Side::R, View::Cc),
-                (Side::R, View::Mlo),
-            ] {
-                if need == 0 {
-                    break;
-                }
-                let lesion = self.maybe_benign();
-                let birads = if lesion.is_some() { 2 } else { 1 };
-                self.new_image(
-                    st,
-                    side,
-                    view,
-                    ImageClass::Unlisted,
-                    lesion,
-                    birads,
-                    part.clone(),
-                );
-                need -= 1;
-            }
+            need -= self.screening_images(st, ImageClass::Unlisted, &part, need);
             k += 1;
         }
 
@@ -546,28 +525,7 @@ impl Builder<'_> {
                 (p, d)
             };
             let st = self.new_study(p, date, "MAMMOGRAPHY SCREENING BILATERAL");
-            for (side, view) in [
-                (Side::L, View::Cc),
-                (Side::L, View::Mlo),
-                (Side::R, View::Cc),
-                (Side::R, View::Mlo),
-            ] {
-                if made == normal_images {
-                    break;
-                }
-                let lesion = self.maybe_benign();
-                let birads = if lesion.is_some() { 2 } else { 1 };
-                self.new_image(
-                    st,
-                    side,
-                    view,
-                    ImageClass::Normal,
-                    lesion,
-                    birads,
-                    String::new(),
-                );
-                made += 1;
-            }
+            made += self.screening_images(st, ImageClass::Normal, "", normal_images - made);
         }
 
         self.number_files_and_batch();
@@ -652,6 +610,29 @@ impl Builder<'_> {
             description,
         });
         self.plan.studies.len() - 1
+    }
+
+    /// The four screening views of a study (at most `limit` of them), each with a small
+    /// chance of a benign mass; returns how many were added.
+    fn screening_images(
+        &mut self,
+        st: usize,
+        class: ImageClass,
+        folder: &str,
+        limit: usize,
+    ) -> usize {
+        let views = [
+            (Side::L, View::Cc),
+            (Side::L, View::Mlo),
+            (Side::R, View::Cc),
+            (Side::R, View::Mlo),
+        ];
+        for &(side, view) in views.iter().take(limit) {
+            let lesion = self.maybe_benign();
+            let birads = if lesion.is_some() { 2 } else { 1 };
+            self.new_image(st, side, view, class, lesion, birads, folder.to_string());
+        }
+        limit.min(views.len())
     }
 
     fn maybe_benign(&mut self) -> Option<Lesion> {

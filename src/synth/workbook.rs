@@ -225,11 +225,16 @@ pub fn feature_names(n: usize) -> Vec<String> {
     out
 }
 
-/// Feature values of one image: log-normal around a per-feature scale; a few features
-/// shift with a malignant lesion, more with density, so a tabular model learns something
-/// but not everything.
-fn feature_values(seed: u64, img: &ImagePlan, density: usize, n: usize) -> Vec<f64> {
-    let mut r = Rng::derive(seed ^ 0xFEA7, img.stream);
+/// How one feature column is distributed: log-normal around `scale`, shifted for a
+/// malignant lesion and with density.
+#[derive(Debug, Clone, Copy)]
+struct FeatureParam {
+    scale: f64,
+    malignant_effect: f64,
+    density_effect: f64,
+}
+
+fn feature_params(seed: u64, n: usize) -> Vec<FeatureParam> {
     (0..n)
         .map(|j| {
             let mut p = Rng::derive(seed ^ 0xFEA8, j as u64);
@@ -244,14 +249,30 @@ fn feature_values(seed: u64, img: &ImagePlan, density: usize, n: usize) -> Vec<f
             } else {
                 0.0
             };
-            let malignant = matches!(
-                img.lesion,
-                Some(Lesion::SpiculatedMass | Lesion::Calcifications)
-            );
+            FeatureParam {
+                scale,
+                malignant_effect,
+                density_effect,
+            }
+        })
+        .collect()
+}
+
+/// Feature values of one image: a few features shift with a malignant lesion, more with
+/// density, so a tabular model learns something but not everything.
+fn feature_values(seed: u64, img: &ImagePlan, density: usize, params: &[FeatureParam]) -> Vec<f64> {
+    let mut r = Rng::derive(seed ^ 0xFEA7, img.stream);
+    let malignant = matches!(
+        img.lesion,
+        Some(Lesion::SpiculatedMass | Lesion::Calcifications)
+    );
+    params
+        .iter()
+        .map(|p| {
             let z = r.normal()
-                + malignant_effect * f64::from(u8::from(malignant))
-                + density_effect * density as f64;
-            round_sig(scale * (0.35 * z).exp(), 6)
+                + p.malignant_effect * f64::from(u8::from(malignant))
+                + p.density_effect * density as f64;
+            round_sig(p.scale * (0.35 * z).exp(), 6)
         })
         .collect()
 }
@@ -292,6 +313,18 @@ impl<'a> Writer<'a> {
             }
         };
         r.map(|_| ()).map_err(|e| self.err(e))
+    }
+
+    fn text(&self, ws: &mut Worksheet, row: u32, col: u16, s: &str) -> Result<()> {
+        ws.write_string(row, col, s)
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    fn num(&self, ws: &mut Worksheet, row: u32, col: u16, v: f64) -> Result<()> {
+        ws.write_number(row, col, v)
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
     fn header(&self, ws: &mut Worksheet, names: &[&str]) -> Result<()> {
@@ -344,7 +377,7 @@ fn main_sheet(
     rows: &[&Row],
     spec: &ProfileSpec,
     seed: u64,
-    features: &[String],
+    (features, params): (&[String], &[FeatureParam]),
 ) -> Result<()> {
     let mut header: Vec<&str> = MAIN_HEADER.to_vec();
     header.extend(features.iter().map(String::as_str));
@@ -357,12 +390,8 @@ fn main_sheet(
         let pt = &plan.patients[st.patient];
         let dev = &DEVICES[st.device].0;
         w.keys(ws, r, row)?;
-        let text = |ws: &mut Worksheet, c: u16, s: &str| {
-            ws.write_string(r, c, s).map(|_| ()).map_err(|e| w.err(e))
-        };
-        let num = |ws: &mut Worksheet, c: u16, v: f64| {
-            ws.write_number(r, c, v).map(|_| ()).map_err(|e| w.err(e))
-        };
+        let text = |ws: &mut Worksheet, c: u16, s: &str| w.text(ws, r, c, s);
+        let num = |ws: &mut Worksheet, c: u16, v: f64| w.num(ws, r, c, v);
         text(ws, 4, &pt.id)?;
         text(ws, 5, &st.accession)?;
         num(ws, 6, (st.date.y - pt.birth_year) as f64)?;
@@ -392,7 +421,7 @@ fn main_sheet(
         num(ws, 22, img.acq.window_width)?;
         text(ws, 23, "MG")?;
         text(ws, 24, st.description)?;
-        let values = feature_values(seed, img, pt.density.index(), features.len());
+        let values = feature_values(seed, img, pt.density.index(), params);
         for (j, v) in values.into_iter().enumerate() {
             num(ws, (MAIN_COLUMNS + j) as u16, v)?;
         }
@@ -405,12 +434,13 @@ pub fn write_combined(path: &Path, plan: &Plan, spec: &ProfileSpec, seed: u64) -
     let w = Writer::new(path);
     let mut wb = Workbook::new();
     let features = feature_names(spec.feature_columns);
+    let params = feature_params(seed, features.len());
     let cancer: Vec<&Row> = plan.cancer.iter().map(|(r, _)| r).collect();
     let normal: Vec<&Row> = plan.normal.iter().map(|(r, _)| r).collect();
     for (name, rows) in [("Cancer", &cancer), ("Non-Cancer", &normal)] {
         let ws = wb.add_worksheet();
         ws.set_name(name).map_err(|e| w.err(e))?;
-        main_sheet(&w, ws, plan, rows, spec, seed, &features)?;
+        main_sheet(&w, ws, plan, rows, spec, seed, (&features, &params))?;
     }
     w.save(&mut wb)
 }
@@ -428,12 +458,8 @@ pub fn write_listing(path: &Path, plan: &Plan, spec: &ProfileSpec, seed: u64) ->
         let st = &plan.studies[img.study];
         let dev = &DEVICES[st.device].0;
         w.keys(ws, r, row)?;
-        let text = |ws: &mut Worksheet, c: u16, s: &str| {
-            ws.write_string(r, c, s).map(|_| ()).map_err(|e| w.err(e))
-        };
-        let num = |ws: &mut Worksheet, c: u16, v: f64| {
-            ws.write_number(r, c, v).map(|_| ()).map_err(|e| w.err(e))
-        };
+        let text = |ws: &mut Worksheet, c: u16, s: &str| w.text(ws, r, c, s);
+        let num = |ws: &mut Worksheet, c: u16, v: f64| w.num(ws, r, c, v);
         text(ws, 4, &img.windows_path())?;
         text(ws, 5, img.side.code())?;
         text(ws, 6, img.view.code())?;
