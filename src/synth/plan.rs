@@ -812,7 +812,7 @@ impl Builder<'_> {
         // Pick distinct images for the file-level and row-level faults.
         let mut pool: Vec<usize> = (0..ids.len()).collect();
         self.rng.shuffle(&mut pool);
-        let batches = self.spec.non_cancer_rows.div_ceil(self.spec.batch_size);
+        let batches = ids.len().div_ceil(self.spec.batch_size);
         let [dup, ws, missing, corrupt, wrong_lat, copied] =
             [pool[0], pool[1], pool[2], pool[3], pool[4], pool[5]];
         self.plan.images[ids[missing]].faults.missing = true;
