@@ -234,6 +234,21 @@ struct FeatureParam {
     density_effect: f64,
 }
 
+/// The radiomics-style columns of the main sheets: names and value distributions.
+struct FeatureColumns {
+    names: Vec<String>,
+    params: Vec<FeatureParam>,
+}
+
+impl FeatureColumns {
+    fn new(seed: u64, n: usize) -> Self {
+        FeatureColumns {
+            names: feature_names(n),
+            params: feature_params(seed, n),
+        }
+    }
+}
+
 fn feature_params(seed: u64, n: usize) -> Vec<FeatureParam> {
     (0..n)
         .map(|j| {
@@ -302,8 +317,8 @@ impl<'a> Writer<'a> {
 
     fn cell(&self, ws: &mut Worksheet, row: u32, col: u16, cell: &Cell) -> Result<()> {
         let r = match cell {
-            Cell::Int(i) => ws.write_number(row, col, *i as f64),
-            Cell::Text(s) => ws.write_string(row, col, s),
+            Cell::Int(i) => return self.num(ws, row, col, *i as f64),
+            Cell::Text(s) => return self.text(ws, row, col, s),
             Cell::Date(d) => {
                 ws.write_number_with_format(row, col, excel_serial(*d), &self.date_fmt)
             }
@@ -329,7 +344,7 @@ impl<'a> Writer<'a> {
 
     fn header(&self, ws: &mut Worksheet, names: &[&str]) -> Result<()> {
         for (c, n) in names.iter().enumerate() {
-            ws.write_string(0, c as u16, *n).map_err(|e| self.err(e))?;
+            self.text(ws, 0, c as u16, n)?;
         }
         Ok(())
     }
@@ -377,10 +392,10 @@ fn main_sheet(
     rows: &[&Row],
     spec: &ProfileSpec,
     seed: u64,
-    (features, params): (&[String], &[FeatureParam]),
+    features: &FeatureColumns,
 ) -> Result<()> {
     let mut header: Vec<&str> = MAIN_HEADER.to_vec();
-    header.extend(features.iter().map(String::as_str));
+    header.extend(features.names.iter().map(String::as_str));
     w.header(ws, &header)?;
     let spacing = 240.0 / spec.rows as f64;
     for (k, row) in rows.iter().enumerate() {
@@ -421,7 +436,7 @@ fn main_sheet(
         num(ws, 22, img.acq.window_width)?;
         text(ws, 23, "MG")?;
         text(ws, 24, st.description)?;
-        let values = feature_values(seed, img, pt.density.index(), params);
+        let values = feature_values(seed, img, pt.density.index(), &features.params);
         for (j, v) in values.into_iter().enumerate() {
             num(ws, (MAIN_COLUMNS + j) as u16, v)?;
         }
@@ -433,14 +448,13 @@ fn main_sheet(
 pub fn write_combined(path: &Path, plan: &Plan, spec: &ProfileSpec, seed: u64) -> Result<()> {
     let w = Writer::new(path);
     let mut wb = Workbook::new();
-    let features = feature_names(spec.feature_columns);
-    let params = feature_params(seed, features.len());
+    let features = FeatureColumns::new(seed, spec.feature_columns);
     let cancer: Vec<&Row> = plan.cancer.iter().map(|(r, _)| r).collect();
     let normal: Vec<&Row> = plan.normal.iter().map(|(r, _)| r).collect();
     for (name, rows) in [("Cancer", &cancer), ("Non-Cancer", &normal)] {
         let ws = wb.add_worksheet();
         ws.set_name(name).map_err(|e| w.err(e))?;
-        main_sheet(&w, ws, plan, rows, spec, seed, (&features, &params))?;
+        main_sheet(&w, ws, plan, rows, spec, seed, &features)?;
     }
     w.save(&mut wb)
 }
