@@ -29,7 +29,7 @@ pub mod dicom;
 pub mod phantom;
 pub mod plan;
 pub mod profile;
-pub mod rng;
+pub use crate::rng;
 pub mod truth;
 pub mod workbook;
 
