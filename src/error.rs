@@ -77,6 +77,45 @@ pub enum Error {
         source: image::ImageError,
     },
 
+    /// A data file is readable but its content is wrong: a missing column, an empty or
+    /// non-numeric cell (the message names the row and column).
+    #[error("{file}: {message}")]
+    Data {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong and where.
+        message: String,
+    },
+
+    /// Inputs to a metric, split or chart are unusable: empty, lengths that differ, a NaN or
+    /// infinite score, or one class only where two are needed.
+    #[error("{what}: {message}")]
+    Input {
+        /// The function or metric that refused the input.
+        what: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// Building or writing a table (polars) failed.
+    #[error("{context}: {source}")]
+    Table {
+        /// What was being built or which file was written.
+        context: String,
+        /// What polars said.
+        #[source]
+        source: polars::error::PolarsError,
+    },
+
+    /// Drawing a chart failed.
+    #[error("chart {chart}: {message}")]
+    Plot {
+        /// The chart.
+        chart: &'static str,
+        /// What the drawing backend said.
+        message: String,
+    },
+
     /// Serialising a JSON or TOML document failed.
     #[error("{path}: cannot serialise: {message}")]
     Serialise {
@@ -95,6 +134,24 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
+            source,
+        }
+    }
+}
+
+impl Error {
+    /// An [`Error::Input`] for `what`.
+    pub fn input(what: &'static str, message: impl Into<String>) -> Self {
+        Error::Input {
+            what,
+            message: message.into(),
+        }
+    }
+
+    /// An [`Error::Table`] with `context`.
+    pub fn table(context: impl Into<String>, source: polars::error::PolarsError) -> Self {
+        Error::Table {
+            context: context.into(),
             source,
         }
     }
