@@ -4,6 +4,7 @@
 source "$(dirname "$0")/env.sh"
 need_cargo
 need_venv
+need_font
 
 echo "== cargo fmt --check"
 cargo fmt --check

@@ -32,3 +32,19 @@ need_venv() {
   fi
   export MAMMOLAB_PY="$venv/bin/python"
 }
+
+# Charts render text with a TrueType font (see src/plot/mod.rs for the paths tried).
+need_font() {
+  local f
+  for f in /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/TTF/DejaVuSans.ttf \
+           /usr/share/fonts/dejavu/DejaVuSans.ttf \
+           /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf; do
+    [ -f "$f" ] && return 0
+  done
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq fonts-dejavu-core >/dev/null
+  else
+    echo "error: no TrueType font for charts; install fonts-dejavu-core (Debian/Ubuntu)" >&2
+    exit 1
+  fi
+}

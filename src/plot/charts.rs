@@ -1,0 +1,708 @@
+//! One function per chart, each drawing on any plotters backend.
+
+use plotters::coord::Shift;
+use plotters::element::BitMapElement;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::{drawing, FAMILY};
+use crate::eval::{
+    BinaryMetrics, CalibrationCurve, ConfusionMatrix, PrCurve, RocCurve, ThresholdSweep,
+};
+use crate::{Error, Result};
+
+/// Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
+const PALETTE: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(120, 120, 120),
+];
+
+fn colour(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// A metric's display name and how to read it off [`BinaryMetrics`].
+type NamedMetric = (&'static str, fn(&BinaryMetrics) -> f64);
+
+const GREY: RGBColor = RGBColor(110, 110, 110);
+const CAPTION: u32 = 22;
+const LABEL: u32 = 14;
+const DESC: u32 = 16;
+
+/// Legend line sample for series `i`.
+fn legend_line(c: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], c.stroke_width(3))
+}
+
+fn check_nonempty(chart: &'static str, n: usize, what: &str) -> Result<()> {
+    if n == 0 {
+        return Err(Error::input("plot", format!("{chart}: no {what} to draw")));
+    }
+    Ok(())
+}
+
+/// ROC curves with their AUC in the legend, the chance diagonal, and optionally one
+/// operating point `(false positive rate, true positive rate)` marked on the first curve.
+pub fn roc<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    curves: &[(&str, &RocCurve)],
+    operating_point: Option<(f64, f64)>,
+) -> Result<()> {
+    const C: &str = "roc";
+    check_nonempty(C, curves.len(), "curves")?;
+    area.fill(&WHITE).map_err(drawing(C))?;
+    let mut chart = ChartBuilder::on(area)
+        .caption("ROC curve", (FAMILY, CAPTION))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..1f64, 0f64..1.0f64)
+        .map_err(drawing(C))?;
+    chart
+        .configure_mesh()
+        .x_desc("False positive rate (1 - specificity)")
+        .y_desc("True positive rate (sensitivity)")
+        .label_style((FAMILY, LABEL))
+        .axis_desc_style((FAMILY, DESC))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(drawing(C))?;
+    chart
+        .draw_series(DashedLineSeries::new(
+            [(0.0, 0.0), (1.0, 1.0)],
+            6,
+            4,
+            GREY.stroke_width(1),
+        ))
+        .map_err(drawing(C))?
+        .label("chance (AUC 0.50)")
+        .legend(legend_line(GREY));
+    for (i, (name, c)) in curves.iter().enumerate() {
+        let col = colour(i);
+        chart
+            .draw_series(LineSeries::new(
+                c.fpr.iter().copied().zip(c.tpr.iter().copied()),
+                col.stroke_width(2),
+            ))
+            .map_err(drawing(C))?
+            .label(format!("{name} (AUC {:.3})", c.auc))
+            .legend(legend_line(col));
+    }
+    if let Some((x, y)) = operating_point {
+        chart
+            .draw_series([Circle::new((x, y), 6, colour(0).filled())])
+            .map_err(drawing(C))?
+            .label(format!(
+                "operating point (sens {y:.2}, spec {:.2})",
+                1.0 - x
+            ))
+            .legend(|(x, y)| Circle::new((x + 11, y), 5, colour(0).filled()));
+    }
+    legend(&mut chart, SeriesLabelPosition::LowerRight).map_err(drawing(C))
+}
+
+fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    pos: SeriesLabelPosition,
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .configure_series_labels()
+        .position(pos)
+        .label_font((FAMILY, LABEL))
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.4))
+        .margin(12)
+        .draw()
+}
+
+/// Precision-recall curves with average precision in the legend and the prevalence of
+/// the first curve as the chance baseline (what a random scorer achieves).
+pub fn pr<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    curves: &[(&str, &PrCurve)],
+) -> Result<()> {
+    const C: &str = "pr";
+    check_nonempty(C, curves.len(), "curves")?;
+    area.fill(&WHITE).map_err(drawing(C))?;
+    let mut chart = ChartBuilder::on(area)
+        .caption("Precision-recall curve", (FAMILY, CAPTION))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..1f64, 0f64..1.02f64)
+        .map_err(drawing(C))?;
+    chart
+        .configure_mesh()
+        .x_desc("Recall (sensitivity)")
+        .y_desc("Precision (positive predictive value)")
+        .label_style((FAMILY, LABEL))
+        .axis_desc_style((FAMILY, DESC))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(drawing(C))?;
+    let base = curves[0].1.prevalence;
+    chart
+        .draw_series(DashedLineSeries::new(
+            [(0.0, base), (1.0, base)],
+            6,
+            4,
+            GREY.stroke_width(1),
+        ))
+        .map_err(drawing(C))?
+        .label(format!("chance (prevalence {base:.3})"))
+        .legend(legend_line(GREY));
+    for (i, (name, c)) in curves.iter().enumerate() {
+        let col = colour(i);
+        chart
+            .draw_series(LineSeries::new(
+                c.recall.iter().copied().zip(c.precision.iter().copied()),
+                col.stroke_width(2),
+            ))
+            .map_err(drawing(C))?
+            .label(format!("{name} (AP {:.3})", c.average_precision))
+            .legend(legend_line(col));
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(drawing(C))
+}
+
+/// Reliability diagram: observed fraction of positives against mean predicted probability
+/// per bin, with the diagonal of perfect calibration.
+pub fn calibration<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    curves: &[(&str, &CalibrationCurve)],
+) -> Result<()> {
+    const C: &str = "calibration";
+    check_nonempty(C, curves.len(), "curves")?;
+    area.fill(&WHITE).map_err(drawing(C))?;
+    let mut chart = ChartBuilder::on(area)
+        .caption("Calibration", (FAMILY, CAPTION))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..1f64, 0f64..1f64)
+        .map_err(drawing(C))?;
+    chart
+        .configure_mesh()
+        .x_desc("Mean predicted probability")
+        .y_desc("Fraction of positives")
+        .label_style((FAMILY, LABEL))
+        .axis_desc_style((FAMILY, DESC))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(drawing(C))?;
+    chart
+        .draw_series(DashedLineSeries::new(
+            [(0.0, 0.0), (1.0, 1.0)],
+            6,
+            4,
+            GREY.stroke_width(1),
+        ))
+        .map_err(drawing(C))?
+        .label("perfectly calibrated")
+        .legend(legend_line(GREY));
+    for (i, (name, c)) in curves.iter().enumerate() {
+        let col = colour(i);
+        let pts: Vec<(f64, f64)> = c
+            .prob_pred
+            .iter()
+            .copied()
+            .zip(c.prob_true.iter().copied())
+            .collect();
+        chart
+            .draw_series(LineSeries::new(pts.clone(), col.stroke_width(2)))
+            .map_err(drawing(C))?
+            .label(name.to_string())
+            .legend(legend_line(col));
+        chart
+            .draw_series(pts.into_iter().map(|p| Circle::new(p, 4, col.filled())))
+            .map_err(drawing(C))?;
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperLeft).map_err(drawing(C))
+}
+
+/// Precision, recall, specificity and F1 against the threshold, with an optional vertical
+/// line at a chosen threshold.
+pub fn threshold_sweep<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    sweep: &ThresholdSweep,
+    chosen: Option<f64>,
+) -> Result<()> {
+    const C: &str = "threshold_sweep";
+    let rows: Vec<(f64, BinaryMetrics)> = sweep
+        .thresholds
+        .iter()
+        .zip(&sweep.confusion)
+        .filter(|(t, _)| t.is_finite())
+        .map(|(&t, c)| (t, c.metrics()))
+        .collect();
+    check_nonempty(C, rows.len(), "finite thresholds")?;
+    let (lo, hi) = rows
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (t, _)| {
+            (a.min(*t), b.max(*t))
+        });
+    let pad = ((hi - lo) * 0.02).max(1e-6);
+    area.fill(&WHITE).map_err(drawing(C))?;
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            "Metrics by threshold (positive when score >= t)",
+            (FAMILY, CAPTION),
+        )
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(60)
+        .build_cartesian_2d(lo - pad..hi + pad, 0f64..1.02f64)
+        .map_err(drawing(C))?;
+    chart
+        .configure_mesh()
+        .x_desc("Threshold t")
+        .y_desc("Value")
+        .label_style((FAMILY, LABEL))
+        .axis_desc_style((FAMILY, DESC))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(drawing(C))?;
+    let metrics: [NamedMetric; 4] = [
+        ("precision", |m| m.precision),
+        ("recall (sensitivity)", |m| m.recall),
+        ("specificity", |m| m.specificity),
+        ("F1", |m| m.f1),
+    ];
+    for (i, (name, f)) in metrics.iter().enumerate() {
+        let col = colour(i);
+        chart
+            .draw_series(LineSeries::new(
+                rows.iter().map(|(t, m)| (*t, f(m))),
+                col.stroke_width(2),
+            ))
+            .map_err(drawing(C))?
+            .label(*name)
+            .legend(legend_line(col));
+    }
+    if let Some(t) = chosen.filter(|t| t.is_finite()) {
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(t, 0.0), (t, 1.02)],
+                6,
+                4,
+                BLACK.stroke_width(1),
+            ))
+            .map_err(drawing(C))?
+            .label(format!("chosen t = {t:.3}"))
+            .legend(legend_line(BLACK));
+    }
+    legend(&mut chart, SeriesLabelPosition::LowerLeft).map_err(drawing(C))
+}
+
+/// What the cells of a [`confusion_matrix`] chart show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellValues {
+    /// Raw counts; colour by count.
+    Counts,
+    /// Each row as fractions of its true class (per-class recall on the diagonal), with
+    /// the count in brackets; colour by fraction.
+    RowNormalised,
+}
+
+/// Heatmap of a confusion matrix: true class down, predicted class across.
+pub fn confusion_matrix<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    cm: &ConfusionMatrix,
+    values: CellValues,
+) -> Result<()> {
+    const C: &str = "confusion_matrix";
+    let k = cm.classes.len();
+    check_nonempty(C, k, "classes")?;
+    let norm = cm.row_normalised();
+    let max = cm
+        .counts
+        .iter()
+        .flatten()
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let shade = |i: usize, j: usize| match values {
+        CellValues::Counts => cm.counts[i][j] as f64 / max,
+        CellValues::RowNormalised => norm[i][j],
+    };
+    let label_width = cm
+        .classes
+        .iter()
+        .map(|c| c.chars().count())
+        .max()
+        .unwrap_or(4) as u32;
+    area.fill(&WHITE).map_err(drawing(C))?;
+    let title = match values {
+        CellValues::Counts => "Confusion matrix (counts)",
+        CellValues::RowNormalised => "Confusion matrix (fraction of each true class)",
+    };
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, (FAMILY, CAPTION))
+        .margin(16)
+        .x_label_area_size(52)
+        .y_label_area_size(40 + 8 * label_width.min(20))
+        // An integer range is inclusive in plotters: 0..k-1 holds k classes.
+        .build_cartesian_2d(
+            (0..k as i32 - 1).into_segmented(),
+            (0..k as i32 - 1).into_segmented(),
+        )
+        .map_err(drawing(C))?;
+    let name_at = |v: &SegmentValue<i32>, flip: bool| match v {
+        SegmentValue::CenterOf(i) if (*i as usize) < k => {
+            let i = if flip {
+                k - 1 - *i as usize
+            } else {
+                *i as usize
+            };
+            cm.classes[i].clone()
+        }
+        _ => String::new(),
+    };
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc("Predicted class")
+        .y_desc("True class")
+        .x_labels(k)
+        .y_labels(k)
+        .x_label_formatter(&|v| name_at(v, false))
+        .y_label_formatter(&|v| name_at(v, true))
+        .label_style((FAMILY, LABEL))
+        .axis_desc_style((FAMILY, DESC))
+        .draw()
+        .map_err(drawing(C))?;
+    let cells: Vec<(usize, usize)> = (0..k).flat_map(|i| (0..k).map(move |j| (i, j))).collect();
+    // Row 0 is drawn at the top, like a printed matrix.
+    let y = |i: usize| (k - 1 - i) as i32;
+    chart
+        .draw_series(cells.iter().map(|&(i, j)| {
+            let s = shade(i, j);
+            let c = RGBColor(
+                (247.0 - s * 239.0) as u8,
+                (251.0 - s * 203.0) as u8,
+                (255.0 - s * 148.0) as u8,
+            );
+            Rectangle::new(
+                [
+                    (SegmentValue::Exact(j as i32), SegmentValue::Exact(y(i))),
+                    (
+                        SegmentValue::Exact(j as i32 + 1),
+                        SegmentValue::Exact(y(i) + 1),
+                    ),
+                ],
+                c.filled(),
+            )
+        }))
+        .map_err(drawing(C))?;
+    let size = if k > 6 { 12 } else { 16 };
+    chart
+        .draw_series(cells.iter().map(|&(i, j)| {
+            let text = match values {
+                CellValues::Counts => cm.counts[i][j].to_string(),
+                CellValues::RowNormalised => format!("{:.2} ({})", norm[i][j], cm.counts[i][j]),
+            };
+            let ink = if shade(i, j) > 0.55 { WHITE } else { BLACK };
+            Text::new(
+                text,
+                (
+                    SegmentValue::CenterOf(j as i32),
+                    SegmentValue::CenterOf(y(i)),
+                ),
+                (FAMILY, size)
+                    .into_font()
+                    .color(&ink)
+                    .pos(Pos::new(HPos::Center, VPos::Center)),
+            )
+        }))
+        .map_err(drawing(C))?;
+    Ok(())
+}
+
+/// Loss or metric per epoch, one line per series (e.g. `("train loss", &train)`,
+/// `("val loss", &val)`).
+pub fn training_curves<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    series: &[(&str, &[f64])],
+    y_label: &str,
+) -> Result<()> {
+    const C: &str = "training_curves";
+    let epochs = series.iter().map(|(_, v)| v.len()).max().unwrap_or(0);
+    check_nonempty(C, epochs, "epochs")?;
+    let finite = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .filter(|v| v.is_finite());
+    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    if !lo.is_finite() {
+        return Err(Error::input("plot", format!("{C}: no finite values")));
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-3);
+    area.fill(&WHITE).map_err(drawing(C))?;
+    let mut chart = ChartBuilder::on(area)
+        .caption("Training history", (FAMILY, CAPTION))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(64)
+        .build_cartesian_2d(1f64..(epochs.max(2)) as f64, lo - pad..hi + pad)
+        .map_err(drawing(C))?;
+    chart
+        .configure_mesh()
+        .x_desc("Epoch")
+        .y_desc(y_label)
+        .x_labels(epochs.clamp(2, 12))
+        .x_label_formatter(&|x| format!("{}", x.round() as i64))
+        .label_style((FAMILY, LABEL))
+        .axis_desc_style((FAMILY, DESC))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(drawing(C))?;
+    for (i, (name, v)) in series.iter().enumerate() {
+        let col = colour(i);
+        let pts: Vec<(f64, f64)> = v
+            .iter()
+            .enumerate()
+            .filter(|(_, y)| y.is_finite())
+            .map(|(e, &y)| ((e + 1) as f64, y))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(pts.clone(), col.stroke_width(2)))
+            .map_err(drawing(C))?
+            .label(name.to_string())
+            .legend(legend_line(col));
+        chart
+            .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, col.filled())))
+            .map_err(drawing(C))?;
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(drawing(C))
+}
+
+/// 2-D latent codes (e.g. the VAE's mean, or its first two principal components), one
+/// colour per class.
+pub fn latent_scatter<DB: DrawingBackend, S: AsRef<str>>(
+    area: &DrawingArea<DB, Shift>,
+    points: &[(f64, f64)],
+    classes: &[usize],
+    class_names: &[S],
+) -> Result<()> {
+    const C: &str = "latent_scatter";
+    check_nonempty(C, points.len(), "points")?;
+    if points.len() != classes.len() || classes.iter().any(|&c| c >= class_names.len()) {
+        return Err(Error::input(
+            "plot",
+            format!(
+                "{C}: {} points, {} classes, class indices must be below {}",
+                points.len(),
+                classes.len(),
+                class_names.len()
+            ),
+        ));
+    }
+    let bounds = |f: fn(&(f64, f64)) -> f64| {
+        let (a, b) = points
+            .iter()
+            .map(f)
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
+        let pad = ((b - a) * 0.05).max(1e-3);
+        (a - pad)..(b + pad)
+    };
+    let (xr, yr) = (bounds(|p| p.0), bounds(|p| p.1));
+    if !(xr.start.is_finite() && yr.start.is_finite()) {
+        return Err(Error::input("plot", format!("{C}: no finite points")));
+    }
+    area.fill(&WHITE).map_err(drawing(C))?;
+    let mut chart = ChartBuilder::on(area)
+        .caption("Latent space", (FAMILY, CAPTION))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(60)
+        .build_cartesian_2d(xr, yr)
+        .map_err(drawing(C))?;
+    chart
+        .configure_mesh()
+        .x_desc("latent dimension 1")
+        .y_desc("latent dimension 2")
+        .label_style((FAMILY, LABEL))
+        .axis_desc_style((FAMILY, DESC))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(drawing(C))?;
+    for (c, name) in class_names.iter().enumerate() {
+        let col = colour(c);
+        let n = classes.iter().filter(|&&k| k == c).count();
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .zip(classes)
+                    .filter(|(p, &k)| k == c && p.0.is_finite() && p.1.is_finite())
+                    .map(|(&p, _)| Circle::new(p, 3, col.mix(0.7).filled())),
+            )
+            .map_err(drawing(C))?
+            .label(format!("{} (n = {n})", name.as_ref()))
+            .legend(move |(x, y)| Circle::new((x + 11, y), 4, col.filled()));
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(drawing(C))
+}
+
+/// The accuracy paradox: accuracy, recall and F1 side by side for each model, e.g. the
+/// majority-class baseline (accuracy 0.98, recall 0) against a CNN.
+pub fn accuracy_paradox<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    models: &[(&str, &BinaryMetrics)],
+) -> Result<()> {
+    const C: &str = "accuracy_paradox";
+    check_nonempty(C, models.len(), "models")?;
+    let metrics: [NamedMetric; 4] = [
+        ("accuracy", |m| m.accuracy),
+        ("balanced accuracy", |m| m.balanced_accuracy),
+        ("recall (cancer)", |m| m.recall),
+        ("F1 (cancer)", |m| m.f1),
+    ];
+    area.fill(&WHITE).map_err(drawing(C))?;
+    let mut chart = ChartBuilder::on(area)
+        .caption("Accuracy hides missed cancers", (FAMILY, CAPTION))
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.5f64..metrics.len() as f64 - 0.5, 0f64..1.15f64)
+        .map_err(drawing(C))?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(metrics.len())
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < metrics.len() {
+                metrics[i as usize].0.to_string()
+            } else {
+                String::new()
+            }
+        })
+        .y_desc("Value")
+        .label_style((FAMILY, LABEL))
+        .axis_desc_style((FAMILY, DESC))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(drawing(C))?;
+    let w = 0.8 / models.len() as f64;
+    for (mi, (name, m)) in models.iter().enumerate() {
+        let col = colour(mi);
+        let x0 = |k: usize| k as f64 - 0.4 + mi as f64 * w;
+        chart
+            .draw_series(metrics.iter().enumerate().map(|(k, (_, f))| {
+                Rectangle::new(
+                    [(x0(k) + 0.01, 0.0), (x0(k) + w - 0.01, f(m))],
+                    col.filled(),
+                )
+            }))
+            .map_err(drawing(C))?
+            .label(name.to_string())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], col.filled()));
+        chart
+            .draw_series(metrics.iter().enumerate().map(|(k, (_, f))| {
+                Text::new(
+                    format!("{:.2}", f(m)),
+                    (x0(k) + w / 2.0, f(m) + 0.01),
+                    (FAMILY, 13)
+                        .into_font()
+                        .color(&BLACK)
+                        .pos(Pos::new(HPos::Center, VPos::Bottom)),
+                )
+            }))
+            .map_err(drawing(C))?;
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(drawing(C))
+}
+
+/// One image of an [`image_grid`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tile {
+    /// Grey values in [0, 1], row-major, `width * height` of them.
+    pub pixels: Vec<f32>,
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// Caption, e.g. `"cancer / pred normal / p=0.12"`.
+    pub caption: String,
+    /// `Some(true)` prints the caption green, `Some(false)` red (a wrong prediction).
+    pub correct: Option<bool>,
+}
+
+/// Images in a grid of `cols` columns with captions: a class gallery, or the top losses
+/// (most confident mistakes) of a model.
+pub fn image_grid<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    tiles: &[Tile],
+    cols: usize,
+    title: &str,
+) -> Result<()> {
+    const C: &str = "image_grid";
+    check_nonempty(C, tiles.len(), "images")?;
+    if let Some((i, t)) = tiles
+        .iter()
+        .enumerate()
+        .find(|(_, t)| t.width == 0 || t.height == 0 || t.pixels.len() != t.width * t.height)
+    {
+        return Err(Error::input(
+            "plot",
+            format!(
+                "{C}: tile {i} has {} pixels for {}x{}",
+                t.pixels.len(),
+                t.width,
+                t.height
+            ),
+        ));
+    }
+    let cols = cols.clamp(1, tiles.len());
+    let rows = tiles.len().div_ceil(cols);
+    area.fill(&WHITE).map_err(drawing(C))?;
+    let body = area.titled(title, (FAMILY, CAPTION)).map_err(drawing(C))?;
+    for (cell, t) in body.split_evenly((rows, cols)).iter().zip(tiles) {
+        let ink = match t.correct {
+            Some(true) => RGBColor(0, 120, 60),
+            Some(false) => RGBColor(200, 30, 30),
+            None => BLACK,
+        };
+        let inner = cell
+            .titled(&t.caption, (FAMILY, 13).into_font().color(&ink))
+            .map_err(drawing(C))?;
+        let (cw, ch) = inner.dim_in_pixel();
+        let scale = ((cw as f64 - 4.0) / t.width as f64).min((ch as f64 - 4.0) / t.height as f64);
+        if scale <= 0.0 {
+            continue;
+        }
+        let (w, h) = (
+            ((t.width as f64 * scale) as u32).max(1),
+            ((t.height as f64 * scale) as u32).max(1),
+        );
+        let mut rgb = Vec::with_capacity((w * h * 3) as usize);
+        for y in 0..h {
+            let sy = ((y as f64 / scale) as usize).min(t.height - 1);
+            for x in 0..w {
+                let sx = ((x as f64 / scale) as usize).min(t.width - 1);
+                let v = (t.pixels[sy * t.width + sx].clamp(0.0, 1.0) * 255.0).round() as u8;
+                rgb.extend([v, v, v]);
+            }
+        }
+        let pos = (((cw - w) / 2) as i32, ((ch - h) / 2) as i32);
+        let elem =
+            BitMapElement::with_owned_buffer(pos, (w, h), rgb).ok_or_else(|| Error::Plot {
+                chart: C,
+                message: "bitmap size mismatch".into(),
+            })?;
+        inner.draw(&elem).map_err(drawing(C))?;
+    }
+    Ok(())
+}
