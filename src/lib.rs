@@ -14,6 +14,13 @@
 //! - [`synth`]: a synthetic cohort shaped like seed 001's hospital export (105 cancer rows,
 //!   4998 normal rows, a 322-row image listing, DICOM + JPG folders) with planted faults and
 //!   a ground-truth file, so every stage can be tested against known answers.
+//! - [`ingest`]: files at the edge (so far: CSVs of labels and scores).
+//! - [`dataset`]: stratified and patient-grouped splits, k-fold, and a leakage detector.
+//! - [`eval`]: confusion matrices, per-class reports, ROC/PR curves, thresholds,
+//!   calibration, bootstrap intervals and roll-ups, all checked against scikit-learn, with
+//!   a written policy for every edge case.
+//! - [`plot`]: one plotters function per chart, PNG/SVG files, and inline display of
+//!   charts and DataFrames in evcxr notebooks.
 //!
 //! Ingest, dataset, model, eval and plot modules follow the same rule: functions take
 //! values and return values; nothing below the binary prints, panics on bad data, or reads
@@ -33,17 +40,48 @@
 //! manifest.verify()?; // every file present, every checksum right
 //! # Ok(()) }
 //! ```
+//!
+//! ## Evaluating a scorer the way screening data demands
+//!
+//! ```no_run
+//! use mammolab::prelude::*;
+//!
+//! # fn main() -> mammolab::Result<()> {
+//! # let (labels, scores) = (vec![false, true, false, true], vec![0.1, 0.8, 0.4, 0.3]);
+//! let summary = BinarySummary::new(&labels, &scores, 0.5)?; // AUC, AP, confusion, MCC ...
+//! let sweep = ThresholdSweep::new(&labels, &scores)?;
+//! let point = sweep.at_sensitivity(0.9)?; // the most specific threshold finding 90 %
+//! let roc = eval::roc_curve(&labels, &scores)?;
+//! let fig = Figure::png(640, 480, |area| {
+//!     plot::roc(area, &[("model", &roc)], Some((1.0 - point.specificity(), point.sensitivity())))
+//! })?;
+//! fig.save("roc.png")?; // in a notebook, `fig` alone shows it inline
+//! # Ok(()) }
+//! ```
 #![warn(missing_docs)]
 
+pub mod dataset;
 pub mod error;
+pub mod eval;
+pub mod ingest;
 pub mod manifest;
+pub mod plot;
+pub mod rng;
 pub mod synth;
 
 pub use error::{Error, Result};
 
 /// Everything a notebook needs in one `use`.
 pub mod prelude {
+    pub use crate::dataset::{
+        grouped_kfold, grouped_split, leakage, stratified_kfold, stratified_split, Fractions,
+    };
     pub use crate::error::{Error, Result};
+    pub use crate::eval::{
+        self, Aggregate, BinaryConfusion, BinarySummary, Binning, BootstrapOptions,
+        ClassificationReport, ConfusionMatrix, Resampling, ThresholdSweep,
+    };
     pub use crate::manifest::Manifest;
+    pub use crate::plot::{self, CellValues, Figure, Table, Tile};
     pub use crate::synth::{self, Profile, SynthOptions, SynthSummary};
 }

@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
+use mammolab::eval::{self, BinaryConfusion, BinarySummary, Binning, ThresholdSweep};
+use mammolab::ingest::ScoreTable;
 use mammolab::manifest::Manifest;
+use mammolab::plot::{self, CellValues, Figure};
 use mammolab::synth::{self, Profile, SynthOptions};
 
 #[derive(Parser)]
@@ -41,6 +44,30 @@ enum Command {
         #[arg(long)]
         force: bool,
         /// Print one JSON object instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluate scores against labels from a CSV: ROC AUC, AP, confusion matrix and more.
+    Metrics {
+        /// CSV file with a header row.
+        #[arg(long)]
+        csv: PathBuf,
+        /// Column with the true label.
+        #[arg(long)]
+        label: String,
+        /// Column with the model score (higher = more likely positive).
+        #[arg(long)]
+        score: String,
+        /// Label value of the positive class (default: 1 or true).
+        #[arg(long)]
+        positive: Option<String>,
+        /// Predict positive when score >= threshold.
+        #[arg(long, default_value_t = 0.5)]
+        threshold: f64,
+        /// Also draw roc, pr, confusion, calibration and threshold charts (PNG) into DIR.
+        #[arg(long, value_name = "DIR")]
+        plots: Option<PathBuf>,
+        /// Print one JSON object instead of a report.
         #[arg(long)]
         json: bool,
     },
@@ -123,6 +150,26 @@ fn run(command: Command) -> anyhow::Result<()> {
                 );
             }
         }
+        Command::Metrics {
+            csv,
+            label,
+            score,
+            positive,
+            threshold,
+            plots,
+            json,
+        } => {
+            let t = ScoreTable::from_csv(&csv, &label, &score, positive.as_deref())?;
+            let s = BinarySummary::new(&t.labels, &t.scores, threshold)?;
+            if let Some(dir) = plots {
+                write_metric_plots(&dir, &t, threshold)?;
+            }
+            if json {
+                println!("{}", serde_json::to_string(&s)?);
+            } else {
+                print_summary(&csv, &label, &t, &s);
+            }
+        }
         Command::Manifest { file, json } => {
             let m = Manifest::open(&file)?;
             m.verify()?;
@@ -149,6 +196,75 @@ fn run(command: Command) -> anyhow::Result<()> {
                 );
             }
         }
+    }
+    Ok(())
+}
+
+fn print_summary(csv: &std::path::Path, label: &str, t: &ScoreTable, s: &BinarySummary) {
+    let c = &s.confusion;
+    println!(
+        "{}: {} samples, {} positive (`{label}` = {}), prevalence {:.4}",
+        csv.display(),
+        s.n,
+        s.positives,
+        t.positive,
+        s.positives as f64 / s.n as f64
+    );
+    println!(
+        "  ROC AUC {:.4}   average precision {:.4}",
+        s.roc_auc, s.average_precision
+    );
+    println!(
+        "  at threshold {} (positive when score >= threshold):",
+        s.threshold
+    );
+    println!("                 predicted -   predicted +");
+    println!("    actual -  {:>12}  {:>12}", c.tn, c.fp);
+    println!("    actual +  {:>12}  {:>12}", c.fn_, c.tp);
+    println!(
+        "  precision {:.4}  recall {:.4}  specificity {:.4}  F1 {:.4}",
+        s.precision, s.recall, s.specificity, s.f1
+    );
+    println!(
+        "  accuracy {:.4}  balanced accuracy {:.4}  MCC {:.4}  Cohen's kappa {:.4}",
+        s.accuracy, s.balanced_accuracy, s.mcc, s.cohen_kappa
+    );
+    if let Some(b) = s.brier {
+        println!("  Brier score {b:.4}");
+    }
+    if !s.undefined.is_empty() {
+        println!(
+            "  undefined (zero denominator, shown as 0): {}",
+            s.undefined.join(", ")
+        );
+    }
+}
+
+fn write_metric_plots(dir: &std::path::Path, t: &ScoreTable, threshold: f64) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+    let (y, s) = (&t.labels, &t.scores);
+    let roc = eval::roc_curve(y, s)?;
+    let pr = eval::pr_curve(y, s)?;
+    let cm = BinaryConfusion::at_threshold(y, s, threshold)?;
+    let m = cm.metrics();
+    let op = (1.0 - m.specificity, m.recall);
+    let mut matrix = cm.matrix();
+    matrix.classes = vec!["negative".into(), format!("positive ({})", t.positive)];
+    let sweep = ThresholdSweep::new(y, s)?;
+    let (w, h) = (800, 600);
+    Figure::png(w, h, |a| plot::roc(a, &[("scores", &roc)], Some(op)))?
+        .save(dir.join("roc.png"))?;
+    Figure::png(w, h, |a| plot::pr(a, &[("scores", &pr)]))?.save(dir.join("pr.png"))?;
+    Figure::png(w, h, |a| {
+        plot::confusion_matrix(a, &matrix, CellValues::RowNormalised)
+    })?
+    .save(dir.join("confusion.png"))?;
+    Figure::png(w, h, |a| plot::threshold_sweep(a, &sweep, Some(threshold)))?
+        .save(dir.join("thresholds.png"))?;
+    if s.iter().all(|v| (0.0..=1.0).contains(v)) {
+        let cal = eval::calibration_curve(y, s, 10, Binning::Uniform)?;
+        Figure::png(w, h, |a| plot::calibration(a, &[("scores", &cal)]))?
+            .save(dir.join("calibration.png"))?;
     }
     Ok(())
 }

@@ -1,7 +1,10 @@
 //! mammolab's integration tests: one binary (see `autotests = false` in Cargo.toml).
 
 mod cli;
+mod eval;
 mod manifest;
+mod plot;
+mod split;
 mod synth;
 
 use std::path::{Path, PathBuf};

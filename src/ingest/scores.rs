@@ -1,0 +1,180 @@
+//! A CSV of labels and scores, e.g. a model's predictions or a spreadsheet export.
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::{Error, Result};
+
+/// Labels and scores read from two columns of a CSV file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreTable {
+    /// `true` where the label column equals the positive value.
+    pub labels: Vec<bool>,
+    /// The score column as f64.
+    pub scores: Vec<f64>,
+    /// The label value taken as positive.
+    pub positive: String,
+}
+
+fn data_err(file: &Path, message: String) -> Error {
+    Error::Data {
+        file: file.to_path_buf(),
+        message,
+    }
+}
+
+/// Find `name` among the frame's columns, or say which similar names exist.
+pub(crate) fn column<'a>(df: &'a DataFrame, file: &Path, name: &str) -> Result<&'a Column> {
+    df.column(name).map_err(|_| {
+        let names: Vec<String> = df
+            .get_column_names()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let lower = name.to_lowercase();
+        let similar: Vec<&String> = names
+            .iter()
+            .filter(|c| {
+                let c = c.to_lowercase();
+                c.contains(&lower) || lower.contains(&c)
+            })
+            .collect();
+        let hint = if similar.is_empty() {
+            format!("columns are: {}", names.join(", "))
+        } else {
+            format!(
+                "similar: {}",
+                similar
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        data_err(file, format!("no column `{name}` ({hint})"))
+    })
+}
+
+impl ScoreTable {
+    /// Read `label` and `score` columns of a CSV with a header row.
+    ///
+    /// `positive` is the label value of the positive class; without it a label column of
+    /// 0/1 or true/false takes 1/true as positive, and anything else is an error that lists
+    /// the values found. Empty cells and non-numeric scores are errors naming the line.
+    pub fn from_csv(
+        path: impl AsRef<Path>,
+        label: &str,
+        score: &str,
+        positive: Option<&str>,
+    ) -> Result<Self> {
+        let path = path.as_ref();
+        if !path.is_file() {
+            return Err(Error::io(
+                path,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            ));
+        }
+        let df = CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(None)
+            .try_into_reader_with_file_path(Some(PathBuf::from(path)))
+            .and_then(|r| r.finish())
+            .map_err(|e| Error::table(path.display().to_string(), e))?;
+        Self::from_frame(&df, path, label, score, positive)
+    }
+
+    /// The same from a DataFrame already in memory (`file` is only used in messages).
+    pub fn from_frame(
+        df: &DataFrame,
+        file: &Path,
+        label: &str,
+        score: &str,
+        positive: Option<&str>,
+    ) -> Result<Self> {
+        // Line numbers as a text editor shows them: the header is line 1.
+        let line = |row: usize| row + 2;
+        let s = column(df, file, score)?;
+        if !s.dtype().is_primitive_numeric() {
+            return Err(data_err(
+                file,
+                format!("column `{score}` is {}, not numeric", s.dtype()),
+            ));
+        }
+        let s = s
+            .cast(&DataType::Float64)
+            .map_err(|e| Error::table(file.display().to_string(), e))?;
+        let mut scores = Vec::with_capacity(df.height());
+        for (row, v) in s.f64().expect("cast to f64").iter().enumerate() {
+            match v {
+                Some(x) if x.is_finite() => scores.push(x),
+                Some(x) => {
+                    return Err(data_err(
+                        file,
+                        format!(
+                            "line {}: `{score}` is {x} (scores must be finite)",
+                            line(row)
+                        ),
+                    ))
+                }
+                None => {
+                    return Err(data_err(
+                        file,
+                        format!("line {}: `{score}` is empty", line(row)),
+                    ))
+                }
+            }
+        }
+        let l = column(df, file, label)?
+            .cast(&DataType::String)
+            .map_err(|e| Error::table(file.display().to_string(), e))?;
+        let values: Vec<Option<&str>> = l.str().expect("cast to string").iter().collect();
+        if let Some(row) = values.iter().position(Option::is_none) {
+            return Err(data_err(
+                file,
+                format!("line {}: `{label}` is empty", line(row)),
+            ));
+        }
+        let values: Vec<&str> = values.into_iter().map(|v| v.unwrap_or_default()).collect();
+        let (positive, labels): (String, Vec<bool>) = match positive {
+            Some(p) => (p.to_string(), values.iter().map(|v| *v == p).collect()),
+            None => {
+                const TRUE: [&str; 3] = ["1", "1.0", "true"];
+                const FALSE: [&str; 3] = ["0", "0.0", "false"];
+                if let Some(v) = values
+                    .iter()
+                    .find(|v| !TRUE.contains(v) && !FALSE.contains(v))
+                {
+                    return Err(data_err(
+                        file,
+                        format!(
+                            "column `{label}` is not 0/1 or true/false (found `{v}`); name the positive class with --positive"
+                        ),
+                    ));
+                }
+                (
+                    "1".into(),
+                    values.iter().map(|v| TRUE.contains(v)).collect(),
+                )
+            }
+        };
+        if !labels.contains(&true) && !values.is_empty() {
+            let mut distinct = values.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            distinct.truncate(10);
+            return Err(data_err(
+                file,
+                format!(
+                    "no row has `{label}` = {positive} (values: {})",
+                    distinct.join(", ")
+                ),
+            ));
+        }
+        Ok(Self {
+            labels,
+            scores,
+            positive,
+        })
+    }
+}

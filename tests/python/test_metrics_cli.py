@@ -1,0 +1,91 @@
+"""`mammolab metrics` end to end, checked against scikit-learn 1.6.1 (tolerance 1e-12).
+
+The input is the Wisconsin diagnostic breast cancer table shipped with scikit-learn, scored
+by a logistic regression, written to CSV the way a researcher would export predictions.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_predict
+
+sys.path.insert(0, str(Path(__file__).parent))
+import make_sklearn_reference  # noqa: E402
+
+BIN = os.environ.get("MAMMOLAB_BIN")
+
+
+def run(*args, ok=True):
+    p = subprocess.run([BIN, *args], capture_output=True, text=True)
+    if ok:
+        assert p.returncode == 0, p.stderr
+    return p
+
+
+@pytest.fixture(scope="module")
+def predictions(tmp_path_factory):
+    data = load_breast_cancer()
+    y = np.where(data.target == 0, "malignant", "benign")
+    x = (data.data - data.data.mean(0)) / data.data.std(0)
+    p = cross_val_predict(LogisticRegression(C=0.01, max_iter=1000), x, y == "malignant", cv=5, method="predict_proba")[:, 1]
+    path = tmp_path_factory.mktemp("metrics") / "predictions.csv"
+    pd.DataFrame({"diagnosis": y, "p_malignant": p}).to_csv(path, index=False)
+    return path, y == "malignant", p
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.3])
+def test_metrics_json_matches_scikit_learn(predictions, threshold):
+    path, y, p = predictions
+    out = run("metrics", "--csv", str(path), "--label", "diagnosis", "--score", "p_malignant",
+              "--positive", "malignant", "--threshold", str(threshold), "--json").stdout
+    got = json.loads(out)
+    pred = p >= threshold
+    tn, fp, fn, tp = metrics.confusion_matrix(y, pred).ravel()
+    assert got["confusion"] == {"tn": tn, "fp": fp, "fn": fn, "tp": tp}
+    assert (got["n"], got["positives"], got["threshold"]) == (len(y), int(y.sum()), threshold)
+    want = {
+        "roc_auc": metrics.roc_auc_score(y, p),
+        "average_precision": metrics.average_precision_score(y, p),
+        "precision": metrics.precision_score(y, pred),
+        "recall": metrics.recall_score(y, pred),
+        "specificity": metrics.recall_score(~y, ~pred),
+        "f1": metrics.f1_score(y, pred),
+        "accuracy": metrics.accuracy_score(y, pred),
+        "balanced_accuracy": metrics.balanced_accuracy_score(y, pred),
+        "mcc": metrics.matthews_corrcoef(y, pred),
+        "cohen_kappa": metrics.cohen_kappa_score(y, pred),
+        "brier": metrics.brier_score_loss(y, p),
+    }
+    for k, v in want.items():
+        assert abs(got[k] - v) <= 1e-12, (k, got[k], v)
+
+
+def test_metrics_plots_and_errors(predictions, tmp_path):
+    path, _, _ = predictions
+    run("metrics", "--csv", str(path), "--label", "diagnosis", "--score", "p_malignant",
+        "--positive", "malignant", "--plots", str(tmp_path / "plots"))
+    names = sorted(f.name for f in (tmp_path / "plots").iterdir())
+    assert names == ["calibration.png", "confusion.png", "pr.png", "roc.png", "thresholds.png"]
+    # Text labels need --positive; a missing column lists similar ones; one line each.
+    e = run("metrics", "--csv", str(path), "--label", "diagnosis", "--score", "p_malignant", ok=False)
+    assert e.returncode == 1 and "--positive" in e.stderr and e.stderr.count("\n") == 1
+    e = run("metrics", "--csv", str(path), "--label", "diagnosis", "--score", "malignant", ok=False)
+    assert "no column `malignant` (similar: p_malignant)" in e.stderr
+    e = run("metrics", "--csv", str(tmp_path / "nope.csv"), "--label", "a", "--score", "b", ok=False)
+    assert e.returncode == 1 and "nope.csv" in e.stderr
+
+
+def test_committed_reference_is_current():
+    """The Rust tests read tests/data/sklearn_reference.json; it must be what the script makes."""
+    committed = json.loads((Path(__file__).parents[1] / "data" / "sklearn_reference.json").read_text())
+    fresh = json.loads(json.dumps(make_sklearn_reference.reference()))
+    assert committed == fresh
