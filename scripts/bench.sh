@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with the Python tool a researcher would otherwise use, in
-# one run. Usage: bash scripts/bench.sh [p4 ...]   (default: all). Results: out/bench/.
+# one run. Usage: bash scripts/bench.sh [p1 p2 p3 p4]   (default: all). Results: out/bench/.
+# P1-P3 need the default cohort; it is generated into data/default once.
 source "$(dirname "$0")/env.sh"
 need_cargo
 need_venv
 mkdir -p out/bench
-for b in "${@:-p4}"; do
+ingest=()
+for b in "${@:-p1 p2 p3 p4}"; do
+  for b in $b; do
   case "$b" in
+    p1|p2|p3) ingest+=("$b") ;;
     p4)
       cargo build --release --quiet --example bench_metrics
       "$MAMMOLAB_PY" benches/p4_metrics.py "$CARGO_TARGET_DIR/release/examples/bench_metrics" out/bench/p4.json
       ;;
-    *) echo "error: unknown benchmark $b (known: p4)" >&2; exit 2 ;;
+    *) echo "error: unknown benchmark $b (known: p1 p2 p3 p4)" >&2; exit 2 ;;
   esac
+  done
 done
+if [ ${#ingest[@]} -gt 0 ]; then
+  cargo build --release --quiet --example bench_ingest --bin mammolab
+  if [ ! -f data/default/manifest.toml ]; then
+    "$CARGO_TARGET_DIR/release/mammolab" synth --profile default --out data/default --force
+  fi
+  "$MAMMOLAB_PY" benches/p123_ingest.py "$CARGO_TARGET_DIR/release/examples/bench_ingest" \
+    data/default "$(IFS=,; echo "${ingest[*]}")" out/bench/p123.json
+fi

@@ -77,6 +77,15 @@ pub enum Error {
         source: image::ImageError,
     },
 
+    /// A DICOM file cannot be read or its pixels cannot be decoded.
+    #[error("{path}: DICOM: {message}")]
+    Dicom {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (parser message, missing tag, unsupported transfer syntax).
+        message: String,
+    },
+
     /// A data file is readable but its content is wrong: a missing column, an empty or
     /// non-numeric cell (the message names the row and column).
     #[error("{file}: {message}")]

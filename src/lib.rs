@@ -60,9 +60,11 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod calendar;
 pub mod dataset;
 pub mod error;
 pub mod eval;
+pub mod imaging;
 pub mod ingest;
 pub mod manifest;
 pub mod plot;

@@ -8,6 +8,9 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use mammolab::eval::{self, BinaryConfusion, BinarySummary, Binning, ThresholdSweep};
+use mammolab::ingest::dicom::{read_header, read_image};
+use mammolab::ingest::merge::merge;
+use mammolab::ingest::sheets::{read_all, SheetOptions};
 use mammolab::ingest::ScoreTable;
 use mammolab::manifest::Manifest;
 use mammolab::plot::{self, CellValues, Figure};
@@ -44,6 +47,34 @@ enum Command {
         #[arg(long)]
         force: bool,
         /// Print one JSON object instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the sheets of a workbook with their rows, columns and dtypes.
+    Sheets {
+        /// The workbook (.xlsx, .xlsm, .xls, .xlsb, .ods).
+        file: PathBuf,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Merge a cohort's sheets with its image listing and folders; write tables and audit.
+    Merge {
+        /// The data manifest.
+        #[arg(long)]
+        manifest: PathBuf,
+        /// Output folder for merged.parquet, records.csv, audit.csv/.parquet, summary.json.
+        #[arg(long)]
+        out: PathBuf,
+        /// Print the summary as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a DICOM file's key header fields and stored-pixel statistics.
+    Dicom {
+        /// The DICOM file.
+        file: PathBuf,
+        /// Print one JSON object.
         #[arg(long)]
         json: bool,
     },
@@ -148,6 +179,96 @@ fn run(command: Command) -> anyhow::Result<()> {
                     s.bytes as f64 / (1024.0 * 1024.0),
                     seconds
                 );
+            }
+        }
+        Command::Sheets { file, json } => {
+            let sheets = read_all(&file, &SheetOptions::default())?;
+            let summaries: Vec<_> = sheets.iter().map(|s| s.summary()).collect();
+            if json {
+                let v = serde_json::json!({ "file": file, "sheets": summaries });
+                println!("{v}");
+            } else {
+                println!("{}", file.display());
+                for (s, sum) in sheets.iter().zip(&summaries) {
+                    println!(
+                        "  {}: {} rows x {} columns (header on row {})",
+                        s.name,
+                        sum.rows,
+                        sum.columns.len(),
+                        s.header_row
+                    );
+                    for c in sum.columns.iter().take(12) {
+                        println!("    {:<32} {}", c.name, c.dtype);
+                    }
+                    if sum.columns.len() > 12 {
+                        println!("    ... {} more (--json lists all)", sum.columns.len() - 12);
+                    }
+                    for (raw, name) in &s.renamed {
+                        println!("    renamed `{raw}` -> `{name}`");
+                    }
+                    for (col, n) in &s.error_cells {
+                        println!("    {n} error cells read as null in `{col}`");
+                    }
+                }
+            }
+        }
+        Command::Merge {
+            manifest,
+            out,
+            json,
+        } => {
+            let m = Manifest::open(&manifest)?;
+            let r = merge(&m)?;
+            r.write(&out)?;
+            if json {
+                println!("{}", serde_json::to_string(&r.summary)?);
+            } else {
+                for (name, c) in &r.summary.sheets {
+                    println!(
+                        "{name}: {} rows, {} matched, {} unmatched",
+                        c.rows, c.matched, c.unmatched
+                    );
+                }
+                let i = &r.summary.images;
+                println!(
+                    "images: {} resolved, {} missing, {} in several folders",
+                    i.resolved, i.missing, i.duplicates
+                );
+                println!(
+                    "{} audit entries ({} header mismatches) written to {}",
+                    r.audit.len(),
+                    r.audit
+                        .iter()
+                        .filter(|a| a.status == mammolab::ingest::merge::Status::HeaderMismatch)
+                        .count(),
+                    out.display()
+                );
+            }
+        }
+        Command::Dicom { file, json } => {
+            let img = read_image(&file, 0)?;
+            let h = read_header(&file)?;
+            if json {
+                println!("{}", serde_json::to_string(&img.info)?);
+            } else {
+                let i = &img.info;
+                println!("{}", file.display());
+                println!("  transfer syntax {}", i.transfer_syntax);
+                println!(
+                    "  {} {}x{} x {} frame(s), {} bits allocated, {}",
+                    i.modality.as_deref().unwrap_or("(no modality)"),
+                    i.columns,
+                    i.rows,
+                    i.frames,
+                    i.bits_allocated,
+                    i.photometric_interpretation
+                );
+                println!(
+                    "  stored values: min {} max {} mean {:.2}",
+                    i.pixel.min, i.pixel.max, i.pixel.mean
+                );
+                println!("  rescale {:?}, VOI {:?}", img.rescale, img.voi);
+                println!("  header {h:?}");
             }
         }
         Command::Metrics {

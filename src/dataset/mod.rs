@@ -1,6 +1,7 @@
 //! From records to training data: labels, patient ids, and splits that do not leak.
 //!
-//! Splits work on plain vectors (class index and group id per sample), so they serve a
+//! [`load_images`] turns image files into a batch tensor through a [`Preprocess`] with a
+//! disk cache. Splits work on plain vectors (class index and group id per sample), so they serve a
 //! merged spreadsheet, an image folder or a table of scores alike.
 //!
 //! ```
@@ -16,7 +17,10 @@
 //! # Ok(()) }
 //! ```
 
+mod images;
 mod split;
+
+pub use images::{load_images, ImageBatch, Preprocess};
 
 pub use split::{
     grouped_kfold, grouped_split, leakage, stratified_kfold, stratified_split, DuplicateImages,

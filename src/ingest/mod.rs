@@ -1,6 +1,17 @@
 //! File formats at the edge: everything that reads a file and hands back in-memory values.
 //!
+//! - [`sheets`]: workbooks (calamine) into typed cells and polars DataFrames.
+//! - [`key`]: seed 001's `UniqueKey`, exact and normalised.
+//! - [`index`]: image folders walked once, rows resolved to files.
+//! - [`merge`]: the labelled sheets matched to the image listing, with an audit of every
+//!   row and file.
+//! - [`dicom`]: DICOM headers and pixels (dicom-rs), JPG/PNG (image).
 //! - [`scores`]: a CSV of labels and model scores (what `mammolab metrics` reads).
+pub mod dicom;
+pub mod index;
+pub mod key;
+pub mod merge;
 pub mod scores;
+pub mod sheets;
 
 pub use scores::ScoreTable;

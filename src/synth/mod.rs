@@ -24,7 +24,7 @@
 //! a truncated DICOM, a DICOM whose laterality contradicts its row, a file present in two
 //! folders, patients in both classes, and non-ASCII folder names.
 
-pub mod calendar;
+pub use crate::calendar;
 pub mod dicom;
 pub mod phantom;
 pub mod plan;

@@ -2,6 +2,7 @@
 
 mod cli;
 mod eval;
+mod ingest;
 mod manifest;
 mod plot;
 mod split;

@@ -1,4 +1,5 @@
-//! Civil dates and times without a date crate: the cohort needs only a few conversions.
+//! Civil dates and times without a date crate: the cohort and the key normalisation need
+//! only a few conversions (days since 1970, Excel serials, compact DICOM forms).
 
 /// A calendar date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -1,0 +1,162 @@
+//! Image files into a batch tensor: decode (DICOM or JPG/PNG), crop, flip, resize,
+//! normalise, in parallel, with a disk cache so a notebook re-run does not decode again.
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::IoContext;
+use crate::imaging::{resize, Filter, Gray};
+use crate::ingest::dicom::read_display;
+use crate::manifest::sha256_bytes;
+use crate::{Error, Result};
+
+/// How images become model input. Serialised into the cache key, so any change here
+/// invalidates the cache.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Preprocess {
+    /// Output width.
+    pub width: usize,
+    /// Output height.
+    pub height: usize,
+    /// Resampling filter.
+    pub filter: Filter,
+    /// Crop to the breast (pixels above `crop_threshold`) before resizing.
+    pub crop_threshold: Option<f32>,
+    /// Mirror right breasts so every breast faces the same way (needs laterality).
+    pub flip_right: bool,
+    /// Subtract this mean and divide by this std after resizing.
+    pub normalise: Option<(f32, f32)>,
+}
+
+impl Preprocess {
+    /// `width` x `height`, Lanczos3, no crop, no flip, no normalisation.
+    pub fn new(width: usize, height: usize) -> Self {
+        Self {
+            width,
+            height,
+            filter: Filter::Lanczos3,
+            crop_threshold: None,
+            flip_right: false,
+            normalise: None,
+        }
+    }
+    /// Crop to pixels brighter than `threshold` (e.g. 0.05) first.
+    pub fn with_crop(mut self, threshold: f32) -> Self {
+        self.crop_threshold = Some(threshold);
+        self
+    }
+    /// Mirror images whose laterality is `R`.
+    pub fn with_flip_right(mut self) -> Self {
+        self.flip_right = true;
+        self
+    }
+    /// Normalise with `(x - mean) / std`.
+    pub fn with_normalise(mut self, mean: f32, std: f32) -> Self {
+        self.normalise = Some((mean, std));
+        self
+    }
+    /// Use this filter.
+    pub fn with_filter(mut self, filter: Filter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Preprocess one decoded image.
+    pub fn apply(&self, img: &Gray, right: bool) -> Result<Gray> {
+        let cropped;
+        let mut src = img;
+        if let Some(t) = self.crop_threshold {
+            cropped = img.crop(img.foreground_box(t));
+            src = &cropped;
+        }
+        let mut out = resize(src, self.width, self.height, self.filter)?;
+        if self.flip_right && right {
+            out.flip_horizontal();
+        }
+        if let Some((m, s)) = self.normalise {
+            out.normalise(m, s);
+        }
+        Ok(out)
+    }
+}
+
+/// A batch of single-channel images, `[n, 1, height, width]` row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageBatch {
+    /// `n * height * width` values.
+    pub data: Vec<f32>,
+    /// Number of images.
+    pub n: usize,
+    /// Height.
+    pub height: usize,
+    /// Width.
+    pub width: usize,
+    /// Whether the batch came from the disk cache.
+    pub from_cache: bool,
+}
+
+/// Load `files` (paths, with `true` for right-breast images) through `pre`, in parallel.
+///
+/// With `cache_dir`, the batch is stored as `<key>.f32` there, the key being the sha256 of
+/// `cache_tag` (e.g. the manifest's table checksums), the preprocessing parameters and the
+/// file list; a later call with the same inputs reads it back instead of decoding.
+pub fn load_images(
+    files: &[(PathBuf, bool)],
+    pre: &Preprocess,
+    cache_dir: Option<&Path>,
+    cache_tag: &str,
+) -> Result<ImageBatch> {
+    let key = {
+        let mut s = String::from(cache_tag);
+        s.push_str(&serde_json::to_string(pre).unwrap_or_default());
+        for (f, r) in files {
+            s.push_str(&format!("\n{}:{r}", f.display()));
+        }
+        sha256_bytes(s.as_bytes())
+    };
+    let per = pre.width * pre.height;
+    if let Some(dir) = cache_dir {
+        let p = dir.join(format!("{key}.f32"));
+        if let Ok(bytes) = std::fs::read(&p) {
+            if bytes.len() == files.len() * per * 4 {
+                let data = bytes
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
+                return Ok(ImageBatch {
+                    data,
+                    n: files.len(),
+                    height: pre.height,
+                    width: pre.width,
+                    from_cache: true,
+                });
+            }
+        }
+    }
+    let imgs: Vec<Gray> = files
+        .par_iter()
+        .map(|(f, right)| pre.apply(&read_display(f)?, *right))
+        .collect::<Result<_>>()?;
+    let mut data = Vec::with_capacity(files.len() * per);
+    for g in &imgs {
+        data.extend_from_slice(&g.pixels);
+    }
+    if let Some(dir) = cache_dir {
+        std::fs::create_dir_all(dir).at(dir)?;
+        let p = dir.join(format!("{key}.f32"));
+        let tmp = dir.join(format!("{key}.f32.tmp"));
+        let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        // Written whole, then renamed: a crash never leaves a half cache file.
+        std::fs::write(&tmp, bytes).at(&tmp)?;
+        std::fs::rename(&tmp, &p).map_err(|e| Error::io(&p, e))?;
+    }
+    Ok(ImageBatch {
+        data,
+        n: files.len(),
+        height: pre.height,
+        width: pre.width,
+        from_cache: false,
+    })
+}

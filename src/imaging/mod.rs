@@ -1,0 +1,312 @@
+//! Pixel math with no I/O: the DICOM display pipeline, resizing, normalisation, hashing.
+//!
+//! The DICOM pipeline follows PS3.4 / PS3.3 C.11 in this order:
+//!
+//! 1. stored values (what pydicom's `pixel_array` returns),
+//! 2. modality LUT: `value * RescaleSlope + RescaleIntercept`,
+//! 3. VOI: window centre/width (LINEAR, LINEAR_EXACT or SIGMOID) or a VOI LUT table, or
+//!    the full range of the image when the file has neither,
+//! 4. MONOCHROME1 inverted so that bright always means dense tissue.
+//!
+//! Output is `f32` in [0, 1], row-major: `[height, width]`.
+
+use serde::Serialize;
+
+use crate::{Error, Result};
+
+/// A single-channel image of `f32` values, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gray {
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// `height * width` values.
+    pub pixels: Vec<f32>,
+}
+
+/// How stored values become display values.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Voi {
+    /// Window centre and width with the DICOM LINEAR function (the default).
+    Linear {
+        /// Window centre.
+        center: f64,
+        /// Window width (> 0; values <= 1 are treated as 1).
+        width: f64,
+    },
+    /// LINEAR_EXACT: `(x - (c - w/2)) / w` without the DICOM half-pixel offsets.
+    LinearExact {
+        /// Window centre.
+        center: f64,
+        /// Window width.
+        width: f64,
+    },
+    /// SIGMOID: `1 / (1 + exp(-4 (x - c) / w))`.
+    Sigmoid {
+        /// Window centre.
+        center: f64,
+        /// Window width.
+        width: f64,
+    },
+    /// A VOI LUT: values at or below `first` map to `table[0]`, beyond the end to the last.
+    Table {
+        /// Input value of the first entry.
+        first: f64,
+        /// Output values.
+        table: Vec<f64>,
+        /// Largest possible output (`2^bits - 1`).
+        max: f64,
+    },
+    /// The image's own minimum to maximum (for files without a window).
+    MinMax,
+}
+
+/// Modality LUT parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Rescale {
+    /// Rescale slope (1 when absent).
+    pub slope: f64,
+    /// Rescale intercept (0 when absent).
+    pub intercept: f64,
+}
+
+impl Default for Rescale {
+    fn default() -> Self {
+        Self {
+            slope: 1.0,
+            intercept: 0.0,
+        }
+    }
+}
+
+/// Rescale, apply the VOI and (for MONOCHROME1) invert: the display image in [0, 1].
+pub fn display(
+    stored: &[f64],
+    width: usize,
+    height: usize,
+    rescale: Rescale,
+    voi: &Voi,
+    invert: bool,
+) -> Result<Gray> {
+    if stored.len() != width * height {
+        return Err(Error::input(
+            "imaging::display",
+            format!("{} values for a {width}x{height} image", stored.len()),
+        ));
+    }
+    let m = |x: f64| x * rescale.slope + rescale.intercept;
+    let (lo, hi) = match voi {
+        Voi::MinMax => stored
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                let y = m(x);
+                (a.min(y), b.max(y))
+            }),
+        _ => (0.0, 0.0),
+    };
+    let f = |x: f64| -> f64 {
+        let y = m(x);
+        match voi {
+            Voi::Linear { center, width } => {
+                // PS3.3 C.11.2.1.2.1, scaled to [0, 1].
+                let w = width.max(1.0);
+                let (c, w1) = (center - 0.5, w - 1.0);
+                if y <= c - w1 / 2.0 {
+                    0.0
+                } else if y > c + w1 / 2.0 {
+                    1.0
+                } else if w1 == 0.0 {
+                    0.5
+                } else {
+                    (y - c) / w1 + 0.5
+                }
+            }
+            Voi::LinearExact { center, width } => {
+                ((y - (center - width / 2.0)) / width).clamp(0.0, 1.0)
+            }
+            Voi::Sigmoid { center, width } => 1.0 / (1.0 + (-4.0 * (y - center) / width).exp()),
+            Voi::Table { first, table, max } => {
+                let i = (y - first).round().clamp(0.0, (table.len() - 1) as f64) as usize;
+                table[i] / max
+            }
+            Voi::MinMax => {
+                if hi > lo {
+                    (y - lo) / (hi - lo)
+                } else {
+                    0.0
+                }
+            }
+        }
+    };
+    let pixels = stored
+        .iter()
+        .map(|&x| {
+            let v = f(x).clamp(0.0, 1.0) as f32;
+            if invert {
+                1.0 - v
+            } else {
+                v
+            }
+        })
+        .collect();
+    Ok(Gray {
+        width,
+        height,
+        pixels,
+    })
+}
+
+/// Resampling filter for [`resize`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Filter {
+    /// Nearest neighbour.
+    Nearest,
+    /// Bilinear.
+    Bilinear,
+    /// Lanczos3 (sharp; the default for downscaling mammograms).
+    Lanczos3,
+}
+
+/// Resize with fast_image_resize (SIMD convolution), as `f32`.
+pub fn resize(img: &Gray, width: usize, height: usize, filter: Filter) -> Result<Gray> {
+    use fast_image_resize as fr;
+    if width == 0 || height == 0 || img.width == 0 || img.height == 0 {
+        return Err(Error::input(
+            "imaging::resize",
+            format!(
+                "cannot resize {}x{} to {width}x{height}",
+                img.width, img.height
+            ),
+        ));
+    }
+    let bytes: Vec<u8> = img.pixels.iter().flat_map(|v| v.to_ne_bytes()).collect();
+    let src = fr::images::Image::from_vec_u8(
+        img.width as u32,
+        img.height as u32,
+        bytes,
+        fr::PixelType::F32,
+    )
+    .map_err(|e| Error::input("imaging::resize", e.to_string()))?;
+    let mut dst = fr::images::Image::new(width as u32, height as u32, fr::PixelType::F32);
+    let alg = match filter {
+        Filter::Nearest => fr::ResizeAlg::Nearest,
+        Filter::Bilinear => fr::ResizeAlg::Convolution(fr::FilterType::Bilinear),
+        Filter::Lanczos3 => fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3),
+    };
+    fr::Resizer::new()
+        .resize(&src, &mut dst, &fr::ResizeOptions::new().resize_alg(alg))
+        .map_err(|e| Error::input("imaging::resize", e.to_string()))?;
+    let pixels = dst
+        .buffer()
+        .chunks_exact(4)
+        .map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]]).clamp(0.0, 1.0))
+        .collect();
+    Ok(Gray {
+        width,
+        height,
+        pixels,
+    })
+}
+
+impl Gray {
+    /// Mirror left-right (to put every breast on the same side).
+    pub fn flip_horizontal(&mut self) {
+        for row in self.pixels.chunks_exact_mut(self.width) {
+            row.reverse();
+        }
+    }
+
+    /// Bounding box `(x0, y0, x1, y1)` (exclusive ends) of pixels above `threshold`,
+    /// or the whole image when none are.
+    pub fn foreground_box(&self, threshold: f32) -> (usize, usize, usize, usize) {
+        let (mut x0, mut y0, mut x1, mut y1) = (self.width, self.height, 0, 0);
+        for y in 0..self.height {
+            for x in 0..self.width {
+                if self.pixels[y * self.width + x] > threshold {
+                    (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
+                }
+            }
+        }
+        if x1 == 0 {
+            (0, 0, self.width, self.height)
+        } else {
+            (x0, y0, x1, y1)
+        }
+    }
+
+    /// The sub-image `x0..x1, y0..y1`.
+    pub fn crop(&self, (x0, y0, x1, y1): (usize, usize, usize, usize)) -> Gray {
+        let (x1, y1) = (x1.min(self.width), y1.min(self.height));
+        let mut pixels = Vec::with_capacity((x1 - x0) * (y1 - y0));
+        for y in y0..y1 {
+            pixels.extend_from_slice(&self.pixels[y * self.width + x0..y * self.width + x1]);
+        }
+        Gray {
+            width: x1 - x0,
+            height: y1 - y0,
+            pixels,
+        }
+    }
+
+    /// Subtract `mean` and divide by `std` in place (e.g. ImageNet-style normalisation).
+    pub fn normalise(&mut self, mean: f32, std: f32) {
+        for v in &mut self.pixels {
+            *v = (*v - mean) / std;
+        }
+    }
+
+    /// A 64-bit difference hash (dHash) on a 9x8 thumbnail: near-identical images differ
+    /// in few bits, so [`leakage`](crate::dataset::leakage) can find duplicates.
+    pub fn dhash(&self) -> Result<u64> {
+        let t = resize(self, 9, 8, Filter::Bilinear)?;
+        let mut h = 0u64;
+        for y in 0..8 {
+            for x in 0..8 {
+                h = (h << 1) | u64::from(t.pixels[y * 9 + x] > t.pixels[y * 9 + x + 1]);
+            }
+        }
+        Ok(h)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linear_window_follows_the_standard() {
+        // Centre 2048, width 4096 on 12-bit data: 0 -> 0, 4095 -> 1, middle -> 0.5.
+        let g = display(
+            &[0.0, 2047.5, 4095.0, 5000.0],
+            4,
+            1,
+            Rescale::default(),
+            &Voi::Linear {
+                center: 2048.0,
+                width: 4096.0,
+            },
+            false,
+        )
+        .unwrap();
+        assert_eq!(g.pixels[0], 0.0);
+        assert!((g.pixels[1] - 0.5).abs() < 1e-6);
+        assert_eq!(g.pixels[3], 1.0);
+        let inv = display(&[0.0], 1, 1, Rescale::default(), &Voi::MinMax, true).unwrap();
+        assert_eq!(inv.pixels[0], 1.0);
+    }
+
+    #[test]
+    fn crop_flip_and_hash() {
+        let mut g = Gray {
+            width: 4,
+            height: 2,
+            pixels: vec![0.0, 0.0, 0.9, 0.8, 0.0, 0.0, 0.7, 0.0],
+        };
+        assert_eq!(g.foreground_box(0.5), (2, 0, 4, 2));
+        assert_eq!(g.crop((2, 0, 4, 2)).pixels, vec![0.9, 0.8, 0.7, 0.0]);
+        g.flip_horizontal();
+        assert_eq!(&g.pixels[..4], &[0.8, 0.9, 0.0, 0.0]);
+        assert_eq!(g.dhash().unwrap(), g.clone().dhash().unwrap());
+    }
+}

@@ -1,0 +1,153 @@
+//! The image index: each image folder walked once (in parallel), then every row's file
+//! resolved by name or by a path written on another machine.
+//!
+//! seed 001 ran `os.walk` over the whole tree once per image; here the tree is read once
+//! and lookups are hash-map hits.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::key::file_stem;
+use crate::error::IoContext;
+use crate::Result;
+
+/// Every file below some folders, indexed by upper-case stem and extension.
+#[derive(Debug, Clone, Default)]
+pub struct ImageIndex {
+    /// All files found, relative to the base folder given to [`ImageIndex::build`].
+    pub files: Vec<PathBuf>,
+    by_name: HashMap<(String, String), Vec<usize>>,
+}
+
+/// The result of looking a file up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// Exactly one file.
+    Found(PathBuf),
+    /// No file of that name.
+    Missing,
+    /// Several files fit equally well (a file exported twice into different folders).
+    Ambiguous(Vec<PathBuf>),
+}
+
+impl Lookup {
+    /// The file, when exactly one was found.
+    pub fn found(&self) -> Option<&Path> {
+        match self {
+            Lookup::Found(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .at(dir)?
+        .map(|e| e.map(|e| e.path()).at(dir))
+        .collect::<Result<_>>()?;
+    let nested: Vec<Vec<PathBuf>> = entries
+        .into_par_iter()
+        .map(|p| if p.is_dir() { walk(&p) } else { Ok(vec![p]) })
+        .collect::<Result<_>>()?;
+    Ok(nested.into_iter().flatten().collect())
+}
+
+fn ext_of(p: &Path) -> String {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_lowercase()
+}
+
+fn components(p: &str) -> Vec<String> {
+    p.split(['/', '\\'])
+        .filter(|c| !c.is_empty())
+        .map(|c| c.to_lowercase())
+        .collect()
+}
+
+impl ImageIndex {
+    /// Walk `roots` (relative to `base`) and index every file whose extension is in
+    /// `extensions` (lower case, no dot; empty = all files).
+    pub fn build(base: &Path, roots: &[PathBuf], extensions: &[String]) -> Result<Self> {
+        let mut files = vec![];
+        for r in roots {
+            let mut found = walk(&base.join(r))?;
+            found.retain(|p| extensions.is_empty() || extensions.contains(&ext_of(p)));
+            files.extend(
+                found
+                    .into_iter()
+                    .map(|p| p.strip_prefix(base).map(Path::to_path_buf).unwrap_or(p)),
+            );
+        }
+        files.sort();
+        let mut by_name: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        for (i, f) in files.iter().enumerate() {
+            let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            by_name
+                .entry((file_stem(name), ext_of(f)))
+                .or_default()
+                .push(i);
+        }
+        Ok(Self { files, by_name })
+    }
+
+    /// The file called `name` (any case, extension optional) with extension `ext`.
+    pub fn by_file_name(&self, name: &str, ext: &str) -> Lookup {
+        match self.by_name.get(&(file_stem(name), ext.to_lowercase())) {
+            None => Lookup::Missing,
+            Some(v) if v.len() == 1 => Lookup::Found(self.files[v[0]].clone()),
+            Some(v) => Lookup::Ambiguous(v.iter().map(|&i| self.files[i].clone()).collect()),
+        }
+    }
+
+    /// The file a path from another machine (e.g. `C:\Users\...\Cancer\2. kısım\FILE0123.jpg`)
+    /// refers to, with extension `ext`: among files with the same stem, the one sharing the
+    /// longest run of trailing folder names (compared case-insensitively).
+    pub fn by_foreign_path(&self, path: &str, ext: &str) -> Lookup {
+        let want = components(path);
+        let Some(name) = want.last() else {
+            return Lookup::Missing;
+        };
+        let Some(cands) = self.by_name.get(&(file_stem(name), ext.to_lowercase())) else {
+            return Lookup::Missing;
+        };
+        let shared = |f: &Path| {
+            let have = components(&f.to_string_lossy());
+            // The file name itself is known to match (up to extension): count folders.
+            have.iter()
+                .rev()
+                .skip(1)
+                .zip(want.iter().rev().skip(1))
+                .take_while(|(a, b)| a == b)
+                .count()
+        };
+        let scored: Vec<(usize, usize)> =
+            cands.iter().map(|&i| (shared(&self.files[i]), i)).collect();
+        let best = scored.iter().map(|s| s.0).max().unwrap_or(0);
+        let top: Vec<PathBuf> = scored
+            .iter()
+            .filter(|s| s.0 == best)
+            .map(|s| self.files[s.1].clone())
+            .collect();
+        if top.len() == 1 {
+            Lookup::Found(top[0].clone())
+        } else {
+            Lookup::Ambiguous(top)
+        }
+    }
+
+    /// Groups of files that share a stem and extension (the same image in two folders).
+    pub fn duplicates(&self) -> Vec<Vec<PathBuf>> {
+        let mut d: Vec<Vec<PathBuf>> = self
+            .by_name
+            .values()
+            .filter(|v| v.len() > 1)
+            .map(|v| v.iter().map(|&i| self.files[i].clone()).collect())
+            .collect();
+        d.sort();
+        d
+    }
+}

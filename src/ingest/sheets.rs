@@ -1,0 +1,594 @@
+//! Spreadsheets (.xlsx, .xlsm, .xls, .xlsb, .ods) into typed cells and polars DataFrames.
+//!
+//! A [`Sheet`] keeps every cell as the workbook stored it ([`Value`]), so the merge can tell
+//! an Excel date from the text `"2014-12-25"`; [`Sheet::to_dataframe`] gives the typed
+//! table a notebook wants.
+//!
+//! Rules (the same for every format):
+//! - **Header**: the first row with any non-empty cell, unless
+//!   [`SheetOptions::with_header_row`] names one. Rows above it are skipped.
+//! - **Column names**: the header cell as text; an empty header becomes `column_<LETTER>`
+//!   (e.g. `column_F`); a repeated name gets `_2`, `_3`, ... in order of appearance (pandas
+//!   would write `.1`, `.2`; a dot is awkward in polars expressions). Renames are listed in
+//!   [`Sheet::renamed`].
+//! - **Empty rows and columns**: rows with no value are dropped (their spreadsheet row
+//!   numbers are kept for the rest in [`Sheet::row_numbers`]); columns with neither header
+//!   nor value are dropped.
+//! - **Merged cells** (xlsx): the value of a merged region's top-left cell fills the region.
+//! - **Formulas**: the value the workbook cached when it was last saved.
+//! - **Error cells** (`#N/A`, `#DIV/0!`, ...): null, counted per column in
+//!   [`Sheet::error_cells`].
+//! - **Dtypes**: a column whose values are all whole numbers is Int64; all numbers,
+//!   Float64; all booleans, Boolean; all Excel dates, Date (Time when all are under one
+//!   day, Datetime when some have both); anything mixed is String, each cell rendered as
+//!   Excel's General format shows it (`92603`, `0.25`, `2014-12-25`, `11:26:03`).
+//! - Dates use the 1900 date system (1904-system workbooks from old Mac Excel are rare and
+//!   would read 4 years early).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use calamine::{Data, Reader, Sheets};
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::calendar::{Date, Time};
+use crate::{Error, Result};
+
+/// One cell as the workbook stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// No value.
+    Empty,
+    /// A whole number (xls/ods may store these; xlsx stores all numbers as floats).
+    Int(i64),
+    /// A number.
+    Float(f64),
+    /// Text.
+    Text(String),
+    /// TRUE / FALSE.
+    Bool(bool),
+    /// A number with a date or time format: Excel's serial (days since 1899-12-30, the
+    /// fraction is the time of day).
+    Excel(f64),
+    /// An error such as `#N/A`.
+    Error(String),
+}
+
+impl Value {
+    /// The cell as Excel's General format would show it (`None` for empty and errors).
+    pub fn to_text(&self) -> Option<String> {
+        match self {
+            Value::Empty | Value::Error(_) => None,
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(number_text(*f)),
+            Value::Text(s) => Some(s.clone()),
+            Value::Bool(b) => Some(if *b { "TRUE" } else { "FALSE" }.into()),
+            Value::Excel(s) => Some(excel_text(*s)),
+        }
+    }
+
+    /// The value as a number, if it is one.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) | Value::Excel(f) => Some(*f),
+            _ => None,
+        }
+    }
+}
+
+/// `92603` for whole numbers, the shortest round-trip form otherwise.
+pub(crate) fn number_text(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{}", f as i64)
+    } else {
+        format!("{f}")
+    }
+}
+
+/// Split an Excel serial into a date and a time of day (rounded to the second).
+pub(crate) fn excel_parts(serial: f64) -> (Date, Time) {
+    let secs = (serial * 86400.0).round() as i64;
+    let (days, tod) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    let date = Date::from_days(days - 25569);
+    let time = Time {
+        h: (tod / 3600) as u32,
+        m: (tod / 60 % 60) as u32,
+        s: (tod % 60) as u32,
+    };
+    (date, time)
+}
+
+fn excel_text(serial: f64) -> String {
+    let (d, t) = excel_parts(serial);
+    let date = format!("{:04}-{:02}-{:02}", d.y, d.m, d.d);
+    if serial.abs() < 1.0 {
+        t.colon()
+    } else if (serial * 86400.0).round() as i64 % 86400 == 0 {
+        date
+    } else {
+        format!("{date} {}", t.colon())
+    }
+}
+
+fn from_calamine(d: &Data) -> Value {
+    match d {
+        Data::Empty => Value::Empty,
+        Data::Int(i) => Value::Int(*i),
+        Data::Float(f) => Value::Float(*f),
+        Data::String(s) if s.is_empty() => Value::Empty,
+        Data::String(s) => Value::Text(s.clone()),
+        Data::Bool(b) => Value::Bool(*b),
+        Data::DateTime(x) => Value::Excel(x.as_f64()),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => Value::Text(s.clone()),
+        Data::Error(e) => Value::Error(e.to_string()),
+    }
+}
+
+/// How to read a sheet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SheetOptions {
+    header_row: Option<u32>,
+}
+
+impl SheetOptions {
+    /// Read the header from this row (1-based, as the spreadsheet shows it) instead of
+    /// the first non-empty row.
+    pub fn with_header_row(mut self, row: u32) -> Self {
+        self.header_row = Some(row);
+        self
+    }
+}
+
+/// One worksheet: unique column names and the cells of every data row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sheet {
+    /// The workbook.
+    pub file: PathBuf,
+    /// The worksheet's name.
+    pub name: String,
+    /// Row of the header, 1-based.
+    pub header_row: u32,
+    /// Unique column names, in sheet order.
+    pub columns: Vec<String>,
+    /// `(name in the sheet, name given)` for each empty or repeated header.
+    pub renamed: Vec<(String, String)>,
+    /// Data rows (cells in column order), empty rows removed.
+    pub rows: Vec<Vec<Value>>,
+    /// Spreadsheet row number (1-based) of each data row.
+    pub row_numbers: Vec<u32>,
+    /// Error cells (read as null) per column, only columns that have any.
+    pub error_cells: Vec<(String, usize)>,
+}
+
+/// Shape of one worksheet, as `mammolab sheets` reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SheetSummary {
+    /// Worksheet name.
+    pub name: String,
+    /// Data rows (the header excluded).
+    pub rows: usize,
+    /// Column names and polars dtypes.
+    pub columns: Vec<ColumnSummary>,
+}
+
+/// A column's name and dtype.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ColumnSummary {
+    /// Column name.
+    pub name: String,
+    /// polars dtype, e.g. `i64`, `str`, `date`.
+    pub dtype: String,
+}
+
+fn workbook_err(path: &Path, message: impl Into<String>) -> Error {
+    Error::Data {
+        file: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// Open a workbook, with errors a spreadsheet user understands.
+pub(crate) fn open(path: &Path) -> Result<Sheets<BufReader<File>>> {
+    if !path.is_file() {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        ));
+    }
+    calamine::open_workbook_auto(path).map_err(|e| {
+        let text = e.to_string();
+        let message = if text.contains("password protected") {
+            "workbook is password-protected; save an unprotected copy".to_string()
+        } else if text.contains("Unsupported") || text.contains("extension") {
+            "not a workbook (expected .xlsx, .xlsm, .xls, .xlsb or .ods)".to_string()
+        } else {
+            format!("not a readable workbook ({})", text.replace('\n', " "))
+        };
+        workbook_err(path, message)
+    })
+}
+
+/// Names of the worksheets of a workbook, in order.
+pub fn sheet_names(path: impl AsRef<Path>) -> Result<Vec<String>> {
+    Ok(open(path.as_ref())?.sheet_names())
+}
+
+/// Read one worksheet.
+pub fn read_sheet(path: impl AsRef<Path>, sheet: &str, options: &SheetOptions) -> Result<Sheet> {
+    let path = path.as_ref();
+    let mut wb = open(path)?;
+    read_from(&mut wb, path, sheet, options)
+}
+
+/// Read every worksheet of a workbook.
+pub fn read_all(path: impl AsRef<Path>, options: &SheetOptions) -> Result<Vec<Sheet>> {
+    let path = path.as_ref();
+    let mut wb = open(path)?;
+    wb.sheet_names()
+        .iter()
+        .map(|name| read_from(&mut wb, path, name, options))
+        .collect()
+}
+
+/// Column letter(s) of a 0-based index: 0 -> A, 26 -> AA.
+pub(crate) fn column_letter(mut i: usize) -> String {
+    let mut s = vec![];
+    loop {
+        s.push(b'A' + (i % 26) as u8);
+        if i < 26 {
+            break;
+        }
+        i = i / 26 - 1;
+    }
+    s.reverse();
+    String::from_utf8(s).expect("ASCII")
+}
+
+fn read_from(
+    wb: &mut Sheets<BufReader<File>>,
+    path: &Path,
+    sheet: &str,
+    options: &SheetOptions,
+) -> Result<Sheet> {
+    let names = wb.sheet_names();
+    if !names.iter().any(|n| n == sheet) {
+        return Err(workbook_err(
+            path,
+            format!("no sheet `{sheet}` (sheets: {})", names.join(", ")),
+        ));
+    }
+    let range = wb
+        .worksheet_range(sheet)
+        .map_err(|e| workbook_err(path, format!("sheet `{sheet}`: {e}")))?;
+    let merged = match wb {
+        Sheets::Xlsx(x) => x.merge_cells_by_sheet_name(sheet).unwrap_or_default(),
+        _ => vec![],
+    };
+    let (r0, c0) = range.start().unwrap_or((0, 0));
+    let (used_h, used_w) = range.get_size();
+    // A merged region may reach past the used range (its other cells are empty).
+    let height = merged
+        .iter()
+        .map(|m| (m.end.0 + 1).saturating_sub(r0) as usize)
+        .fold(used_h, usize::max);
+    let width = merged
+        .iter()
+        .map(|m| (m.end.1 + 1).saturating_sub(c0) as usize)
+        .fold(used_w, usize::max);
+    let mut grid: Vec<Vec<Value>> = range
+        .rows()
+        .map(|r| {
+            let mut row: Vec<Value> = r.iter().map(from_calamine).collect();
+            row.resize(width, Value::Empty);
+            row
+        })
+        .collect();
+    grid.resize(height, vec![Value::Empty; width]);
+    for m in merged {
+        let (top, left) = (
+            m.start.0.saturating_sub(r0) as usize,
+            m.start.1.saturating_sub(c0) as usize,
+        );
+        let Some(v) = grid.get(top).and_then(|r| r.get(left)).cloned() else {
+            continue;
+        };
+        let bottom = (m.end.0.saturating_sub(r0) as usize).min(height.saturating_sub(1));
+        let right = (m.end.1.saturating_sub(c0) as usize).min(width.saturating_sub(1));
+        for row in grid.iter_mut().take(bottom + 1).skip(top) {
+            for cell in row.iter_mut().take(right + 1).skip(left) {
+                if *cell == Value::Empty {
+                    *cell = v.clone();
+                }
+            }
+        }
+    }
+    let is_empty_row = |r: &[Value]| r.iter().all(|v| *v == Value::Empty);
+    let header_idx = match options.header_row {
+        Some(row) => {
+            let i = (row as i64 - 1 - r0 as i64).max(-1);
+            if i < 0 || i as usize >= height {
+                return Err(workbook_err(
+                    path,
+                    format!("sheet `{sheet}`: header row {row} is outside the used rows"),
+                ));
+            }
+            i as usize
+        }
+        None => match grid.iter().position(|r| !is_empty_row(r)) {
+            Some(i) => i,
+            None => {
+                return Ok(Sheet {
+                    file: path.to_path_buf(),
+                    name: sheet.to_string(),
+                    header_row: 1,
+                    columns: vec![],
+                    renamed: vec![],
+                    rows: vec![],
+                    row_numbers: vec![],
+                    error_cells: vec![],
+                })
+            }
+        },
+    };
+    // Keep columns with a header or any value.
+    let keep: Vec<usize> = (0..width)
+        .filter(|&c| grid.iter().skip(header_idx).any(|r| r[c] != Value::Empty))
+        .collect();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut columns = vec![];
+    let mut renamed = vec![];
+    for &c in &keep {
+        let raw = grid[header_idx][c].to_text().unwrap_or_default();
+        let base = if raw.trim().is_empty() {
+            format!("column_{}", column_letter(c0 as usize + c))
+        } else {
+            raw.clone()
+        };
+        let n = seen.entry(base.clone()).or_insert(0);
+        *n += 1;
+        let name = if *n == 1 { base } else { format!("{base}_{n}") };
+        if name != raw {
+            renamed.push((raw, name.clone()));
+        }
+        columns.push(name);
+    }
+    let mut rows = vec![];
+    let mut row_numbers = vec![];
+    let mut errors = vec![0usize; keep.len()];
+    for (i, r) in grid.into_iter().enumerate().skip(header_idx + 1) {
+        if is_empty_row(&r) {
+            continue;
+        }
+        let cells: Vec<Value> = keep.iter().map(|&c| r[c].clone()).collect();
+        for (k, v) in cells.iter().enumerate() {
+            if matches!(v, Value::Error(_)) {
+                errors[k] += 1;
+            }
+        }
+        rows.push(cells);
+        row_numbers.push(r0 + i as u32 + 1);
+    }
+    Ok(Sheet {
+        file: path.to_path_buf(),
+        name: sheet.to_string(),
+        header_row: r0 + header_idx as u32 + 1,
+        error_cells: columns
+            .iter()
+            .zip(&errors)
+            .filter(|(_, &n)| n > 0)
+            .map(|(c, &n)| (c.clone(), n))
+            .collect(),
+        columns,
+        renamed,
+        rows,
+        row_numbers,
+    })
+}
+
+/// The dtype a column gets (see the module rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Int,
+    Float,
+    Bool,
+    Date,
+    Time,
+    Datetime,
+    Text,
+}
+
+fn infer(values: impl Iterator<Item = Value>) -> Kind {
+    let (mut int, mut num, mut boolean, mut excel, mut date_only, mut time_only) =
+        (true, true, true, true, true, true);
+    let mut any = false;
+    for v in values {
+        match v {
+            Value::Empty | Value::Error(_) => continue,
+            Value::Int(_) => (boolean, excel) = (false, false),
+            Value::Float(f) => {
+                int &= f.fract() == 0.0 && f.abs() < 9.0e15;
+                (boolean, excel) = (false, false);
+            }
+            Value::Bool(_) => (int, num, excel) = (false, false, false),
+            Value::Excel(s) => {
+                date_only &= (s * 86400.0).round() as i64 % 86400 == 0;
+                time_only &= s.abs() < 1.0;
+                (int, num, boolean) = (false, false, false);
+            }
+            Value::Text(_) => return Kind::Text,
+        }
+        any = true;
+    }
+    match () {
+        _ if !any => Kind::Text,
+        _ if excel && time_only => Kind::Time,
+        _ if excel && date_only => Kind::Date,
+        _ if excel => Kind::Datetime,
+        _ if int && num => Kind::Int,
+        _ if num => Kind::Float,
+        _ if boolean => Kind::Bool,
+        _ => Kind::Text,
+    }
+}
+
+impl Sheet {
+    /// Index of column `name`, or an error naming the sheet and listing similar columns.
+    pub fn column_index(&self, name: &str) -> Result<usize> {
+        self.columns.iter().position(|c| c == name).ok_or_else(|| {
+            let lower = name.to_lowercase();
+            let key: String = lower.chars().filter(|c| c.is_alphanumeric()).collect();
+            let similar: Vec<&str> = self
+                .columns
+                .iter()
+                .filter(|c| {
+                    let cl = c.to_lowercase();
+                    let ck: String = cl.chars().filter(|c| c.is_alphanumeric()).collect();
+                    cl.contains(&lower)
+                        || lower.contains(&cl)
+                        || (!ck.is_empty() && (ck.contains(&key) || key.contains(&ck)))
+                })
+                .map(String::as_str)
+                .take(8)
+                .collect();
+            let hint = if similar.is_empty() {
+                let mut first: Vec<&str> =
+                    self.columns.iter().map(String::as_str).take(8).collect();
+                if self.columns.len() > 8 {
+                    first.push("...");
+                }
+                format!("columns: {}", first.join(", "))
+            } else {
+                format!("similar: {}", similar.join(", "))
+            };
+            workbook_err(
+                &self.file,
+                format!("sheet `{}`: no column `{name}` ({hint})", self.name),
+            )
+        })
+    }
+
+    /// The cells of column `index`.
+    pub fn column_values(&self, index: usize) -> impl Iterator<Item = &Value> + '_ {
+        self.rows.iter().map(move |r| &r[index])
+    }
+
+    fn series(&self, c: usize) -> Result<Series> {
+        let name: PlSmallStr = self.columns[c].as_str().into();
+        let kind = infer(self.column_values(c).cloned());
+        let vals = self.column_values(c);
+        let ctx = || {
+            format!(
+                "{}: sheet `{}`: column `{}`",
+                self.file.display(),
+                self.name,
+                self.columns[c]
+            )
+        };
+        let s = match kind {
+            Kind::Int => Series::new(
+                name,
+                vals.map(|v| v.as_f64().map(|f| f as i64))
+                    .collect::<Vec<_>>(),
+            ),
+            Kind::Float => Series::new(name, vals.map(Value::as_f64).collect::<Vec<_>>()),
+            Kind::Bool => Series::new(
+                name,
+                vals.map(|v| match v {
+                    Value::Bool(b) => Some(*b),
+                    _ => None,
+                })
+                .collect::<Vec<_>>(),
+            ),
+            Kind::Date => Series::new(
+                name,
+                vals.map(|v| v.as_f64().map(|s| (excel_parts(s).0.to_days()) as i32))
+                    .collect::<Vec<_>>(),
+            )
+            .cast(&DataType::Date)
+            .map_err(|e| Error::table(ctx(), e))?,
+            Kind::Time => Series::new(
+                name,
+                vals.map(|v| {
+                    v.as_f64()
+                        .map(|s| (s * 86400.0).round() as i64 * 1_000_000_000)
+                })
+                .collect::<Vec<_>>(),
+            )
+            .cast(&DataType::Time)
+            .map_err(|e| Error::table(ctx(), e))?,
+            Kind::Datetime => Series::new(
+                name,
+                vals.map(|v| {
+                    v.as_f64()
+                        .map(|s| ((s - 25569.0) * 86400.0 * 1000.0).round() as i64)
+                })
+                .collect::<Vec<_>>(),
+            )
+            .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+            .map_err(|e| Error::table(ctx(), e))?,
+            Kind::Text => Series::new(name, vals.map(Value::to_text).collect::<Vec<_>>()),
+        };
+        Ok(s)
+    }
+
+    /// The sheet as a typed DataFrame (dtypes per the module rules).
+    pub fn to_dataframe(&self) -> Result<DataFrame> {
+        let cols: Vec<Column> = (0..self.columns.len())
+            .map(|c| self.series(c).map(Column::from))
+            .collect::<Result<_>>()?;
+        DataFrame::new(self.rows.len(), cols)
+            .map_err(|e| Error::table(format!("{}: sheet `{}`", self.file.display(), self.name), e))
+    }
+
+    /// Name, data rows, and column dtypes.
+    pub fn summary(&self) -> SheetSummary {
+        SheetSummary {
+            name: self.name.clone(),
+            rows: self.rows.len(),
+            columns: (0..self.columns.len())
+                .map(|c| ColumnSummary {
+                    name: self.columns[c].clone(),
+                    dtype: dtype_name(infer(self.column_values(c).cloned())).into(),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn dtype_name(k: Kind) -> &'static str {
+    match k {
+        Kind::Int => "i64",
+        Kind::Float => "f64",
+        Kind::Bool => "bool",
+        Kind::Date => "date",
+        Kind::Time => "time",
+        Kind::Datetime => "datetime[ms]",
+        Kind::Text => "str",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excel_serials_and_letters() {
+        let (d, t) = excel_parts(41998.4764236111);
+        assert_eq!(
+            (d.compact(), t.compact()),
+            ("20141225".into(), "112603".into())
+        );
+        assert_eq!(excel_text(41998.0), "2014-12-25");
+        assert_eq!(excel_text(0.25), "06:00:00");
+        assert_eq!(column_letter(0), "A");
+        assert_eq!(column_letter(25), "Z");
+        assert_eq!(column_letter(26), "AA");
+        assert_eq!(column_letter(27 * 26), "AAA");
+        assert_eq!(number_text(92603.0), "92603");
+        assert_eq!(number_text(0.25), "0.25");
+    }
+}
