@@ -63,7 +63,7 @@ enum Command {
         /// The data manifest.
         #[arg(long)]
         manifest: PathBuf,
-        /// Output folder for merged.parquet, records.csv, audit.csv/.parquet, summary.json.
+        /// Output folder for merged.parquet, records.csv, audit.csv/.parquet/.xlsx, summary.json.
         #[arg(long)]
         out: PathBuf,
         /// Print the summary as one JSON object.
@@ -344,19 +344,19 @@ fn print_summary(csv: &std::path::Path, label: &str, t: &ScoreTable, s: &BinaryS
     println!("    actual +  {:>12}  {:>12}", c.fn_, c.tp);
     println!(
         "  precision {:.4}  recall {:.4}  specificity {:.4}  F1 {:.4}",
-        s.precision, s.recall, s.specificity, s.f1
+        s.metrics.precision, s.metrics.recall, s.metrics.specificity, s.metrics.f1
     );
     println!(
         "  accuracy {:.4}  balanced accuracy {:.4}  MCC {:.4}  Cohen's kappa {:.4}",
-        s.accuracy, s.balanced_accuracy, s.mcc, s.cohen_kappa
+        s.metrics.accuracy, s.metrics.balanced_accuracy, s.metrics.mcc, s.metrics.cohen_kappa
     );
     if let Some(b) = s.brier {
         println!("  Brier score {b:.4}");
     }
-    if !s.undefined.is_empty() {
+    if !s.metrics.undefined.is_empty() {
         println!(
             "  undefined (zero denominator, shown as 0): {}",
-            s.undefined.join(", ")
+            s.metrics.undefined.join(", ")
         );
     }
 }

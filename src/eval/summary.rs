@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::curves::Ranked;
-use super::{brier_score, BinaryConfusion};
+use super::{brier_score, BinaryConfusion, BinaryMetrics};
 use crate::Result;
 
 /// Ranking metrics plus the confusion matrix and its metrics at one threshold.
@@ -23,26 +23,12 @@ pub struct BinarySummary {
     pub threshold: f64,
     /// Counts at the threshold.
     pub confusion: BinaryConfusion,
-    /// Precision at the threshold.
-    pub precision: f64,
-    /// Recall (sensitivity) at the threshold.
-    pub recall: f64,
-    /// Specificity at the threshold.
-    pub specificity: f64,
-    /// F1 at the threshold.
-    pub f1: f64,
-    /// Accuracy at the threshold.
-    pub accuracy: f64,
-    /// Balanced accuracy at the threshold.
-    pub balanced_accuracy: f64,
-    /// Matthews correlation coefficient at the threshold.
-    pub mcc: f64,
-    /// Cohen's kappa at the threshold.
-    pub cohen_kappa: f64,
+    /// Precision, recall, specificity, F1, accuracy, balanced accuracy, MCC, Cohen's kappa
+    /// and the `undefined` list at the threshold (flattened into the JSON).
+    #[serde(flatten)]
+    pub metrics: BinaryMetrics,
     /// Brier score, only when every score is a probability.
     pub brier: Option<f64>,
-    /// Metrics at the threshold whose denominator was zero (reported as 0).
-    pub undefined: Vec<&'static str>,
 }
 
 impl BinarySummary {
@@ -50,7 +36,6 @@ impl BinarySummary {
     pub fn new(labels: &[bool], scores: &[f64], threshold: f64) -> Result<Self> {
         let ranked = Ranked::two_class("metrics", labels, scores)?;
         let confusion = BinaryConfusion::at_threshold(labels, scores, threshold)?;
-        let m = confusion.metrics();
         let brier = scores
             .iter()
             .all(|s| (0.0..=1.0).contains(s))
@@ -63,16 +48,8 @@ impl BinarySummary {
             average_precision: ranked.average_precision(),
             threshold,
             confusion,
-            precision: m.precision,
-            recall: m.recall,
-            specificity: m.specificity,
-            f1: m.f1,
-            accuracy: m.accuracy,
-            balanced_accuracy: m.balanced_accuracy,
-            mcc: m.mcc,
-            cohen_kappa: m.cohen_kappa,
+            metrics: confusion.metrics(),
             brier,
-            undefined: m.undefined,
         })
     }
 }

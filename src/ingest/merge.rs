@@ -854,8 +854,8 @@ impl MergeResult {
         .map_err(|e| Error::table("records", e))
     }
 
-    /// Write `merged.parquet`, `records.csv`, `audit.csv`, `audit.parquet` and
-    /// `summary.json` into `dir` (created).
+    /// Write `merged.parquet`, `records.csv`, `audit.csv`, `audit.parquet`, `audit.xlsx`
+    /// and `summary.json` into `dir` (created).
     pub fn write(&self, dir: &Path) -> Result<()> {
         use crate::error::IoContext;
         std::fs::create_dir_all(dir).at(dir)?;
@@ -880,6 +880,7 @@ impl MergeResult {
         let mut audit = self.audit_frame()?;
         write_csv(&mut audit, "audit.csv")?;
         write_parquet(&mut audit, "audit.parquet")?;
+        write_xlsx(&audit, &dir.join("audit.xlsx"), "audit")?;
         let p = dir.join("summary.json");
         let text = serde_json::to_string_pretty(&self.summary).map_err(|e| Error::Serialise {
             path: p.clone(),
@@ -887,4 +888,37 @@ impl MergeResult {
         })?;
         std::fs::write(&p, text).at(&p)
     }
+}
+
+/// Write a DataFrame as one worksheet (header row, then values; nulls left empty), for
+/// people who open the audit in Excel.
+pub fn write_xlsx(df: &DataFrame, path: &Path, sheet: &str) -> Result<()> {
+    let err = |e: rust_xlsxwriter::XlsxError| Error::WorkbookWrite {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet().set_name(sheet).map_err(err)?;
+    for (c, col) in df.columns().iter().enumerate() {
+        let c = c as u16;
+        ws.write_string(0, c, col.name().as_str()).map_err(err)?;
+        for r in 0..df.height() {
+            let row = r as u32 + 1;
+            match col.get(r).unwrap_or(AnyValue::Null) {
+                AnyValue::Null => {}
+                AnyValue::String(s) => {
+                    ws.write_string(row, c, s).map_err(err)?;
+                }
+                v => match v.extract::<f64>() {
+                    Some(x) => {
+                        ws.write_number(row, c, x).map_err(err)?;
+                    }
+                    None => {
+                        ws.write_string(row, c, v.to_string()).map_err(err)?;
+                    }
+                },
+            }
+        }
+    }
+    wb.save(path).map_err(err)
 }

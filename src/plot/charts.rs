@@ -1,5 +1,6 @@
 //! One function per chart, each drawing on any plotters backend.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::element::BitMapElement;
 use plotters::prelude::*;
@@ -46,6 +47,56 @@ fn check_nonempty(chart: &'static str, n: usize, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// A white chart with a caption, f64 axes, descriptions and the house styles: the frame
+/// that roc, pr, calibration, threshold_sweep and latent_scatter share.
+fn xy_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    chart: &'static str,
+    title: &str,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+    x_desc: &str,
+    y_desc: &str,
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>> {
+    area.fill(&WHITE).map_err(drawing(chart))?;
+    let mut c = ChartBuilder::on(area)
+        .caption(title, (FAMILY, CAPTION))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x, y)
+        .map_err(drawing(chart))?;
+    c.configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .label_style((FAMILY, LABEL))
+        .axis_desc_style((FAMILY, DESC))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(drawing(chart))?;
+    Ok(c)
+}
+
+/// A thin dashed grey reference line (chance, perfect calibration) with a legend entry.
+fn reference_line<'a, DB: DrawingBackend + 'a>(
+    c: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    chart: &'static str,
+    from: (f64, f64),
+    to: (f64, f64),
+    label: String,
+) -> Result<()> {
+    c.draw_series(DashedLineSeries::new(
+        [from, to],
+        6,
+        4,
+        GREY.stroke_width(1),
+    ))
+    .map_err(drawing(chart))?
+    .label(label)
+    .legend(legend_line(GREY));
+    Ok(())
+}
+
 /// ROC curves with their AUC in the legend, the chance diagonal, and optionally one
 /// operating point `(false positive rate, true positive rate)` marked on the first curve.
 pub fn roc<DB: DrawingBackend>(
@@ -55,33 +106,22 @@ pub fn roc<DB: DrawingBackend>(
 ) -> Result<()> {
     const C: &str = "roc";
     check_nonempty(C, curves.len(), "curves")?;
-    area.fill(&WHITE).map_err(drawing(C))?;
-    let mut chart = ChartBuilder::on(area)
-        .caption("ROC curve", (FAMILY, CAPTION))
-        .margin(16)
-        .x_label_area_size(48)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0f64..1f64, 0f64..1.0f64)
-        .map_err(drawing(C))?;
-    chart
-        .configure_mesh()
-        .x_desc("False positive rate (1 - specificity)")
-        .y_desc("True positive rate (sensitivity)")
-        .label_style((FAMILY, LABEL))
-        .axis_desc_style((FAMILY, DESC))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(drawing(C))?;
-    chart
-        .draw_series(DashedLineSeries::new(
-            [(0.0, 0.0), (1.0, 1.0)],
-            6,
-            4,
-            GREY.stroke_width(1),
-        ))
-        .map_err(drawing(C))?
-        .label("chance (AUC 0.50)")
-        .legend(legend_line(GREY));
+    let mut chart = xy_chart(
+        area,
+        C,
+        "ROC curve",
+        0f64..1f64,
+        0f64..1.0f64,
+        "False positive rate (1 - specificity)",
+        "True positive rate (sensitivity)",
+    )?;
+    reference_line(
+        &mut chart,
+        C,
+        (0.0, 0.0),
+        (1.0, 1.0),
+        "chance (AUC 0.50)".to_string(),
+    )?;
     for (i, (name, c)) in curves.iter().enumerate() {
         let col = colour(i);
         chart
@@ -128,34 +168,23 @@ pub fn pr<DB: DrawingBackend>(
 ) -> Result<()> {
     const C: &str = "pr";
     check_nonempty(C, curves.len(), "curves")?;
-    area.fill(&WHITE).map_err(drawing(C))?;
-    let mut chart = ChartBuilder::on(area)
-        .caption("Precision-recall curve", (FAMILY, CAPTION))
-        .margin(16)
-        .x_label_area_size(48)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0f64..1f64, 0f64..1.02f64)
-        .map_err(drawing(C))?;
-    chart
-        .configure_mesh()
-        .x_desc("Recall (sensitivity)")
-        .y_desc("Precision (positive predictive value)")
-        .label_style((FAMILY, LABEL))
-        .axis_desc_style((FAMILY, DESC))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(drawing(C))?;
+    let mut chart = xy_chart(
+        area,
+        C,
+        "Precision-recall curve",
+        0f64..1f64,
+        0f64..1.02f64,
+        "Recall (sensitivity)",
+        "Precision (positive predictive value)",
+    )?;
     let base = curves[0].1.prevalence;
-    chart
-        .draw_series(DashedLineSeries::new(
-            [(0.0, base), (1.0, base)],
-            6,
-            4,
-            GREY.stroke_width(1),
-        ))
-        .map_err(drawing(C))?
-        .label(format!("chance (prevalence {base:.3})"))
-        .legend(legend_line(GREY));
+    reference_line(
+        &mut chart,
+        C,
+        (0.0, base),
+        (1.0, base),
+        format!("chance (prevalence {base:.3})"),
+    )?;
     for (i, (name, c)) in curves.iter().enumerate() {
         let col = colour(i);
         chart
@@ -178,33 +207,22 @@ pub fn calibration<DB: DrawingBackend>(
 ) -> Result<()> {
     const C: &str = "calibration";
     check_nonempty(C, curves.len(), "curves")?;
-    area.fill(&WHITE).map_err(drawing(C))?;
-    let mut chart = ChartBuilder::on(area)
-        .caption("Calibration", (FAMILY, CAPTION))
-        .margin(16)
-        .x_label_area_size(48)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0f64..1f64, 0f64..1f64)
-        .map_err(drawing(C))?;
-    chart
-        .configure_mesh()
-        .x_desc("Mean predicted probability")
-        .y_desc("Fraction of positives")
-        .label_style((FAMILY, LABEL))
-        .axis_desc_style((FAMILY, DESC))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(drawing(C))?;
-    chart
-        .draw_series(DashedLineSeries::new(
-            [(0.0, 0.0), (1.0, 1.0)],
-            6,
-            4,
-            GREY.stroke_width(1),
-        ))
-        .map_err(drawing(C))?
-        .label("perfectly calibrated")
-        .legend(legend_line(GREY));
+    let mut chart = xy_chart(
+        area,
+        C,
+        "Calibration",
+        0f64..1f64,
+        0f64..1f64,
+        "Mean predicted probability",
+        "Fraction of positives",
+    )?;
+    reference_line(
+        &mut chart,
+        C,
+        (0.0, 0.0),
+        (1.0, 1.0),
+        "perfectly calibrated".to_string(),
+    )?;
     for (i, (name, c)) in curves.iter().enumerate() {
         let col = colour(i);
         let pts: Vec<(f64, f64)> = c
@@ -247,26 +265,15 @@ pub fn threshold_sweep<DB: DrawingBackend>(
             (a.min(*t), b.max(*t))
         });
     let pad = ((hi - lo) * 0.02).max(1e-6);
-    area.fill(&WHITE).map_err(drawing(C))?;
-    let mut chart = ChartBuilder::on(area)
-        .caption(
-            "Metrics by threshold (positive when score >= t)",
-            (FAMILY, CAPTION),
-        )
-        .margin(16)
-        .x_label_area_size(48)
-        .y_label_area_size(60)
-        .build_cartesian_2d(lo - pad..hi + pad, 0f64..1.02f64)
-        .map_err(drawing(C))?;
-    chart
-        .configure_mesh()
-        .x_desc("Threshold t")
-        .y_desc("Value")
-        .label_style((FAMILY, LABEL))
-        .axis_desc_style((FAMILY, DESC))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(drawing(C))?;
+    let mut chart = xy_chart(
+        area,
+        C,
+        "Metrics by threshold (positive when score >= t)",
+        lo - pad..hi + pad,
+        0f64..1.02f64,
+        "Threshold t",
+        "Value",
+    )?;
     let metrics: [NamedMetric; 4] = [
         ("precision", |m| m.precision),
         ("recall (sensitivity)", |m| m.recall),
@@ -520,23 +527,15 @@ pub fn latent_scatter<DB: DrawingBackend, S: AsRef<str>>(
     if !(xr.start.is_finite() && yr.start.is_finite()) {
         return Err(Error::input("plot", format!("{C}: no finite points")));
     }
-    area.fill(&WHITE).map_err(drawing(C))?;
-    let mut chart = ChartBuilder::on(area)
-        .caption("Latent space", (FAMILY, CAPTION))
-        .margin(16)
-        .x_label_area_size(48)
-        .y_label_area_size(60)
-        .build_cartesian_2d(xr, yr)
-        .map_err(drawing(C))?;
-    chart
-        .configure_mesh()
-        .x_desc("latent dimension 1")
-        .y_desc("latent dimension 2")
-        .label_style((FAMILY, LABEL))
-        .axis_desc_style((FAMILY, DESC))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(drawing(C))?;
+    let mut chart = xy_chart(
+        area,
+        C,
+        "Latent space",
+        xr,
+        yr,
+        "latent dimension 1",
+        "latent dimension 2",
+    )?;
     for (c, name) in class_names.iter().enumerate() {
         let col = colour(c);
         let n = classes.iter().filter(|&&k| k == c).count();
