@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: build mammolab, generate the default synthetic cohort (seed 001's sizes)
-# into data/synthetic-default, verify it against its manifest and print its summary.
+# into data/synthetic-default, verify it against its manifest, print its summary, then run
+# seed 001's merge the audited way (tables and audit in OUT/merge).
 # Usage: scripts/main.sh [PROFILE] [OUT]   (PROFILE: ci | default | large)
 source "$(dirname "$0")/env.sh"
 need_cargo
@@ -17,3 +18,4 @@ if [ -f "$pinned" ] && grep -q "^seed = 1$" "$out/manifest.toml"; then
   cp "$pinned" "$out/pinned-manifest.toml"
   "$bin" manifest "$out/pinned-manifest.toml"
 fi
+"$bin" merge --manifest "$out/manifest.toml" --out "$out/merge"

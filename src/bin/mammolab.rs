@@ -223,9 +223,20 @@ fn run(command: Command) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string(&r.summary)?);
             } else {
+                use mammolab::ingest::merge::Status;
                 for (name, c) in &r.summary.sheets {
+                    let n = |st: Status| {
+                        r.audit
+                            .iter()
+                            .filter(|a| &a.sheet == name && a.status == st)
+                            .count()
+                    };
+                    let how = match (n(Status::Exact), n(Status::Normalised)) {
+                        (0, 0) => String::new(),
+                        (e, k) => format!(" ({e} by the exact key, {k} only after normalising)"),
+                    };
                     println!(
-                        "{name}: {} rows, {} matched, {} unmatched",
+                        "{name}: {} rows, {} matched{how}, {} unmatched",
                         c.rows, c.matched, c.unmatched
                     );
                 }
@@ -239,7 +250,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                     r.audit.len(),
                     r.audit
                         .iter()
-                        .filter(|a| a.status == mammolab::ingest::merge::Status::HeaderMismatch)
+                        .filter(|a| a.status == Status::HeaderMismatch)
                         .count(),
                     out.display()
                 );
