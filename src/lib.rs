@@ -14,8 +14,11 @@
 //! - [`synth`]: a synthetic cohort shaped like seed 001's hospital export (105 cancer rows,
 //!   4998 normal rows, a 322-row image listing, DICOM + JPG folders) with planted faults and
 //!   a ground-truth file, so every stage can be tested against known answers.
-//! - [`ingest`]: files at the edge (so far: CSVs of labels and scores).
-//! - [`dataset`]: stratified and patient-grouped splits, k-fold, and a leakage detector.
+//! - [`ingest`]: files at the edge: workbooks (calamine -> polars), seed 001's merge with an
+//!   audit of every row and file, the image index, DICOM and JPG pixels, CSVs of scores.
+//! - [`imaging`]: pixel math without I/O: rescale, VOI window, MONOCHROME1, resize, crop.
+//! - [`dataset`]: cached image batches, stratified and patient-grouped splits, k-fold, and a
+//!   leakage detector.
 //! - [`eval`]: confusion matrices, per-class reports, ROC/PR curves, thresholds,
 //!   calibration, bootstrap intervals and roll-ups, all checked against scikit-learn, with
 //!   a written policy for every edge case.
@@ -38,6 +41,21 @@
 //! assert_eq!(summary.counts.cancer_rows, 30);
 //! let manifest = Manifest::open(out.join("manifest.toml"))?;
 //! manifest.verify()?; // every file present, every checksum right
+//! # Ok(()) }
+//! ```
+//!
+//! ## seed 001's merge, audited
+//!
+//! ```no_run
+//! use mammolab::prelude::*;
+//!
+//! # fn main() -> mammolab::Result<()> {
+//! let manifest = Manifest::open("data/synthetic-default/manifest.toml")?;
+//! let result = merge(&manifest)?;
+//! let cancer = &result.summary.sheets["Cancer"]; // 98 of 105 matched, 87 by the exact key
+//! let why = Table::new(result.audit_frame()?); // every row and file, with a reason
+//! let rec = &result.records[0]; // class, patient, DICOM and JPG paths
+//! let img = read_display(manifest.resolve(rec.dicom.as_ref().unwrap()))?; // [0, 1] grey
 //! # Ok(()) }
 //! ```
 //!
@@ -76,13 +94,18 @@ pub use error::{Error, Result};
 /// Everything a notebook needs in one `use`.
 pub mod prelude {
     pub use crate::dataset::{
-        grouped_kfold, grouped_split, leakage, stratified_kfold, stratified_split, Fractions,
+        grouped_kfold, grouped_split, leakage, load_images, stratified_kfold, stratified_split,
+        Fractions, Preprocess,
     };
     pub use crate::error::{Error, Result};
     pub use crate::eval::{
         self, Aggregate, BinaryConfusion, BinarySummary, Binning, BootstrapOptions,
         ClassificationReport, ConfusionMatrix, Resampling, ThresholdSweep,
     };
+    pub use crate::imaging::{Filter, Gray};
+    pub use crate::ingest::dicom::{read_display, read_header, read_image};
+    pub use crate::ingest::merge::{merge, MergeResult, Status};
+    pub use crate::ingest::sheets::{read_all, read_sheet, SheetOptions};
     pub use crate::manifest::Manifest;
     pub use crate::plot::{self, CellValues, Figure, Table, Tile};
     pub use crate::synth::{self, Profile, SynthOptions, SynthSummary};
