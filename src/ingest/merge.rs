@@ -203,6 +203,17 @@ fn keyed(sheet: &Sheet, cols: &[usize], kinds: &[PartKind], names: &[String], se
     k
 }
 
+/// Rows (indices) per readable normalised key.
+fn by_normalised_key(k: &Keyed) -> HashMap<&[String], Vec<usize>> {
+    let mut m: HashMap<&[String], Vec<usize>> = HashMap::new();
+    for (i, n) in k.norm.iter().enumerate() {
+        if let Ok(n) = n {
+            m.entry(n.as_slice()).or_default().push(i);
+        }
+    }
+    m
+}
+
 fn workbook_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -228,23 +239,28 @@ pub fn merge(manifest: &Manifest) -> Result<MergeResult> {
             .map(|t| manifest.resolve(&t.path))
             .ok_or_else(|| merr(format!("no table `{id}`")))
     };
-    // Read all labelled sheets (in parallel: each is its own workbook parse).
-    let sheets: Vec<Sheet> = manifest
-        .sheets
-        .par_iter()
-        .map(|s| read_sheet(table_path(&s.table)?, &s.name, &SheetOptions::default()))
-        .collect::<Result<_>>()?;
-    let listing = match &manifest.merge {
-        Some(m) => Some((
-            m,
-            read_sheet(
-                table_path(&m.listing)?,
-                &m.listing_sheet,
-                &SheetOptions::default(),
-            )?,
-        )),
-        None => None,
+    // Read the labelled sheets and the listing in parallel (each is its own workbook parse).
+    let read_listing = || -> Result<Option<(&crate::manifest::Merge, Sheet)>> {
+        match &manifest.merge {
+            Some(m) => {
+                let path = table_path(&m.listing)?;
+                Ok(Some((
+                    m,
+                    read_sheet(path, &m.listing_sheet, &SheetOptions::default())?,
+                )))
+            }
+            None => Ok(None),
+        }
     };
+    let read_labelled = || -> Result<Vec<Sheet>> {
+        manifest
+            .sheets
+            .par_iter()
+            .map(|s| read_sheet(table_path(&s.table)?, &s.name, &SheetOptions::default()))
+            .collect()
+    };
+    let (sheets, listing) = rayon::join(read_labelled, read_listing);
+    let (sheets, listing) = (sheets?, listing?);
 
     // The image index over every root.
     let roots: Vec<PathBuf> = manifest
@@ -278,14 +294,10 @@ pub fn merge(manifest: &Manifest) -> Result<MergeResult> {
         }
         None => None,
     };
-    let mut listing_by_norm: HashMap<&[String], Vec<usize>> = HashMap::new();
-    if let Some(lk) = &listing_keys {
-        for (i, k) in lk.norm.iter().enumerate() {
-            if let Ok(k) = k {
-                listing_by_norm.entry(k.as_slice()).or_default().push(i);
-            }
-        }
-    }
+    let listing_by_norm = listing_keys
+        .as_ref()
+        .map(by_normalised_key)
+        .unwrap_or_default();
     let mut listing_matched: Vec<Option<(String, u32)>> = listing_keys
         .as_ref()
         .map(|lk| vec![None; lk.exact.len()])
@@ -303,12 +315,7 @@ pub fn merge(manifest: &Manifest) -> Result<MergeResult> {
             merge_sheet_idx = Some(si);
         }
         // Duplicate keys within the sheet.
-        let mut by_norm: HashMap<&[String], Vec<usize>> = HashMap::new();
-        for (i, n) in k.norm.iter().enumerate() {
-            if let Ok(n) = n {
-                by_norm.entry(n.as_slice()).or_default().push(i);
-            }
-        }
+        let by_norm = by_normalised_key(&k);
         let root = spec
             .image_root
             .as_ref()
@@ -492,7 +499,7 @@ pub fn merge(manifest: &Manifest) -> Result<MergeResult> {
                 c.unmatched += 1;
             }
             // The row's own column, else its listing counterpart's.
-            let listing_text = |col: &str| -> Option<String> {
+            let own_or_listing = |col: &str| -> Option<String> {
                 if let Ok(ci) = sheet.column_index(col) {
                     return sheet.rows[r][ci].to_text();
                 }
@@ -524,8 +531,8 @@ pub fn merge(manifest: &Manifest) -> Result<MergeResult> {
                 listing_row: counterpart,
                 dicom: dcm.found().map(Path::to_path_buf),
                 jpg: jpg.found().map(Path::to_path_buf),
-                laterality: listing_text("Laterality"),
-                view: listing_text("ViewPosition"),
+                laterality: own_or_listing("Laterality"),
+                view: own_or_listing("ViewPosition"),
             });
         }
         counts.insert(sheet.name.clone(), c);
