@@ -97,6 +97,21 @@ fn reference_line<'a, DB: DrawingBackend + 'a>(
     Ok(())
 }
 
+/// A coloured 2-pixel line with a legend entry.
+fn labelled_line<'a, DB: DrawingBackend + 'a>(
+    c: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    chart: &'static str,
+    points: impl IntoIterator<Item = (f64, f64)>,
+    col: RGBColor,
+    label: String,
+) -> Result<()> {
+    c.draw_series(LineSeries::new(points, col.stroke_width(2)))
+        .map_err(drawing(chart))?
+        .label(label)
+        .legend(legend_line(col));
+    Ok(())
+}
+
 /// ROC curves with their AUC in the legend, the chance diagonal, and optionally one
 /// operating point `(false positive rate, true positive rate)` marked on the first curve.
 pub fn roc<DB: DrawingBackend>(
@@ -124,14 +139,13 @@ pub fn roc<DB: DrawingBackend>(
     )?;
     for (i, (name, c)) in curves.iter().enumerate() {
         let col = colour(i);
-        chart
-            .draw_series(LineSeries::new(
-                c.fpr.iter().copied().zip(c.tpr.iter().copied()),
-                col.stroke_width(2),
-            ))
-            .map_err(drawing(C))?
-            .label(format!("{name} (AUC {:.3})", c.auc))
-            .legend(legend_line(col));
+        labelled_line(
+            &mut chart,
+            C,
+            c.fpr.iter().copied().zip(c.tpr.iter().copied()),
+            col,
+            format!("{name} (AUC {:.3})", c.auc),
+        )?;
     }
     if let Some((x, y)) = operating_point {
         chart
@@ -187,14 +201,13 @@ pub fn pr<DB: DrawingBackend>(
     )?;
     for (i, (name, c)) in curves.iter().enumerate() {
         let col = colour(i);
-        chart
-            .draw_series(LineSeries::new(
-                c.recall.iter().copied().zip(c.precision.iter().copied()),
-                col.stroke_width(2),
-            ))
-            .map_err(drawing(C))?
-            .label(format!("{name} (AP {:.3})", c.average_precision))
-            .legend(legend_line(col));
+        labelled_line(
+            &mut chart,
+            C,
+            c.recall.iter().copied().zip(c.precision.iter().copied()),
+            col,
+            format!("{name} (AP {:.3})", c.average_precision),
+        )?;
     }
     legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(drawing(C))
 }
@@ -231,11 +244,7 @@ pub fn calibration<DB: DrawingBackend>(
             .copied()
             .zip(c.prob_true.iter().copied())
             .collect();
-        chart
-            .draw_series(LineSeries::new(pts.clone(), col.stroke_width(2)))
-            .map_err(drawing(C))?
-            .label(name.to_string())
-            .legend(legend_line(col));
+        labelled_line(&mut chart, C, pts.clone(), col, name.to_string())?;
         chart
             .draw_series(pts.into_iter().map(|p| Circle::new(p, 4, col.filled())))
             .map_err(drawing(C))?;
@@ -282,14 +291,13 @@ pub fn threshold_sweep<DB: DrawingBackend>(
     ];
     for (i, (name, f)) in metrics.iter().enumerate() {
         let col = colour(i);
-        chart
-            .draw_series(LineSeries::new(
-                rows.iter().map(|(t, m)| (*t, f(m))),
-                col.stroke_width(2),
-            ))
-            .map_err(drawing(C))?
-            .label(*name)
-            .legend(legend_line(col));
+        labelled_line(
+            &mut chart,
+            C,
+            rows.iter().map(|(t, m)| (*t, f(m))),
+            col,
+            name.to_string(),
+        )?;
     }
     if let Some(t) = chosen.filter(|t| t.is_finite()) {
         chart
@@ -479,11 +487,7 @@ pub fn training_curves<DB: DrawingBackend>(
             .filter(|(_, y)| y.is_finite())
             .map(|(e, &y)| ((e + 1) as f64, y))
             .collect();
-        chart
-            .draw_series(LineSeries::new(pts.clone(), col.stroke_width(2)))
-            .map_err(drawing(C))?
-            .label(name.to_string())
-            .legend(legend_line(col));
+        labelled_line(&mut chart, C, pts.clone(), col, name.to_string())?;
         chart
             .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, col.filled())))
             .map_err(drawing(C))?;
