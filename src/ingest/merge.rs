@@ -286,13 +286,13 @@ pub fn merge(manifest: &Manifest) -> Result<MergeResult> {
         duplicates: 0,
     };
 
-    // Listing keys.
-    let listing_keys = match &listing {
+    // Listing keys, and the listing's key columns.
+    let (listing_keys, lcols) = match &listing {
         Some((_, l)) => {
             let cols = key_columns(l, names)?;
-            Some(keyed(l, &cols, &kinds, names, sep))
+            (Some(keyed(l, &cols, &kinds, names, sep)), cols)
         }
-        None => None,
+        None => (None, vec![]),
     };
     let listing_by_norm = listing_keys
         .as_ref()
@@ -305,6 +305,7 @@ pub fn merge(manifest: &Manifest) -> Result<MergeResult> {
     let mut merged_pairs: Vec<(usize, usize, Status)> = vec![]; // (sheet row idx, listing idx)
     let merge_sheet = manifest.merge.as_ref().map(|m| m.sheet.clone());
     let mut merge_sheet_idx = None;
+    let mut merge_keys: Option<Keyed> = None;
 
     for (si, (spec, sheet)) in manifest.sheets.iter().zip(&sheets).enumerate() {
         let cols = key_columns(sheet, names)?;
@@ -394,7 +395,6 @@ pub fn merge(manifest: &Manifest) -> Result<MergeResult> {
                                 status = Status::Exact;
                             } else {
                                 status = Status::Normalised;
-                                let lcols = key_columns(l, names)?;
                                 let differ: Vec<String> = (0..names.len())
                                     .filter(|&p| sheet.rows[r][cols[p]].to_text() != l.rows[li][lcols[p]].to_text())
                                     .map(|p| format!("{} `{}` vs `{}`", names[p], sheet.rows[r][cols[p]].to_text().unwrap_or_default(), l.rows[li][lcols[p]].to_text().unwrap_or_default()))
@@ -536,16 +536,18 @@ pub fn merge(manifest: &Manifest) -> Result<MergeResult> {
             });
         }
         counts.insert(sheet.name.clone(), c);
+        if is_merge {
+            merge_keys = Some(k);
+        }
     }
 
     // Listing rows.
     if let (Some((_, l)), Some(lk)) = (&listing, &listing_keys) {
         let wb = workbook_name(&l.file);
-        let merge_rows: Option<(&Sheet, Keyed)> = merge_sheet_idx.map(|i| {
-            let s = &sheets[i];
-            let cols = key_columns(s, names).unwrap_or_default();
-            (s, keyed(s, &cols, &kinds, names, sep))
-        });
+        // The merge sheet's keys, as computed while matching its rows.
+        let merge_rows: Option<(&Sheet, Keyed)> = merge_sheet_idx
+            .zip(merge_keys)
+            .map(|(i, k)| (&sheets[i], k));
         let mut c = SheetCounts {
             rows: l.rows.len(),
             matched: 0,
