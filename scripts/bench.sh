@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with the Python tool a researcher would otherwise use, in
-# one run. Usage: bash scripts/bench.sh [p1 p2 p3 p4]   (default: all). Results: out/bench/.
+# one run. Usage: bash scripts/bench.sh [p1 p2 p3 p4 p5]   (default: all). Results: out/bench/.
+# P5 (training, vs PyTorch) installs PyTorch into its own venv (about 7 GB) on first use.
 # P1-P3 need the default cohort; it is generated into data/default once.
 source "$(dirname "$0")/env.sh"
 need_cargo
 need_venv
 mkdir -p out/bench
 ingest=()
-for b in "${@:-p1 p2 p3 p4}"; do
+for b in "${@:-p1 p2 p3 p4 p5}"; do
   for b in $b; do
   case "$b" in
     p1|p2|p3) ingest+=("$b") ;;
@@ -15,7 +16,12 @@ for b in "${@:-p1 p2 p3 p4}"; do
       cargo build --release --quiet --example bench_metrics
       "$MAMMOLAB_PY" benches/p4_metrics.py "$CARGO_TARGET_DIR/release/examples/bench_metrics" out/bench/p4.json
       ;;
-    *) echo "error: unknown benchmark $b (known: p1 p2 p3 p4)" >&2; exit 2 ;;
+    p5)
+      need_torch
+      cargo build --release --quiet --example bench_train
+      "$MAMMOLAB_TORCH_PY" benches/p5_train.py "$CARGO_TARGET_DIR/release/examples/bench_train" out/bench/p5.json
+      ;;
+    *) echo "error: unknown benchmark $b (known: p1 p2 p3 p4 p5)" >&2; exit 2 ;;
   esac
   done
 done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: formatting, lints, Rust tests, then the cohort read by independent
-# Python tools (openpyxl, pandas, pydicom, Pillow). Installs what it needs.
+# Python tools (openpyxl, pandas, pydicom, Pillow, scikit-learn, PyTorch). Installs what it needs.
 source "$(dirname "$0")/env.sh"
 need_cargo
 need_venv
@@ -18,3 +18,6 @@ cargo test --doc --quiet
 echo "== pytest tests/python (independent readers)"
 cargo build --quiet --bin mammolab
 MAMMOLAB_BIN="$CARGO_TARGET_DIR/debug/mammolab" "$MAMMOLAB_PY" -m pytest -q tests/python
+echo "== pytest tests/torch (exported weights in PyTorch)"
+need_torch
+MAMMOLAB_BIN="$CARGO_TARGET_DIR/debug/mammolab" "$MAMMOLAB_TORCH_PY" -m pytest -q -p no:cacheprovider tests/torch

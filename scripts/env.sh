@@ -33,6 +33,19 @@ need_venv() {
   export MAMMOLAB_PY="$venv/bin/python"
 }
 
+# PyTorch in its own venv (7 GB: the PyPI wheel bundles CUDA libraries), for the safetensors
+# round trip and the P5 benchmark (pinned in tests/python/requirements-torch.txt).
+need_torch() {
+  local venv="$MAMMOLAB_CACHE/torchvenv" stamp
+  stamp="$venv/.requirements.$(sha256sum tests/python/requirements-torch.txt | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements-torch.txt
+    touch "$stamp"
+  fi
+  export MAMMOLAB_TORCH_PY="$venv/bin/python"
+}
+
 # Charts render text with a TrueType font (see src/plot/mod.rs for the paths tried).
 need_font() {
   local f

@@ -82,9 +82,11 @@ pub mod calendar;
 pub mod dataset;
 pub mod error;
 pub mod eval;
+pub mod experiment;
 pub mod imaging;
 pub mod ingest;
 pub mod manifest;
+pub mod model;
 pub mod plot;
 pub mod rng;
 pub mod synth;
@@ -107,6 +109,11 @@ pub mod prelude {
     pub use crate::ingest::merge::{merge, MergeResult, Status};
     pub use crate::ingest::sheets::{read_all, read_sheet, SheetOptions};
     pub use crate::manifest::Manifest;
+    pub use crate::model::{
+        ClassLoss, ClassWeights, CnnConfig, ComputeDevice, DeepCnnConfig, EarlyStopping,
+        HeadTraining, ModelConfig, Monitor, OptimizerKind, Sampler, Samples, Schedule, TrainConfig,
+        Trainer, VaeConfig,
+    };
     pub use crate::plot::{self, CellValues, Figure, Table, Tile};
     pub use crate::synth::{self, Profile, SynthOptions, SynthSummary};
 }

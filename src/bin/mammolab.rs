@@ -8,11 +8,14 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use mammolab::eval::{self, BinaryConfusion, BinarySummary, Binning, ThresholdSweep};
+use mammolab::experiment::{self, RunOptions};
 use mammolab::ingest::dicom::{read_header, read_image};
 use mammolab::ingest::merge::merge;
 use mammolab::ingest::sheets::{read_all, SheetOptions};
 use mammolab::ingest::ScoreTable;
 use mammolab::manifest::Manifest;
+use mammolab::model::train::{epoch_line, EpochStats, Progress};
+use mammolab::model::{ClassLoss, ClassWeights, EarlyStopping, Monitor, Sampler};
 use mammolab::plot::{self, CellValues, Figure};
 use mammolab::synth::{self, Profile, SynthOptions};
 
@@ -98,6 +101,70 @@ enum Command {
         /// Also draw roc, pr, confusion, calibration and threshold charts (PNG) into DIR.
         #[arg(long, value_name = "DIR")]
         plots: Option<PathBuf>,
+        /// Print one JSON object instead of a report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Train a model on a manifest's cohort (patient-grouped split) and write a run directory:
+    /// checkpoint, config, history, test-set predictions and metrics.
+    Train {
+        /// The cohort's manifest.
+        #[arg(long)]
+        manifest: PathBuf,
+        /// cnn (seed 001), vae (seed 000), resnet or plain (the skip-connection experiment).
+        #[arg(long, default_value = "cnn")]
+        model: String,
+        /// cpu, or cuda (needs a build with `--features cuda` and an NVIDIA GPU).
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// Epochs (the maximum with --patience).
+        #[arg(long, default_value_t = 10)]
+        epochs: usize,
+        /// Seed of the split, the weights and the sample order.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// auto: weight classes n / (k * n_c) in the loss; none: unweighted (seed 001's setup).
+        #[arg(long, default_value = "auto")]
+        class_weights: String,
+        /// shuffle, or balanced (oversample so classes are equally likely).
+        #[arg(long, default_value = "shuffle")]
+        sampler: String,
+        /// Focal loss with this gamma instead of cross-entropy.
+        #[arg(long)]
+        focal: Option<f64>,
+        /// Image side in pixels.
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// Images per step.
+        #[arg(long, default_value_t = 16)]
+        batch_size: usize,
+        /// Adam learning rate.
+        #[arg(long, default_value_t = 1e-3)]
+        lr: f64,
+        /// Stop when validation ROC AUC has not improved for this many epochs (keeps the best).
+        #[arg(long)]
+        patience: Option<usize>,
+        /// Decode images from DICOM instead of the JPG exports.
+        #[arg(long)]
+        dicom: bool,
+        /// Folder for decoded-image caches (default: ~/.cache/mammolab/images; "none": no cache).
+        #[arg(long)]
+        cache: Option<String>,
+        /// The run directory to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Print one JSON object (the test metrics and the run summary) at the end.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Metrics of a run directory's test predictions (same JSON fields as `metrics`).
+    Evaluate {
+        /// A directory written by `mammolab train`.
+        #[arg(long)]
+        run: PathBuf,
+        /// Predict positive when score >= threshold.
+        #[arg(long, default_value_t = 0.5)]
+        threshold: f64,
         /// Print one JSON object instead of a report.
         #[arg(long)]
         json: bool,
@@ -302,6 +369,108 @@ fn run(command: Command) -> anyhow::Result<()> {
                 print_summary(&csv, &label, &t, &s);
             }
         }
+        Command::Train {
+            manifest,
+            model,
+            device,
+            epochs,
+            seed,
+            class_weights,
+            sampler,
+            focal,
+            size,
+            batch_size,
+            lr,
+            patience,
+            dicom,
+            cache,
+            out,
+            json,
+        } => {
+            let m = Manifest::open(&manifest)?;
+            let mut o = RunOptions::new(model.parse()?);
+            o.size = size;
+            o.device = device.parse()?;
+            o.prefer_dicom = dicom;
+            o.cache_dir = match cache.as_deref() {
+                Some("none") => None,
+                Some(dir) => Some(PathBuf::from(dir)),
+                None => std::env::var_os("HOME")
+                    .map(|h| PathBuf::from(h).join(".cache/mammolab/images")),
+            };
+            let t = &mut o.train;
+            t.epochs = epochs;
+            t.seed = seed;
+            t.batch_size = batch_size;
+            t.learning_rate = lr;
+            t.class_weights = match class_weights.as_str() {
+                "auto" | "balanced" => ClassWeights::Balanced,
+                "none" => ClassWeights::None,
+                other => anyhow::bail!("--class-weights {other:?} is not auto or none"),
+            };
+            t.sampler = match sampler.as_str() {
+                "shuffle" => Sampler::Shuffle,
+                "balanced" => Sampler::Balanced,
+                other => anyhow::bail!("--sampler {other:?} is not shuffle or balanced"),
+            };
+            if let Some(gamma) = focal {
+                t.loss = ClassLoss::Focal { gamma };
+            }
+            t.early_stopping = patience.map(|patience| EarlyStopping {
+                monitor: Monitor::ValRocAuc,
+                patience,
+            });
+            let mut bar = ProgressBarSteps::new(json);
+            let r = experiment::run(&m, &o, &out, &mut bar)?;
+            bar.finish();
+            if json {
+                let v = serde_json::json!({
+                    "run": out,
+                    "model": model,
+                    "classes": r.info.classes,
+                    "split": r.info.split,
+                    "epochs": r.history.epochs.len(),
+                    "best_epoch": r.history.best_epoch,
+                    "seconds": r.info.seconds,
+                    "test": r.summary,
+                });
+                println!("{v}");
+            } else {
+                let s = &r.summary;
+                println!(
+                    "{}: {} trained {} epochs in {:.1} s (images decoded in {:.1} s); test set {} images, {} positive",
+                    out.display(),
+                    model,
+                    r.history.epochs.len(),
+                    r.info.seconds[1],
+                    r.info.seconds[0],
+                    s.n,
+                    s.positives
+                );
+                println!(
+                    "  ROC AUC {:.4}  AP {:.4}  at 0.5: recall {:.4}  precision {:.4}  specificity {:.4}  accuracy {:.4}",
+                    s.roc_auc,
+                    s.average_precision,
+                    s.metrics.recall,
+                    s.metrics.precision,
+                    s.metrics.specificity,
+                    s.metrics.accuracy
+                );
+            }
+        }
+        Command::Evaluate {
+            run,
+            threshold,
+            json,
+        } => {
+            let s = experiment::evaluate(&run, threshold)?;
+            if json {
+                println!("{}", serde_json::to_string(&s)?);
+            } else {
+                let t = ScoreTable::from_csv(run.join("predictions.csv"), "label", "score", None)?;
+                print_summary(&run.join("predictions.csv"), "label", &t, &s);
+            }
+        }
         Command::Manifest { file, json } => {
             let m = Manifest::open(&file)?;
             m.verify()?;
@@ -399,4 +568,51 @@ fn write_metric_plots(dir: &std::path::Path, t: &ScoreTable, threshold: f64) -> 
             .save(dir.join("calibration.png"))?;
     }
     Ok(())
+}
+
+/// An indicatif bar over the steps of each epoch; one line per finished epoch on stderr.
+struct ProgressBarSteps {
+    bar: Option<indicatif::ProgressBar>,
+    quiet: bool,
+}
+
+impl ProgressBarSteps {
+    fn new(quiet: bool) -> Self {
+        Self { bar: None, quiet }
+    }
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for ProgressBarSteps {
+    fn on_start(&mut self, _epochs: usize, steps: usize) {
+        let bar = indicatif::ProgressBar::new(steps as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} steps  {msg}  ({per_sec}, eta {eta})",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        self.bar = Some(bar);
+    }
+    fn on_step(&mut self, epoch: usize, step: usize, loss: f64) {
+        if let Some(b) = &self.bar {
+            b.set_prefix(format!("epoch {epoch}"));
+            b.set_position(step as u64);
+            b.set_message(format!("loss {loss:.4}"));
+        }
+    }
+    fn on_epoch(&mut self, s: &EpochStats) {
+        if let Some(b) = &self.bar {
+            if self.quiet {
+            } else if b.is_hidden() {
+                eprintln!("{}", epoch_line(s));
+            } else {
+                b.println(epoch_line(s));
+            }
+            b.set_position(0);
+        }
+    }
 }

@@ -219,6 +219,20 @@ impl ConfusionMatrix {
         diag as f64 / self.total() as f64
     }
 
+    /// Mean recall over the classes present (scikit-learn's `balanced_accuracy_score`).
+    pub fn balanced_accuracy(&self) -> f64 {
+        let recalls: Vec<f64> = self
+            .counts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                let s: u64 = r.iter().sum();
+                (s > 0).then(|| r[i] as f64 / s as f64)
+            })
+            .collect();
+        recalls.iter().sum::<f64>() / recalls.len().max(1) as f64
+    }
+
     /// Each row divided by its sum (rows with no samples stay zero).
     pub fn row_normalised(&self) -> Vec<Vec<f64>> {
         self.counts

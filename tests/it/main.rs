@@ -4,6 +4,7 @@ mod cli;
 mod eval;
 mod ingest;
 mod manifest;
+mod model;
 mod plot;
 mod split;
 mod synth;

@@ -126,8 +126,33 @@ def multiclass_reference():
     }
 
 
+def logistic_reference():
+    """LogisticRegression(C=1) on the first 10 Wisconsin columns, standardised with the
+    training mean and population std (what mammolab's Logistic does inside)."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    data = load_breast_cancer()
+    x = data.data[:, :10]
+    y = data.target == 0  # malignant
+    rng = np.random.default_rng(5)
+    idx = rng.permutation(len(y))
+    train, test = idx[:400], idx[400:]
+    mean, std = x[train].mean(0), x[train].std(0)
+    model = LogisticRegression(C=1.0, tol=1e-12, max_iter=10000)
+    model.fit((x[train] - mean) / std, y[train])
+    proba = model.predict_proba((x[test] - mean) / std)[:, 1]
+    return {
+        "x_train": x[train].tolist(),
+        "y_train": y[train].tolist(),
+        "x_test": x[test].tolist(),
+        "proba_test": floats(proba),
+    }
+
+
 def reference():
     return {
+        "logistic": logistic_reference(),
         "sklearn_version": sklearn.__version__,
         "numpy_version": np.__version__,
         "binary": {name: binary_reference(y, s) for name, (y, s) in binary_cases().items()},

@@ -1,0 +1,418 @@
+//! A training run from a manifest to test-set metrics, as `mammolab train` does it:
+//! merge (with its audit) -> one record per image -> patient-grouped train / validation /
+//! test split (checked for leakage) -> images decoded and resized (cached) -> train ->
+//! test-set predictions -> metrics, all written into one run directory.
+//!
+//! | file | what |
+//! |---|---|
+//! | `run.json` | [`RunInfo`]: options, classes, split sizes, leakage check, timings |
+//! | `checkpoint/` | weights + configs + optimiser state ([`crate::model::checkpoint`]) |
+//! | `history.csv` | one row per epoch ([`crate::model::History::to_dataframe`]) |
+//! | `predictions.csv` | test images: pseudonymous patient, sheet, row, laterality, label, score |
+//! | `metrics.json` | [`BinarySummary`] of the test predictions at threshold 0.5 |
+//! | `port_check.safetensors` | up to 8 test inputs and the model's logits for them, to check a port of the model to another framework |
+//!
+//! Patients are written as pseudonyms (`P-` + 10 hex digits of the sha256 of the id), so a
+//! run directory can be shared without the hospital's identifiers.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::{grouped_split, leakage, load_images, Fractions, Preprocess};
+use crate::error::IoContext;
+use crate::eval::BinarySummary;
+use crate::ingest::merge::{merge, MergeResult};
+use crate::manifest::{sha256_bytes, Manifest};
+use crate::model::checkpoint::write_tensors;
+use crate::model::predict::scores;
+use crate::model::train::Progress;
+use crate::model::CnnConfig;
+use crate::model::{
+    ComputeDevice, DeepCnnConfig, ModelConfig, Samples, TrainConfig, Trainer, VaeConfig,
+};
+use crate::{Error, Result};
+
+/// Which network `mammolab train --model` builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelChoice {
+    /// Seed 001's CNN.
+    Cnn,
+    /// Seed 000's CNN-VAE.
+    Vae,
+    /// The residual deep CNN (8 blocks, 18 layers).
+    Resnet,
+    /// The same depth without skips.
+    Plain,
+}
+
+impl std::str::FromStr for ModelChoice {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "cnn" => Ok(Self::Cnn),
+            "vae" => Ok(Self::Vae),
+            "resnet" => Ok(Self::Resnet),
+            "plain" => Ok(Self::Plain),
+            _ => Err(Error::Param {
+                name: "model",
+                message: format!("{s:?} is not cnn, vae, resnet or plain"),
+            }),
+        }
+    }
+}
+
+impl ModelChoice {
+    /// The network for `size` x `size` single-channel images and `classes` classes.
+    pub fn config(self, size: usize, classes: usize) -> ModelConfig {
+        match self {
+            Self::Cnn => ModelConfig::Cnn(CnnConfig::seed001(size, 1, classes)),
+            Self::Vae => ModelConfig::Vae(VaeConfig::new(size, 1, classes)),
+            Self::Resnet => ModelConfig::Deep(DeepCnnConfig::new(size, 1, classes, 8, true)),
+            Self::Plain => ModelConfig::Deep(DeepCnnConfig::new(size, 1, classes, 8, false)),
+        }
+    }
+}
+
+/// Everything a run needs besides the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunOptions {
+    /// The network.
+    pub model: ModelChoice,
+    /// Image side after resizing.
+    pub size: usize,
+    /// Training settings (seed included; the split uses the same seed).
+    pub train: TrainConfig,
+    /// Where to train.
+    pub device: ComputeDevice,
+    /// Patient shares of train / validation / test.
+    pub fractions: Fractions,
+    /// The label that is the positive class (last class index).
+    pub positive: String,
+    /// Use the DICOM files instead of the JPG exports when both exist.
+    pub prefer_dicom: bool,
+    /// Cache of decoded images (`None`: no cache).
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl RunOptions {
+    /// Seed 001's CNN at 64 x 64 from the JPG exports, 70 / 15 / 15 patient split, positive
+    /// label `cancer`, no cache.
+    pub fn new(model: ModelChoice) -> Self {
+        Self {
+            model,
+            size: 64,
+            train: TrainConfig::default(),
+            device: ComputeDevice::Cpu,
+            fractions: Fractions::new(0.7, 0.15, 0.15).expect("valid fractions"),
+            positive: "cancer".into(),
+            prefer_dicom: false,
+            cache_dir: None,
+        }
+    }
+}
+
+/// Images and patients in one part of the split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartCounts {
+    /// Images per class (class order of [`RunInfo::classes`]).
+    pub images: Vec<usize>,
+    /// Distinct patients.
+    pub patients: usize,
+}
+
+/// `run.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The manifest trained from.
+    pub manifest: PathBuf,
+    /// Options of the run.
+    pub options: RunOptions,
+    /// Class names in index order (positive last).
+    pub classes: Vec<String>,
+    /// Labelled rows of the workbooks.
+    pub rows: usize,
+    /// Rows left out: no image file (see the merge audit for why) or an image already used.
+    pub left_out: usize,
+    /// Train / validation / test counts.
+    pub split: [PartCounts; 3],
+    /// Patients found in more than one part (must be 0).
+    pub shared_patients: usize,
+    /// Seconds spent decoding images, training, predicting.
+    pub seconds: [f64; 3],
+}
+
+/// What [`run`] returns.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// `run.json`.
+    pub info: RunInfo,
+    /// The trainer, with the final (or best) weights.
+    pub history: crate::model::History,
+    /// Test-set metrics at 0.5.
+    pub summary: BinarySummary,
+}
+
+/// Pseudonym of a patient id: `P-` + the first 10 hex digits of its sha256.
+pub fn pseudonym(patient_id: &str) -> String {
+    format!("P-{}", &sha256_bytes(patient_id.as_bytes())[..10])
+}
+
+/// One image to learn from.
+struct Item {
+    path: PathBuf,
+    right: bool,
+    class: usize,
+    patient: String,
+    sheet: String,
+    row: u32,
+    laterality: String,
+}
+
+fn items(
+    m: &Manifest,
+    merged: &MergeResult,
+    classes: &[String],
+    prefer_dicom: bool,
+) -> (Vec<Item>, usize) {
+    let mut seen = HashSet::new();
+    let mut out = vec![];
+    for r in &merged.records {
+        let file = if prefer_dicom {
+            r.dicom.as_ref().or(r.jpg.as_ref())
+        } else {
+            r.jpg.as_ref().or(r.dicom.as_ref())
+        };
+        let Some(file) = file else { continue };
+        if !seen.insert(file.clone()) {
+            continue;
+        }
+        let class = classes
+            .iter()
+            .position(|c| *c == r.label)
+            .expect("label listed");
+        let lat = r.laterality.clone().unwrap_or_default();
+        out.push(Item {
+            path: m.base_dir.join(file),
+            right: lat.eq_ignore_ascii_case("R"),
+            class,
+            patient: r.patient_id.clone(),
+            sheet: r.sheet.clone(),
+            row: r.row,
+            laterality: lat,
+        });
+    }
+    let left = merged.records.len() - out.len();
+    (out, left)
+}
+
+fn counts(items: &[Item], idx: &[usize], k: usize) -> PartCounts {
+    let mut images = vec![0; k];
+    let mut patients = HashSet::new();
+    for &i in idx {
+        images[items[i].class] += 1;
+        patients.insert(&items[i].patient);
+    }
+    PartCounts {
+        images,
+        patients: patients.len(),
+    }
+}
+
+/// Train as `mammolab train` does and write the run directory `out` (see the module docs).
+pub fn run(
+    manifest: &Manifest,
+    options: &RunOptions,
+    out: &Path,
+    progress: &mut dyn Progress,
+) -> Result<RunResult> {
+    let merged = merge(manifest)?;
+    let mut classes: Vec<String> = merged
+        .records
+        .iter()
+        .map(|r| r.label.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let Some(p) = classes.iter().position(|c| *c == options.positive) else {
+        return Err(Error::input(
+            "positive label",
+            format!(
+                "{:?} is not one of the manifest's labels {classes:?}",
+                options.positive
+            ),
+        ));
+    };
+    let pos = classes.remove(p);
+    classes.push(pos);
+    if classes.len() < 2 {
+        return Err(Error::input(
+            "labels",
+            format!("need two classes, the manifest gives {classes:?}"),
+        ));
+    }
+    let k = classes.len();
+    let (items, left_out) = items(manifest, &merged, &classes, options.prefer_dicom);
+    let labels: Vec<usize> = items.iter().map(|i| i.class).collect();
+    let groups: Vec<&str> = items.iter().map(|i| i.patient.as_str()).collect();
+    let split = grouped_split(&labels, &groups, options.fractions, options.train.seed)?;
+    let report = leakage(
+        &[
+            ("train", &split.train),
+            ("validation", &split.val),
+            ("test", &split.test),
+        ],
+        &groups,
+        None,
+        0,
+    )?;
+    let shared = report.shared_groups.len();
+    if shared > 0 {
+        return Err(Error::input(
+            "split",
+            format!("{shared} patients are in more than one part"),
+        ));
+    }
+
+    let t0 = Instant::now();
+    let files: Vec<(PathBuf, bool)> = items.iter().map(|i| (i.path.clone(), i.right)).collect();
+    let pre = Preprocess::new(options.size, options.size)
+        .with_crop(0.05)
+        .with_flip_right()
+        .with_normalise(0.5, 0.25);
+    let tag = manifest
+        .tables
+        .iter()
+        .filter_map(|t| t.sha256.clone())
+        .collect::<Vec<_>>()
+        .join(",");
+    let batch = load_images(&files, &pre, options.cache_dir.as_deref(), &tag)?;
+    let all = Samples::from_batch(batch, labels)?;
+    let decode_s = t0.elapsed().as_secs_f64();
+
+    let t1 = Instant::now();
+    let model = options.model.config(options.size, k);
+    let mut trainer = Trainer::new(model, options.train.clone(), options.device)?;
+    let train = all.subset(&split.train);
+    let val = all.subset(&split.val);
+    let test = all.subset(&split.test);
+    let val = (!val.is_empty()).then_some(val);
+    trainer.fit(&train, val.as_ref(), progress)?;
+    let train_s = t1.elapsed().as_secs_f64();
+
+    let t2 = Instant::now();
+    let probs = trainer.predict(&test)?;
+    let test_scores = scores(&probs, k - 1);
+    let predict_s = t2.elapsed().as_secs_f64();
+    let test_labels: Vec<bool> = test.labels.iter().map(|&l| l == k - 1).collect();
+    let summary = BinarySummary::new(&test_labels, &test_scores, 0.5)?;
+
+    std::fs::create_dir_all(out).at(out)?;
+    trainer.save(&out.join("checkpoint"))?;
+    let mut hist = trainer.history().to_dataframe()?;
+    write_csv(&mut hist, &out.join("history.csv"))?;
+    let mut csv = String::from("patient,sheet,row,laterality,label,class,score\n");
+    for (j, &i) in split.test.iter().enumerate() {
+        let it = &items[i];
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{}\n",
+            pseudonym(&it.patient),
+            it.sheet,
+            it.row,
+            it.laterality,
+            u8::from(it.class == k - 1),
+            classes[it.class],
+            test_scores[j]
+        ));
+    }
+    let p = out.join("predictions.csv");
+    std::fs::write(&p, csv).at(&p)?;
+    let p = out.join("metrics.json");
+    std::fs::write(
+        &p,
+        serde_json::to_string_pretty(&summary).map_err(|e| data_err(&p, e))?,
+    )
+    .at(&p)?;
+    write_port_check(&trainer, &test, &out.join("port_check.safetensors"))?;
+
+    let info = RunInfo {
+        manifest: manifest.source.clone(),
+        options: options.clone(),
+        classes,
+        rows: merged.records.len(),
+        left_out,
+        split: [
+            counts(&items, &split.train, k),
+            counts(&items, &split.val, k),
+            counts(&items, &split.test, k),
+        ],
+        shared_patients: shared,
+        seconds: [decode_s, train_s, predict_s],
+    };
+    let p = out.join("run.json");
+    std::fs::write(
+        &p,
+        serde_json::to_string_pretty(&info).map_err(|e| data_err(&p, e))?,
+    )
+    .at(&p)?;
+    Ok(RunResult {
+        info,
+        history: trainer.history().clone(),
+        summary,
+    })
+}
+
+fn data_err(file: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Data {
+        file: file.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+fn write_csv(df: &mut polars::prelude::DataFrame, path: &Path) -> Result<()> {
+    use polars::prelude::{CsvWriter, SerWriter};
+    let mut f = std::fs::File::create(path).at(path)?;
+    CsvWriter::new(&mut f)
+        .finish(df)
+        .map_err(|e| Error::table(path.display().to_string(), e))
+}
+
+/// Up to 8 test inputs and their logits (from the inference model).
+fn write_port_check(trainer: &Trainer, test: &Samples, path: &Path) -> Result<()> {
+    let n = test.len().min(8);
+    let idx: Vec<usize> = (0..n).collect();
+    let device = trainer.inference_device()?;
+    let x = test.images(&idx, &device);
+    let logits = trainer.inference_model().logits(x.clone());
+    let dims = logits.dims();
+    let to = |d: burn::tensor::TensorData| {
+        d.try_to_vec::<f32>()
+            .map_err(|e| data_err(path, format!("{e:?}")))
+    };
+    let xs = to(x.into_data())?;
+    let ls = to(logits.into_data())?;
+    let [_, c, h, w] = test.shape;
+    write_tensors(
+        path,
+        &[
+            ("input", vec![n, c, h, w], &xs),
+            ("logits", vec![dims[0], dims[1]], &ls),
+        ],
+    )
+}
+
+/// Test-set metrics of a run directory at `threshold`, from its `predictions.csv`.
+pub fn evaluate(dir: &Path, threshold: f64) -> Result<BinarySummary> {
+    let p = dir.join("predictions.csv");
+    if !p.is_file() {
+        return Err(data_err(
+            dir,
+            "no predictions.csv: not a `mammolab train` run directory",
+        ));
+    }
+    let t = crate::ingest::scores::ScoreTable::from_csv(&p, "label", "score", None)?;
+    BinarySummary::new(&t.labels, &t.scores, threshold)
+}

@@ -1,0 +1,238 @@
+//! Baselines a CNN must beat: the majority class, and logistic regression on tabular
+//! columns of the workbooks (linfa).
+//!
+//! The majority-class baseline is seed 001's trap made explicit: at 2 % prevalence it is
+//! 98 % accurate, finds no cancer, and its constant score has ROC AUC 0.5.
+
+use linfa::prelude::*;
+use linfa_logistic::LogisticRegression;
+use ndarray::{Array1, Array2};
+use polars::prelude::{DataFrame, DataType};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Always predicts the most frequent training class; its score for a class is that class's
+/// training share.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MajorityClass {
+    /// The predicted class.
+    pub class: usize,
+    /// Training share of each class.
+    pub shares: Vec<f64>,
+}
+
+impl MajorityClass {
+    /// Fit on training labels (`classes` classes).
+    pub fn fit(labels: &[usize], classes: usize) -> Result<Self> {
+        if labels.is_empty() {
+            return Err(Error::input("majority baseline", "no training labels"));
+        }
+        let mut counts = vec![0usize; classes];
+        for &l in labels {
+            if l >= classes {
+                return Err(Error::input(
+                    "majority baseline",
+                    format!("label {l} is not below {classes} classes"),
+                ));
+            }
+            counts[l] += 1;
+        }
+        let class = (0..classes)
+            .max_by_key(|&c| (counts[c], usize::MAX - c))
+            .unwrap_or(0);
+        let n = labels.len() as f64;
+        Ok(Self {
+            class,
+            shares: counts.iter().map(|&c| c as f64 / n).collect(),
+        })
+    }
+
+    /// The predicted class for each of `n` samples.
+    pub fn predict(&self, n: usize) -> Vec<usize> {
+        vec![self.class; n]
+    }
+
+    /// The (constant) score of class `positive` for each of `n` samples.
+    pub fn scores(&self, n: usize, positive: usize) -> Vec<f64> {
+        vec![self.shares.get(positive).copied().unwrap_or(0.0); n]
+    }
+}
+
+/// Options of [`Logistic::fit`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LogisticOptions {
+    /// L2 penalty on the weights (not the intercept): `alpha / 2 * |w|^2` added to the
+    /// summed log-loss, i.e. scikit-learn's `C = 1 / alpha`.
+    pub alpha: f64,
+    /// L-BFGS iterations at most.
+    pub max_iterations: u64,
+}
+
+impl Default for LogisticOptions {
+    /// `alpha = 1` (scikit-learn's default `C = 1`), 200 iterations.
+    fn default() -> Self {
+        Self {
+            alpha: 1.0,
+            max_iterations: 200,
+        }
+    }
+}
+
+/// Logistic regression on standardised features (linfa-logistic, L-BFGS). Missing values
+/// (NaN) are replaced by the training mean of their column.
+#[derive(Debug, Clone)]
+pub struct Logistic {
+    names: Vec<String>,
+    mean: Vec<f64>,
+    std: Vec<f64>,
+    weights: Vec<f64>,
+    intercept: f64,
+}
+
+fn matrix(rows: &[Vec<f64>], width: usize, what: &'static str) -> Result<()> {
+    if rows.is_empty() {
+        return Err(Error::input(what, "no rows"));
+    }
+    if let Some(i) = rows.iter().position(|r| r.len() != width) {
+        return Err(Error::input(
+            what,
+            format!("row {i} has {} values, expected {width}", rows[i].len()),
+        ));
+    }
+    Ok(())
+}
+
+impl Logistic {
+    /// Fit on `features` (rows of `names.len()` values, NaN = missing) and labels.
+    pub fn fit(
+        features: &[Vec<f64>],
+        names: &[String],
+        labels: &[bool],
+        options: LogisticOptions,
+    ) -> Result<Self> {
+        let k = names.len();
+        matrix(features, k, "logistic baseline")?;
+        if labels.len() != features.len() {
+            return Err(Error::input(
+                "logistic baseline",
+                format!("{} rows but {} labels", features.len(), labels.len()),
+            ));
+        }
+        if labels.iter().all(|&l| l) || labels.iter().all(|&l| !l) {
+            return Err(Error::input(
+                "logistic baseline",
+                "training labels hold one class only",
+            ));
+        }
+        let mut mean = vec![0.0; k];
+        let mut std = vec![1.0; k];
+        for j in 0..k {
+            let col: Vec<f64> = features
+                .iter()
+                .map(|r| r[j])
+                .filter(|v| v.is_finite())
+                .collect();
+            if col.is_empty() {
+                return Err(Error::input(
+                    "logistic baseline",
+                    format!("column {} has no values", names[j]),
+                ));
+            }
+            let m = col.iter().sum::<f64>() / col.len() as f64;
+            let v = col.iter().map(|x| (x - m).powi(2)).sum::<f64>() / col.len() as f64;
+            mean[j] = m;
+            std[j] = if v > 0.0 { v.sqrt() } else { 1.0 };
+        }
+        let mut model = Self {
+            names: names.to_vec(),
+            mean,
+            std,
+            weights: vec![],
+            intercept: 0.0,
+        };
+        let x = model.standardise(features);
+        let y = Array1::from(labels.to_vec());
+        let fitted = LogisticRegression::default()
+            .alpha(options.alpha)
+            .max_iterations(options.max_iterations)
+            .gradient_tolerance(1e-8)
+            .fit(&Dataset::new(x, y))
+            .map_err(|e| Error::input("logistic baseline", e.to_string()))?;
+        // linfa models P(label = the more frequent class): turn it into P(true).
+        let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
+        model.weights = fitted.params().iter().map(|w| sign * w).collect();
+        model.intercept = sign * fitted.intercept();
+        Ok(model)
+    }
+
+    fn standardise(&self, rows: &[Vec<f64>]) -> Array2<f64> {
+        let k = self.names.len();
+        Array2::from_shape_fn((rows.len(), k), |(i, j)| {
+            let v = rows[i][j];
+            let v = if v.is_finite() { v } else { self.mean[j] };
+            (v - self.mean[j]) / self.std[j]
+        })
+    }
+
+    /// P(true) for each row.
+    pub fn predict_proba(&self, features: &[Vec<f64>]) -> Result<Vec<f64>> {
+        matrix(features, self.names.len(), "logistic baseline")?;
+        let x = self.standardise(features);
+        Ok(x.rows()
+            .into_iter()
+            .map(|r| {
+                let z: f64 =
+                    r.iter().zip(&self.weights).map(|(a, b)| a * b).sum::<f64>() + self.intercept;
+                1.0 / (1.0 + (-z).exp())
+            })
+            .collect())
+    }
+
+    /// Weight per standardised feature (effect of one standard deviation on the log-odds),
+    /// with the feature names, largest magnitude first.
+    pub fn coefficients(&self) -> Vec<(String, f64)> {
+        let mut c: Vec<(String, f64)> = self
+            .names
+            .iter()
+            .cloned()
+            .zip(self.weights.iter().copied())
+            .collect();
+        c.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+        c
+    }
+
+    /// The intercept (log-odds at the training means).
+    pub fn intercept(&self) -> f64 {
+        self.intercept
+    }
+}
+
+/// The numeric columns `columns` of `df` as rows of f64 (nulls as NaN), for [`Logistic`].
+pub fn numeric_features(df: &DataFrame, columns: &[&str]) -> Result<Vec<Vec<f64>>> {
+    let mut cols = Vec::with_capacity(columns.len());
+    for name in columns {
+        let c = df
+            .column(name)
+            .map_err(|e| Error::table(format!("feature column {name}"), e))?;
+        if !c.dtype().is_primitive_numeric() && c.dtype() != &DataType::Boolean {
+            return Err(Error::input(
+                "logistic baseline",
+                format!("column {name} is {} and not numeric", c.dtype()),
+            ));
+        }
+        let f = c
+            .cast(&DataType::Float64)
+            .map_err(|e| Error::table(format!("feature column {name}"), e))?;
+        let v: Vec<f64> = f
+            .f64()
+            .map_err(|e| Error::table(format!("feature column {name}"), e))?
+            .iter()
+            .map(|x| x.unwrap_or(f64::NAN))
+            .collect();
+        cols.push(v);
+    }
+    Ok((0..df.height())
+        .map(|i| cols.iter().map(|c| c[i]).collect())
+        .collect())
+}

@@ -1,0 +1,250 @@
+//! Checkpoints on disk: weights as safetensors in PyTorch's layout, the configs (with the
+//! seed) and history as JSON, and the optimiser state for resuming.
+//!
+//! A checkpoint is a directory:
+//!
+//! | file | what |
+//! |---|---|
+//! | `config.json` | [`CheckpointInfo`]: crate version, model and training configs (seed included), device, history |
+//! | `model.safetensors` | the weights to use (best epoch under early stopping), PyTorch names and layout |
+//! | `resume/model.bpk` | the latest weights with their parameter ids (burnpack) |
+//! | `resume/optimizer.bpk` | the optimiser state (Adam moments / SGD velocity) |
+//! | `resume/best.bpk` | the best epoch's weights, under early stopping |
+//!
+//! `model.safetensors` loads into a PyTorch module with the same attribute names
+//! (`blocks.0.conv.weight`, `dense.weight`, ...): linear weights are stored `[out, in]` and
+//! batch-norm scale/shift as `weight`/`bias`, as PyTorch keeps them (burn-store's
+//! `BurnToPyTorchAdapter`); enum wrappers are left out of the names.
+//!
+//! Writing is atomic for the directory as a whole: everything is written into a sibling
+//! `<dir>.partial`, which then replaces `<dir>` by two renames, so a reader sees the old
+//! checkpoint or the new one, never a mix.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use burn::store::{
+    BurnToPyTorchAdapter, BurnpackStore, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore,
+};
+use serde::{Deserialize, Serialize};
+
+use super::train::{make_optimizer, History, TrainConfig, Trainer};
+use super::{ComputeDevice, Model, ModelConfig};
+use crate::error::IoContext;
+use crate::{Error, Result};
+
+/// `config.json` of a checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointInfo {
+    /// mammolab version that wrote it.
+    pub mammolab: String,
+    /// The network.
+    pub model: ModelConfig,
+    /// How it was trained (with its seed).
+    pub train: TrainConfig,
+    /// Where it was trained.
+    pub device: ComputeDevice,
+    /// Epochs so far.
+    pub history: History,
+    /// The monitored value of the best epoch (early stopping).
+    pub best_value: Option<f64>,
+}
+
+fn data_err(file: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Data {
+        file: file.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+fn save_bpk(model: &Model, path: &Path) -> Result<()> {
+    let mut store = BurnpackStore::from_file(path).overwrite(true);
+    model.save_into(&mut store).map_err(|e| data_err(path, e))
+}
+
+fn load_bpk(model: &mut Model, path: &Path) -> Result<()> {
+    let mut store = BurnpackStore::from_file(path);
+    model
+        .load_from(&mut store)
+        .map(|_| ())
+        .map_err(|e| data_err(path, e))
+}
+
+/// Write `model`'s weights to `path` as safetensors in PyTorch's names and layout.
+pub fn save_safetensors(model: &Model, path: &Path) -> Result<()> {
+    let mut store = SafetensorsStore::from_file(path)
+        .with_to_adapter(BurnToPyTorchAdapter)
+        .skip_enum_variants(true)
+        .overwrite(true)
+        .metadata("producer", "mammolab");
+    model.save_into(&mut store).map_err(|e| data_err(path, e))
+}
+
+/// Load PyTorch-layout safetensors written by [`save_safetensors`] (or by PyTorch from a
+/// module with the same names) into `model`.
+pub fn load_safetensors(model: &mut Model, path: &Path) -> Result<()> {
+    if !path.is_file() {
+        return Err(data_err(path, "no such weights file"));
+    }
+    let mut store = SafetensorsStore::from_file(path)
+        .with_from_adapter(PyTorchToBurnAdapter)
+        .skip_enum_variants(true);
+    let r = model.load_from(&mut store).map_err(|e| data_err(path, e))?;
+    if !r.missing.is_empty() {
+        return Err(data_err(
+            path,
+            format!(
+                "weights missing for {}",
+                r.missing
+                    .iter()
+                    .map(|m| m.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn write_json<T: Serialize>(value: &T, path: &Path) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| data_err(path, e))?;
+    std::fs::write(path, text).at(path)
+}
+
+fn read_info(dir: &Path) -> Result<CheckpointInfo> {
+    let p = dir.join("config.json");
+    let text = std::fs::read_to_string(&p).at(&p)?;
+    serde_json::from_str(&text).map_err(|e| data_err(&p, e))
+}
+
+/// Replace `dir` with the checkpoint `write` puts into a fresh `<dir>.partial`.
+fn atomic_dir(dir: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let name = dir
+        .file_name()
+        .ok_or_else(|| data_err(dir, "a checkpoint needs a directory name"))?
+        .to_string_lossy()
+        .to_string();
+    let partial = dir.with_file_name(format!("{name}.partial"));
+    let old = dir.with_file_name(format!("{name}.old"));
+    for p in [&partial, &old] {
+        if p.exists() {
+            std::fs::remove_dir_all(p).at(p)?;
+        }
+    }
+    std::fs::create_dir_all(partial.join("resume")).at(&partial)?;
+    write(&partial)?;
+    if dir.exists() {
+        std::fs::rename(dir, &old).at(dir)?;
+    }
+    std::fs::rename(&partial, dir).at(&partial)?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old).at(&old)?;
+    }
+    Ok(())
+}
+
+impl Trainer {
+    /// Write a checkpoint of the trainer's current state into `dir` (see the module docs).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let info = CheckpointInfo {
+            mammolab: env!("CARGO_PKG_VERSION").to_string(),
+            model: self.model_config.clone(),
+            train: self.config.clone(),
+            device: self.compute,
+            history: self.history.clone(),
+            best_value: self.best.as_ref().map(|b| b.0),
+        };
+        atomic_dir(dir, |d| {
+            save_safetensors(self.model(), &d.join("model.safetensors"))?;
+            save_bpk(&self.model, &d.join("resume/model.bpk"))?;
+            if let Some((_, best)) = &self.best {
+                save_bpk(best, &d.join("resume/best.bpk"))?;
+            }
+            let p = d.join("resume/optimizer.bpk");
+            self.optim.save(&p).map_err(|e| data_err(&p, e))?;
+            write_json(&info, &d.join("config.json"))
+        })
+    }
+
+    /// Continue training from a checkpoint written by [`Trainer::save`], on `compute`
+    /// (default: the device it was trained on). The result continues exactly where the
+    /// checkpoint was taken (same weights, optimiser state and epoch; see the determinism
+    /// notes in [`super::train`]).
+    pub fn resume(dir: &Path, compute: Option<ComputeDevice>) -> Result<Trainer> {
+        let info = read_info(dir)?;
+        let compute = compute.unwrap_or(info.device);
+        let device = Device::autodiff(compute.device()?);
+        let mut model = info.model.init(&device)?;
+        load_bpk(&mut model, &dir.join("resume/model.bpk"))?;
+        let best = match info.best_value {
+            Some(v) => {
+                let mut b = info.model.init(&device)?;
+                load_bpk(&mut b, &dir.join("resume/best.bpk"))?;
+                Some((v, b))
+            }
+            None => None,
+        };
+        let p = dir.join("resume/optimizer.bpk");
+        let optim = make_optimizer(&info.train.optimizer)
+            .load(&p)
+            .map_err(|e| data_err(&p, e))?;
+        Ok(Trainer {
+            model_config: info.model,
+            config: info.train,
+            compute,
+            device,
+            model,
+            optim,
+            history: info.history,
+            best,
+        })
+    }
+}
+
+/// A checkpoint's model, ready for inference on `compute`, with its `config.json`.
+pub fn load_model(dir: &Path, compute: ComputeDevice) -> Result<(CheckpointInfo, Model)> {
+    let info = read_info(dir)?;
+    let device = compute.device()?;
+    let mut model = info.model.init(&device)?;
+    load_safetensors(&mut model, &dir.join("model.safetensors"))?;
+    Ok((info, model.valid()))
+}
+
+/// Write named f32 tensors as one safetensors file (e.g. inputs and logits for checking
+/// a port of a model to another framework).
+pub fn write_tensors(path: &Path, tensors: &[(&str, Vec<usize>, &[f32])]) -> Result<()> {
+    let mut header = serde_json::Map::new();
+    let mut offset = 0usize;
+    for (name, shape, data) in tensors {
+        if shape.iter().product::<usize>() != data.len() {
+            return Err(data_err(
+                path,
+                format!(
+                    "tensor {name}: shape {shape:?} does not hold {} values",
+                    data.len()
+                ),
+            ));
+        }
+        let end = offset + 4 * data.len();
+        header.insert(
+            name.to_string(),
+            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, end]}),
+        );
+        offset = end;
+    }
+    let mut h = serde_json::to_vec(&header).map_err(|e| data_err(path, e))?;
+    while h.len() % 8 != 0 {
+        h.push(b' ');
+    }
+    let mut bytes = Vec::with_capacity(8 + h.len() + offset);
+    bytes.extend_from_slice(&(h.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&h);
+    for (_, _, data) in tensors {
+        for v in *data {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    let tmp: PathBuf = path.with_extension("safetensors.tmp");
+    std::fs::write(&tmp, bytes).at(&tmp)?;
+    std::fs::rename(&tmp, path).at(path)
+}

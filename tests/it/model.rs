@@ -1,0 +1,524 @@
+//! Models and training on burn's Flex CPU backend: shapes, losses against PyTorch,
+//! determinism, resume, early stopping, imbalance tools, checkpoints, baselines.
+
+use burn::prelude::*;
+use mammolab::model::baseline::{Logistic, LogisticOptions, MajorityClass};
+use mammolab::model::checkpoint::{load_model, load_safetensors};
+use mammolab::model::loss::{class_loss, vae_loss};
+use mammolab::model::predict::{latent_means, probabilities, reconstructions};
+use mammolab::model::train::{epoch_order, resolve_weights, OnEpoch, Silent};
+use mammolab::model::*;
+use serde_json::Value;
+
+fn cpu() -> Device {
+    ComputeDevice::Cpu.device().unwrap()
+}
+
+/// `n` images of `side` x `side`: class 1 carries a bright 4x4 square at a random place,
+/// class 0 does not; both have noise. Every fifth image is class 1.
+fn blobs(n: usize, side: usize, seed: u64) -> Samples {
+    let mut rng = mammolab::rng::Rng::new(seed);
+    let mut data = Vec::with_capacity(n * side * side);
+    let mut labels = Vec::with_capacity(n);
+    for i in 0..n {
+        let y = usize::from(i % 5 == 0);
+        let (r0, c0) = (
+            rng.below((side - 4) as u64) as usize,
+            rng.below((side - 4) as u64) as usize,
+        );
+        for r in 0..side {
+            for c in 0..side {
+                let inside = y == 1 && (r0..r0 + 4).contains(&r) && (c0..c0 + 4).contains(&c);
+                let v = 0.3 * rng.f64() as f32 + if inside { 0.8 } else { 0.0 };
+                data.push(v);
+            }
+        }
+        labels.push(y);
+    }
+    Samples::new(data, [n, 1, side, side], labels).unwrap()
+}
+
+fn small_cnn(side: usize) -> ModelConfig {
+    let mut c = CnnConfig::seed001(side, 1, 2);
+    c.filters = vec![8, 16];
+    c.dense = 16;
+    ModelConfig::Cnn(c)
+}
+
+fn quick(epochs: usize) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size: 8,
+        learning_rate: 3e-3,
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn networks_have_the_documented_shapes() {
+    assert_eq!(
+        CnnConfig::default().feature_side().unwrap(),
+        26,
+        "224 -> 26 as in Keras"
+    );
+    let e = CnnConfig::seed001(16, 1, 2).init(&cpu()).unwrap_err();
+    assert!(e.to_string().contains("too small"), "{e}");
+    let d = cpu();
+    // seed 003's patch classifier, three classes (seed 002's normal / benign / malignant)
+    let patch = CnnConfig::patch(3).init(&d).unwrap();
+    assert_eq!(
+        patch
+            .valid()
+            .forward(Tensor::<4>::zeros([2, 3, 50, 50], &d))
+            .dims(),
+        [2, 3]
+    );
+    let vae = VaeConfig::new(32, 1, 2).init(&d).unwrap();
+    let out = vae.forward(Tensor::<4>::zeros([3, 1, 32, 32], &d), true);
+    assert_eq!(out.reconstruction.dims(), [3, 1, 32, 32]);
+    assert_eq!(out.mu.dims(), [3, 16]);
+    assert_eq!(out.logits.dims(), [3, 2]);
+    let e = VaeConfig::new(30, 1, 2).init(&d).unwrap_err();
+    assert!(e.to_string().contains("multiple of 2^3"), "{e}");
+    for residual in [false, true] {
+        let c = DeepCnnConfig::new(32, 1, 2, 8, residual);
+        assert_eq!(c.depth(), 18);
+        let m = c.init(&d).unwrap();
+        assert_eq!(
+            m.forward(Tensor::<4>::zeros([2, 1, 32, 32], &d)).dims(),
+            [2, 2]
+        );
+    }
+    // configs round-trip through JSON, tagged by kind
+    let cfg = ModelConfig::Vae(VaeConfig::new(64, 1, 3));
+    let json = serde_json::to_string(&cfg).unwrap();
+    assert!(json.contains("\"kind\":\"vae\""), "{json}");
+    assert_eq!(serde_json::from_str::<ModelConfig>(&json).unwrap(), cfg);
+}
+
+/// Losses against `tests/data/torch_reference.json`, made by
+/// `tests/python/make_torch_reference.py` with PyTorch 2.9.1 (`F.cross_entropy` with and
+/// without `weight`, focal loss from `F.cross_entropy(reduction="none")`, the VAE terms from
+/// `F.mse_loss`/`F.binary_cross_entropy` with `reduction="sum"`). Tolerance 1e-5 (f32).
+#[test]
+fn losses_match_pytorch() {
+    let text =
+        std::fs::read_to_string(crate::repo().join("tests/data/torch_reference.json")).unwrap();
+    let r: Value = serde_json::from_str(&text).unwrap();
+    let d = cpu();
+    let f32s = |v: &Value| -> Vec<f32> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect()
+    };
+    let l = &r["loss"];
+    let logits = f32s(&l["logits"]);
+    let targets: Vec<i64> = l["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_i64().unwrap())
+        .collect();
+    let (b, k) = (targets.len(), logits.len() / targets.len());
+    let lt = || Tensor::<2>::from_data(TensorData::new(logits.clone(), [b, k]), &d);
+    let tt = || Tensor::<1, Int>::from_data(TensorData::new(targets.clone(), [b]), &d);
+    let w = Tensor::<1>::from_data(TensorData::new(f32s(&l["weights"]), [k]), &d);
+    let scalar = |t: Tensor<1>| t.into_scalar::<f32>() as f64;
+    let close = |name: &str, got: f64, want: &Value| {
+        let want = want.as_f64().unwrap();
+        assert!((got - want).abs() < 1e-5, "{name}: {got} vs PyTorch {want}");
+    };
+    close(
+        "ce",
+        scalar(class_loss(ClassLoss::CrossEntropy, lt(), tt(), None)),
+        &l["ce"],
+    );
+    close(
+        "weighted ce",
+        scalar(class_loss(ClassLoss::CrossEntropy, lt(), tt(), Some(&w))),
+        &l["ce_weighted"],
+    );
+    let focal = ClassLoss::Focal { gamma: 2.0 };
+    close(
+        "focal",
+        scalar(class_loss(focal, lt(), tt(), None)),
+        &l["focal2"],
+    );
+    close(
+        "weighted focal",
+        scalar(class_loss(focal, lt(), tt(), Some(&w))),
+        &l["focal2_weighted"],
+    );
+    let focal0 = ClassLoss::Focal { gamma: 0.0 };
+    close(
+        "focal gamma 0 = ce",
+        scalar(class_loss(focal0, lt(), tt(), None)),
+        &l["ce"],
+    );
+
+    let v = &r["vae"];
+    let shape: Vec<usize> = v["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect();
+    let s4 = [shape[0], shape[1], shape[2], shape[3]];
+    let t4 = |key: &str| Tensor::<4>::from_data(TensorData::new(f32s(&v[key]), s4), &d);
+    let lat = v["mu"].as_array().unwrap().len() / shape[0];
+    let t2 =
+        |key: &str| Tensor::<2>::from_data(TensorData::new(f32s(&v[key]), [shape[0], lat]), &d);
+    let (rec, kl) = vae_loss(
+        Reconstruction::Mse,
+        t4("reconstruction"),
+        t4("input"),
+        t2("mu"),
+        t2("log_var"),
+    );
+    close("mse/batch", scalar(rec), &v["mse"]);
+    close("kl/batch", scalar(kl), &v["kl"]);
+    let (rec, _) = vae_loss(
+        Reconstruction::Bce,
+        t4("reconstruction"),
+        t4("input"),
+        t2("mu"),
+        t2("log_var"),
+    );
+    close("bce/batch", scalar(rec), &v["bce"]);
+}
+
+#[test]
+fn training_learns_and_is_deterministic() {
+    let train = blobs(80, 24, 1);
+    let val = blobs(40, 24, 2);
+    let run = || {
+        let mut t = Trainer::new(small_cnn(24), quick(4), ComputeDevice::Cpu).unwrap();
+        let mut lines = vec![];
+        t.fit(
+            &train,
+            Some(&val),
+            &mut OnEpoch(|s: &EpochStats| lines.push(s.epoch)),
+        )
+        .unwrap();
+        assert_eq!(lines, [1, 2, 3, 4]);
+        let probs = t.predict(&val).unwrap();
+        (t.history().clone(), probs)
+    };
+    let (h1, p1) = run();
+    let (h2, p2) = run();
+    assert_eq!(p1, p2, "same seed, same predictions");
+    let strip = |h: &History| -> Vec<(f64, f64, Option<f64>)> {
+        h.epochs
+            .iter()
+            .map(|e| (e.train_loss, e.train_accuracy, e.val_roc_auc))
+            .collect()
+    };
+    assert_eq!(strip(&h1), strip(&h2), "same seed, same history");
+    let first = &h1.epochs[0];
+    let last = h1.epochs.last().unwrap();
+    assert!(last.train_loss < first.train_loss, "{first:?} -> {last:?}");
+    assert!(
+        last.val_roc_auc.unwrap() > 0.9,
+        "a bright square is easy: {last:?}"
+    );
+    let df = h1.to_dataframe().unwrap();
+    assert_eq!(df.height(), 4);
+    assert!(df.column("val_roc_auc").is_ok() && df.column("images_per_second").is_ok());
+    // a different seed gives different weights
+    let mut c = quick(1);
+    c.seed = 7;
+    let mut t = Trainer::new(small_cnn(24), c, ComputeDevice::Cpu).unwrap();
+    t.fit(&train, None, &mut Silent).unwrap();
+    assert_ne!(t.predict(&val).unwrap(), p1);
+}
+
+#[test]
+fn resume_continues_exactly_and_checkpoints_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = blobs(48, 24, 3);
+    let val = blobs(16, 24, 4);
+    let mut cfg = quick(4);
+    cfg.optimizer = OptimizerKind::Sgd { momentum: 0.9 };
+    cfg.schedule = Schedule::Step {
+        every: 2,
+        gamma: 0.5,
+    };
+    let mut model = small_cnn(24);
+    if let ModelConfig::Cnn(c) = &mut model {
+        c.dropout = 0.2; // dropout masks must replay after a resume too
+    }
+    let mut straight = Trainer::new(model.clone(), cfg.clone(), ComputeDevice::Cpu).unwrap();
+    straight.fit(&train, Some(&val), &mut Silent).unwrap();
+
+    let mut first = Trainer::new(model, cfg.clone(), ComputeDevice::Cpu).unwrap();
+    first.set_epochs(2);
+    first.fit(&train, Some(&val), &mut Silent).unwrap();
+    let ck = dir.path().join("ck");
+    first.save(&ck).unwrap();
+    first.save(&ck).unwrap(); // replacing a checkpoint works
+    assert!(!dir.path().join("ck.partial").exists() && !dir.path().join("ck.old").exists());
+    let mut resumed = Trainer::resume(&ck, None).unwrap();
+    assert_eq!(resumed.history().epochs.len(), 2);
+    resumed.set_epochs(4);
+    resumed.fit(&train, Some(&val), &mut Silent).unwrap();
+    let losses =
+        |t: &Trainer| -> Vec<f64> { t.history().epochs.iter().map(|e| e.train_loss).collect() };
+    assert_eq!(losses(&resumed), losses(&straight));
+    assert_eq!(
+        resumed.predict(&val).unwrap(),
+        straight.predict(&val).unwrap()
+    );
+    assert_eq!(
+        resumed.history().epochs[2].learning_rate,
+        1.5e-3,
+        "step schedule"
+    );
+
+    // the exported weights: PyTorch names and layout, loadable for inference
+    straight.save(&ck).unwrap();
+    let bytes = std::fs::read(ck.join("model.safetensors")).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let shape = |k: &str| header[k]["shape"].clone();
+    assert_eq!(
+        shape("blocks.0.conv.weight"),
+        serde_json::json!([8, 1, 3, 3])
+    );
+    assert_eq!(shape("blocks.1.conv.bias"), serde_json::json!([16]));
+    assert_eq!(
+        shape("dense.weight"),
+        serde_json::json!([16, 16 * 4 * 4]),
+        "[out, in] as torch.nn.Linear"
+    );
+    assert_eq!(shape("logits.weight"), serde_json::json!([2, 16]));
+    let (info, m) = load_model(&ck, ComputeDevice::Cpu).unwrap();
+    assert_eq!(info.train.seed, 42);
+    let p = probabilities(&m, &val, 32, &cpu()).unwrap();
+    assert_eq!(p, straight.predict(&val).unwrap());
+    // a file with other names is refused with the file named
+    let mut other = ModelConfig::Vae(VaeConfig::new(32, 1, 2))
+        .init(&cpu())
+        .unwrap();
+    let e = load_safetensors(&mut other, &ck.join("model.safetensors")).unwrap_err();
+    assert!(e.to_string().contains("model.safetensors"), "{e}");
+}
+
+#[test]
+fn early_stopping_keeps_the_best_epoch() {
+    let train = blobs(40, 24, 5);
+    let val = blobs(20, 24, 6);
+    let mut cfg = quick(30);
+    cfg.early_stopping = Some(EarlyStopping {
+        monitor: Monitor::ValLoss,
+        patience: 2,
+    });
+    let mut t = Trainer::new(small_cnn(24), cfg, ComputeDevice::Cpu).unwrap();
+    t.fit(&train, Some(&val), &mut Silent).unwrap();
+    let h = t.history();
+    let best = h.best_epoch.unwrap();
+    let losses: Vec<f64> = h.epochs.iter().map(|e| e.val_loss.unwrap()).collect();
+    let min = losses.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert_eq!(
+        losses[best - 1],
+        min,
+        "best epoch has the lowest validation loss"
+    );
+    if h.stopped_early {
+        assert_eq!(h.epochs.len(), best + 2, "stopped after patience");
+    }
+    // the model kept is the best epoch's: its validation loss is the minimum
+    let p = t.predict(&val).unwrap();
+    let loss: f64 = p
+        .iter()
+        .zip(&val.labels)
+        .map(|(p, &y)| -p[y].max(1e-12).ln())
+        .sum::<f64>()
+        / p.len() as f64;
+    assert!((loss - min).abs() < 1e-5, "{loss} vs {min}");
+    // early stopping without validation data is refused
+    let mut t = Trainer::new(small_cnn(24), t.config().clone(), ComputeDevice::Cpu).unwrap();
+    let e = t.fit(&train, None, &mut Silent).unwrap_err();
+    assert!(e.to_string().contains("validation"), "{e}");
+}
+
+#[test]
+fn imbalance_tools() {
+    // scikit-learn's compute_class_weight("balanced", classes=[0, 1], y) for 95 vs 5:
+    // n / (2 * n_c) = [100 / 190, 100 / 10]
+    let w = resolve_weights(&ClassWeights::Balanced, &[95, 5])
+        .unwrap()
+        .unwrap();
+    assert!((w[0] - 100.0 / 190.0).abs() < 1e-15 && (w[1] - 10.0).abs() < 1e-15);
+    assert!(resolve_weights(&ClassWeights::Balanced, &[10, 0]).is_err());
+    assert_eq!(resolve_weights(&ClassWeights::None, &[1, 1]).unwrap(), None);
+    // the balanced sampler draws both classes about equally often
+    let labels: Vec<usize> = (0..1000).map(|i| usize::from(i % 50 == 0)).collect();
+    let order = epoch_order(&labels, 2, Sampler::Balanced, 1, 0);
+    assert_eq!(order.len(), 1000);
+    let pos = order.iter().filter(|&&i| labels[i] == 1).count();
+    assert!(
+        (420..580).contains(&pos),
+        "{pos} of 1000 draws are positive"
+    );
+    let shuffled = epoch_order(&labels, 2, Sampler::Shuffle, 1, 0);
+    let mut sorted = shuffled.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (0..1000).collect::<Vec<_>>(), "a permutation");
+    assert_ne!(
+        shuffled,
+        epoch_order(&labels, 2, Sampler::Shuffle, 1, 1),
+        "new order each epoch"
+    );
+    // schedules
+    assert_eq!(Schedule::Constant.rate(0.1, 5, 10), 0.1);
+    let cos = Schedule::Cosine { min_lr: 0.0 };
+    assert!((cos.rate(1.0, 5, 10) - 0.5).abs() < 1e-12 && cos.rate(1.0, 0, 10) == 1.0);
+    // class weights on an imbalanced set raise minority recall over no weights
+    let train = blobs(100, 24, 8);
+    let val = blobs(50, 24, 9);
+    let recall = |weights: ClassWeights, sampler: Sampler| {
+        let mut c = quick(3);
+        c.class_weights = weights;
+        c.sampler = sampler;
+        let mut t = Trainer::new(small_cnn(24), c, ComputeDevice::Cpu).unwrap();
+        t.fit(&train, None, &mut Silent).unwrap();
+        let p = t.predict(&val).unwrap();
+        let hits = p
+            .iter()
+            .zip(&val.labels)
+            .filter(|(p, &y)| y == 1 && p[1] >= 0.5)
+            .count();
+        hits as f64 / val.labels.iter().filter(|&&y| y == 1).count() as f64
+    };
+    let plain = recall(ClassWeights::None, Sampler::Shuffle);
+    let weighted = recall(ClassWeights::Balanced, Sampler::Shuffle);
+    let resampled = recall(ClassWeights::None, Sampler::Balanced);
+    assert!(
+        weighted > plain && resampled > plain,
+        "recall {plain} -> weighted {weighted}, resampled {resampled}"
+    );
+    // bad settings are refused before training
+    let mut c = quick(1);
+    c.class_weights = ClassWeights::Manual(vec![1.0]);
+    let e = Trainer::new(small_cnn(24), c, ComputeDevice::Cpu)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("class_weights"), "{e}");
+    let mut t = Trainer::new(small_cnn(24), quick(1), ComputeDevice::Cpu).unwrap();
+    let e = t.fit(&blobs(8, 28, 1), None, &mut Silent).unwrap_err();
+    assert!(
+        e.to_string().contains("[1, 28, 28]") && e.to_string().contains("[1, 24, 24]"),
+        "{e}"
+    );
+}
+
+#[test]
+fn vae_trains_jointly_and_after_pretraining() {
+    let train = blobs(48, 16, 10);
+    let mut last = vec![];
+    for head in [HeadTraining::Joint, HeadTraining::Pretrain { epochs: 2 }] {
+        let mut c = VaeConfig::new(16, 1, 2);
+        c.filters = vec![8, 16];
+        c.latent = 4;
+        c.head = head;
+        let mut t = Trainer::new(ModelConfig::Vae(c), quick(4), ComputeDevice::Cpu).unwrap();
+        t.fit(&train, None, &mut Silent).unwrap();
+        let h = t.history();
+        let rec: Vec<Option<f64>> = h.epochs.iter().map(|e| e.reconstruction).collect();
+        match head {
+            HeadTraining::Joint => {
+                assert!(rec.iter().all(Option::is_some));
+                assert!(
+                    rec[3].unwrap() < rec[0].unwrap(),
+                    "reconstruction improves: {rec:?}"
+                );
+            }
+            HeadTraining::Pretrain { .. } => {
+                assert!(rec[0].is_some() && rec[1].is_some());
+                assert!(
+                    rec[2].is_none() && rec[3].is_none(),
+                    "head-only epochs: {rec:?}"
+                );
+            }
+        }
+        let m = t.inference_model();
+        let z = latent_means(&m, &train, 16, &cpu()).unwrap();
+        assert_eq!((z.len(), z[0].len()), (48, 4));
+        let r = reconstructions(&m, &train, &[0, 1, 2], &cpu()).unwrap();
+        assert_eq!(r.shape, [3, 1, 16, 16]);
+        last.push(t.predict(&train).unwrap());
+    }
+    assert_eq!(last[0].len(), 48);
+    let cnn = small_cnn(24).init(&cpu()).unwrap();
+    assert!(latent_means(&cnn, &blobs(2, 24, 1), 2, &cpu()).is_err());
+}
+
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn cuda_without_the_feature_is_one_clear_line() {
+    let e = ComputeDevice::Cuda.device().unwrap_err().to_string();
+    assert!(e.contains("--features cuda") && !e.contains('\n'), "{e}");
+    assert!("tpu".parse::<ComputeDevice>().is_err());
+}
+
+/// The logistic baseline against scikit-learn 1.6.1's `LogisticRegression(C=1)` on the
+/// standardised Wisconsin table (`tests/data/sklearn_reference.json`, key `logistic`),
+/// probabilities within 1e-4 (both stop L-BFGS at a gradient tolerance).
+#[test]
+fn baselines_match_scikit_learn() {
+    let text =
+        std::fs::read_to_string(crate::repo().join("tests/data/sklearn_reference.json")).unwrap();
+    let r: Value = serde_json::from_str(&text).unwrap();
+    let l = &r["logistic"];
+    let rows = |k: &str| -> Vec<Vec<f64>> {
+        l[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap())
+                    .collect()
+            })
+            .collect()
+    };
+    let x_train = rows("x_train");
+    let y: Vec<bool> = l["y_train"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_bool().unwrap())
+        .collect();
+    let names: Vec<String> = (0..x_train[0].len()).map(|i| format!("f{i}")).collect();
+    let opts = LogisticOptions {
+        alpha: 1.0,
+        max_iterations: 1000,
+    };
+    let m = Logistic::fit(&x_train, &names, &y, opts).unwrap();
+    let p = m.predict_proba(&rows("x_test")).unwrap();
+    let want: Vec<f64> = l["proba_test"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let worst = p
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 1e-4, "max |p - sklearn| = {worst}");
+    assert_eq!(m.coefficients().len(), names.len());
+    // a missing value takes the training mean
+    let mut with_nan = rows("x_test");
+    with_nan[0][0] = f64::NAN;
+    assert!(m.predict_proba(&with_nan).unwrap()[0].is_finite());
+    assert!(Logistic::fit(&x_train, &names, &vec![true; y.len()], opts).is_err());
+
+    let maj = MajorityClass::fit(&[0, 0, 0, 1], 2).unwrap();
+    assert_eq!(maj.predict(2), [0, 0]);
+    assert_eq!(maj.scores(3, 1), [0.25; 3]);
+}

@@ -1,0 +1,146 @@
+"""mammolab's exported weights in PyTorch 2.9.1: `model.safetensors` of a `mammolab train`
+run loads with `load_state_dict(strict=True)` into a PyTorch module written here from the
+architecture's description (same attribute names), and that module reproduces burn's
+logits for the inputs in the run's `port_check.safetensors` (tolerance 1e-4, f32).
+
+Run by scripts/check.sh with the torch venv (tests/python/requirements-torch.txt).
+"""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch import nn
+import torch.nn.functional as F
+
+BIN = os.environ.get("MAMMOLAB_BIN")
+
+
+class Block(nn.Module):
+    """3x3 conv, ReLU, 2x2 max-pool (seed 001's block, no batch norm, no dropout)."""
+
+    def __init__(self, i, o, same):
+        super().__init__()
+        self.conv = nn.Conv2d(i, o, 3, padding=1 if same else 0)
+
+    def forward(self, x):
+        return F.max_pool2d(F.relu(self.conv(x)), 2)
+
+
+class Cnn(nn.Module):
+    def __init__(self, cfg, side):
+        super().__init__()
+        chans = [cfg["channels"], *cfg["filters"]]
+        self.blocks = nn.ModuleList(Block(a, b, cfg["same_padding"]) for a, b in zip(chans, chans[1:]))
+        self.dense = nn.Linear(chans[-1] * side * side, cfg["dense"])
+        self.logits = nn.Linear(cfg["dense"], cfg["classes"])
+
+    def forward(self, x):
+        for b in self.blocks:
+            x = b(x)
+        return self.logits(F.relu(self.dense(x.flatten(1))))
+
+
+class DeepBlock(nn.Module):
+    def __init__(self, w):
+        super().__init__()
+        self.conv1 = nn.Conv2d(w, w, 3, padding=1)
+        self.conv2 = nn.Conv2d(w, w, 3, padding=1)
+
+
+class Deep(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        w = cfg["width"]
+        self.residual = cfg["residual"]
+        self.stem = nn.Conv2d(cfg["channels"], w, 3, padding=1)
+        self.blocks = nn.ModuleList(DeepBlock(w) for _ in range(cfg["blocks"]))
+        self.logits = nn.Linear(w, cfg["classes"])
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.stem(x)), 2)
+        half = len(self.blocks) // 2
+        for i, b in enumerate(self.blocks):
+            if i == half and i > 0:
+                x = F.max_pool2d(x, 2)
+            f = b.conv2(F.relu(b.conv1(x)))
+            x = F.relu(x + f) if self.residual else F.relu(f)
+        return self.logits(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
+class Vae(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        chans = [cfg["channels"], *cfg["filters"]]
+        side = cfg["size"] // 2 ** len(cfg["filters"])
+        feat = chans[-1] * side * side
+        self.shape = (chans[-1], side)
+        self.encoder = nn.ModuleList(nn.Conv2d(a, b, 4, stride=2, padding=1) for a, b in zip(chans, chans[1:]))
+        self.mu = nn.Linear(feat, cfg["latent"])
+        self.log_var = nn.Linear(feat, cfg["latent"])
+        self.expand = nn.Linear(cfg["latent"], feat)
+        rev = chans[::-1]
+        self.decoder = nn.ModuleList(nn.ConvTranspose2d(a, b, 4, stride=2, padding=1) for a, b in zip(rev, rev[1:]))
+        self.head = nn.Linear(cfg["latent"], cfg["classes"])
+
+    def forward(self, x):
+        for c in self.encoder:
+            x = F.relu(c(x))
+        return self.head(self.mu(x.flatten(1)))
+
+
+def build(cfg):
+    kind = cfg["kind"]
+    if kind == "cnn":
+        side = cfg["size"]
+        for _ in cfg["filters"]:
+            side = (side if cfg["same_padding"] else side - 2) // 2
+        return Cnn(cfg, side)
+    if kind == "deep":
+        return Deep(cfg)
+    return Vae(cfg)
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    if not BIN:
+        pytest.fail("MAMMOLAB_BIN must name the mammolab binary (scripts/check.sh sets it)")
+    out = tmp_path_factory.mktemp("cohort") / "ci"
+    subprocess.run([BIN, "synth", "--profile", "ci", "--out", str(out)], check=True, capture_output=True)
+    return out / "manifest.toml"
+
+
+@pytest.mark.parametrize("model", ["cnn", "vae", "resnet"])
+def test_pytorch_loads_the_weights_and_reproduces_the_logits(cohort, tmp_path, model):
+    run = tmp_path / model
+    p = subprocess.run(
+        [BIN, "train", "--manifest", str(cohort), "--model", model, "--epochs", "1", "--size", "32",
+         "--cache", "none", "--out", str(run), "--json"],
+        capture_output=True, text=True,
+    )
+    assert p.returncode == 0, p.stderr
+    cfg = json.loads((run / "checkpoint" / "config.json").read_text())["model"]
+    net = build(cfg)
+    state = load_file(run / "checkpoint" / "model.safetensors")
+    net.load_state_dict(state, strict=True)  # every name and shape as PyTorch expects
+    net.eval()
+    check = load_file(run / "port_check.safetensors")
+    with torch.no_grad():
+        logits = net(check["input"])
+    assert logits.shape == check["logits"].shape
+    err = (logits - check["logits"]).abs().max().item()
+    assert err < 1e-4, f"{model}: max |PyTorch - burn| = {err}"
+
+
+def test_committed_torch_reference_is_what_the_script_makes():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "python"))
+    import make_torch_reference
+
+    committed = json.loads((Path(__file__).parents[1] / "data" / "torch_reference.json").read_text())
+    assert committed == json.loads(json.dumps(make_torch_reference.reference()))
