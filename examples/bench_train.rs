@@ -1,20 +1,39 @@
-//! P5 benchmark, Rust side: training throughput of seed 001's CNN on burn's Flex CPU backend.
+//! P5/P6 benchmark, Rust side: training throughput of seed 001's CNN.
 //!
-//! Usage: `bench_train SIZE CHANNELS BATCH IMAGES EPOCHS`. Trains on IMAGES random images
-//! (seed 1) with Adam at 1e-3 and cross-entropy, EPOCHS epochs; prints one JSON object with
-//! the images/s of each epoch (the first includes start-up). Run it through
-//! `bash scripts/bench.sh p5`, which runs PyTorch on the same network, input and batch.
+//! Usage: `bench_train SIZE CHANNELS BATCH IMAGES EPOCHS [cpu|cuda]`. Trains on IMAGES
+//! random images (seed 1) with Adam at 1e-3 and cross-entropy, EPOCHS epochs; prints one
+//! JSON object with the images/s of each epoch (the first includes start-up) and the
+//! seconds from the start of training to the end of the first step (on CUDA: kernel
+//! compilation). Run it through `bash scripts/bench.sh p5` (CPU, against PyTorch) or
+//! `benches/p6_cuda.py` (GPU, against PyTorch).
 
-use mammolab::model::train::Silent;
+use std::time::Instant;
+
+use mammolab::model::train::Progress;
 use mammolab::model::{CnnConfig, ComputeDevice, ModelConfig, Samples, TrainConfig, Trainer};
 
+/// Remembers when the first step finished.
+struct FirstStep {
+    start: Instant,
+    first: Option<f64>,
+}
+
+impl Progress for FirstStep {
+    fn on_step(&mut self, _epoch: usize, _step: usize, _loss: f64) {
+        self.first.get_or_insert(self.start.elapsed().as_secs_f64());
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let a: Vec<usize> = std::env::args()
-        .skip(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let device: ComputeDevice = args.get(5).map_or("cpu", |s| s.as_str()).parse()?;
+    let a: Vec<usize> = args
+        .iter()
+        .take(5)
         .map(|s| s.parse())
         .collect::<Result<_, _>>()?;
     let [size, channels, batch, images, epochs] = a[..] else {
-        return Err("usage: bench_train SIZE CHANNELS BATCH IMAGES EPOCHS".into());
+        return Err("usage: bench_train SIZE CHANNELS BATCH IMAGES EPOCHS [cpu|cuda]".into());
     };
     let mut rng = mammolab::rng::Rng::new(1);
     let data: Vec<f32> = (0..images * channels * size * size)
@@ -28,8 +47,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..TrainConfig::default()
     };
     let model = ModelConfig::Cnn(CnnConfig::seed001(size, channels, 2));
-    let mut t = Trainer::new(model, config, ComputeDevice::Cpu)?;
-    t.fit(&samples, None, &mut Silent)?;
+    let mut t = Trainer::new(model, config, device)?;
+    let mut progress = FirstStep {
+        start: Instant::now(),
+        first: None,
+    };
+    t.fit(&samples, None, &mut progress)?;
     let ips: Vec<f64> = t
         .history()
         .epochs
@@ -37,7 +60,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|e| e.images_per_second)
         .collect();
     println!(
-        "{{\"images_per_second\": {ips:?}, \"threads\": {}}}",
+        "{{\"images_per_second\": {ips:?}, \"first_step_seconds\": {}, \"threads\": {}}}",
+        progress.first.unwrap_or(f64::NAN),
         rayon::current_num_threads()
     );
     Ok(())

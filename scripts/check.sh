@@ -10,8 +10,11 @@ echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
-echo "== cargo clippy --features cuda"
-cargo clippy --features cuda --quiet -- -D warnings
+echo "== cargo clippy --features cuda (type-check only)"
+# burn-cuda 0.22 depends on cubecl-llvm, whose build script downloads an LLVM bundle from
+# github.com; DOCS_RS=1 makes those build scripts skip it (as on docs.rs). Nothing is linked,
+# so this checks the cuda code path compiles without needing that download.
+DOCS_RS=1 cargo clippy --features cuda --quiet -- -D warnings
 echo "== cargo test"
 cargo test --all-targets --quiet
 cargo test --doc --quiet

@@ -4,11 +4,14 @@
 //! decides where it lives, so every model here runs unchanged on the CPU or a GPU.
 //! [`ComputeDevice`] picks one:
 //!
-//! - `cpu` (default): burn's **Flex** backend, pure Rust, multi-threaded with rayon and SIMD
-//!   matrix kernels (gemm). Measured on this project's 2-core machine for a training step of
-//!   seed 001's CNN (224 x 224, batch 16): Flex 7.2 images/s, the deprecated NdArray backend
-//!   0.3 images/s; burn's other CPU backend (`cpu`, CubeCL + MLIR/LLVM) needs an LLVM
-//!   toolchain at build time. Flex is the one mammolab uses.
+//! - `cpu` (default): burn's **Flex** backend, pure Rust, multi-threaded (rayon) with SIMD
+//!   matrix kernels (gemm). Candidates measured on this project's 2-core machine, training
+//!   step of seed 001's CNN (224 x 224 x 1, batch 16, Adam): Flex 7.2 images/s against the
+//!   deprecated NdArray backend's 0.3 images/s (both single-threaded builds); burn's other
+//!   CPU backend (`cpu`, CubeCL on MLIR/LLVM) downloads an LLVM bundle from GitHub at build
+//!   time and cannot be built where only package registries are reachable. With rayon, SIMD
+//!   and [`keep_freed_memory`], Flex trains at 18.3 images/s; PyTorch 2.9.1 on the same
+//!   machine at 22.4 (`bash scripts/bench.sh p5`).
 //! - `cuda` (feature `cuda`): burn-cuda, kernels compiled at run time with NVRTC, CUDA
 //!   libraries loaded at run time. Without the feature, or without a GPU, asking for it is
 //!   a one-line error.
@@ -101,7 +104,7 @@ fn cuda_device() -> Result<Device> {
         (d, v)
     });
     match probe {
-        Ok((d, v)) if v == 3.0 => Ok(d),
+        Ok((d, v)) if (v - 3.0).abs() < 1e-6 => Ok(d),
         Ok((_, v)) => Err(Error::Param {
             name: "device",
             message: format!("CUDA device 0 computed 1 + 2 = {v}"),
@@ -129,6 +132,32 @@ fn cuda_device() -> Result<Device> {
         name: "device",
         message: "cuda: this mammolab was built without the `cuda` feature; rebuild with `cargo build --release --features cuda`".into(),
     })
+}
+
+/// Keep freed memory in the heap (glibc only; once per process).
+///
+/// burn's Flex backend allocates and frees tensors of up to ~100 MB in every operation
+/// (seed 001's first feature map at 224 x 224, batch 16). glibc serves blocks above its
+/// mmap threshold with fresh `mmap`s and returns them with `munmap` on free, so every
+/// operation paid page faults and cross-core TLB shootdowns: 25 % of a training step was
+/// kernel time (perf). Setting `M_MMAP_MAX = 0` and a 1 GiB trim threshold keeps that
+/// memory for the next operation: training throughput of seed 001's CNN went from 9.4 to
+/// 17.4 images/s on this project's 2-core machine. The cost is that the process keeps its
+/// peak heap. Skipped when `GLIBC_TUNABLES` is set (the user tunes malloc) and on other C
+/// libraries. Called by [`Trainer::new`]; call it yourself before heavy inference.
+pub fn keep_freed_memory() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        if std::env::var_os("GLIBC_TUNABLES").is_none() {
+            // SAFETY: mallopt only changes glibc's allocation parameters; it is called once,
+            // before the heavy allocations it is meant for. Failure leaves the defaults.
+            unsafe {
+                libc::mallopt(libc::M_MMAP_MAX, 0);
+                libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+            }
+        }
+    });
 }
 
 /// Any of the networks, as configured. Serialised (tagged by `kind`) into every checkpoint.

@@ -439,6 +439,7 @@ impl Trainer {
         compute: ComputeDevice,
     ) -> Result<Self> {
         check_config(&model_config, &config)?;
+        super::keep_freed_memory();
         let inner = compute.device()?;
         let device = Device::autodiff(inner);
         let model = {
