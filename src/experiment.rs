@@ -23,8 +23,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::dataset::{grouped_split, leakage, load_images, Fractions, Preprocess};
 use crate::error::IoContext;
-use crate::eval::BinarySummary;
+use crate::eval::{rollup, Aggregate, BinarySummary};
 use crate::ingest::merge::{merge, MergeResult};
+use crate::ingest::scores::ScoreTable;
 use crate::manifest::{sha256_bytes, Manifest};
 use crate::model::checkpoint::write_tensors;
 use crate::model::predict::scores;
@@ -34,6 +35,7 @@ use crate::model::{
     ComputeDevice, DeepCnnConfig, ModelConfig, Samples, TrainConfig, Trainer, VaeConfig,
 };
 use crate::{Error, Result};
+use polars::prelude::{Column, CsvReadOptions, DataFrame, DataType, SerReader};
 
 /// Which network `mammolab train --model` builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,8 +154,38 @@ pub struct RunResult {
     pub info: RunInfo,
     /// The trainer, with the final (or best) weights.
     pub history: crate::model::History,
-    /// Test-set metrics at 0.5.
+    /// Test-set metrics at 0.5, per image.
     pub summary: BinarySummary,
+    /// The same per breast (highest image score of each patient's side); `None` when the
+    /// test set's breasts hold one class only.
+    pub breast: Option<BinarySummary>,
+}
+
+/// What the metrics of [`evaluate`] count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// Each image.
+    Image,
+    /// Each breast (patient + laterality): its highest image score, positive if any image is.
+    Breast,
+    /// Each patient: the highest score of their images.
+    Patient,
+}
+
+impl std::str::FromStr for Level {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "image" => Ok(Self::Image),
+            "breast" => Ok(Self::Breast),
+            "patient" => Ok(Self::Patient),
+            _ => Err(Error::Param {
+                name: "level",
+                message: format!("{s:?} is not image, breast or patient"),
+            }),
+        }
+    }
 }
 
 /// Pseudonym of a patient id: `P-` + the first 10 hex digits of its sha256.
@@ -229,6 +261,8 @@ pub fn run(
     out: &Path,
     progress: &mut dyn Progress,
 ) -> Result<RunResult> {
+    // An unusable device fails before minutes of merging and decoding.
+    options.device.device()?;
     let merged = merge(manifest)?;
     let mut classes: Vec<String> = merged
         .records
@@ -314,22 +348,51 @@ pub fn run(
     trainer.save(&out.join("checkpoint"))?;
     let mut hist = trainer.history().to_dataframe()?;
     write_csv(&mut hist, &out.join("history.csv"))?;
-    let mut csv = String::from("patient,sheet,row,laterality,label,class,score\n");
-    for (j, &i) in split.test.iter().enumerate() {
-        let it = &items[i];
-        csv.push_str(&format!(
-            "{},{},{},{},{},{},{}\n",
-            pseudonym(&it.patient),
-            it.sheet,
-            it.row,
-            it.laterality,
-            u8::from(it.class == k - 1),
-            classes[it.class],
-            test_scores[j]
-        ));
-    }
-    let p = out.join("predictions.csv");
-    std::fs::write(&p, csv).at(&p)?;
+    let test_items: Vec<&Item> = split.test.iter().map(|&i| &items[i]).collect();
+    let mut predictions = DataFrame::new_infer_height(vec![
+        Column::new(
+            "patient".into(),
+            test_items
+                .iter()
+                .map(|it| pseudonym(&it.patient))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "sheet".into(),
+            test_items
+                .iter()
+                .map(|it| it.sheet.clone())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "row".into(),
+            test_items.iter().map(|it| it.row).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "laterality".into(),
+            test_items
+                .iter()
+                .map(|it| it.laterality.clone())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "label".into(),
+            test_items
+                .iter()
+                .map(|it| u8::from(it.class == k - 1) as u32)
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "class".into(),
+            test_items
+                .iter()
+                .map(|it| classes[it.class].clone())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new("score".into(), test_scores.clone()),
+    ])
+    .map_err(|e| Error::table("predictions", e))?;
+    write_csv(&mut predictions, &out.join("predictions.csv"))?;
     let p = out.join("metrics.json");
     std::fs::write(
         &p,
@@ -362,6 +425,7 @@ pub fn run(
         info,
         history: trainer.history().clone(),
         summary,
+        breast: evaluate(out, 0.5, Level::Breast).ok(),
     })
 }
 
@@ -404,8 +468,9 @@ fn write_port_check(trainer: &Trainer, test: &Samples, path: &Path) -> Result<()
     )
 }
 
-/// Test-set metrics of a run directory at `threshold`, from its `predictions.csv`.
-pub fn evaluate(dir: &Path, threshold: f64) -> Result<BinarySummary> {
+/// Test-set metrics of a run directory at `threshold`, from its `predictions.csv`, per
+/// image or rolled up (highest score) to breasts or patients with [`crate::eval::rollup`].
+pub fn evaluate(dir: &Path, threshold: f64, level: Level) -> Result<BinarySummary> {
     let p = dir.join("predictions.csv");
     if !p.is_file() {
         return Err(data_err(
@@ -413,6 +478,35 @@ pub fn evaluate(dir: &Path, threshold: f64) -> Result<BinarySummary> {
             "no predictions.csv: not a `mammolab train` run directory",
         ));
     }
-    let t = crate::ingest::scores::ScoreTable::from_csv(&p, "label", "score", None)?;
-    BinarySummary::new(&t.labels, &t.scores, threshold)
+    let df = CsvReadOptions::default()
+        .with_infer_schema_length(None)
+        .try_into_reader_with_file_path(Some(p.clone()))
+        .and_then(|r| r.finish())
+        .map_err(|e| Error::table(p.display().to_string(), e))?;
+    let t = ScoreTable::from_frame(&df, &p, "label", "score", None)?;
+    if level == Level::Image {
+        return BinarySummary::new(&t.labels, &t.scores, threshold);
+    }
+    let text = |name: &str| -> Result<Vec<String>> {
+        let c = df
+            .column(name)
+            .and_then(|c| c.cast(&DataType::String))
+            .map_err(|e| Error::table(format!("{} column {name}", p.display()), e))?;
+        let v = c
+            .str()
+            .map_err(|e| Error::table(format!("{} column {name}", p.display()), e))?
+            .iter()
+            .map(|v| v.unwrap_or_default().to_string())
+            .collect();
+        Ok(v)
+    };
+    let mut groups = text("patient")?;
+    if level == Level::Breast {
+        for (g, side) in groups.iter_mut().zip(text("laterality")?) {
+            g.push('-');
+            g.push_str(&side);
+        }
+    }
+    let r = rollup(&groups, &t.labels, &t.scores, Aggregate::Max)?;
+    BinarySummary::new(&r.labels, &r.scores, threshold)
 }

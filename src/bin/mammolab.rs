@@ -165,6 +165,9 @@ enum Command {
         /// Predict positive when score >= threshold.
         #[arg(long, default_value_t = 0.5)]
         threshold: f64,
+        /// image, or breast / patient (each one's highest image score).
+        #[arg(long, default_value = "image")]
+        level: String,
         /// Print one JSON object instead of a report.
         #[arg(long)]
         json: bool,
@@ -433,6 +436,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                     "best_epoch": r.history.best_epoch,
                     "seconds": r.info.seconds,
                     "test": r.summary,
+                    "test_breast": r.breast,
                 });
                 println!("{v}");
             } else {
@@ -456,18 +460,26 @@ fn run(command: Command) -> anyhow::Result<()> {
                     s.metrics.specificity,
                     s.metrics.accuracy
                 );
+                if let Some(b) = &r.breast {
+                    println!(
+                        "  per breast ({} breasts, {} positive; highest image score): ROC AUC {:.4}  recall {:.4}  specificity {:.4}",
+                        b.n, b.positives, b.roc_auc, b.metrics.recall, b.metrics.specificity
+                    );
+                }
             }
         }
         Command::Evaluate {
             run,
             threshold,
+            level,
             json,
         } => {
-            let s = experiment::evaluate(&run, threshold)?;
+            let s = experiment::evaluate(&run, threshold, level.parse()?)?;
             if json {
                 println!("{}", serde_json::to_string(&s)?);
             } else {
                 let t = ScoreTable::from_csv(run.join("predictions.csv"), "label", "score", None)?;
+                println!("metrics per {level}:");
                 print_summary(&run.join("predictions.csv"), "label", &t, &s);
             }
         }

@@ -1,0 +1,79 @@
+"""`mammolab train` / `mammolab evaluate` end to end on the ci cohort: the run directory,
+the JSON contract shared with `mammolab metrics`, scikit-learn's numbers on the written
+predictions (1e-12), patient and breast roll-ups recomputed with pandas, no raw patient
+ids in the outputs, and the one-line errors."""
+
+import json
+import os
+import subprocess
+
+import pandas as pd
+import pytest
+from sklearn import metrics
+
+BIN = os.environ.get("MAMMOLAB_BIN")
+
+
+def run(*args):
+    return subprocess.run([BIN, *map(str, args)], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def trained(cohort, tmp_path_factory):
+    out, _ = cohort
+    run_dir = tmp_path_factory.mktemp("train") / "cnn"
+    p = run("train", "--manifest", out / "manifest.toml", "--model", "cnn", "--epochs", "2", "--size", "32",
+            "--cache", "none", "--out", run_dir, "--json")
+    assert p.returncode == 0, p.stderr
+    return run_dir, json.loads(p.stdout)
+
+
+def test_run_directory_and_json(trained, cohort):
+    run_dir, summary = trained
+    for f in ["run.json", "history.csv", "predictions.csv", "metrics.json", "port_check.safetensors",
+              "checkpoint/model.safetensors", "checkpoint/config.json", "checkpoint/resume/optimizer.bpk"]:
+        assert (run_dir / f).is_file(), f
+    assert summary["epochs"] == 2 and summary["classes"] == ["normal", "cancer"]
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["shared_patients"] == 0
+    history = pd.read_csv(run_dir / "history.csv")
+    assert list(history["epoch"]) == [1, 2]
+    # shareable: no hospital patient id anywhere in the predictions
+    _, truth = cohort
+    ids = {i["patient_id"] for i in truth["images"]}
+    text = (run_dir / "predictions.csv").read_text()
+    assert not any(i in text for i in ids)
+    assert pd.read_csv(run_dir / "predictions.csv")["patient"].str.match(r"^P-[0-9a-f]{10}$").all()
+
+
+def test_evaluate_matches_metrics_and_scikit_learn(trained):
+    run_dir, summary = trained
+    pred = pd.read_csv(run_dir / "predictions.csv")
+    p = run("evaluate", "--run", run_dir, "--json")
+    assert p.returncode == 0, p.stderr
+    ev = json.loads(p.stdout)
+    m = run("metrics", "--csv", run_dir / "predictions.csv", "--label", "label", "--score", "score", "--json")
+    assert json.loads(m.stdout) == ev == summary["test"]
+    assert abs(ev["roc_auc"] - metrics.roc_auc_score(pred["label"], pred["score"])) < 1e-12
+    for level, keys in [("patient", ["patient"]), ("breast", ["patient", "laterality"])]:
+        g = pred.fillna({"laterality": ""}).groupby(keys).agg(label=("label", "max"), score=("score", "max"))
+        p = run("evaluate", "--run", run_dir, "--level", level, "--json")
+        assert p.returncode == 0, p.stderr
+        ev = json.loads(p.stdout)
+        assert ev["n"] == len(g) and ev["positives"] == int(g["label"].sum())
+        assert abs(ev["roc_auc"] - metrics.roc_auc_score(g["label"], g["score"])) < 1e-12
+
+
+def test_one_line_errors(cohort, tmp_path):
+    out, _ = cohort
+    cases = [
+        (["evaluate", "--run", tmp_path], "predictions.csv"),
+        (["evaluate", "--run", tmp_path, "--level", "organ"], "image, breast or patient"),
+        (["train", "--manifest", out / "manifest.toml", "--model", "unet", "--out", tmp_path / "x"], "unet"),
+        (["train", "--manifest", out / "manifest.toml", "--device", "cuda", "--out", tmp_path / "y"], "cuda"),
+    ]
+    for args, needle in cases:
+        p = run(*args)
+        assert p.returncode == 1, (args, p.stderr)
+        lines = p.stderr.strip().splitlines()
+        assert len(lines) == 1 and needle in lines[0], (args, p.stderr)
