@@ -157,6 +157,14 @@ impl Error {
         }
     }
 
+    /// An [`Error::Data`]: `file` is unusable, `message` says what and where.
+    pub fn data(file: impl Into<PathBuf>, message: impl std::fmt::Display) -> Self {
+        Error::Data {
+            file: file.into(),
+            message: message.to_string(),
+        }
+    }
+
     /// An [`Error::Table`] with `context`.
     pub fn table(context: impl Into<String>, source: polars::error::PolarsError) -> Self {
         Error::Table {

@@ -25,7 +25,7 @@ use crate::dataset::{grouped_split, leakage, load_images, Fractions, Preprocess}
 use crate::error::IoContext;
 use crate::eval::{rollup, Aggregate, BinarySummary};
 use crate::ingest::merge::{merge, MergeResult};
-use crate::ingest::scores::ScoreTable;
+use crate::ingest::scores::{read_csv, write_csv, ScoreTable};
 use crate::manifest::{sha256_bytes, Manifest};
 use crate::model::checkpoint::write_tensors;
 use crate::model::predict::scores;
@@ -35,7 +35,7 @@ use crate::model::{
     ComputeDevice, DeepCnnConfig, ModelConfig, Samples, TrainConfig, Trainer, VaeConfig,
 };
 use crate::{Error, Result};
-use polars::prelude::{Column, CsvReadOptions, DataFrame, DataType, SerReader};
+use polars::prelude::{Column, DataFrame, DataType};
 
 /// Which network `mammolab train --model` builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -392,11 +392,12 @@ pub fn run(
         Column::new("score".into(), test_scores.clone()),
     ])
     .map_err(|e| Error::table("predictions", e))?;
-    write_csv(&mut predictions, &out.join("predictions.csv"))?;
+    let predictions_csv = out.join("predictions.csv");
+    write_csv(&mut predictions, &predictions_csv)?;
     let p = out.join("metrics.json");
     std::fs::write(
         &p,
-        serde_json::to_string_pretty(&summary).map_err(|e| data_err(&p, e))?,
+        serde_json::to_string_pretty(&summary).map_err(|e| Error::data(&p, e))?,
     )
     .at(&p)?;
     write_port_check(&trainer, &test, &out.join("port_check.safetensors"))?;
@@ -418,30 +419,15 @@ pub fn run(
     let p = out.join("run.json");
     std::fs::write(
         &p,
-        serde_json::to_string_pretty(&info).map_err(|e| data_err(&p, e))?,
+        serde_json::to_string_pretty(&info).map_err(|e| Error::data(&p, e))?,
     )
     .at(&p)?;
     Ok(RunResult {
         info,
         history: trainer.history().clone(),
         summary,
-        breast: evaluate(out, 0.5, Level::Breast).ok(),
+        breast: summary_at_level(&predictions, &predictions_csv, 0.5, Level::Breast).ok(),
     })
-}
-
-fn data_err(file: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Data {
-        file: file.to_path_buf(),
-        message: e.to_string(),
-    }
-}
-
-fn write_csv(df: &mut polars::prelude::DataFrame, path: &Path) -> Result<()> {
-    use polars::prelude::{CsvWriter, SerWriter};
-    let mut f = std::fs::File::create(path).at(path)?;
-    CsvWriter::new(&mut f)
-        .finish(df)
-        .map_err(|e| Error::table(path.display().to_string(), e))
 }
 
 /// Up to 8 test inputs and their logits (from the inference model).
@@ -454,7 +440,7 @@ fn write_port_check(trainer: &Trainer, test: &Samples, path: &Path) -> Result<()
     let dims = logits.dims();
     let to = |d: burn::tensor::TensorData| {
         d.try_to_vec::<f32>()
-            .map_err(|e| data_err(path, format!("{e:?}")))
+            .map_err(|e| Error::data(path, format!("{e:?}")))
     };
     let xs = to(x.into_data())?;
     let ls = to(logits.into_data())?;
@@ -473,17 +459,22 @@ fn write_port_check(trainer: &Trainer, test: &Samples, path: &Path) -> Result<()
 pub fn evaluate(dir: &Path, threshold: f64, level: Level) -> Result<BinarySummary> {
     let p = dir.join("predictions.csv");
     if !p.is_file() {
-        return Err(data_err(
+        return Err(Error::data(
             dir,
             "no predictions.csv: not a `mammolab train` run directory",
         ));
     }
-    let df = CsvReadOptions::default()
-        .with_infer_schema_length(None)
-        .try_into_reader_with_file_path(Some(p.clone()))
-        .and_then(|r| r.finish())
-        .map_err(|e| Error::table(p.display().to_string(), e))?;
-    let t = ScoreTable::from_frame(&df, &p, "label", "score", None)?;
+    summary_at_level(&read_csv(&p)?, &p, threshold, level)
+}
+
+/// [`evaluate`] on the predictions table `df` (`file` names it in messages).
+fn summary_at_level(
+    df: &DataFrame,
+    p: &Path,
+    threshold: f64,
+    level: Level,
+) -> Result<BinarySummary> {
+    let t = ScoreTable::from_frame(df, p, "label", "score", None)?;
     if level == Level::Image {
         return BinarySummary::new(&t.labels, &t.scores, threshold);
     }

@@ -868,13 +868,8 @@ impl MergeResult {
     pub fn write(&self, dir: &Path) -> Result<()> {
         use crate::error::IoContext;
         std::fs::create_dir_all(dir).at(dir)?;
-        let write_csv = |df: &mut DataFrame, name: &str| -> Result<()> {
-            let p = dir.join(name);
-            let f = std::fs::File::create(&p).at(&p)?;
-            CsvWriter::new(f)
-                .finish(df)
-                .map_err(|e| Error::table(p.display().to_string(), e))
-        };
+        let write_csv =
+            |df: &mut DataFrame, name: &str| super::scores::write_csv(df, &dir.join(name));
         let write_parquet = |df: &mut DataFrame, name: &str| -> Result<()> {
             let p = dir.join(name);
             let f = std::fs::File::create(&p).at(&p)?;

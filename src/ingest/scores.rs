@@ -17,11 +17,28 @@ pub struct ScoreTable {
     pub positive: String,
 }
 
-fn data_err(file: &Path, message: String) -> Error {
-    Error::Data {
-        file: file.to_path_buf(),
-        message,
+/// A CSV file with a header row, every column's type inferred from all its rows.
+pub fn read_csv(path: &Path) -> Result<DataFrame> {
+    if !path.is_file() {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        ));
     }
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(None)
+        .try_into_reader_with_file_path(Some(PathBuf::from(path)))
+        .and_then(|r| r.finish())
+        .map_err(|e| Error::table(path.display().to_string(), e))
+}
+
+/// Write `df` as CSV with a header row (fields quoted where needed).
+pub fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
+    let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    CsvWriter::new(f)
+        .finish(df)
+        .map_err(|e| Error::table(path.display().to_string(), e))
 }
 
 /// Find `name` among the frame's columns, or say which similar names exist.
@@ -52,7 +69,7 @@ pub(crate) fn column<'a>(df: &'a DataFrame, file: &Path, name: &str) -> Result<&
                     .join(", ")
             )
         };
-        data_err(file, format!("no column `{name}` ({hint})"))
+        Error::data(file, format!("no column `{name}` ({hint})"))
     })
 }
 
@@ -69,19 +86,7 @@ impl ScoreTable {
         positive: Option<&str>,
     ) -> Result<Self> {
         let path = path.as_ref();
-        if !path.is_file() {
-            return Err(Error::io(
-                path,
-                std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-            ));
-        }
-        let df = CsvReadOptions::default()
-            .with_has_header(true)
-            .with_infer_schema_length(None)
-            .try_into_reader_with_file_path(Some(PathBuf::from(path)))
-            .and_then(|r| r.finish())
-            .map_err(|e| Error::table(path.display().to_string(), e))?;
-        Self::from_frame(&df, path, label, score, positive)
+        Self::from_frame(&read_csv(path)?, path, label, score, positive)
     }
 
     /// The same from a DataFrame already in memory (`file` is only used in messages).
@@ -96,7 +101,7 @@ impl ScoreTable {
         let line = |row: usize| row + 2;
         let s = column(df, file, score)?;
         if !s.dtype().is_primitive_numeric() {
-            return Err(data_err(
+            return Err(Error::data(
                 file,
                 format!("column `{score}` is {}, not numeric", s.dtype()),
             ));
@@ -109,7 +114,7 @@ impl ScoreTable {
             match v {
                 Some(x) if x.is_finite() => scores.push(x),
                 Some(x) => {
-                    return Err(data_err(
+                    return Err(Error::data(
                         file,
                         format!(
                             "line {}: `{score}` is {x} (scores must be finite)",
@@ -118,7 +123,7 @@ impl ScoreTable {
                     ))
                 }
                 None => {
-                    return Err(data_err(
+                    return Err(Error::data(
                         file,
                         format!("line {}: `{score}` is empty", line(row)),
                     ))
@@ -130,7 +135,7 @@ impl ScoreTable {
             .map_err(|e| Error::table(file.display().to_string(), e))?;
         let values: Vec<Option<&str>> = l.str().expect("cast to string").iter().collect();
         if let Some(row) = values.iter().position(Option::is_none) {
-            return Err(data_err(
+            return Err(Error::data(
                 file,
                 format!("line {}: `{label}` is empty", line(row)),
             ));
@@ -145,7 +150,7 @@ impl ScoreTable {
                     .iter()
                     .find(|v| !TRUE.contains(v) && !FALSE.contains(v))
                 {
-                    return Err(data_err(
+                    return Err(Error::data(
                         file,
                         format!(
                             "column `{label}` is not 0/1 or true/false (found `{v}`); name the positive class with --positive"
@@ -163,7 +168,7 @@ impl ScoreTable {
             distinct.sort_unstable();
             distinct.dedup();
             distinct.truncate(10);
-            return Err(data_err(
+            return Err(Error::data(
                 file,
                 format!(
                     "no row has `{label}` = {positive} (values: {})",

@@ -50,16 +50,11 @@ pub struct CheckpointInfo {
     pub best_value: Option<f64>,
 }
 
-fn data_err(file: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Data {
-        file: file.to_path_buf(),
-        message: e.to_string(),
-    }
-}
-
 fn save_bpk(model: &Model, path: &Path) -> Result<()> {
     let mut store = BurnpackStore::from_file(path).overwrite(true);
-    model.save_into(&mut store).map_err(|e| data_err(path, e))
+    model
+        .save_into(&mut store)
+        .map_err(|e| Error::data(path, e))
 }
 
 fn load_bpk(model: &mut Model, path: &Path) -> Result<()> {
@@ -67,7 +62,7 @@ fn load_bpk(model: &mut Model, path: &Path) -> Result<()> {
     model
         .load_from(&mut store)
         .map(|_| ())
-        .map_err(|e| data_err(path, e))
+        .map_err(|e| Error::data(path, e))
 }
 
 /// Write `model`'s weights to `path` as safetensors in PyTorch's names and layout.
@@ -77,21 +72,25 @@ pub fn save_safetensors(model: &Model, path: &Path) -> Result<()> {
         .skip_enum_variants(true)
         .overwrite(true)
         .metadata("producer", "mammolab");
-    model.save_into(&mut store).map_err(|e| data_err(path, e))
+    model
+        .save_into(&mut store)
+        .map_err(|e| Error::data(path, e))
 }
 
 /// Load PyTorch-layout safetensors written by [`save_safetensors`] (or by PyTorch from a
 /// module with the same names) into `model`.
 pub fn load_safetensors(model: &mut Model, path: &Path) -> Result<()> {
     if !path.is_file() {
-        return Err(data_err(path, "no such weights file"));
+        return Err(Error::data(path, "no such weights file"));
     }
     let mut store = SafetensorsStore::from_file(path)
         .with_from_adapter(PyTorchToBurnAdapter)
         .skip_enum_variants(true);
-    let r = model.load_from(&mut store).map_err(|e| data_err(path, e))?;
+    let r = model
+        .load_from(&mut store)
+        .map_err(|e| Error::data(path, e))?;
     if !r.missing.is_empty() {
-        return Err(data_err(
+        return Err(Error::data(
             path,
             format!(
                 "weights missing for {}",
@@ -107,21 +106,21 @@ pub fn load_safetensors(model: &mut Model, path: &Path) -> Result<()> {
 }
 
 fn write_json<T: Serialize>(value: &T, path: &Path) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| data_err(path, e))?;
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::data(path, e))?;
     std::fs::write(path, text).at(path)
 }
 
 fn read_info(dir: &Path) -> Result<CheckpointInfo> {
     let p = dir.join("config.json");
     let text = std::fs::read_to_string(&p).at(&p)?;
-    serde_json::from_str(&text).map_err(|e| data_err(&p, e))
+    serde_json::from_str(&text).map_err(|e| Error::data(&p, e))
 }
 
 /// Replace `dir` with the checkpoint `write` puts into a fresh `<dir>.partial`.
 fn atomic_dir(dir: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let name = dir
         .file_name()
-        .ok_or_else(|| data_err(dir, "a checkpoint needs a directory name"))?
+        .ok_or_else(|| Error::data(dir, "a checkpoint needs a directory name"))?
         .to_string_lossy()
         .to_string();
     let partial = dir.with_file_name(format!("{name}.partial"));
@@ -161,7 +160,7 @@ impl Trainer {
                 save_bpk(best, &d.join("resume/best.bpk"))?;
             }
             let p = d.join("resume/optimizer.bpk");
-            self.optim.save(&p).map_err(|e| data_err(&p, e))?;
+            self.optim.save(&p).map_err(|e| Error::data(&p, e))?;
             write_json(&info, &d.join("config.json"))
         })
     }
@@ -187,7 +186,7 @@ impl Trainer {
         let p = dir.join("resume/optimizer.bpk");
         let optim = make_optimizer(&info.train.optimizer)
             .load(&p)
-            .map_err(|e| data_err(&p, e))?;
+            .map_err(|e| Error::data(&p, e))?;
         Ok(Trainer {
             model_config: info.model,
             config: info.train,
@@ -217,7 +216,7 @@ pub fn write_tensors(path: &Path, tensors: &[(&str, Vec<usize>, &[f32])]) -> Res
     let mut offset = 0usize;
     for (name, shape, data) in tensors {
         if shape.iter().product::<usize>() != data.len() {
-            return Err(data_err(
+            return Err(Error::data(
                 path,
                 format!(
                     "tensor {name}: shape {shape:?} does not hold {} values",
@@ -232,7 +231,7 @@ pub fn write_tensors(path: &Path, tensors: &[(&str, Vec<usize>, &[f32])]) -> Res
         );
         offset = end;
     }
-    let mut h = serde_json::to_vec(&header).map_err(|e| data_err(path, e))?;
+    let mut h = serde_json::to_vec(&header).map_err(|e| Error::data(path, e))?;
     while h.len() % 8 != 0 {
         h.push(b' ');
     }
