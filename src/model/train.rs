@@ -22,7 +22,6 @@ use std::time::Instant;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
 use polars::prelude::{Column, DataFrame};
 use serde::{Deserialize, Serialize};
 
@@ -93,15 +92,20 @@ impl Samples {
         self.shape[1..].iter().product()
     }
 
-    /// The images at `idx`, in that order.
-    pub fn subset(&self, idx: &[usize]) -> Samples {
+    /// The pixels of the images at `idx`, in that order.
+    fn gather(&self, idx: &[usize]) -> Vec<f32> {
         let per = self.per_image();
         let mut data = Vec::with_capacity(idx.len() * per);
         for &i in idx {
             data.extend_from_slice(&self.data[i * per..(i + 1) * per]);
         }
+        data
+    }
+
+    /// The images at `idx`, in that order.
+    pub fn subset(&self, idx: &[usize]) -> Samples {
         Samples {
-            data,
+            data: self.gather(idx),
             shape: [idx.len(), self.shape[1], self.shape[2], self.shape[3]],
             labels: idx.iter().map(|&i| self.labels[i]).collect(),
         }
@@ -120,13 +124,11 @@ impl Samples {
 
     /// The images at `idx` as a tensor on `device`.
     pub fn images(&self, idx: &[usize], device: &Device) -> Tensor<4> {
-        let per = self.per_image();
-        let mut data = Vec::with_capacity(idx.len() * per);
-        for &i in idx {
-            data.extend_from_slice(&self.data[i * per..(i + 1) * per]);
-        }
         let [_, c, h, w] = self.shape;
-        Tensor::<4>::from_data(TensorData::new(data, [idx.len(), c, h, w]), device)
+        Tensor::<4>::from_data(
+            TensorData::new(self.gather(idx), [idx.len(), c, h, w]),
+            device,
+        )
     }
 
     fn targets(&self, idx: &[usize], device: &Device) -> Tensor<1, Int> {
@@ -620,8 +622,13 @@ impl Trainer {
 
     /// Class probabilities `[n][classes]` of `samples` with [`Trainer::model`].
     pub fn predict(&self, samples: &Samples) -> Result<Vec<Vec<f64>>> {
+        self.probabilities_of(self.model(), samples)
+    }
+
+    /// Class probabilities of `model` in inference mode.
+    fn probabilities_of(&self, model: &Model, samples: &Samples) -> Result<Vec<Vec<f64>>> {
         super::predict::probabilities(
-            &self.inference_model(),
+            &model.valid(),
             samples,
             self.config.batch_size.max(32),
             &self.inference_device()?,
@@ -673,7 +680,7 @@ impl Trainer {
 
     fn validate(&self, v: &Samples, weights: Option<&[f64]>, stats: &mut EpochStats) -> Result<()> {
         let classes = self.model_config.classes();
-        let probs = self.predict_current(v)?;
+        let probs = self.probabilities_of(&self.model, v)?;
         let mut loss = 0.0;
         let mut wsum = 0.0;
         for (p, &y) in probs.iter().zip(&v.labels) {
@@ -692,15 +699,6 @@ impl Trainer {
         let scores: Vec<f64> = probs.iter().map(|p| p[positive]).collect();
         stats.val_roc_auc = roc_auc(&labels, &scores).ok();
         Ok(())
-    }
-
-    fn predict_current(&self, samples: &Samples) -> Result<Vec<Vec<f64>>> {
-        super::predict::probabilities(
-            &self.model.valid(),
-            samples,
-            self.config.batch_size.max(32),
-            &self.inference_device()?,
-        )
     }
 
     /// Update the best weights; `true` when patience has run out.
@@ -880,13 +878,13 @@ fn argmax(p: &[f64]) -> usize {
     best
 }
 
+/// The predicted class of each row (softmax keeps the order of logits, so none is needed).
 fn argmax_rows(logits: &Tensor<2>) -> Vec<usize> {
-    let [_, k] = logits.dims();
-    let v: Vec<f32> = softmax(logits.clone(), 1)
+    logits
+        .clone()
+        .argmax(1)
         .into_data()
-        .try_to_vec::<f32>()
-        .unwrap_or_default();
-    v.chunks(k)
-        .map(|r| argmax(&r.iter().map(|&x| x as f64).collect::<Vec<_>>()))
+        .iter::<i64>()
+        .map(|c| c as usize)
         .collect()
 }
