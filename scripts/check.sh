@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # The test command: formatting, lints, Rust tests, then the cohort read by independent
-# Python tools (openpyxl, pandas, pydicom, Pillow, scikit-learn, PyTorch). Installs what it needs.
+# Python tools (openpyxl, pandas, pydicom, Pillow, scikit-learn, PyTorch), then every notebook
+# executed headless on the ci cohort (kernels/README.md). Installs what it needs.
 source "$(dirname "$0")/env.sh"
 need_cargo
 need_venv
 need_font
 
+echo "== notebooks in git carry no outputs"
+need_jupyter
+"$MAMMOLAB_JUPYTER_PY" scripts/notebooks.py --check-stripped-only notebooks/*.ipynb
 echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy --all-targets -- -D warnings"
@@ -24,3 +28,5 @@ MAMMOLAB_BIN="$CARGO_TARGET_DIR/debug/mammolab" "$MAMMOLAB_PY" -m pytest -q test
 echo "== pytest tests/torch (exported weights in PyTorch)"
 need_torch
 MAMMOLAB_BIN="$CARGO_TARGET_DIR/debug/mammolab" "$MAMMOLAB_TORCH_PY" -m pytest -q -p no:cacheprovider tests/torch
+echo "== notebooks on the ci cohort (headless, mammolab kernel)"
+MAMMOLAB_PROFILE=ci "$MAMMOLAB_JUPYTER_PY" scripts/notebooks.py --out out/notebooks-ci notebooks/*.ipynb

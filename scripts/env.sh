@@ -61,3 +61,19 @@ need_font() {
     exit 1
   fi
 }
+
+# Jupyter's runner for the notebooks (nbclient, nbconvert; pinned in kernels/requirements.txt)
+# and the mammolab kernel (kernels/install.sh: evcxr_jupyter built once into the cache). The
+# kernelspec goes to $MAMMOLAB_CACHE/jupyter, which is put on JUPYTER_PATH.
+need_jupyter() {
+  local venv="$MAMMOLAB_CACHE/jupytervenv" stamp
+  stamp="$venv/.requirements.$(sha256sum kernels/requirements.txt | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r kernels/requirements.txt
+    touch "$stamp"
+  fi
+  export MAMMOLAB_JUPYTER_PY="$venv/bin/python"
+  bash kernels/install.sh "$MAMMOLAB_CACHE/jupyter"
+  export JUPYTER_PATH="$MAMMOLAB_CACHE/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
+}

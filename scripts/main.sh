@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job: build mammolab, generate the default synthetic cohort (seed 001's sizes)
-# into data/synthetic-default, verify it against its manifest, print its summary, then run
-# seed 001's merge the audited way (tables and audit in OUT/merge), and train seed 001's CNN
-# on a patient-grouped split with class weights (run directory OUT/runs/cnn).
+# into data/synthetic-default, verify it against its manifest, run seed 001's merge the
+# audited way (tables and audit in OUT/merge), then install the mammolab Jupyter kernel and
+# execute every notebook headless on that cohort (executed copies, HTML and timings in
+# out/notebooks-PROFILE; see kernels/README.md).
 # Usage: scripts/main.sh [PROFILE] [OUT]   (PROFILE: ci | default | large)
 source "$(dirname "$0")/env.sh"
 need_cargo
@@ -20,5 +21,4 @@ if [ -f "$pinned" ] && grep -q "^seed = 1$" "$out/manifest.toml"; then
   "$bin" manifest "$out/pinned-manifest.toml"
 fi
 "$bin" merge --manifest "$out/manifest.toml" --out "$out/merge"
-"$bin" train --manifest "$out/manifest.toml" --model cnn --epochs 10 --out "$out/runs/cnn"
-"$bin" evaluate --run "$out/runs/cnn"
+MAMMOLAB_DATA="$(cd "$out" && pwd)" bash scripts/notebooks.sh "$profile" "out/notebooks-$profile"

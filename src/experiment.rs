@@ -21,9 +21,10 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::{grouped_split, leakage, load_images, Fractions, Preprocess};
+use crate::dataset::{grouped_split, leakage, load_images, Fractions, Preprocess, Split};
 use crate::error::IoContext;
 use crate::eval::{rollup, Aggregate, BinarySummary};
+use crate::imaging::Gray;
 use crate::ingest::merge::{merge, MergeResult};
 use crate::ingest::scores::{read_csv, write_csv, ScoreTable};
 use crate::manifest::{sha256_bytes, Manifest};
@@ -193,15 +194,33 @@ pub fn pseudonym(patient_id: &str) -> String {
     format!("P-{}", &sha256_bytes(patient_id.as_bytes())[..10])
 }
 
+/// The intensity normalisation of [`prepare`]: `(x - mean) / std` with these (mean, std).
+pub const NORMALISE: (f32, f32) = (0.5, 0.25);
+
 /// One image to learn from.
-struct Item {
-    path: PathBuf,
-    right: bool,
-    class: usize,
-    patient: String,
-    sheet: String,
-    row: u32,
-    laterality: String,
+#[derive(Debug, Clone)]
+pub struct ImageItem {
+    /// The image file (JPG or DICOM).
+    pub path: PathBuf,
+    /// Right breast (flipped to face left before training).
+    pub right: bool,
+    /// Class index (order of [`Prepared::classes`]).
+    pub class: usize,
+    /// The workbook's patient id. Never display it: use [`ImageItem::pseudonym`].
+    pub patient: String,
+    /// Sheet of the labelled row.
+    pub sheet: String,
+    /// Spreadsheet row number.
+    pub row: u32,
+    /// `L`, `R` or empty.
+    pub laterality: String,
+}
+
+impl ImageItem {
+    /// The patient as a shareable pseudonym ([`pseudonym`]).
+    pub fn pseudonym(&self) -> String {
+        pseudonym(&self.patient)
+    }
 }
 
 fn items(
@@ -209,7 +228,7 @@ fn items(
     merged: &MergeResult,
     classes: &[String],
     prefer_dicom: bool,
-) -> (Vec<Item>, usize) {
+) -> (Vec<ImageItem>, usize) {
     let mut seen = HashSet::new();
     let mut out = vec![];
     for r in &merged.records {
@@ -227,7 +246,7 @@ fn items(
             .position(|c| *c == r.label)
             .expect("label listed");
         let lat = r.laterality.clone().unwrap_or_default();
-        out.push(Item {
+        out.push(ImageItem {
             path: m.base_dir.join(file),
             right: lat.eq_ignore_ascii_case("R"),
             class,
@@ -241,7 +260,7 @@ fn items(
     (out, left)
 }
 
-fn counts(items: &[Item], idx: &[usize], k: usize) -> PartCounts {
+fn counts(items: &[ImageItem], idx: &[usize], k: usize) -> PartCounts {
     let mut images = vec![0; k];
     let mut patients = HashSet::new();
     for &i in idx {
@@ -254,15 +273,29 @@ fn counts(items: &[Item], idx: &[usize], k: usize) -> PartCounts {
     }
 }
 
-/// Train as `mammolab train` does and write the run directory `out` (see the module docs).
-pub fn run(
-    manifest: &Manifest,
-    options: &RunOptions,
-    out: &Path,
-    progress: &mut dyn Progress,
-) -> Result<RunResult> {
-    // An unusable device fails before minutes of merging and decoding.
-    options.device.device()?;
+/// A cohort ready to train on: the merge's images, split by patient, decoded into tensors.
+/// The first half of [`run`], for notebooks that train their own way.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Class names in index order, the positive class last.
+    pub classes: Vec<String>,
+    /// One entry per image file, in sample order.
+    pub items: Vec<ImageItem>,
+    /// Sample indices of the train / validation / test parts (patient-grouped).
+    pub split: Split,
+    /// Every image as a tensor (sample order of `items`).
+    pub all: Samples,
+    /// Labelled rows of the workbooks.
+    pub rows: usize,
+    /// Rows left out: no image file (see the merge audit) or an image already used.
+    pub left_out: usize,
+    /// Seconds spent decoding and resizing (0.x when cached).
+    pub decode_seconds: f64,
+}
+
+/// Merge, pick one image per file, split by patient (checked by [`leakage`]), decode and
+/// preprocess as [`RunOptions`] says (cached in `options.cache_dir`).
+pub fn prepare(manifest: &Manifest, options: &RunOptions) -> Result<Prepared> {
     let merged = merge(manifest)?;
     let mut classes: Vec<String> = merged
         .records
@@ -288,7 +321,6 @@ pub fn run(
             format!("need two classes, the manifest gives {classes:?}"),
         ));
     }
-    let k = classes.len();
     let (items, left_out) = items(manifest, &merged, &classes, options.prefer_dicom);
     let labels: Vec<usize> = items.iter().map(|i| i.class).collect();
     let groups: Vec<&str> = items.iter().map(|i| i.patient.as_str()).collect();
@@ -310,13 +342,12 @@ pub fn run(
             format!("{shared} patients are in more than one part"),
         ));
     }
-
     let t0 = Instant::now();
     let files: Vec<(PathBuf, bool)> = items.iter().map(|i| (i.path.clone(), i.right)).collect();
     let pre = Preprocess::new(options.size, options.size)
         .with_crop(0.05)
         .with_flip_right()
-        .with_normalise(0.5, 0.25);
+        .with_normalise(NORMALISE.0, NORMALISE.1);
     let tag = manifest
         .tables
         .iter()
@@ -325,14 +356,139 @@ pub fn run(
         .join(",");
     let batch = load_images(&files, &pre, options.cache_dir.as_deref(), &tag)?;
     let all = Samples::from_batch(batch, labels)?;
-    let decode_s = t0.elapsed().as_secs_f64();
+    Ok(Prepared {
+        classes,
+        items,
+        split,
+        all,
+        rows: merged.records.len(),
+        left_out,
+        decode_seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+impl Prepared {
+    /// Index of the positive class (the last).
+    pub fn positive(&self) -> usize {
+        self.classes.len() - 1
+    }
+
+    /// Training images.
+    pub fn train(&self) -> Samples {
+        self.all.subset(&self.split.train)
+    }
+
+    /// Validation images.
+    pub fn val(&self) -> Samples {
+        self.all.subset(&self.split.val)
+    }
+
+    /// Test images.
+    pub fn test(&self) -> Samples {
+        self.all.subset(&self.split.test)
+    }
+
+    /// `true` for positive-class samples among `idx`.
+    pub fn is_positive(&self, idx: &[usize]) -> Vec<bool> {
+        let p = self.positive();
+        idx.iter().map(|&i| self.items[i].class == p).collect()
+    }
+
+    /// Pseudonymous patient of each sample among `idx`.
+    pub fn pseudonyms(&self, idx: &[usize]) -> Vec<String> {
+        idx.iter().map(|&i| self.items[i].pseudonym()).collect()
+    }
+
+    /// Sample `i` of `samples` (made by [`prepare`]) back in [0, 1] grey, first channel.
+    pub fn image(samples: &Samples, i: usize) -> Gray {
+        let [_, c, h, w] = samples.shape;
+        let start = i * c * h * w;
+        Gray {
+            width: w,
+            height: h,
+            pixels: samples.data[start..start + h * w]
+                .iter()
+                .map(|v| v * NORMALISE.1 + NORMALISE.0)
+                .collect(),
+        }
+    }
+
+    /// Images and patients per part: train, validation, test.
+    pub fn part_counts(&self) -> [PartCounts; 3] {
+        let k = self.classes.len();
+        [
+            counts(&self.items, &self.split.train, k),
+            counts(&self.items, &self.split.val, k),
+            counts(&self.items, &self.split.test, k),
+        ]
+    }
+
+    /// The test images with `scores` (one per test sample) as `predictions.csv` has them:
+    /// pseudonymous patient, sheet, row, laterality, label (1 = positive), class, score.
+    pub fn predictions(&self, scores: &[f64]) -> Result<DataFrame> {
+        let test: Vec<&ImageItem> = self.split.test.iter().map(|&i| &self.items[i]).collect();
+        if scores.len() != test.len() {
+            return Err(Error::input(
+                "predictions",
+                format!("{} test images but {} scores", test.len(), scores.len()),
+            ));
+        }
+        let k = self.classes.len();
+        DataFrame::new_infer_height(vec![
+            Column::new(
+                "patient".into(),
+                test.iter().map(|it| it.pseudonym()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "sheet".into(),
+                test.iter().map(|it| it.sheet.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "row".into(),
+                test.iter().map(|it| it.row).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "laterality".into(),
+                test.iter()
+                    .map(|it| it.laterality.clone())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "label".into(),
+                test.iter()
+                    .map(|it| u8::from(it.class == k - 1) as u32)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "class".into(),
+                test.iter()
+                    .map(|it| self.classes[it.class].clone())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new("score".into(), scores.to_vec()),
+        ])
+        .map_err(|e| Error::table("predictions", e))
+    }
+}
+
+/// Train as `mammolab train` does and write the run directory `out` (see the module docs).
+pub fn run(
+    manifest: &Manifest,
+    options: &RunOptions,
+    out: &Path,
+    progress: &mut dyn Progress,
+) -> Result<RunResult> {
+    // An unusable device fails before minutes of merging and decoding.
+    options.device.device()?;
+    let data = prepare(manifest, options)?;
+    let k = data.classes.len();
 
     let t1 = Instant::now();
     let model = options.model.config(options.size, k);
     let mut trainer = Trainer::new(model, options.train.clone(), options.device)?;
-    let train = all.subset(&split.train);
-    let val = all.subset(&split.val);
-    let test = all.subset(&split.test);
+    let train = data.train();
+    let val = data.val();
+    let test = data.test();
     let val = (!val.is_empty()).then_some(val);
     trainer.fit(&train, val.as_ref(), progress)?;
     let train_s = t1.elapsed().as_secs_f64();
@@ -341,57 +497,14 @@ pub fn run(
     let probs = trainer.predict(&test)?;
     let test_scores = scores(&probs, k - 1);
     let predict_s = t2.elapsed().as_secs_f64();
-    let test_labels: Vec<bool> = test.labels.iter().map(|&l| l == k - 1).collect();
+    let test_labels = data.is_positive(&data.split.test);
     let summary = BinarySummary::new(&test_labels, &test_scores, 0.5)?;
 
     std::fs::create_dir_all(out).at(out)?;
     trainer.save(&out.join("checkpoint"))?;
     let mut hist = trainer.history().to_dataframe()?;
     write_csv(&mut hist, &out.join("history.csv"))?;
-    let test_items: Vec<&Item> = split.test.iter().map(|&i| &items[i]).collect();
-    let mut predictions = DataFrame::new_infer_height(vec![
-        Column::new(
-            "patient".into(),
-            test_items
-                .iter()
-                .map(|it| pseudonym(&it.patient))
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "sheet".into(),
-            test_items
-                .iter()
-                .map(|it| it.sheet.clone())
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "row".into(),
-            test_items.iter().map(|it| it.row).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "laterality".into(),
-            test_items
-                .iter()
-                .map(|it| it.laterality.clone())
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "label".into(),
-            test_items
-                .iter()
-                .map(|it| u8::from(it.class == k - 1) as u32)
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "class".into(),
-            test_items
-                .iter()
-                .map(|it| classes[it.class].clone())
-                .collect::<Vec<_>>(),
-        ),
-        Column::new("score".into(), test_scores.clone()),
-    ])
-    .map_err(|e| Error::table("predictions", e))?;
+    let mut predictions = data.predictions(&test_scores)?;
     let predictions_csv = out.join("predictions.csv");
     write_csv(&mut predictions, &predictions_csv)?;
     let p = out.join("metrics.json");
@@ -405,16 +518,12 @@ pub fn run(
     let info = RunInfo {
         manifest: manifest.source.clone(),
         options: options.clone(),
-        classes,
-        rows: merged.records.len(),
-        left_out,
-        split: [
-            counts(&items, &split.train, k),
-            counts(&items, &split.val, k),
-            counts(&items, &split.test, k),
-        ],
-        shared_patients: shared,
-        seconds: [decode_s, train_s, predict_s],
+        rows: data.rows,
+        left_out: data.left_out,
+        split: data.part_counts(),
+        classes: data.classes,
+        shared_patients: 0,
+        seconds: [data.decode_seconds, train_s, predict_s],
     };
     let p = out.join("run.json");
     std::fs::write(
@@ -426,7 +535,7 @@ pub fn run(
         info,
         history: trainer.history().clone(),
         summary,
-        breast: summary_at_level(&predictions, &predictions_csv, 0.5, Level::Breast).ok(),
+        breast: level_summary(&predictions, 0.5, Level::Breast).ok(),
     })
 }
 
@@ -464,16 +573,21 @@ pub fn evaluate(dir: &Path, threshold: f64, level: Level) -> Result<BinarySummar
             "no predictions.csv: not a `mammolab train` run directory",
         ));
     }
-    summary_at_level(&read_csv(&p)?, &p, threshold, level)
+    summary_at(&read_csv(&p)?, &p, threshold, level)
 }
 
-/// [`evaluate`] on the predictions table `df` (`file` names it in messages).
-fn summary_at_level(
-    df: &DataFrame,
-    p: &Path,
+/// Metrics of a predictions table ([`Prepared::predictions`], `predictions.csv`) at
+/// `threshold`, per image or rolled up to breasts or patients (highest image score).
+pub fn level_summary(
+    predictions: &DataFrame,
     threshold: f64,
     level: Level,
 ) -> Result<BinarySummary> {
+    summary_at(predictions, Path::new("predictions"), threshold, level)
+}
+
+/// [`level_summary`] naming the file `p` in messages.
+fn summary_at(df: &DataFrame, p: &Path, threshold: f64, level: Level) -> Result<BinarySummary> {
     let t = ScoreTable::from_frame(df, p, "label", "score", None)?;
     if level == Level::Image {
         return BinarySummary::new(&t.labels, &t.scores, threshold);

@@ -87,11 +87,14 @@ pub mod imaging;
 pub mod ingest;
 pub mod manifest;
 pub mod model;
+pub mod notebook;
 pub mod plot;
 pub mod rng;
 pub mod synth;
 
 pub use error::{Error, Result};
+/// The polars this crate builds on, for notebooks and callers that need its types.
+pub use polars;
 
 /// Everything a notebook needs in one `use`.
 pub mod prelude {
@@ -104,16 +107,24 @@ pub mod prelude {
         self, Aggregate, BinaryConfusion, BinarySummary, Binning, BootstrapOptions,
         ClassificationReport, ConfusionMatrix, Resampling, ThresholdSweep,
     };
+    pub use crate::experiment::{
+        self, level_summary, prepare, pseudonym, Level, ModelChoice, Prepared, RunOptions,
+    };
     pub use crate::imaging::{Filter, Gray};
     pub use crate::ingest::dicom::{read_display, read_header, read_image};
     pub use crate::ingest::merge::{merge, MergeResult, Status};
     pub use crate::ingest::sheets::{read_all, read_sheet, SheetOptions};
     pub use crate::manifest::Manifest;
+    pub use crate::model::baseline::{numeric_features, Logistic, LogisticOptions, MajorityClass};
+    pub use crate::model::predict::{latent_means, probabilities, reconstructions, scores};
+    pub use crate::model::train::{EpochLines, Silent};
     pub use crate::model::{
         ClassLoss, ClassWeights, CnnConfig, ComputeDevice, DeepCnnConfig, EarlyStopping,
-        HeadTraining, ModelConfig, Monitor, OptimizerKind, Sampler, Samples, Schedule, TrainConfig,
-        Trainer, VaeConfig,
+        HeadTraining, History, ModelConfig, Monitor, OptimizerKind, Sampler, Samples, Schedule,
+        TrainConfig, Trainer, VaeConfig,
     };
+    pub use crate::notebook::{Redactor, Setup};
     pub use crate::plot::{self, CellValues, Figure, Table, Tile};
     pub use crate::synth::{self, Profile, SynthOptions, SynthSummary};
+    pub use polars::prelude::{Column, DataFrame};
 }

@@ -147,7 +147,7 @@ enum Command {
         /// Decode images from DICOM instead of the JPG exports.
         #[arg(long)]
         dicom: bool,
-        /// Folder for decoded-image caches (default: ~/.cache/mammolab/images; "none": no cache).
+        /// Folder for decoded-image caches (default: $MAMMOLAB_CACHE/images or ~/.cache/mammolab/images; "none": no cache).
         #[arg(long)]
         cache: Option<String>,
         /// The run directory to write.
@@ -398,8 +398,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             o.cache_dir = match cache.as_deref() {
                 Some("none") => None,
                 Some(dir) => Some(PathBuf::from(dir)),
-                None => std::env::var_os("HOME")
-                    .map(|h| PathBuf::from(h).join(".cache/mammolab/images")),
+                None => mammolab::notebook::image_cache_dir(),
             };
             let t = &mut o.train;
             t.epochs = epochs;

@@ -55,7 +55,7 @@ pub use calibration::{brier_score, calibration_curve, log_loss, Binning, Calibra
 pub use confusion::{BinaryConfusion, BinaryMetrics, ConfusionMatrix};
 pub use curves::{average_precision, pr_curve, roc_auc, roc_curve, PrCurve, RocCurve};
 pub use report::{ClassRow, ClassificationReport};
-pub use summary::BinarySummary;
+pub use summary::{compare, BinarySummary};
 pub use threshold::{OperatingPoint, ThresholdSweep};
 
 use crate::{Error, Result};

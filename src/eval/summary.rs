@@ -53,3 +53,42 @@ impl BinarySummary {
         })
     }
 }
+
+/// Side by side, one row per `(name, summary)`: threshold, accuracy, balanced accuracy,
+/// precision, recall, specificity, F1, ROC AUC, average precision, and the confusion counts.
+/// The table that shows the accuracy paradox at a glance.
+pub fn compare(rows: &[(&str, &BinarySummary)]) -> Result<polars::prelude::DataFrame> {
+    use polars::prelude::{Column, DataFrame};
+    let f = |name: &str, g: &dyn Fn(&BinarySummary) -> f64| {
+        Column::new(
+            name.into(),
+            rows.iter().map(|(_, s)| g(s)).collect::<Vec<f64>>(),
+        )
+    };
+    let u = |name: &str, g: &dyn Fn(&BinarySummary) -> u64| {
+        Column::new(
+            name.into(),
+            rows.iter().map(|(_, s)| g(s)).collect::<Vec<u64>>(),
+        )
+    };
+    DataFrame::new_infer_height(vec![
+        Column::new(
+            "model".into(),
+            rows.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>(),
+        ),
+        f("threshold", &|s| s.threshold),
+        f("accuracy", &|s| s.metrics.accuracy),
+        f("balanced_accuracy", &|s| s.metrics.balanced_accuracy),
+        f("precision", &|s| s.metrics.precision),
+        f("recall", &|s| s.metrics.recall),
+        f("specificity", &|s| s.metrics.specificity),
+        f("f1", &|s| s.metrics.f1),
+        f("roc_auc", &|s| s.roc_auc),
+        f("average_precision", &|s| s.average_precision),
+        u("tp", &|s| s.confusion.tp),
+        u("fp", &|s| s.confusion.fp),
+        u("fn", &|s| s.confusion.fn_),
+        u("tn", &|s| s.confusion.tn),
+    ])
+    .map_err(|e| crate::Error::table("comparison", e))
+}

@@ -46,7 +46,8 @@ pub enum Status {
 }
 
 impl Status {
-    fn as_str(self) -> &'static str {
+    /// The name the audit tables use (`exact`, `normalised`, `unmatched`, ...).
+    pub fn as_str(self) -> &'static str {
         match self {
             Status::Exact => "exact",
             Status::Normalised => "normalised",
@@ -841,6 +842,68 @@ impl MergeResult {
             "file" => a.iter().map(|e| e.file.as_deref()).collect::<Vec<_>>(),
         )
         .map_err(|e| Error::table("audit", e))
+    }
+
+    /// The audit lines whose status is one of `statuses`, as [`MergeResult::audit_frame`]
+    /// has them: e.g. `&[Status::Unmatched]` for the rows that found nothing.
+    pub fn audit_frame_of(&self, statuses: &[Status]) -> Result<DataFrame> {
+        let keep: Vec<&AuditEntry> = self
+            .audit
+            .iter()
+            .filter(|e| statuses.contains(&e.status))
+            .collect();
+        df!(
+            "workbook" => keep.iter().map(|e| e.workbook.as_str()).collect::<Vec<_>>(),
+            "sheet" => keep.iter().map(|e| e.sheet.as_str()).collect::<Vec<_>>(),
+            "row" => keep.iter().map(|e| e.row).collect::<Vec<_>>(),
+            "key" => keep.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
+            "status" => keep.iter().map(|e| e.status.as_str()).collect::<Vec<_>>(),
+            "reason" => keep.iter().map(|e| e.reason.as_str()).collect::<Vec<_>>(),
+            "counterpart_row" => keep.iter().map(|e| e.counterpart_row).collect::<Vec<_>>(),
+            "file" => keep.iter().map(|e| e.file.as_deref()).collect::<Vec<_>>(),
+        )
+        .map_err(|e| Error::table("audit", e))
+    }
+
+    /// How many audit lines each sheet (or `files`) has per status: one row per sheet, one
+    /// column per status, and `total`.
+    pub fn status_frame(&self) -> Result<DataFrame> {
+        const ALL: [Status; 6] = [
+            Status::Exact,
+            Status::Normalised,
+            Status::ImageFound,
+            Status::Unmatched,
+            Status::HeaderMismatch,
+            Status::File,
+        ];
+        let mut counts: BTreeMap<String, [u32; 6]> = BTreeMap::new();
+        for e in &self.audit {
+            let name = if e.sheet.is_empty() {
+                "(files)".to_string()
+            } else {
+                e.sheet.clone()
+            };
+            let i = ALL.iter().position(|s| *s == e.status).expect("listed");
+            counts.entry(name).or_default()[i] += 1;
+        }
+        let mut cols = vec![Column::new(
+            "sheet".into(),
+            counts.keys().cloned().collect::<Vec<_>>(),
+        )];
+        for (i, s) in ALL.iter().enumerate() {
+            cols.push(Column::new(
+                s.as_str().into(),
+                counts.values().map(|c| c[i]).collect::<Vec<_>>(),
+            ));
+        }
+        cols.push(Column::new(
+            "total".into(),
+            counts
+                .values()
+                .map(|c| c.iter().sum::<u32>())
+                .collect::<Vec<_>>(),
+        ));
+        DataFrame::new_infer_height(cols).map_err(|e| Error::table("status counts", e))
     }
 
     /// The records as a DataFrame (one row per labelled row).

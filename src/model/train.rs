@@ -313,6 +313,35 @@ pub struct History {
 }
 
 impl History {
+    /// One value per epoch of `name` (a column of [`History::to_dataframe`]: `train_loss`,
+    /// `val_loss`, `val_roc_auc`, ...); missing values are NaN (charts skip them).
+    pub fn series(&self, name: &str) -> Result<Vec<f64>> {
+        let g: fn(&EpochStats) -> Option<f64> = match name {
+            "learning_rate" => |s| Some(s.learning_rate),
+            "train_loss" => |s| Some(s.train_loss),
+            "train_accuracy" => |s| Some(s.train_accuracy),
+            "reconstruction" => |s| s.reconstruction,
+            "kl" => |s| s.kl,
+            "val_loss" => |s| s.val_loss,
+            "val_accuracy" => |s| s.val_accuracy,
+            "val_balanced_accuracy" => |s| s.val_balanced_accuracy,
+            "val_roc_auc" => |s| s.val_roc_auc,
+            "seconds" => |s| Some(s.seconds),
+            "images_per_second" => |s| Some(s.images_per_second),
+            _ => {
+                return Err(Error::Param {
+                    name: "series",
+                    message: format!("{name:?} is not a column of the training history"),
+                })
+            }
+        };
+        Ok(self
+            .epochs
+            .iter()
+            .map(|s| g(s).unwrap_or(f64::NAN))
+            .collect())
+    }
+
     /// One row per epoch; optional values are nulls.
     pub fn to_dataframe(&self) -> Result<DataFrame> {
         let e = &self.epochs;
@@ -623,6 +652,26 @@ impl Trainer {
     /// Class probabilities `[n][classes]` of `samples` with [`Trainer::model`].
     pub fn predict(&self, samples: &Samples) -> Result<Vec<Vec<f64>>> {
         self.probabilities_of(self.model(), samples)
+    }
+
+    /// The VAE's latent means `[n][latent]` of `samples` (an error for other models).
+    pub fn latent_means(&self, samples: &Samples) -> Result<Vec<Vec<f64>>> {
+        super::predict::latent_means(
+            &self.model().valid(),
+            samples,
+            self.config.batch_size.max(32),
+            &self.inference_device()?,
+        )
+    }
+
+    /// The VAE's reconstructions (from the latent means) of the samples `idx` of `samples`.
+    pub fn reconstruct(&self, samples: &Samples, idx: &[usize]) -> Result<Samples> {
+        super::predict::reconstructions(
+            &self.model().valid(),
+            samples,
+            idx,
+            &self.inference_device()?,
+        )
     }
 
     /// Class probabilities of `model` in inference mode.

@@ -643,6 +643,25 @@ pub struct Tile {
     pub correct: Option<bool>,
 }
 
+impl Tile {
+    /// A tile of `img` (values clamped to [0, 1]) with `caption`.
+    pub fn new(img: &crate::imaging::Gray, caption: impl Into<String>) -> Self {
+        Self {
+            pixels: img.pixels.iter().map(|v| v.clamp(0.0, 1.0)).collect(),
+            width: img.width,
+            height: img.height,
+            caption: caption.into(),
+            correct: None,
+        }
+    }
+
+    /// The same tile with its caption green (`true`) or red (`false`).
+    pub fn marked(mut self, correct: bool) -> Self {
+        self.correct = Some(correct);
+        self
+    }
+}
+
 /// Images in a grid of `cols` columns with captions: a class gallery, or the top losses
 /// (most confident mistakes) of a model.
 pub fn image_grid<DB: DrawingBackend>(

@@ -5,6 +5,7 @@ mod eval;
 mod ingest;
 mod manifest;
 mod model;
+mod notebook;
 mod plot;
 mod split;
 mod synth;

@@ -1,0 +1,275 @@
+//! What the notebooks share: parameters from the environment, the cohort found (or generated)
+//! wherever the notebook runs from, and a [`Redactor`] so that executed notebooks show
+//! pseudonyms, never the workbooks' patient identifiers.
+//!
+//! | variable | values | default |
+//! |---|---|---|
+//! | `MAMMOLAB_PROFILE` | `ci`, `default`, `large` | `default` |
+//! | `MAMMOLAB_DATA` | cohort folder (generated there with seed 1 if it has no `manifest.toml`) | `<crate>/data/synthetic-<profile>` |
+//! | `MAMMOLAB_DEVICE` | `cpu`, `cuda` | `cpu` |
+//! | `MAMMOLAB_CACHE` | decoded-image cache lives in `$MAMMOLAB_CACHE/images` | `~/.cache/mammolab` |
+//!
+//! ```no_run
+//! use mammolab::prelude::*;
+//! # fn main() -> mammolab::Result<()> {
+//! let setup = Setup::from_env()?; // profile, data folder, device
+//! let manifest = setup.cohort()?; // generated on first use
+//! let result = merge(&manifest)?;
+//! let redact = Redactor::from_merge(&manifest, &result);
+//! let audit = redact.table(&result.audit_frame()?)?; // keys show P-... pseudonyms
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::{Column, DataFrame, DataType};
+
+use crate::experiment::{pseudonym, ModelChoice, RunOptions};
+use crate::ingest::key::PartKind;
+use crate::ingest::merge::MergeResult;
+use crate::manifest::Manifest;
+use crate::model::ComputeDevice;
+use crate::plot::Table;
+use crate::synth::{self, Profile, SynthOptions};
+use crate::{Error, Result};
+
+/// A notebook's parameters, read once from the environment (see the module docs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setup {
+    /// Which synthetic cohort.
+    pub profile: Profile,
+    /// The cohort folder (holds `manifest.toml`).
+    pub data: PathBuf,
+    /// Where models train.
+    pub device: ComputeDevice,
+}
+
+/// The folder of the mammolab crate (where `data/` and `notebooks/` live).
+pub fn crate_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where decoded images are cached: `$MAMMOLAB_CACHE/images`, else `~/.cache/mammolab/images`.
+pub fn image_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("MAMMOLAB_CACHE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/mammolab")))
+        .map(|d| d.join("images"))
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| default.to_string())
+}
+
+impl Setup {
+    /// Read `MAMMOLAB_PROFILE`, `MAMMOLAB_DATA` and `MAMMOLAB_DEVICE`; a bad value is a
+    /// one-line error naming the variable.
+    pub fn from_env() -> Result<Self> {
+        let name = |var: &'static str, e: Error| Error::Param {
+            name: var,
+            message: e.to_string(),
+        };
+        let profile: Profile = env_or("MAMMOLAB_PROFILE", "default")
+            .parse()
+            .map_err(|e| name("MAMMOLAB_PROFILE", e))?;
+        let device: ComputeDevice = env_or("MAMMOLAB_DEVICE", "cpu")
+            .parse()
+            .map_err(|e| name("MAMMOLAB_DEVICE", e))?;
+        let data = std::env::var_os("MAMMOLAB_DATA")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                crate_dir()
+                    .join("data")
+                    .join(format!("synthetic-{}", profile.name()))
+            });
+        Ok(Self {
+            profile,
+            data,
+            device,
+        })
+    }
+
+    /// The cohort's manifest; the cohort is generated (seed 1) first when the folder has
+    /// none, so a notebook runs on a fresh machine.
+    pub fn cohort(&self) -> Result<Manifest> {
+        let m = self.data.join("manifest.toml");
+        if !m.is_file() {
+            println!(
+                "generating the {} cohort into {} (once)",
+                self.profile.name(),
+                self.data.display()
+            );
+            let opts = SynthOptions::new(self.profile).with_seed(1);
+            synth::generate(&opts, &self.data)?;
+        }
+        Manifest::open(&m)
+    }
+
+    /// Epochs a notebook trains for: few on `ci` (the notebooks must run in minutes there),
+    /// 10 otherwise (as `mammolab train`).
+    pub fn epochs(&self) -> usize {
+        match self.profile {
+            Profile::Ci => 8,
+            _ => 10,
+        }
+    }
+
+    /// [`RunOptions`] for `model` at 64 px on this setup's device, epochs and image cache.
+    pub fn run_options(&self, model: ModelChoice) -> RunOptions {
+        let mut o = RunOptions::new(model);
+        o.device = self.device;
+        o.train.epochs = self.epochs();
+        o.cache_dir = image_cache_dir();
+        o
+    }
+
+    /// A folder for what a notebook writes (`<data>/notebook-out/<name>`), created.
+    pub fn out_dir(&self, name: &str) -> Result<PathBuf> {
+        use crate::error::IoContext;
+        let d = self.data.join("notebook-out").join(name);
+        std::fs::create_dir_all(&d).at(&d)?;
+        Ok(d)
+    }
+
+    /// A one-line description for the top of a notebook.
+    pub fn describe(&self) -> String {
+        format!(
+            "profile {} | data {} | device {:?}",
+            self.profile.name(),
+            self.data.display(),
+            self.device
+        )
+    }
+}
+
+/// Replaces patient identifiers in any text with their pseudonyms ([`pseudonym`]).
+///
+/// Text is cut into runs of letters and digits; a run equal to a known id (trimmed, upper
+/// case, as the merge normalises it) becomes `P-` + 10 hex digits. So `FILE0004-20141225-
+/// 112603-DIT439120108` shows as `FILE0004-20141225-112603-P-4f0c...`, the date and time
+/// parts (what keys usually fail on) stay readable, and ` dit439120108` is caught too.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    ids: HashMap<String, String>,
+}
+
+impl Redactor {
+    /// A redactor for the ids `ids` (any case, any surrounding space).
+    pub fn new<S: AsRef<str>>(ids: impl IntoIterator<Item = S>) -> Self {
+        let mut r = Self::default();
+        for id in ids {
+            r.insert(id.as_ref());
+        }
+        r
+    }
+
+    fn insert(&mut self, id: &str) {
+        let id = id.trim().to_uppercase();
+        if !id.is_empty() {
+            let p = pseudonym(&id);
+            self.ids.insert(id, p);
+        }
+    }
+
+    /// Every patient id of a merge: its records, and the id part of every audited key
+    /// (rows that matched nothing included).
+    pub fn from_merge(manifest: &Manifest, result: &MergeResult) -> Self {
+        let mut r = Self::new(result.records.iter().map(|rec| rec.patient_id.as_str()));
+        if let Some(key) = &manifest.key {
+            let parts: Vec<usize> = key
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| PartKind::guess(c) == PartKind::Id)
+                .map(|(i, _)| i)
+                .collect();
+            for e in &result.audit {
+                let split: Vec<&str> = e.key.split(key.separator.as_str()).collect();
+                // An id part may itself hold the separator: take everything from its
+                // position to the end when it is the last part.
+                for &p in &parts {
+                    if p + 1 == key.columns.len() && split.len() > p {
+                        r.insert(&split[p..].join(&key.separator));
+                    } else if let Some(v) = split.get(p) {
+                        r.insert(v);
+                    }
+                }
+            }
+        }
+        r
+    }
+
+    /// How many distinct ids it knows.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// True when it knows no id.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// `text` with every known id replaced by its pseudonym.
+    pub fn text(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut run = String::new();
+        let flush = |run: &mut String, out: &mut String| {
+            if !run.is_empty() {
+                match self.ids.get(&run.to_uppercase()) {
+                    Some(p) => out.push_str(p),
+                    None => out.push_str(run),
+                }
+                run.clear();
+            }
+        };
+        for c in text.chars() {
+            if c.is_alphanumeric() {
+                run.push(c);
+            } else {
+                flush(&mut run, &mut out);
+                out.push(c);
+            }
+        }
+        flush(&mut run, &mut out);
+        out
+    }
+
+    /// `df` with every text column redacted.
+    pub fn frame(&self, df: &DataFrame) -> Result<DataFrame> {
+        let cols = df
+            .columns()
+            .iter()
+            .map(|c| -> Result<Column> {
+                if c.dtype() != &DataType::String {
+                    return Ok(c.clone());
+                }
+                let s = c
+                    .str()
+                    .map_err(|e| Error::table(format!("column {}", c.name()), e))?;
+                let v: Vec<Option<String>> = s.iter().map(|v| v.map(|t| self.text(t))).collect();
+                Ok(Column::new(c.name().clone(), v))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        DataFrame::new_infer_height(cols).map_err(|e| Error::table("redacted frame", e))
+    }
+
+    /// `df` redacted, as an HTML [`Table`] for a notebook.
+    pub fn table(&self, df: &DataFrame) -> Result<Table> {
+        Ok(Table::new(self.frame(df)?))
+    }
+}
+
+/// `path` relative to `base` for display (full path when it is not under `base`).
+pub fn relative(path: &Path, base: &Path) -> String {
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
