@@ -21,7 +21,7 @@
 //! ```
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use polars::prelude::{Column, DataFrame, DataType};
 
@@ -264,12 +264,4 @@ impl Redactor {
     pub fn table(&self, df: &DataFrame) -> Result<Table> {
         Ok(Table::new(self.frame(df)?))
     }
-}
-
-/// `path` relative to `base` for display (full path when it is not under `base`).
-pub fn relative(path: &Path, base: &Path) -> String {
-    path.strip_prefix(base)
-        .unwrap_or(path)
-        .display()
-        .to_string()
 }

@@ -826,22 +826,26 @@ fn merged_frame(
     DataFrame::new(pairs.len(), cols).map_err(|e| Error::table("merged table", e))
 }
 
+/// Audit lines as a table: workbook, sheet, row, key, status, reason, counterpart_row, file.
+fn audit_rows(a: &[&AuditEntry]) -> Result<DataFrame> {
+    df!(
+        "workbook" => a.iter().map(|e| e.workbook.as_str()).collect::<Vec<_>>(),
+        "sheet" => a.iter().map(|e| e.sheet.as_str()).collect::<Vec<_>>(),
+        "row" => a.iter().map(|e| e.row).collect::<Vec<_>>(),
+        "key" => a.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
+        "status" => a.iter().map(|e| e.status.as_str()).collect::<Vec<_>>(),
+        "reason" => a.iter().map(|e| e.reason.as_str()).collect::<Vec<_>>(),
+        "counterpart_row" => a.iter().map(|e| e.counterpart_row).collect::<Vec<_>>(),
+        "file" => a.iter().map(|e| e.file.as_deref()).collect::<Vec<_>>(),
+    )
+    .map_err(|e| Error::table("audit", e))
+}
+
 impl MergeResult {
     /// The audit as a DataFrame: `workbook, sheet, row, key, status, reason,
     /// counterpart_row, file`.
     pub fn audit_frame(&self) -> Result<DataFrame> {
-        let a = &self.audit;
-        df!(
-            "workbook" => a.iter().map(|e| e.workbook.as_str()).collect::<Vec<_>>(),
-            "sheet" => a.iter().map(|e| e.sheet.as_str()).collect::<Vec<_>>(),
-            "row" => a.iter().map(|e| e.row).collect::<Vec<_>>(),
-            "key" => a.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
-            "status" => a.iter().map(|e| e.status.as_str()).collect::<Vec<_>>(),
-            "reason" => a.iter().map(|e| e.reason.as_str()).collect::<Vec<_>>(),
-            "counterpart_row" => a.iter().map(|e| e.counterpart_row).collect::<Vec<_>>(),
-            "file" => a.iter().map(|e| e.file.as_deref()).collect::<Vec<_>>(),
-        )
-        .map_err(|e| Error::table("audit", e))
+        audit_rows(&self.audit.iter().collect::<Vec<_>>())
     }
 
     /// The audit lines whose status is one of `statuses`, as [`MergeResult::audit_frame`]
@@ -852,17 +856,7 @@ impl MergeResult {
             .iter()
             .filter(|e| statuses.contains(&e.status))
             .collect();
-        df!(
-            "workbook" => keep.iter().map(|e| e.workbook.as_str()).collect::<Vec<_>>(),
-            "sheet" => keep.iter().map(|e| e.sheet.as_str()).collect::<Vec<_>>(),
-            "row" => keep.iter().map(|e| e.row).collect::<Vec<_>>(),
-            "key" => keep.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
-            "status" => keep.iter().map(|e| e.status.as_str()).collect::<Vec<_>>(),
-            "reason" => keep.iter().map(|e| e.reason.as_str()).collect::<Vec<_>>(),
-            "counterpart_row" => keep.iter().map(|e| e.counterpart_row).collect::<Vec<_>>(),
-            "file" => keep.iter().map(|e| e.file.as_deref()).collect::<Vec<_>>(),
-        )
-        .map_err(|e| Error::table("audit", e))
+        audit_rows(&keep)
     }
 
     /// How many audit lines each sheet (or `files`) has per status: one row per sheet, one
