@@ -9,8 +9,11 @@
 
 use std::time::Instant;
 
-use mammolab::model::train::Progress;
-use mammolab::model::{CnnConfig, ComputeDevice, ModelConfig, Samples, TrainConfig, Trainer};
+use clap::ValueEnum;
+use mammolab::dataset::Samples;
+use mammolab::model::{
+    keep_freed_memory, CnnConfig, ComputeDevice, ModelConfig, Progress, TrainConfig, Trainer,
+};
 
 /// Remembers when the first step finished.
 struct FirstStep {
@@ -26,7 +29,9 @@ impl Progress for FirstStep {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let device: ComputeDevice = args.get(5).map_or("cpu", |s| s.as_str()).parse()?;
+    let device = ComputeDevice::from_str(args.get(5).map_or("cpu", |s| s.as_str()), true)?;
+    // As the CLI does before training (see keep_freed_memory's docs).
+    keep_freed_memory();
     let a: Vec<usize> = args
         .iter()
         .take(5)

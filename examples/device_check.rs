@@ -7,7 +7,9 @@
 //! `--features cuda` and a GPU; elsewhere it exits with the one-line device error.
 
 use burn::prelude::*;
-use mammolab::model::{CnnConfig, ComputeDevice, Model, ModelConfig, Samples, VaeConfig};
+use mammolab::dataset::Samples;
+use mammolab::model::train::images_tensor;
+use mammolab::model::{CnnConfig, ComputeDevice, Model, ModelConfig, VaeConfig};
 
 fn max_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Result<f64, Box<dyn std::error::Error>> {
     let a = a
@@ -42,8 +44,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let on_cpu = config.init(&cpu)?.valid();
         let on_gpu = on_cpu.clone().to_device(&gpu);
         let logits = max_diff(
-            on_cpu.logits(batch.images(&idx, &cpu)),
-            on_gpu.logits(batch.images(&idx, &gpu)).to_device(&cpu),
+            on_cpu.logits(images_tensor(&batch, &idx, &cpu)),
+            on_gpu
+                .logits(images_tensor(&batch, &idx, &gpu))
+                .to_device(&cpu),
         )?;
         out.insert(
             format!("{}_logits_max_abs_diff", config.name()),
@@ -51,8 +55,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         if let (Model::Vae(c), Model::Vae(g)) = (&on_cpu, &on_gpu) {
             let r = max_diff(
-                c.forward(batch.images(&idx, &cpu), false).reconstruction,
-                g.forward(batch.images(&idx, &gpu), false)
+                c.forward(images_tensor(&batch, &idx, &cpu), false)
+                    .reconstruction,
+                g.forward(images_tensor(&batch, &idx, &gpu), false)
                     .reconstruction
                     .to_device(&cpu),
             )?;

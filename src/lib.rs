@@ -3,7 +3,8 @@
 //! Breast-cancer imaging research in Rust: hospital spreadsheets and image folders in,
 //! honest imbalance-aware evaluation out.
 //!
-//! Data flows one way:
+//! Data flows one way, with [`pipeline`] on top and the CLI and notebooks above it
+//! (`ARCHITECTURE.md` in the repository says where to add what):
 //!
 //! ```text
 //! manifest -> ingest -> dataset -> model -> eval -> plot
@@ -17,13 +18,23 @@
 //! - [`ingest`]: files at the edge: workbooks (calamine -> polars), seed 001's merge with an
 //!   audit of every row and file, the image index, DICOM and JPG pixels, CSVs of scores.
 //! - [`imaging`]: pixel math without I/O: rescale, VOI window, MONOCHROME1, resize, crop.
-//! - [`dataset`]: cached image batches, stratified and patient-grouped splits, k-fold, and a
-//!   leakage detector.
+//! - [`dataset`]: a merged cohort made ready to train on ([`dataset::prepare`]: one item
+//!   per image, a patient-grouped split, images decoded through the [`dataset::Preprocess`]
+//!   recipe that is saved with every model), [`dataset::Samples`], stratified and
+//!   patient-grouped splits, k-fold, a leakage detector, tabular features.
+//! - [`model`]: seed 001's CNN, seed 000's CNN-VAE, plain and residual deep CNNs on burn;
+//!   the training loop, checkpoints with their input recipe, and a [`model::Predictor`] that
+//!   scores image files from a checkpoint; baselines.
 //! - [`eval`]: confusion matrices, per-class reports, ROC/PR curves, thresholds,
 //!   calibration, bootstrap intervals and roll-ups, all checked against scikit-learn, with
 //!   a written policy for every edge case.
 //! - [`plot`]: one plotters function per chart, PNG/SVG files, and inline display of
 //!   charts and DataFrames in evcxr notebooks.
+//! - [`pipeline`]: a run from [`pipeline::RunOptions`] to a run directory: prepare -> fit ->
+//!   scores -> metrics, as `mammolab train` does it; reading a run back at any threshold and
+//!   level; the text summaries the CLI and notebooks print.
+//! - [`notebook`]: a notebook's parameters, read from the environment once, and a redactor
+//!   that shows patients only as pseudonyms.
 //!
 //! Ingest, dataset, model, eval and plot modules follow the same rule: functions take
 //! values and return values; nothing below the binary prints, panics on bad data, or reads
@@ -54,8 +65,26 @@
 //! let result = merge(&manifest)?;
 //! let cancer = &result.summary.sheets["Cancer"]; // 98 of 105 matched, 87 by the exact key
 //! let why = Table::new(result.audit_frame()?); // every row and file, with a reason
-//! let rec = &result.records[0]; // class, patient, DICOM and JPG paths
-//! let img = read_display(manifest.resolve(rec.dicom.as_ref().unwrap()))?; // [0, 1] grey
+//! let rec = &result.records[0]; // class, patient, resolved DICOM and JPG paths, laterality
+//! let img = read_display(rec.dicom.as_ref().unwrap())?; // [0, 1] grey
+//! # Ok(()) }
+//! ```
+//!
+//! ## Training and evaluating, as `mammolab train` does
+//!
+//! ```no_run
+//! use mammolab::prelude::*;
+//!
+//! # fn main() -> mammolab::Result<()> {
+//! let manifest = Manifest::open("data/synthetic-ci/manifest.toml")?;
+//! let opts = RunOptions::new(ModelChoice::Cnn).with_size(64).with_class_weights(ClassWeights::Balanced);
+//! let data = pipeline::prepare(&manifest, &opts)?; // merge, patient split, decoded images
+//! println!("{}", report::prepared(&data));
+//! let trainer = pipeline::fit(&data, &opts, &mut EpochLines(std::io::stdout()))?;
+//! let test = pipeline::scores(&trainer, &data, Part::Test)?;
+//! println!("{}", test.summary(0.5)?.report());
+//! trainer.save("runs/cnn/checkpoint".as_ref())?; // weights, configs and the input recipe
+//! let p = Predictor::open("runs/cnn/checkpoint".as_ref(), ComputeDevice::Cpu)?;
 //! # Ok(()) }
 //! ```
 //!
@@ -82,12 +111,12 @@ pub mod calendar;
 pub mod dataset;
 pub mod error;
 pub mod eval;
-pub mod experiment;
 pub mod imaging;
 pub mod ingest;
 pub mod manifest;
 pub mod model;
 pub mod notebook;
+pub mod pipeline;
 pub mod plot;
 pub mod rng;
 pub mod synth;
@@ -98,32 +127,31 @@ pub use polars;
 
 /// Everything a notebook needs in one `use`.
 pub mod prelude {
+    pub use crate::dataset::tabular::{pick, FeatureColumns, Tabular};
     pub use crate::dataset::{
-        grouped_kfold, grouped_split, leakage, load_images, stratified_kfold, stratified_split,
-        Fractions, Preprocess,
+        grouped_kfold, grouped_split, leakage, load_images, pseudonym, stratified_kfold,
+        stratified_split, DataOptions, Fractions, ImageSource, Part, Prepared, Preprocess, Samples,
+        SplitLeak,
     };
     pub use crate::error::{Error, Result};
     pub use crate::eval::{
         self, Aggregate, BinaryConfusion, BinarySummary, Binning, BootstrapOptions,
         ClassificationReport, ConfusionMatrix, Resampling, ThresholdSweep,
     };
-    pub use crate::experiment::{
-        self, level_summary, prepare, pseudonym, Level, ModelChoice, Prepared, RunOptions,
-    };
     pub use crate::imaging::{Filter, Gray};
-    pub use crate::ingest::dicom::{read_display, read_header, read_image};
-    pub use crate::ingest::merge::{merge, MergeResult, Status};
+    pub use crate::ingest::dicom::{read_display, read_header, read_image, read_picture};
+    pub use crate::ingest::merge::{merge, Laterality, MergeResult, Status};
     pub use crate::ingest::sheets::{read_all, read_sheet, SheetOptions};
     pub use crate::manifest::Manifest;
     pub use crate::model::baseline::{numeric_features, Logistic, LogisticOptions, MajorityClass};
     pub use crate::model::predict::{latent_means, probabilities, reconstructions, scores};
-    pub use crate::model::train::{EpochLines, Silent};
     pub use crate::model::{
         ClassLoss, ClassWeights, CnnConfig, ComputeDevice, DeepCnnConfig, EarlyStopping,
-        HeadTraining, History, ModelConfig, Monitor, OptimizerKind, Sampler, Samples, Schedule,
-        TrainConfig, Trainer, VaeConfig,
+        EpochLines, HeadTraining, History, ModelChoice, ModelConfig, Monitor, OptimizerKind,
+        Predictor, Sampler, Schedule, Silent, TrainConfig, Trainer, VaeConfig,
     };
     pub use crate::notebook::{Redactor, Setup};
+    pub use crate::pipeline::{self, level_summary, report, Level, RunOptions, Scored};
     pub use crate::plot::{self, CellValues, Figure, Table, Tile};
     pub use crate::synth::{self, Profile, SynthOptions, SynthSummary};
     pub use polars::prelude::{Column, DataFrame};

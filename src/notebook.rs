@@ -9,6 +9,10 @@
 //! | `MAMMOLAB_DEVICE` | `cpu`, `cuda` | `cpu` |
 //! | `MAMMOLAB_CACHE` | decoded-image cache lives in `$MAMMOLAB_CACHE/images` | `~/.cache/mammolab` |
 //!
+//! [`Setup::from_env`] is the one place a notebook reads the environment: it reads every
+//! variable once, and tunes the allocator for training
+//! ([`keep_freed_memory`](crate::model::keep_freed_memory)) unless `GLIBC_TUNABLES` is set.
+//!
 //! ```no_run
 //! use mammolab::prelude::*;
 //! # fn main() -> mammolab::Result<()> {
@@ -25,11 +29,12 @@ use std::path::PathBuf;
 
 use polars::prelude::{Column, DataFrame, DataType};
 
-use crate::experiment::{pseudonym, ModelChoice, RunOptions};
+use crate::dataset::{default_image_cache, pseudonym};
 use crate::ingest::key::PartKind;
 use crate::ingest::merge::MergeResult;
 use crate::manifest::Manifest;
-use crate::model::ComputeDevice;
+use crate::model::{ComputeDevice, ModelChoice};
+use crate::pipeline::RunOptions;
 use crate::plot::Table;
 use crate::synth::{self, Profile, SynthOptions};
 use crate::{Error, Result};
@@ -43,6 +48,9 @@ pub struct Setup {
     pub data: PathBuf,
     /// Where models train.
     pub device: ComputeDevice,
+    /// Folder of decoded-image caches (`$MAMMOLAB_CACHE/images`, else
+    /// `~/.cache/mammolab/images`).
+    pub cache: Option<PathBuf>,
 }
 
 /// The folder of the mammolab crate (where `data/` and `notebooks/` live).
@@ -50,13 +58,19 @@ pub fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Where decoded images are cached: `$MAMMOLAB_CACHE/images`, else `~/.cache/mammolab/images`.
-pub fn image_cache_dir() -> Option<PathBuf> {
-    std::env::var_os("MAMMOLAB_CACHE")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/mammolab")))
-        .map(|d| d.join("images"))
+/// `value` as one of `T`'s names (any case), or an error naming the variable and the choices.
+fn choice<T: clap::ValueEnum>(var: &'static str, value: &str) -> Result<T> {
+    T::from_str(value, true).map_err(|_| {
+        let names: Vec<String> = T::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value())
+            .map(|p| p.get_name().to_string())
+            .collect();
+        Error::Param {
+            name: var,
+            message: format!("`{value}` is not one of {}", names.join(", ")),
+        }
+    })
 }
 
 fn env_or(name: &str, default: &str) -> String {
@@ -71,16 +85,13 @@ impl Setup {
     /// Read `MAMMOLAB_PROFILE`, `MAMMOLAB_DATA` and `MAMMOLAB_DEVICE`; a bad value is a
     /// one-line error naming the variable.
     pub fn from_env() -> Result<Self> {
-        let name = |var: &'static str, e: Error| Error::Param {
-            name: var,
-            message: e.to_string(),
-        };
-        let profile: Profile = env_or("MAMMOLAB_PROFILE", "default")
-            .parse()
-            .map_err(|e| name("MAMMOLAB_PROFILE", e))?;
-        let device: ComputeDevice = env_or("MAMMOLAB_DEVICE", "cpu")
-            .parse()
-            .map_err(|e| name("MAMMOLAB_DEVICE", e))?;
+        let profile: Profile = choice("MAMMOLAB_PROFILE", &env_or("MAMMOLAB_PROFILE", "default"))?;
+        let device: ComputeDevice = choice("MAMMOLAB_DEVICE", &env_or("MAMMOLAB_DEVICE", "cpu"))?;
+        if std::env::var_os("GLIBC_TUNABLES").is_none() {
+            crate::model::keep_freed_memory();
+        }
+        let cache =
+            default_image_cache(std::env::var_os("MAMMOLAB_CACHE"), std::env::var_os("HOME"));
         let data = std::env::var_os("MAMMOLAB_DATA")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
@@ -93,19 +104,21 @@ impl Setup {
             profile,
             data,
             device,
+            cache,
         })
     }
 
+    /// Whether [`Setup::cohort`] will generate the cohort first (its folder has no
+    /// `manifest.toml` yet).
+    pub fn needs_cohort(&self) -> bool {
+        !self.data.join("manifest.toml").is_file()
+    }
+
     /// The cohort's manifest; the cohort is generated (seed 1) first when the folder has
-    /// none, so a notebook runs on a fresh machine.
+    /// none ([`Setup::needs_cohort`]), so a notebook runs on a fresh machine.
     pub fn cohort(&self) -> Result<Manifest> {
         let m = self.data.join("manifest.toml");
-        if !m.is_file() {
-            println!(
-                "generating the {} cohort into {} (once)",
-                self.profile.name(),
-                self.data.display()
-            );
+        if self.needs_cohort() {
             let opts = SynthOptions::new(self.profile).with_seed(1);
             synth::generate(&opts, &self.data)?;
         }
@@ -123,11 +136,10 @@ impl Setup {
 
     /// [`RunOptions`] for `model` at 64 px on this setup's device, epochs and image cache.
     pub fn run_options(&self, model: ModelChoice) -> RunOptions {
-        let mut o = RunOptions::new(model);
-        o.device = self.device;
-        o.train.epochs = self.epochs();
-        o.cache_dir = image_cache_dir();
-        o
+        RunOptions::new(model)
+            .with_device(self.device)
+            .with_epochs(self.epochs())
+            .with_cache(self.cache.clone())
     }
 
     /// A folder for what a notebook writes (`<data>/notebook-out/<name>`), created.

@@ -1,23 +1,37 @@
 //! The `mammolab` command line: a thin layer over the library.
 //!
-//! Errors print as one line on stderr (`error: ...`) with exit code 1; usage errors exit 2.
+//! Errors print as one line on stderr (`error: ...`) with exit code 1; usage errors (an
+//! unknown option, a value not among the choices) print one line too and exit 2.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use mammolab::dataset::{default_image_cache, ImageSource};
 use mammolab::eval::{self, BinaryConfusion, BinarySummary, Binning, ThresholdSweep};
-use mammolab::experiment::{self, RunOptions};
 use mammolab::ingest::dicom::{read_header, read_image};
-use mammolab::ingest::merge::merge;
+use mammolab::ingest::merge::{merge, Status};
 use mammolab::ingest::sheets::{read_all, SheetOptions};
 use mammolab::ingest::ScoreTable;
 use mammolab::manifest::Manifest;
-use mammolab::model::train::{epoch_line, EpochStats, Progress};
-use mammolab::model::{ClassLoss, ClassWeights, EarlyStopping, Monitor, Sampler};
+use mammolab::model::{
+    epoch_line, keep_freed_memory, ClassLoss, ClassWeights, ComputeDevice, EarlyStopping,
+    EpochStats, ModelChoice, Monitor, Progress, Sampler,
+};
+use mammolab::pipeline::{self, report, Level, RunOptions};
 use mammolab::plot::{self, CellValues, Figure};
 use mammolab::synth::{self, Profile, SynthOptions};
+
+/// `--class-weights`: the two settings the CLI offers of [`ClassWeights`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Weights {
+    /// `n / (k * n_c)` per class (scikit-learn's "balanced").
+    #[value(alias = "balanced")]
+    Auto,
+    /// Every class weighs 1 (seed 001's setup).
+    None,
+}
 
 #[derive(Parser)]
 #[command(
@@ -112,11 +126,11 @@ enum Command {
         #[arg(long)]
         manifest: PathBuf,
         /// cnn (seed 001), vae (seed 000), resnet or plain (the skip-connection experiment).
-        #[arg(long, default_value = "cnn")]
-        model: String,
+        #[arg(long, value_enum, default_value_t = ModelChoice::Cnn)]
+        model: ModelChoice,
         /// cpu, or cuda (needs a build with `--features cuda` and an NVIDIA GPU).
-        #[arg(long, default_value = "cpu")]
-        device: String,
+        #[arg(long, value_enum, default_value_t = ComputeDevice::Cpu)]
+        device: ComputeDevice,
         /// Epochs (the maximum with --patience).
         #[arg(long, default_value_t = 10)]
         epochs: usize,
@@ -124,11 +138,11 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// auto: weight classes n / (k * n_c) in the loss; none: unweighted (seed 001's setup).
-        #[arg(long, default_value = "auto")]
-        class_weights: String,
+        #[arg(long, value_enum, default_value_t = Weights::Auto)]
+        class_weights: Weights,
         /// shuffle, or balanced (oversample so classes are equally likely).
-        #[arg(long, default_value = "shuffle")]
-        sampler: String,
+        #[arg(long, value_enum, default_value_t = Sampler::Shuffle)]
+        sampler: Sampler,
         /// Focal loss with this gamma instead of cross-entropy.
         #[arg(long)]
         focal: Option<f64>,
@@ -166,8 +180,8 @@ enum Command {
         #[arg(long, default_value_t = 0.5)]
         threshold: f64,
         /// image, or breast / patient (each one's highest image score).
-        #[arg(long, default_value = "image")]
-        level: String,
+        #[arg(long, value_enum, default_value_t = Level::Image)]
+        level: Level,
         /// Print one JSON object instead of a report.
         #[arg(long)]
         json: bool,
@@ -183,7 +197,26 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line, like every other error: clap's message with its hint lines joined.
+            let text = e.render().to_string();
+            let lines: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+                .collect();
+            let line = lines.join(" ");
+            eprintln!("{}", line.trim_end());
+            return ExitCode::from(2);
+        }
+    };
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -293,15 +326,11 @@ fn run(command: Command) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string(&r.summary)?);
             } else {
-                use mammolab::ingest::merge::Status;
                 for (name, c) in &r.summary.sheets {
-                    let n = |st: Status| {
-                        r.audit
-                            .iter()
-                            .filter(|a| &a.sheet == name && a.status == st)
-                            .count()
-                    };
-                    let how = match (n(Status::Exact), n(Status::Normalised)) {
+                    let how = match (
+                        r.count(name, Status::Exact),
+                        r.count(name, Status::Normalised),
+                    ) {
                         (0, 0) => String::new(),
                         (e, k) => format!(" ({e} by the exact key, {k} only after normalising)"),
                     };
@@ -369,7 +398,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string(&s)?);
             } else {
-                print_summary(&csv, &label, &t, &s);
+                println!("{}", report::summary(&csv, &label, &t.positive, &s));
             }
         }
         Command::Train {
@@ -391,80 +420,50 @@ fn run(command: Command) -> anyhow::Result<()> {
             json,
         } => {
             let m = Manifest::open(&manifest)?;
-            let mut o = RunOptions::new(model.parse()?);
-            o.size = size;
-            o.device = device.parse()?;
-            o.prefer_dicom = dicom;
-            o.cache_dir = match cache.as_deref() {
+            let cache_dir = match cache.as_deref() {
                 Some("none") => None,
                 Some(dir) => Some(PathBuf::from(dir)),
-                None => mammolab::notebook::image_cache_dir(),
+                None => default_image_cache(
+                    std::env::var_os("MAMMOLAB_CACHE"),
+                    std::env::var_os("HOME"),
+                ),
             };
-            let t = &mut o.train;
-            t.epochs = epochs;
-            t.seed = seed;
-            t.batch_size = batch_size;
-            t.learning_rate = lr;
-            t.class_weights = match class_weights.as_str() {
-                "auto" | "balanced" => ClassWeights::Balanced,
-                "none" => ClassWeights::None,
-                other => anyhow::bail!("--class-weights {other:?} is not auto or none"),
-            };
-            t.sampler = match sampler.as_str() {
-                "shuffle" => Sampler::Shuffle,
-                "balanced" => Sampler::Balanced,
-                other => anyhow::bail!("--sampler {other:?} is not shuffle or balanced"),
-            };
-            if let Some(gamma) = focal {
-                t.loss = ClassLoss::Focal { gamma };
+            let o = RunOptions::new(model)
+                .with_size(size)
+                .with_device(device)
+                .with_source(if dicom {
+                    ImageSource::PreferDicom
+                } else {
+                    ImageSource::PreferJpg
+                })
+                .with_cache(cache_dir)
+                .with_epochs(epochs)
+                .with_seed(seed)
+                .with_batch_size(batch_size)
+                .with_learning_rate(lr)
+                .with_class_weights(match class_weights {
+                    Weights::Auto => ClassWeights::Balanced,
+                    Weights::None => ClassWeights::None,
+                })
+                .with_sampler(sampler)
+                .with_loss(match focal {
+                    Some(gamma) => ClassLoss::Focal { gamma },
+                    None => ClassLoss::CrossEntropy,
+                })
+                .with_early_stopping(patience.map(|patience| EarlyStopping {
+                    monitor: Monitor::ValRocAuc,
+                    patience,
+                }));
+            if std::env::var_os("GLIBC_TUNABLES").is_none() {
+                keep_freed_memory();
             }
-            t.early_stopping = patience.map(|patience| EarlyStopping {
-                monitor: Monitor::ValRocAuc,
-                patience,
-            });
             let mut bar = ProgressBarSteps::new(json);
-            let r = experiment::run(&m, &o, &out, &mut bar)?;
+            let r = pipeline::run(&m, &o, &out, &mut bar)?;
             bar.finish();
             if json {
-                let v = serde_json::json!({
-                    "run": out,
-                    "model": model,
-                    "classes": r.info.classes,
-                    "split": r.info.split,
-                    "epochs": r.history.epochs.len(),
-                    "best_epoch": r.history.best_epoch,
-                    "seconds": r.info.seconds,
-                    "test": r.summary,
-                    "test_breast": r.breast,
-                });
-                println!("{v}");
+                println!("{}", report::run_json(&out, &r));
             } else {
-                let s = &r.summary;
-                println!(
-                    "{}: {} trained {} epochs in {:.1} s (images decoded in {:.1} s); test set {} images, {} positive",
-                    out.display(),
-                    model,
-                    r.history.epochs.len(),
-                    r.info.seconds[1],
-                    r.info.seconds[0],
-                    s.n,
-                    s.positives
-                );
-                println!(
-                    "  ROC AUC {:.4}  AP {:.4}  at 0.5: recall {:.4}  precision {:.4}  specificity {:.4}  accuracy {:.4}",
-                    s.roc_auc,
-                    s.average_precision,
-                    s.metrics.recall,
-                    s.metrics.precision,
-                    s.metrics.specificity,
-                    s.metrics.accuracy
-                );
-                if let Some(b) = &r.breast {
-                    println!(
-                        "  per breast ({} breasts, {} positive; highest image score): ROC AUC {:.4}  recall {:.4}  specificity {:.4}",
-                        b.n, b.positives, b.roc_auc, b.metrics.recall, b.metrics.specificity
-                    );
-                }
+                println!("{}", report::run(&out, &r));
             }
         }
         Command::Evaluate {
@@ -473,13 +472,14 @@ fn run(command: Command) -> anyhow::Result<()> {
             level,
             json,
         } => {
-            let s = experiment::evaluate(&run, threshold, level.parse()?)?;
+            let s = pipeline::evaluate(&run, threshold, level)?;
             if json {
                 println!("{}", serde_json::to_string(&s)?);
             } else {
-                let t = ScoreTable::from_csv(run.join("predictions.csv"), "label", "score", None)?;
-                println!("metrics per {level}:");
-                print_summary(&run.join("predictions.csv"), "label", &t, &s);
+                let csv = run.join("predictions.csv");
+                let t = ScoreTable::from_csv(&csv, "label", "score", None)?;
+                println!("metrics per {}:", level.name());
+                println!("{}", report::summary(&csv, "label", &t.positive, &s));
             }
         }
         Command::Manifest { file, json } => {
@@ -512,54 +512,13 @@ fn run(command: Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_summary(csv: &std::path::Path, label: &str, t: &ScoreTable, s: &BinarySummary) {
-    let c = &s.confusion;
-    println!(
-        "{}: {} samples, {} positive (`{label}` = {}), prevalence {:.4}",
-        csv.display(),
-        s.n,
-        s.positives,
-        t.positive,
-        s.positives as f64 / s.n as f64
-    );
-    println!(
-        "  ROC AUC {:.4}   average precision {:.4}",
-        s.roc_auc, s.average_precision
-    );
-    println!(
-        "  at threshold {} (positive when score >= threshold):",
-        s.threshold
-    );
-    println!("                 predicted -   predicted +");
-    println!("    actual -  {:>12}  {:>12}", c.tn, c.fp);
-    println!("    actual +  {:>12}  {:>12}", c.fn_, c.tp);
-    println!(
-        "  precision {:.4}  recall {:.4}  specificity {:.4}  F1 {:.4}",
-        s.metrics.precision, s.metrics.recall, s.metrics.specificity, s.metrics.f1
-    );
-    println!(
-        "  accuracy {:.4}  balanced accuracy {:.4}  MCC {:.4}  Cohen's kappa {:.4}",
-        s.metrics.accuracy, s.metrics.balanced_accuracy, s.metrics.mcc, s.metrics.cohen_kappa
-    );
-    if let Some(b) = s.brier {
-        println!("  Brier score {b:.4}");
-    }
-    if !s.metrics.undefined.is_empty() {
-        println!(
-            "  undefined (zero denominator, shown as 0): {}",
-            s.metrics.undefined.join(", ")
-        );
-    }
-}
-
 fn write_metric_plots(dir: &std::path::Path, t: &ScoreTable, threshold: f64) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
     let (y, s) = (&t.labels, &t.scores);
     let roc = eval::roc_curve(y, s)?;
     let pr = eval::pr_curve(y, s)?;
     let cm = BinaryConfusion::at_threshold(y, s, threshold)?;
-    let m = cm.metrics();
-    let op = (1.0 - m.specificity, m.recall);
+    let op = cm.metrics().roc_point();
     let mut matrix = cm.matrix();
     matrix.classes = vec!["negative".into(), format!("positive ({})", t.positive)];
     let sweep = ThresholdSweep::new(y, s)?;

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::IoContext;
 use crate::imaging::{resize, Filter, Gray};
@@ -12,9 +12,10 @@ use crate::ingest::dicom::read_display;
 use crate::manifest::sha256_bytes;
 use crate::{Error, Result};
 
-/// How images become model input. Serialised into the cache key, so any change here
-/// invalidates the cache.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// How images become model input: the recipe saved in `run.json` and in every
+/// checkpoint, so a saved model decodes new images exactly as it was trained. Also
+/// serialised into the cache key, so any change here invalidates the cache.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Preprocess {
     /// Output width.
     pub width: usize,
@@ -63,6 +64,17 @@ impl Preprocess {
         self
     }
 
+    /// Model input values (`width * height`, after [`Preprocess::apply`]) back as a [0, 1]
+    /// image for display: the normalisation undone.
+    pub fn unapply(&self, values: &[f32]) -> Gray {
+        let (m, s) = self.normalise.unwrap_or((0.0, 1.0));
+        Gray {
+            width: self.width,
+            height: self.height,
+            pixels: values.iter().map(|v| v * s + m).collect(),
+        }
+    }
+
     /// Preprocess one decoded image.
     pub fn apply(&self, img: &Gray, right: bool) -> Result<Gray> {
         let cropped;
@@ -80,6 +92,20 @@ impl Preprocess {
         }
         Ok(out)
     }
+}
+
+/// Where decoded images are cached, from the values of `MAMMOLAB_CACHE` and `HOME`:
+/// `$MAMMOLAB_CACHE/images`, else `$HOME/.cache/mammolab/images`, else none. The caller
+/// reads the environment (the library does not).
+pub fn default_image_cache(
+    mammolab_cache: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> Option<PathBuf> {
+    mammolab_cache
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| home.map(|h| PathBuf::from(h).join(".cache/mammolab")))
+        .map(|d| d.join("images"))
 }
 
 /// A batch of single-channel images, `[n, 1, height, width]` row-major.

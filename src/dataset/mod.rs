@@ -1,8 +1,14 @@
 //! From records to training data: labels, patient ids, and splits that do not leak.
 //!
-//! [`load_images`] turns image files into a batch tensor through a [`Preprocess`] with a
-//! disk cache. Splits work on plain vectors (class index and group id per sample), so they serve a
-//! merged spreadsheet, an image folder or a table of scores alike.
+//! - [`prepare`] turns a manifest's merge into a [`Prepared`] cohort: one [`ImageItem`] per
+//!   image file, a patient-grouped [`Split`] checked by [`leakage`], and every image decoded
+//!   into [`Samples`] through the [`DataOptions`]' [`Preprocess`] (the recipe saved with
+//!   every model).
+//! - [`load_images`] turns image files into a batch through a [`Preprocess`] with a disk
+//!   cache.
+//! - Splits work on plain vectors (class index and group id per sample), so they serve a
+//!   merged spreadsheet, an image folder or a table of scores alike.
+//! - [`tabular`]: workbook columns as a feature matrix per labelled row, for baselines.
 //!
 //! ```
 //! use mammolab::dataset::{grouped_split, leakage, Fractions};
@@ -18,9 +24,17 @@
 //! ```
 
 mod images;
+mod prepare;
+mod samples;
 mod split;
+pub mod tabular;
 
-pub use images::{load_images, ImageBatch, Preprocess};
+pub use images::{default_image_cache, load_images, ImageBatch, Preprocess};
+pub use prepare::{
+    prepare, prepare_merged, pseudonym, DataOptions, ImageItem, ImageSource, Part, PartCounts,
+    Prepared, SplitLeak, NORMALISE,
+};
+pub use samples::Samples;
 
 pub use split::{
     grouped_kfold, grouped_split, leakage, stratified_kfold, stratified_split, DuplicateImages,

@@ -145,12 +145,28 @@ impl BinaryConfusion {
         }
     }
 
+    /// The same counts as a general two-class [`ConfusionMatrix`] (class 0 negative) with
+    /// these class names, e.g. `["normal", "cancer"]`.
+    pub fn matrix_named(&self, negative: &str, positive: &str) -> ConfusionMatrix {
+        ConfusionMatrix {
+            classes: vec![negative.into(), positive.into()],
+            counts: vec![vec![self.tn, self.fp], vec![self.fn_, self.tp]],
+        }
+    }
+
     /// The same counts as a general two-class [`ConfusionMatrix`] (class 0 negative).
     pub fn matrix(&self) -> ConfusionMatrix {
         ConfusionMatrix {
             classes: vec!["negative".into(), "positive".into()],
             counts: vec![vec![self.tn, self.fp], vec![self.fn_, self.tp]],
         }
+    }
+}
+
+impl BinaryMetrics {
+    /// Where these metrics sit on a ROC chart: `(1 - specificity, recall)`.
+    pub fn roc_point(&self) -> (f64, f64) {
+        (1.0 - self.specificity, self.recall)
     }
 }
 

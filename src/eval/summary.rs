@@ -52,6 +52,56 @@ impl BinarySummary {
             brier,
         })
     }
+
+    /// `(1 - specificity, recall)` at the threshold: the operating point on a ROC chart.
+    pub fn roc_point(&self) -> (f64, f64) {
+        self.metrics.roc_point()
+    }
+
+    /// The summary as text, one fact a line: AUC and AP, the confusion matrix at the
+    /// threshold, the threshold metrics, and what was undefined. What `mammolab metrics`
+    /// and `evaluate` print after their header line; a notebook prints it as is.
+    pub fn report(&self) -> String {
+        let (c, m) = (&self.confusion, &self.metrics);
+        let mut out = format!(
+            "  ROC AUC {:.4}   average precision {:.4}\n",
+            self.roc_auc, self.average_precision
+        );
+        out.push_str(&format!(
+            "  at threshold {} (positive when score >= threshold):\n",
+            self.threshold
+        ));
+        out.push_str("                 predicted -   predicted +\n");
+        out.push_str(&format!("    actual -  {:>12}  {:>12}\n", c.tn, c.fp));
+        out.push_str(&format!("    actual +  {:>12}  {:>12}\n", c.fn_, c.tp));
+        out.push_str(&format!(
+            "  precision {:.4}  recall {:.4}  specificity {:.4}  F1 {:.4}\n",
+            m.precision, m.recall, m.specificity, m.f1
+        ));
+        out.push_str(&format!(
+            "  accuracy {:.4}  balanced accuracy {:.4}  MCC {:.4}  Cohen's kappa {:.4}",
+            m.accuracy, m.balanced_accuracy, m.mcc, m.cohen_kappa
+        ));
+        if let Some(b) = self.brier {
+            out.push_str(&format!("\n  Brier score {b:.4}"));
+        }
+        if !m.undefined.is_empty() {
+            out.push_str(&format!(
+                "\n  undefined (zero denominator, shown as 0): {}",
+                m.undefined.join(", ")
+            ));
+        }
+        out
+    }
+
+    /// One line: `ROC AUC 0.9625  AP 0.7800  at 0.5: recall ...  precision ...  specificity ...  accuracy ...`.
+    pub fn line(&self) -> String {
+        let m = &self.metrics;
+        format!(
+            "ROC AUC {:.4}  AP {:.4}  at {}: recall {:.4}  precision {:.4}  specificity {:.4}  accuracy {:.4}",
+            self.roc_auc, self.average_precision, self.threshold, m.recall, m.precision, m.specificity, m.accuracy
+        )
+    }
 }
 
 /// Side by side, one row per `(name, summary)`: threshold, accuracy, balanced accuracy,

@@ -36,6 +36,10 @@ impl OperatingPoint {
     pub fn specificity(&self) -> f64 {
         self.confusion.metrics().specificity
     }
+    /// `(1 - specificity, sensitivity)`: this point on a ROC chart.
+    pub fn roc_point(&self) -> (f64, f64) {
+        self.confusion.metrics().roc_point()
+    }
 }
 
 impl ThresholdSweep {

@@ -10,7 +10,7 @@
 //!
 //! Output is `f32` in [0, 1], row-major: `[height, width]`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
@@ -158,7 +158,7 @@ pub fn display(
 }
 
 /// Resampling filter for [`resize`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Filter {
     /// Nearest neighbour.
     Nearest,
@@ -247,6 +247,27 @@ impl Gray {
             height: y1 - y0,
             pixels,
         }
+    }
+
+    /// `values` (row-major, `width * height`) scaled min-max into [0, 1]: how a viewer that
+    /// ignores the file's window (and MONOCHROME1) shows stored DICOM values. A constant
+    /// image is all 0.
+    pub fn min_max(values: &[f64], width: usize, height: usize) -> Result<Gray> {
+        if values.len() != width * height {
+            return Err(Error::input(
+                "image",
+                format!("{} values do not fill {width} x {height}", values.len()),
+            ));
+        }
+        let (lo, hi) = values
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        let span = if hi > lo { hi - lo } else { 1.0 };
+        Ok(Gray {
+            width,
+            height,
+            pixels: values.iter().map(|&v| ((v - lo) / span) as f32).collect(),
+        })
     }
 
     /// Subtract `mean` and divide by `std` in place (e.g. ImageNet-style normalisation).

@@ -166,6 +166,16 @@ impl DicomImage {
             self.info.photometric_interpretation == "MONOCHROME1",
         )
     }
+
+    /// The stored values scaled min-max into [0, 1], ignoring the window and MONOCHROME1:
+    /// the naive view that [`DicomImage::display`] corrects.
+    pub fn stored_min_max(&self) -> Result<Gray> {
+        Gray::min_max(
+            &self.stored,
+            self.info.columns as usize,
+            self.info.rows as usize,
+        )
+    }
 }
 
 /// Decode frame `frame` (0-based) of a DICOM file.

@@ -7,7 +7,6 @@
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2};
-use polars::prelude::{DataFrame, DataType};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -208,31 +207,4 @@ impl Logistic {
     }
 }
 
-/// The numeric columns `columns` of `df` as rows of f64 (nulls as NaN), for [`Logistic`].
-pub fn numeric_features(df: &DataFrame, columns: &[&str]) -> Result<Vec<Vec<f64>>> {
-    let mut cols = Vec::with_capacity(columns.len());
-    for name in columns {
-        let c = df
-            .column(name)
-            .map_err(|e| Error::table(format!("feature column {name}"), e))?;
-        if !c.dtype().is_primitive_numeric() && c.dtype() != &DataType::Boolean {
-            return Err(Error::input(
-                "logistic baseline",
-                format!("column {name} is {} and not numeric", c.dtype()),
-            ));
-        }
-        let f = c
-            .cast(&DataType::Float64)
-            .map_err(|e| Error::table(format!("feature column {name}"), e))?;
-        let v: Vec<f64> = f
-            .f64()
-            .map_err(|e| Error::table(format!("feature column {name}"), e))?
-            .iter()
-            .map(|x| x.unwrap_or(f64::NAN))
-            .collect();
-        cols.push(v);
-    }
-    Ok((0..df.height())
-        .map(|i| cols.iter().map(|c| c[i]).collect())
-        .collect())
-}
+pub use crate::dataset::tabular::numeric_features;

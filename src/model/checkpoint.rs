@@ -5,7 +5,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `config.json` | [`CheckpointInfo`]: crate version, model and training configs (seed included), device, history |
+//! | `config.json` | [`CheckpointInfo`]: crate version, model and training configs (seed included), device, history, and the input recipe ([`Preprocess`]) |
 //! | `model.safetensors` | the weights to use (best epoch under early stopping), PyTorch names and layout |
 //! | `resume/model.bpk` | the latest weights with their parameter ids (burnpack) |
 //! | `resume/optimizer.bpk` | the optimiser state (Adam moments / SGD velocity) |
@@ -28,8 +28,10 @@ use burn::store::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::train::{make_optimizer, History, TrainConfig, Trainer};
-use super::{ComputeDevice, Model, ModelConfig};
+use super::history::History;
+use super::train::{make_optimizer, Trainer};
+use super::{ComputeDevice, Model, ModelConfig, TrainConfig};
+use crate::dataset::Preprocess;
 use crate::error::IoContext;
 use crate::{Error, Result};
 
@@ -48,6 +50,10 @@ pub struct CheckpointInfo {
     pub history: History,
     /// The monitored value of the best epoch (early stopping).
     pub best_value: Option<f64>,
+    /// How images were made from files for this model (crop, flip, resize, normalise);
+    /// `None` for a model trained on samples made elsewhere.
+    #[serde(default)]
+    pub input: Option<Preprocess>,
 }
 
 fn save_bpk(model: &Model, path: &Path) -> Result<()> {
@@ -152,6 +158,7 @@ impl Trainer {
             device: self.compute,
             history: self.history.clone(),
             best_value: self.best.as_ref().map(|b| b.0),
+            input: self.input.clone(),
         };
         atomic_dir(dir, |d| {
             save_safetensors(self.model(), &d.join("model.safetensors"))?;
@@ -196,6 +203,7 @@ impl Trainer {
             optim,
             history: info.history,
             best,
+            input: info.input,
         })
     }
 }

@@ -17,15 +17,17 @@
 //!   a one-line error.
 //!
 //! The modules follow the data: [`cnn`], [`deep`] and [`vae`] define networks (configs are
-//! serde-serialisable and saved with every checkpoint), [`loss`] the losses, [`train`] the
-//! loop (optimisers, schedule, early stopping, class weights, balanced sampling, focal
-//! loss, progress callbacks, history), [`checkpoint`] safetensors + JSON on disk, and
-//! [`predict`] scores per image. [`baseline`] holds the majority-class and logistic-regression
-//! baselines a CNN must beat.
+//! serde-serialisable and saved with every checkpoint; [`ModelChoice`] names them and
+//! builds one for the data's input shape), [`loss`] the losses, [`config`] how to train
+//! (optimisers, schedule, early stopping, class weights, balanced sampling, focal loss),
+//! [`history`] what training reports (per-epoch statistics, progress callbacks), [`train`]
+//! the loop, [`checkpoint`] safetensors + JSON on disk (with the input recipe), and
+//! [`predict`] scores per image and the [`Predictor`] that scores files from a checkpoint.
+//! [`baseline`] holds the majority-class and logistic-regression baselines a CNN must beat.
 //!
 //! ```no_run
-//! use mammolab::model::{CnnConfig, ComputeDevice, ModelConfig, Samples, TrainConfig, Trainer};
-//! use mammolab::model::train::Silent;
+//! use mammolab::dataset::Samples;
+//! use mammolab::model::{CnnConfig, ComputeDevice, ModelConfig, Silent, TrainConfig, Trainer};
 //! # fn main() -> mammolab::Result<()> {
 //! let samples = Samples::new(vec![0.0; 8 * 32 * 32], [8, 1, 32, 32], vec![0, 1, 0, 1, 0, 1, 0, 1])?;
 //! let model = ModelConfig::Cnn(CnnConfig::seed001(32, 1, 2));
@@ -37,7 +39,9 @@
 pub mod baseline;
 pub mod checkpoint;
 pub mod cnn;
+pub mod config;
 pub mod deep;
+pub mod history;
 pub mod loss;
 pub mod predict;
 pub mod train;
@@ -47,38 +51,63 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use cnn::{Cnn, CnnConfig};
-pub use deep::{DeepCnn, DeepCnnConfig};
-pub use loss::ClassLoss;
-pub use train::{
-    ClassWeights, EarlyStopping, EpochStats, History, Monitor, OptimizerKind, Progress, Sampler,
-    Samples, Schedule, TrainConfig, Trainer,
+pub use config::{
+    resolve_weights, ClassWeights, EarlyStopping, Monitor, OptimizerKind, Sampler, Schedule,
+    TrainConfig,
 };
+pub use deep::{DeepCnn, DeepCnnConfig};
+pub use history::{epoch_line, EpochLines, EpochStats, History, OnEpoch, Progress, Silent};
+pub use loss::ClassLoss;
+pub use predict::Predictor;
+pub use train::{epoch_order, Trainer};
 pub use vae::{HeadTraining, Reconstruction, Vae, VaeConfig};
 
 use crate::{Error, Result};
 
 /// Where tensors live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum ComputeDevice {
     /// burn's Flex CPU backend.
     #[default]
     Cpu,
     /// The first CUDA GPU (needs the `cuda` feature and an NVIDIA driver).
+    #[value(alias = "gpu")]
     Cuda,
 }
 
-impl std::str::FromStr for ComputeDevice {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "cpu" => Ok(Self::Cpu),
-            "cuda" | "gpu" => Ok(Self::Cuda),
-            _ => Err(Error::Param {
-                name: "device",
-                message: format!("{s:?} is not cpu or cuda"),
-            }),
+/// Which network to build: the names `mammolab train --model` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelChoice {
+    /// Seed 001's CNN.
+    Cnn,
+    /// Seed 000's CNN-VAE.
+    Vae,
+    /// The residual deep CNN (8 blocks, 18 layers).
+    Resnet,
+    /// The same depth without skips.
+    Plain,
+}
+
+impl ModelChoice {
+    /// The network for inputs of shape `[channels, size, size]` (e.g.
+    /// [`Prepared::input_shape`](crate::dataset::Prepared::input_shape), so the shape comes
+    /// from the data) and `classes` classes.
+    pub fn config(self, input: [usize; 3], classes: usize) -> Result<ModelConfig> {
+        let [c, h, w] = input;
+        if h != w {
+            return Err(Error::input(
+                "model input",
+                format!("the {self:?} model takes square images, not {w} x {h}"),
+            ));
         }
+        Ok(match self {
+            Self::Cnn => ModelConfig::Cnn(CnnConfig::seed001(h, c, classes)),
+            Self::Vae => ModelConfig::Vae(VaeConfig::new(h, c, classes)),
+            Self::Resnet => ModelConfig::Deep(DeepCnnConfig::new(h, c, classes, 8, true)),
+            Self::Plain => ModelConfig::Deep(DeepCnnConfig::new(h, c, classes, 8, false)),
+        })
     }
 }
 
@@ -143,13 +172,14 @@ fn cuda_device() -> Result<Device> {
 /// kernel time (perf). Setting `M_MMAP_MAX = 0` and a 1 GiB trim threshold keeps that
 /// memory for the next operation: training throughput of seed 001's CNN went from 9.4 to
 /// 17.4 images/s on this project's 2-core machine. The cost is that the process keeps its
-/// peak heap. Skipped when `GLIBC_TUNABLES` is set (the user tunes malloc) and on other C
-/// libraries. Called by [`Trainer::new`]; call it yourself before heavy inference.
+/// peak heap. It changes the whole process, so the library never calls it: the binary and
+/// [`notebook::Setup::from_env`](crate::notebook::Setup::from_env) do, unless the user
+/// tunes malloc through `GLIBC_TUNABLES`. No effect on other C libraries.
 pub fn keep_freed_memory() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        if std::env::var_os("GLIBC_TUNABLES").is_none() {
+        {
             // SAFETY: mallopt only changes glibc's allocation parameters; it is called once,
             // before the heavy allocations it is meant for. Failure leaves the defaults.
             unsafe {

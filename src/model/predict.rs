@@ -4,10 +4,15 @@
 //! or `model.valid()`) and the plain device. Roll image scores up to breasts or patients
 //! with [`crate::eval::rollup`].
 
+use std::path::{Path, PathBuf};
+
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
-use super::{Model, Samples};
+use super::train::images_tensor;
+use super::{ComputeDevice, Model};
+use crate::dataset::{load_images, Preprocess, Samples};
+use crate::ingest::merge::Laterality;
 use crate::{Error, Result};
 
 fn batches(n: usize, batch: usize) -> impl Iterator<Item = Vec<usize>> {
@@ -35,7 +40,7 @@ pub fn probabilities(
 ) -> Result<Vec<Vec<f64>>> {
     let mut out = Vec::with_capacity(samples.len());
     for idx in batches(samples.len(), batch) {
-        let logits = model.logits(samples.images(&idx, device));
+        let logits = model.logits(images_tensor(samples, &idx, device));
         out.extend(rows(softmax(logits, 1))?);
     }
     Ok(out)
@@ -70,7 +75,7 @@ pub fn latent_means(
     let v = vae(model)?;
     let mut out = Vec::with_capacity(samples.len());
     for idx in batches(samples.len(), batch) {
-        out.extend(rows(v.encode(samples.images(&idx, device)).0)?);
+        out.extend(rows(v.encode(images_tensor(samples, &idx, device)).0)?);
     }
     Ok(out)
 }
@@ -84,11 +89,92 @@ pub fn reconstructions(
     device: &Device,
 ) -> Result<Samples> {
     let v = vae(model)?;
-    let out = v.forward(samples.images(idx, device), false).reconstruction;
+    let out = v
+        .forward(images_tensor(samples, idx, device), false)
+        .reconstruction;
     let dims = out.dims();
     let data = out
         .into_data()
         .try_to_vec::<f32>()
         .map_err(|e| Error::input("model output", format!("{e:?}")))?;
     Samples::new(data, dims, idx.iter().map(|&i| samples.labels[i]).collect())
+}
+
+/// A checkpoint ready to score image files: its weights and the input recipe it was
+/// trained with, so new images are decoded, cropped, flipped, resized and normalised
+/// exactly as the training images were.
+///
+/// ```no_run
+/// use mammolab::model::{ComputeDevice, Predictor};
+/// # fn main() -> mammolab::Result<()> {
+/// let p = Predictor::open("runs/cnn/checkpoint".as_ref(), ComputeDevice::Cpu)?;
+/// let probs = p.predict(&[("new/FILE0001.jpg".into(), None)])?; // [n][classes]
+/// # Ok(()) }
+/// ```
+pub struct Predictor {
+    info: super::checkpoint::CheckpointInfo,
+    preprocess: Preprocess,
+    model: Model,
+    device: Device,
+}
+
+impl Predictor {
+    /// Load a checkpoint written by [`Trainer::save`](super::Trainer::save) with an input
+    /// recipe ([`Trainer::with_input`](super::Trainer::with_input); every `mammolab train`
+    /// run has one).
+    pub fn open(dir: &Path, compute: ComputeDevice) -> Result<Self> {
+        let (info, model) = super::checkpoint::load_model(dir, compute)?;
+        let preprocess = info.input.clone().ok_or_else(|| {
+            Error::data(
+                dir.join("config.json"),
+                "no input recipe: this checkpoint cannot prepare images (train it with Trainer::with_input)",
+            )
+        })?;
+        Ok(Self {
+            info,
+            preprocess,
+            model,
+            device: compute.device()?,
+        })
+    }
+
+    /// The checkpoint's `config.json`.
+    pub fn info(&self) -> &super::checkpoint::CheckpointInfo {
+        &self.info
+    }
+
+    /// How images are prepared for this model.
+    pub fn preprocess(&self) -> &Preprocess {
+        &self.preprocess
+    }
+
+    /// Images at a time (the trainer's own inference batch, so scores match it exactly).
+    fn batch(&self) -> usize {
+        self.info.train.batch_size.max(32)
+    }
+
+    /// `files` (each with its breast's side, for the recipe's flip) decoded and prepared.
+    /// Labels are all 0.
+    pub fn samples(&self, files: &[(PathBuf, Option<Laterality>)]) -> Result<Samples> {
+        let list: Vec<(PathBuf, bool)> = files
+            .iter()
+            .map(|(p, l)| (p.clone(), *l == Some(Laterality::Right)))
+            .collect();
+        let batch = load_images(&list, &self.preprocess, None, "")?;
+        let c = self.info.model.input_shape()[0];
+        let n = batch.n;
+        let [h, w] = [batch.height, batch.width];
+        Samples::new(batch.data, [n, c, h, w], vec![0; n])
+    }
+
+    /// Class probabilities `[n][classes]` of image files.
+    pub fn predict(&self, files: &[(PathBuf, Option<Laterality>)]) -> Result<Vec<Vec<f64>>> {
+        self.predict_samples(&self.samples(files)?)
+    }
+
+    /// Class probabilities `[n][classes]` of samples already prepared with
+    /// [`Predictor::preprocess`].
+    pub fn predict_samples(&self, samples: &Samples) -> Result<Vec<Vec<f64>>> {
+        probabilities(&self.model, samples, self.batch(), &self.device)
+    }
 }

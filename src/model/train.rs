@@ -1,5 +1,5 @@
-//! The training loop: optimisers, learning-rate schedule, early stopping, class weights,
-//! balanced sampling, focal loss, progress callbacks and the per-epoch history.
+//! The training loop: one [`Trainer`] owns a model's weights, optimiser state and history;
+//! [`Trainer::fit`] runs epochs over [`Samples`] as its [`TrainConfig`] says.
 //!
 //! # Determinism
 //! On the CPU a run is a pure function of its inputs and [`TrainConfig::seed`]: weights are
@@ -9,421 +9,42 @@
 //! exactly as if it had not stopped (the optimiser state is saved too).
 //!
 //! # Imbalance
-//! - [`ClassWeights::Balanced`]: weight `n / (k * n_c)` per class (scikit-learn's
+//! - [`ClassWeights::Balanced`](super::ClassWeights::Balanced): weight `n / (k * n_c)` per class (scikit-learn's
 //!   `"balanced"`), used in the loss.
-//! - [`Sampler::Balanced`]: each epoch draws `n` samples with replacement, classes equally
+//! - [`Sampler::Balanced`](super::Sampler::Balanced): each epoch draws `n` samples with replacement, classes equally
 //!   likely (oversampling the minority, undersampling the majority).
-//! - [`ClassLoss::Focal`]: down-weights easy examples.
+//! - [`ClassLoss::Focal`](super::ClassLoss::Focal): down-weights easy examples.
 //! - Threshold moving needs no training: see [`crate::eval::ThresholdSweep`].
 
-use std::io::Write;
 use std::time::Instant;
 
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
-use polars::prelude::{Column, DataFrame};
-use serde::{Deserialize, Serialize};
 
-use super::loss::{class_loss, vae_loss, ClassLoss};
+use super::config::{check_config, resolve_weights};
+use super::history::{EpochStats, History, Progress};
+use super::loss::{class_loss, vae_loss};
 use super::vae::HeadTraining;
-use super::{ComputeDevice, Model, ModelConfig};
-use crate::dataset::ImageBatch;
+use super::{ComputeDevice, Model, ModelConfig, Monitor, OptimizerKind, Sampler, TrainConfig};
+use crate::dataset::{Preprocess, Samples};
 use crate::eval::{roc_auc, ConfusionMatrix};
 use crate::rng::Rng;
 use crate::{Error, Result};
 
-/// Labelled images in memory: `[n, channels, height, width]` row-major plus one class
-/// index per image.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Samples {
-    /// `n * channels * height * width` values.
-    pub data: Vec<f32>,
-    /// `[n, channels, height, width]`.
-    pub shape: [usize; 4],
-    /// Class index of each image.
-    pub labels: Vec<usize>,
+/// The images at `idx` of `samples` as a tensor `[idx.len(), c, h, w]` on `device`.
+pub fn images_tensor(samples: &Samples, idx: &[usize], device: &Device) -> Tensor<4> {
+    let [_, c, h, w] = samples.shape;
+    Tensor::<4>::from_data(
+        TensorData::new(samples.gather(idx), [idx.len(), c, h, w]),
+        device,
+    )
 }
 
-impl Samples {
-    /// Check that `data` and `labels` fit `shape`.
-    pub fn new(data: Vec<f32>, shape: [usize; 4], labels: Vec<usize>) -> Result<Self> {
-        let per: usize = shape[1..].iter().product();
-        if data.len() != shape[0] * per || labels.len() != shape[0] || per == 0 {
-            return Err(Error::input(
-                "samples",
-                format!(
-                    "{} values and {} labels do not fit shape {shape:?}",
-                    data.len(),
-                    labels.len()
-                ),
-            ));
-        }
-        if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-            return Err(Error::input(
-                "samples",
-                format!("image {} has a non-finite pixel", i / per),
-            ));
-        }
-        Ok(Self {
-            data,
-            shape,
-            labels,
-        })
-    }
-
-    /// A single-channel [`ImageBatch`] with its labels.
-    pub fn from_batch(batch: ImageBatch, labels: Vec<usize>) -> Result<Self> {
-        let shape = [batch.n, 1, batch.height, batch.width];
-        Self::new(batch.data, shape, labels)
-    }
-
-    /// Number of images.
-    pub fn len(&self) -> usize {
-        self.shape[0]
-    }
-
-    /// Whether there are no images.
-    pub fn is_empty(&self) -> bool {
-        self.shape[0] == 0
-    }
-
-    fn per_image(&self) -> usize {
-        self.shape[1..].iter().product()
-    }
-
-    /// The pixels of the images at `idx`, in that order.
-    fn gather(&self, idx: &[usize]) -> Vec<f32> {
-        let per = self.per_image();
-        let mut data = Vec::with_capacity(idx.len() * per);
-        for &i in idx {
-            data.extend_from_slice(&self.data[i * per..(i + 1) * per]);
-        }
-        data
-    }
-
-    /// The images at `idx`, in that order.
-    pub fn subset(&self, idx: &[usize]) -> Samples {
-        Samples {
-            data: self.gather(idx),
-            shape: [idx.len(), self.shape[1], self.shape[2], self.shape[3]],
-            labels: idx.iter().map(|&i| self.labels[i]).collect(),
-        }
-    }
-
-    /// Images per class (length `classes`).
-    pub fn class_counts(&self, classes: usize) -> Vec<usize> {
-        let mut c = vec![0; classes];
-        for &l in &self.labels {
-            if l < classes {
-                c[l] += 1;
-            }
-        }
-        c
-    }
-
-    /// The images at `idx` as a tensor on `device`.
-    pub fn images(&self, idx: &[usize], device: &Device) -> Tensor<4> {
-        let [_, c, h, w] = self.shape;
-        Tensor::<4>::from_data(
-            TensorData::new(self.gather(idx), [idx.len(), c, h, w]),
-            device,
-        )
-    }
-
-    fn targets(&self, idx: &[usize], device: &Device) -> Tensor<1, Int> {
-        let t: Vec<i64> = idx.iter().map(|&i| self.labels[i] as i64).collect();
-        Tensor::<1, Int>::from_data(TensorData::new(t, [idx.len()]), device)
-    }
-}
-
-/// The optimiser.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-pub enum OptimizerKind {
-    /// Adam with PyTorch's defaults (betas 0.9, 0.999; epsilon 1e-8).
-    Adam,
-    /// SGD with momentum (no dampening, as PyTorch's `SGD(momentum=m)`).
-    Sgd {
-        /// Momentum factor, e.g. 0.9.
-        momentum: f64,
-    },
-}
-
-/// Learning rate per epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-pub enum Schedule {
-    /// The base rate throughout.
-    Constant,
-    /// Multiply by `gamma` every `every` epochs.
-    Step {
-        /// Epochs between decays.
-        every: usize,
-        /// Decay factor.
-        gamma: f64,
-    },
-    /// Cosine from the base rate down to `min_lr` over the run.
-    Cosine {
-        /// Final rate.
-        min_lr: f64,
-    },
-}
-
-impl Schedule {
-    /// The rate of epoch `epoch` (0-based) of `epochs`, from the base rate `lr`.
-    pub fn rate(&self, lr: f64, epoch: usize, epochs: usize) -> f64 {
-        match *self {
-            Self::Constant => lr,
-            Self::Step { every, gamma } => lr * gamma.powi((epoch / every.max(1)) as i32),
-            Self::Cosine { min_lr } => {
-                let t = epoch as f64 / epochs.max(1) as f64;
-                min_lr + 0.5 * (lr - min_lr) * (1.0 + (std::f64::consts::PI * t).cos())
-            }
-        }
-    }
-}
-
-/// What early stopping watches on the validation set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Monitor {
-    /// Validation class loss (lower is better).
-    ValLoss,
-    /// Validation ROC AUC of the last class against the rest (higher is better).
-    ValRocAuc,
-    /// Validation balanced accuracy (higher is better).
-    ValBalancedAccuracy,
-}
-
-/// Stop when the monitored value has not improved for `patience` epochs, and keep the
-/// weights of the best epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EarlyStopping {
-    /// The validation value watched.
-    pub monitor: Monitor,
-    /// Epochs without improvement before stopping.
-    pub patience: usize,
-}
-
-/// Per-class weights in the loss.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClassWeights {
-    /// Every class weighs 1.
-    None,
-    /// `n / (classes * n_c)` from the training labels (scikit-learn's `"balanced"`).
-    Balanced,
-    /// Given weights, one per class.
-    Manual(Vec<f64>),
-}
-
-/// The order of samples in an epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Sampler {
-    /// Every sample once, shuffled.
-    Shuffle,
-    /// `n` draws with replacement, each class equally likely.
-    Balanced,
-}
-
-/// How to train. Serialisable: saved with every checkpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
-    /// Epochs (the maximum, with early stopping).
-    pub epochs: usize,
-    /// Images per step.
-    pub batch_size: usize,
-    /// Base learning rate.
-    pub learning_rate: f64,
-    /// Optimiser.
-    pub optimizer: OptimizerKind,
-    /// Learning-rate schedule.
-    pub schedule: Schedule,
-    /// Early stopping (needs a validation set).
-    pub early_stopping: Option<EarlyStopping>,
-    /// Class weights in the loss.
-    pub class_weights: ClassWeights,
-    /// Sample order.
-    pub sampler: Sampler,
-    /// Classification loss.
-    pub loss: ClassLoss,
-    /// Seed of weights, order, dropout and noise.
-    pub seed: u64,
-}
-
-impl Default for TrainConfig {
-    /// 10 epochs, batch 16, Adam at 1e-3, constant rate, no early stopping, no weights,
-    /// shuffled, cross-entropy, seed 42.
-    fn default() -> Self {
-        Self {
-            epochs: 10,
-            batch_size: 16,
-            learning_rate: 1e-3,
-            optimizer: OptimizerKind::Adam,
-            schedule: Schedule::Constant,
-            early_stopping: None,
-            class_weights: ClassWeights::None,
-            sampler: Sampler::Shuffle,
-            loss: ClassLoss::CrossEntropy,
-            seed: 42,
-        }
-    }
-}
-
-/// What one epoch did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochStats {
-    /// 1-based epoch.
-    pub epoch: usize,
-    /// Learning rate used.
-    pub learning_rate: f64,
-    /// Mean training loss over the epoch's steps (the total loss for the VAE).
-    pub train_loss: f64,
-    /// Training accuracy of the epoch's predictions (made while learning).
-    pub train_accuracy: f64,
-    /// VAE reconstruction term (mean over steps); `None` for classifiers.
-    pub reconstruction: Option<f64>,
-    /// VAE KL term (mean over steps); `None` for classifiers.
-    pub kl: Option<f64>,
-    /// Validation class loss.
-    pub val_loss: Option<f64>,
-    /// Validation accuracy at argmax.
-    pub val_accuracy: Option<f64>,
-    /// Validation balanced accuracy at argmax.
-    pub val_balanced_accuracy: Option<f64>,
-    /// Validation ROC AUC, last class vs the rest (`None` with one class present).
-    pub val_roc_auc: Option<f64>,
-    /// Wall time of the epoch (training and validation).
-    pub seconds: f64,
-    /// Training images per second.
-    pub images_per_second: f64,
-}
-
-/// Every epoch so far, and which was best.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct History {
-    /// One entry per finished epoch.
-    pub epochs: Vec<EpochStats>,
-    /// The epoch whose weights were kept (early stopping), 1-based.
-    pub best_epoch: Option<usize>,
-    /// Whether early stopping ended the run.
-    pub stopped_early: bool,
-}
-
-impl History {
-    /// One value per epoch of `name` (a column of [`History::to_dataframe`]: `train_loss`,
-    /// `val_loss`, `val_roc_auc`, ...); missing values are NaN (charts skip them).
-    pub fn series(&self, name: &str) -> Result<Vec<f64>> {
-        let g: fn(&EpochStats) -> Option<f64> = match name {
-            "learning_rate" => |s| Some(s.learning_rate),
-            "train_loss" => |s| Some(s.train_loss),
-            "train_accuracy" => |s| Some(s.train_accuracy),
-            "reconstruction" => |s| s.reconstruction,
-            "kl" => |s| s.kl,
-            "val_loss" => |s| s.val_loss,
-            "val_accuracy" => |s| s.val_accuracy,
-            "val_balanced_accuracy" => |s| s.val_balanced_accuracy,
-            "val_roc_auc" => |s| s.val_roc_auc,
-            "seconds" => |s| Some(s.seconds),
-            "images_per_second" => |s| Some(s.images_per_second),
-            _ => {
-                return Err(Error::Param {
-                    name: "series",
-                    message: format!("{name:?} is not a column of the training history"),
-                })
-            }
-        };
-        Ok(self
-            .epochs
-            .iter()
-            .map(|s| g(s).unwrap_or(f64::NAN))
-            .collect())
-    }
-
-    /// One row per epoch; optional values are nulls.
-    pub fn to_dataframe(&self) -> Result<DataFrame> {
-        let e = &self.epochs;
-        let f = |name: &str, g: &dyn Fn(&EpochStats) -> f64| {
-            Column::new(name.into(), e.iter().map(g).collect::<Vec<f64>>())
-        };
-        let o = |name: &str, g: &dyn Fn(&EpochStats) -> Option<f64>| {
-            Column::new(name.into(), e.iter().map(g).collect::<Vec<Option<f64>>>())
-        };
-        DataFrame::new_infer_height(vec![
-            Column::new(
-                "epoch".into(),
-                e.iter().map(|s| s.epoch as u32).collect::<Vec<u32>>(),
-            ),
-            f("learning_rate", &|s| s.learning_rate),
-            f("train_loss", &|s| s.train_loss),
-            f("train_accuracy", &|s| s.train_accuracy),
-            o("reconstruction", &|s| s.reconstruction),
-            o("kl", &|s| s.kl),
-            o("val_loss", &|s| s.val_loss),
-            o("val_accuracy", &|s| s.val_accuracy),
-            o("val_balanced_accuracy", &|s| s.val_balanced_accuracy),
-            o("val_roc_auc", &|s| s.val_roc_auc),
-            f("seconds", &|s| s.seconds),
-            f("images_per_second", &|s| s.images_per_second),
-        ])
-        .map_err(|e| Error::table("training history", e))
-    }
-}
-
-/// Called while training. Every method has an empty default.
-pub trait Progress {
-    /// Before the first epoch of [`Trainer::fit`].
-    fn on_start(&mut self, _epochs: usize, _steps_per_epoch: usize) {}
-    /// After each optimisation step (1-based `step` within `epoch`).
-    fn on_step(&mut self, _epoch: usize, _step: usize, _loss: f64) {}
-    /// After each epoch.
-    fn on_epoch(&mut self, _stats: &EpochStats) {}
-}
-
-/// Reports nothing.
-pub struct Silent;
-impl Progress for Silent {}
-
-/// One compact line per epoch into a writer (a notebook passes `std::io::stdout()`).
-pub struct EpochLines<W: Write>(pub W);
-
-impl<W: Write> Progress for EpochLines<W> {
-    fn on_epoch(&mut self, s: &EpochStats) {
-        let _ = writeln!(self.0, "{}", epoch_line(s));
-    }
-}
-
-/// `epoch 3  loss 0.4123  acc 0.812 | val loss 0.5012  acc 0.790  bal 0.701  auc 0.812 | 12.3 s  41 img/s`
-pub fn epoch_line(s: &EpochStats) -> String {
-    let mut line = format!(
-        "epoch {:>3}  loss {:.4}  acc {:.3}",
-        s.epoch, s.train_loss, s.train_accuracy
-    );
-    if let (Some(r), Some(k)) = (s.reconstruction, s.kl) {
-        line.push_str(&format!("  recon {r:.2}  kl {k:.2}"));
-    }
-    if let (Some(l), Some(a), Some(b)) = (s.val_loss, s.val_accuracy, s.val_balanced_accuracy) {
-        line.push_str(&format!(" | val loss {l:.4}  acc {a:.3}  bal {b:.3}"));
-        if let Some(auc) = s.val_roc_auc {
-            line.push_str(&format!("  auc {auc:.3}"));
-        }
-    }
-    line.push_str(&format!(
-        " | {:.1} s  {:.0} img/s",
-        s.seconds, s.images_per_second
-    ));
-    line
-}
-
-/// Calls a closure after each epoch.
-pub struct OnEpoch<F: FnMut(&EpochStats)>(pub F);
-
-impl<F: FnMut(&EpochStats)> Progress for OnEpoch<F> {
-    fn on_epoch(&mut self, s: &EpochStats) {
-        (self.0)(s)
-    }
+/// The class indices at `idx` of `samples` as a tensor `[idx.len()]` on `device`.
+fn targets_tensor(samples: &Samples, idx: &[usize], device: &Device) -> Tensor<1, Int> {
+    let t: Vec<i64> = idx.iter().map(|&i| samples.labels[i] as i64).collect();
+    Tensor::<1, Int>::from_data(TensorData::new(t, [idx.len()]), device)
 }
 
 /// Trains one model; owns its weights, optimiser state and history.
@@ -437,6 +58,8 @@ pub struct Trainer {
     pub(crate) history: History,
     /// The best epoch's weights so far (early stopping) and its monitored value.
     pub(crate) best: Option<(f64, Model)>,
+    /// How the training images were made from files: saved with every checkpoint.
+    pub(crate) input: Option<Preprocess>,
 }
 
 /// burn's CPU random number generator is one per process: hold this while seeding it and
@@ -470,7 +93,6 @@ impl Trainer {
         compute: ComputeDevice,
     ) -> Result<Self> {
         check_config(&model_config, &config)?;
-        super::keep_freed_memory();
         let inner = compute.device()?;
         let device = Device::autodiff(inner);
         let model = {
@@ -490,7 +112,33 @@ impl Trainer {
             optim,
             history: History::default(),
             best: None,
+            input: None,
         })
+    }
+
+    /// Record how the training images are made from files (crop, flip, resize,
+    /// normalise), so that [`Trainer::save`] writes it beside the weights and a checkpoint
+    /// alone can prepare new images the same way. The recipe's size must be the model's.
+    pub fn with_input(mut self, preprocess: Preprocess) -> Result<Self> {
+        let [_, h, w] = self.model_config.input_shape();
+        if (preprocess.height, preprocess.width) != (h, w) {
+            return Err(Error::input(
+                "preprocess",
+                format!(
+                    "images are made {} x {} but the {} model takes {h} x {w}",
+                    preprocess.width,
+                    preprocess.height,
+                    self.model_config.name()
+                ),
+            ));
+        }
+        self.input = Some(preprocess);
+        Ok(self)
+    }
+
+    /// The input recipe recorded by [`Trainer::with_input`].
+    pub fn input(&self) -> Option<&Preprocess> {
+        self.input.as_ref()
     }
 
     /// The model's configuration.
@@ -587,8 +235,8 @@ impl Trainer {
             let mut vae_steps = 0usize;
             let mut correct = 0usize;
             for (s, idx) in order.chunks(bs).enumerate() {
-                let x = train.images(idx, &self.device);
-                let y = train.targets(idx, &self.device);
+                let x = images_tensor(train, idx, &self.device);
+                let y = targets_tensor(train, idx, &self.device);
                 let (loss, logits, parts) = self.step_loss(x, y, weights_t.as_ref(), e);
                 let l = loss.clone().into_scalar::<f32>() as f64;
                 if !l.is_finite() {
@@ -652,6 +300,12 @@ impl Trainer {
     /// Class probabilities `[n][classes]` of `samples` with [`Trainer::model`].
     pub fn predict(&self, samples: &Samples) -> Result<Vec<Vec<f64>>> {
         self.probabilities_of(self.model(), samples)
+    }
+
+    /// The probability of class `class` for each of `samples` (e.g. the positive class:
+    /// the last), with [`Trainer::model`].
+    pub fn scores(&self, samples: &Samples, class: usize) -> Result<Vec<f64>> {
+        Ok(super::predict::scores(&self.predict(samples)?, class))
     }
 
     /// The VAE's latent means `[n][latent]` of `samples` (an error for other models).
@@ -817,38 +471,6 @@ impl Trainer {
     }
 }
 
-fn check_config(model: &ModelConfig, c: &TrainConfig) -> Result<()> {
-    let bad = |name: &'static str, message: String| Err(Error::Param { name, message });
-    if c.batch_size == 0 {
-        return bad("batch_size", "must be at least 1".into());
-    }
-    if !(c.learning_rate > 0.0 && c.learning_rate.is_finite()) {
-        return bad(
-            "learning_rate",
-            format!("{} is not a positive number", c.learning_rate),
-        );
-    }
-    if let ClassWeights::Manual(w) = &c.class_weights {
-        if w.len() != model.classes() || w.iter().any(|x| !(*x > 0.0 && x.is_finite())) {
-            return bad(
-                "class_weights",
-                format!("need {} positive weights, got {w:?}", model.classes()),
-            );
-        }
-    }
-    if let ClassLoss::Focal { gamma } = c.loss {
-        if !(gamma >= 0.0 && gamma.is_finite()) {
-            return bad("focal gamma", format!("{gamma} is not >= 0"));
-        }
-    }
-    if let OptimizerKind::Sgd { momentum } = c.optimizer {
-        if !(0.0..1.0).contains(&momentum) {
-            return bad("momentum", format!("{momentum} is not in [0, 1)"));
-        }
-    }
-    Ok(())
-}
-
 pub(crate) fn make_optimizer(kind: &OptimizerKind) -> ModuleOptimizer {
     match *kind {
         OptimizerKind::Adam => AdamConfig::new().with_epsilon(1e-8).init(),
@@ -859,27 +481,6 @@ pub(crate) fn make_optimizer(kind: &OptimizerKind) -> ModuleOptimizer {
                     .with_dampening(0.0)
             });
             SgdConfig::new().with_momentum(m).init()
-        }
-    }
-}
-
-/// Resolved class weights, or `None` when every class weighs 1.
-pub fn resolve_weights(w: &ClassWeights, counts: &[usize]) -> Result<Option<Vec<f64>>> {
-    match w {
-        ClassWeights::None => Ok(None),
-        ClassWeights::Manual(v) => Ok(Some(v.clone())),
-        ClassWeights::Balanced => {
-            if let Some(c) = counts.iter().position(|&n| n == 0) {
-                return Err(Error::input(
-                    "class_weights",
-                    format!("class {c} has no training images; balanced weights need every class"),
-                ));
-            }
-            let n: usize = counts.iter().sum();
-            let k = counts.len() as f64;
-            Ok(Some(
-                counts.iter().map(|&c| n as f64 / (k * c as f64)).collect(),
-            ))
         }
     }
 }

@@ -1,12 +1,11 @@
 //! Cohort sizes: `ci`, `default` (seed 001's numbers) and `large`.
 
 use std::fmt;
-use std::str::FromStr;
 
 use crate::error::{Error, Result};
 
 /// A named cohort size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Profile {
     /// Small, for tests and the notebook suite in CI (about 2 % positive).
     Ci,
@@ -81,19 +80,6 @@ pub const MAIN_COLUMNS: usize = 25;
 impl fmt::Display for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-impl FromStr for Profile {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Profile::ALL
-            .into_iter()
-            .find(|p| p.name() == s)
-            .ok_or_else(|| Error::Param {
-                name: "profile",
-                message: format!("`{s}` is not one of ci, default, large"),
-            })
     }
 }
 

@@ -232,6 +232,7 @@ fn merge_audit_finds_every_planted_fault() {
 #[test]
 fn images_load_resized_and_cached() {
     use mammolab::dataset::{load_images, Preprocess};
+    use mammolab::ingest::merge::Laterality;
     let dir = crate::ci_cohort().0.path();
     let m = Manifest::open(dir.join("manifest.toml")).unwrap();
     let r = merge(&m).unwrap();
@@ -239,9 +240,11 @@ fn images_load_resized_and_cached() {
         .records
         .iter()
         .filter_map(|rec| {
-            rec.dicom
-                .as_ref()
-                .map(|d| (m.resolve(d), rec.laterality.as_deref() == Some("R")))
+            // Records carry resolved paths: no manifest needed to open them.
+            rec.dicom.as_ref().map(|d| {
+                assert!(d.starts_with(&m.base_dir), "{d:?}");
+                (d.clone(), rec.laterality == Some(Laterality::Right))
+            })
         })
         .take(12)
         .collect();
@@ -267,8 +270,8 @@ fn images_load_resized_and_cached() {
         .iter()
         .find(|x| x.dicom.is_some() && x.jpg.is_some())
         .unwrap();
-    let d = mammolab::ingest::dicom::read_display(m.resolve(rec.dicom.as_ref().unwrap())).unwrap();
-    let j = mammolab::ingest::dicom::read_display(m.resolve(rec.jpg.as_ref().unwrap())).unwrap();
+    let d = mammolab::ingest::dicom::read_display(rec.dicom.as_ref().unwrap()).unwrap();
+    let j = mammolab::ingest::dicom::read_display(rec.jpg.as_ref().unwrap()).unwrap();
     assert_eq!((d.width, d.height), (j.width, j.height));
     let mad = d
         .pixels

@@ -6,6 +6,7 @@ mod ingest;
 mod manifest;
 mod model;
 mod notebook;
+mod pipeline;
 mod plot;
 mod split;
 mod synth;

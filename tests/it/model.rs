@@ -2,11 +2,11 @@
 //! determinism, resume, early stopping, imbalance tools, checkpoints, baselines.
 
 use burn::prelude::*;
+use mammolab::dataset::Samples;
 use mammolab::model::baseline::{Logistic, LogisticOptions, MajorityClass};
 use mammolab::model::checkpoint::{load_model, load_safetensors};
 use mammolab::model::loss::{class_loss, vae_loss};
 use mammolab::model::predict::{latent_means, probabilities, reconstructions};
-use mammolab::model::train::{epoch_order, resolve_weights, OnEpoch, Silent};
 use mammolab::model::*;
 use serde_json::Value;
 
@@ -460,7 +460,12 @@ fn vae_trains_jointly_and_after_pretraining() {
 fn cuda_without_the_feature_is_one_clear_line() {
     let e = ComputeDevice::Cuda.device().unwrap_err().to_string();
     assert!(e.contains("--features cuda") && !e.contains('\n'), "{e}");
-    assert!("tpu".parse::<ComputeDevice>().is_err());
+    use clap::ValueEnum;
+    assert!(ComputeDevice::from_str("tpu", true).is_err());
+    assert_eq!(
+        ComputeDevice::from_str("GPU", true),
+        Ok(ComputeDevice::Cuda)
+    );
 }
 
 /// The logistic baseline against scikit-learn 1.6.1's `LogisticRegression(C=1)` on the

@@ -3,11 +3,12 @@
 
 use std::collections::HashSet;
 
-use mammolab::experiment::{level_summary, prepare, pseudonym, Level, ModelChoice, Prepared};
+use mammolab::dataset::{pseudonym, stratified_split, Part};
 use mammolab::ingest::merge::{merge, Status};
 use mammolab::manifest::Manifest;
-use mammolab::model::History;
+use mammolab::model::{History, ModelChoice};
 use mammolab::notebook::{Redactor, Setup};
+use mammolab::pipeline::{level_summary, prepare, Level, RunOptions};
 use mammolab::synth::Profile;
 use polars::prelude::*;
 
@@ -123,7 +124,7 @@ fn setup_reads_the_environment_with_one_line_errors() {
     let s = Setup::from_env().unwrap();
     assert_eq!(s.profile, Profile::Ci);
     assert_eq!(s.data, std::path::PathBuf::from("/tmp/somewhere"));
-    assert_eq!(s.run_options(ModelChoice::Cnn).train.epochs, s.epochs());
+    assert_eq!(s.run_options(ModelChoice::Cnn).train().epochs, s.epochs());
     std::env::set_var("MAMMOLAB_PROFILE", "huge");
     let e = Setup::from_env().unwrap_err().to_string();
     assert!(e.contains("MAMMOLAB_PROFILE") && e.contains("huge"), "{e}");
@@ -145,9 +146,9 @@ fn setup_reads_the_environment_with_one_line_errors() {
 #[test]
 fn prepared_cohort_and_pseudonymous_predictions() {
     let m = ci_manifest();
-    let mut o = mammolab::experiment::RunOptions::new(ModelChoice::Cnn);
-    o.size = 16;
+    let o = RunOptions::new(ModelChoice::Cnn).with_size(16);
     let d = prepare(&m, &o).unwrap();
+    assert_eq!(d.input_shape(), [1, 16, 16]);
     assert_eq!(d.classes, vec!["normal".to_string(), "cancer".to_string()]);
     let parts = d.part_counts();
     let n: usize = parts.iter().flat_map(|p| p.images.iter()).sum();
@@ -155,16 +156,17 @@ fn prepared_cohort_and_pseudonymous_predictions() {
     let test: HashSet<String> = d.pseudonyms(&d.split.test).into_iter().collect();
     let train: HashSet<String> = d.pseudonyms(&d.split.train).into_iter().collect();
     assert!(test.is_disjoint(&train));
-    let img = Prepared::image(&d.test(), 0);
+    let img = d.image(&d.test(), 0);
     assert_eq!((img.width, img.height), (16, 16));
     assert!(img.pixels.iter().all(|v| v.is_finite()));
-    let labels = d.is_positive(&d.split.test);
+    let labels = d.labels(Part::Test);
+    assert_eq!(labels, d.is_positive(&d.split.test));
     let scores: Vec<f64> = labels
         .iter()
         .enumerate()
         .map(|(i, &l)| if l { 0.9 } else { (i % 10) as f64 / 20.0 })
         .collect();
-    let p = d.predictions(&scores).unwrap();
+    let p = d.predictions(Part::Test, &scores).unwrap();
     assert_eq!(p.height(), d.split.test.len());
     let patients = p.column("patient").unwrap().str().unwrap();
     assert!(patients.iter().flatten().all(|v| v.starts_with("P-")));
@@ -175,7 +177,35 @@ fn prepared_cohort_and_pseudonymous_predictions() {
         let s = level_summary(&p, 0.5, level).unwrap();
         assert_eq!(s.roc_auc, 1.0, "{level:?}");
     }
-    assert!(d.predictions(&scores[1..]).is_err());
+    assert!(d.predictions(Part::Test, &scores[1..]).is_err());
+
+    // The patient split leaks nothing; an image-level split of the same items does.
+    let clean = d.leak_of(&d.split).unwrap();
+    assert_eq!(clean.shared_patients, 0);
+    assert_eq!(clean.test_patients_in_train, 0);
+    let classes: Vec<usize> = d.items.iter().map(|i| i.class).collect();
+    let naive = stratified_split(&classes, d.options.fractions, 42).unwrap();
+    let leak = d.leak_of(&naive).unwrap();
+    assert!(
+        leak.shared_patients > 0 && leak.test_patients_in_train > 0,
+        "{leak:?}"
+    );
+    // Counted by hand from the items.
+    let train: HashSet<&str> = naive
+        .train
+        .iter()
+        .map(|&i| d.items[i].patient.as_str())
+        .collect();
+    let test: HashSet<&str> = naive
+        .test
+        .iter()
+        .map(|&i| d.items[i].patient.as_str())
+        .collect();
+    assert_eq!(leak.test_patients, test.len());
+    assert_eq!(
+        leak.test_patients_in_train,
+        test.intersection(&train).count()
+    );
 }
 
 #[test]

@@ -66,14 +66,18 @@ def test_evaluate_matches_metrics_and_scikit_learn(trained):
 
 def test_one_line_errors(cohort, tmp_path):
     out, _ = cohort
+    # (arguments, text the one line must hold, exit code: 1 bad input, 2 usage)
     cases = [
-        (["evaluate", "--run", tmp_path], "predictions.csv"),
-        (["evaluate", "--run", tmp_path, "--level", "organ"], "image, breast or patient"),
-        (["train", "--manifest", out / "manifest.toml", "--model", "unet", "--out", tmp_path / "x"], "unet"),
-        (["train", "--manifest", out / "manifest.toml", "--device", "cuda", "--out", tmp_path / "y"], "cuda"),
+        (["evaluate", "--run", tmp_path], "predictions.csv", 1),
+        (["evaluate", "--run", tmp_path, "--level", "organ"], "image, breast, patient", 2),
+        (["train", "--manifest", out / "manifest.toml", "--model", "unet", "--out", tmp_path / "x"], "unet", 2),
+        (["train", "--manifest", out / "manifest.toml", "--class-weights", "some", "--out", tmp_path / "x"], "auto, none", 2),
+        (["train", "--manifest", out / "manifest.toml", "--device", "cuda", "--out", tmp_path / "y"], "cuda", 1),
+        (["train", "--manifest", out / "manifest.toml", "--size", "4", "--out", tmp_path / "z"], "size", 1),
     ]
-    for args, needle in cases:
+    for args, needle, code in cases:
         p = run(*args)
-        assert p.returncode == 1, (args, p.stderr)
+        assert p.returncode == code, (args, p.stderr)
         lines = p.stderr.strip().splitlines()
         assert len(lines) == 1 and needle in lines[0], (args, p.stderr)
+        assert lines[0].startswith("error: "), (args, p.stderr)

@@ -1,0 +1,539 @@
+//! A merged cohort made ready to train on: one item per image file, a patient-grouped
+//! train / validation / test split checked for leakage, and every image decoded through
+//! the run's [`Preprocess`] (cached).
+//!
+//! [`DataOptions`] is everything that decides which pixels a model sees; it is saved in
+//! `run.json`, and its `preprocess` in every checkpoint.
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use polars::prelude::{Column, DataFrame};
+use serde::{Deserialize, Serialize};
+
+use super::{grouped_split, leakage, load_images, Fractions, Preprocess, Samples, Split};
+use crate::imaging::Gray;
+use crate::ingest::merge::{merge, Laterality, MergeResult};
+use crate::manifest::{sha256_bytes, Manifest};
+use crate::{Error, Result};
+
+/// The intensity normalisation of [`DataOptions::new`]: `(x - mean) / std` with these
+/// (mean, std).
+pub const NORMALISE: (f32, f32) = (0.5, 0.25);
+
+/// Which file of a record to read when it has both a DICOM and a JPG export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageSource {
+    /// The JPG export (what seed 001 trained on), else the DICOM.
+    #[default]
+    PreferJpg,
+    /// The DICOM, else the JPG export.
+    PreferDicom,
+}
+
+/// What decides the data a model sees: labels, split, files and preprocessing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataOptions {
+    /// The label of the positive class (it becomes the last class index).
+    pub positive: String,
+    /// DICOM or JPG when a record has both.
+    pub source: ImageSource,
+    /// Patient shares of train / validation / test.
+    pub fractions: Fractions,
+    /// Seed of the split.
+    pub seed: u64,
+    /// Crop, flip, resize and normalisation of every image.
+    pub preprocess: Preprocess,
+    /// Folder of decoded-image caches (`None`: decode every time).
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl DataOptions {
+    /// `size` x `size` inputs cropped to the breast (threshold 0.05), right breasts mirrored,
+    /// normalised with [`NORMALISE`]; JPG exports first; 70 / 15 / 15 patient split with
+    /// seed 42; positive label `cancer`; no cache.
+    pub fn new(size: usize) -> Self {
+        Self {
+            positive: "cancer".into(),
+            source: ImageSource::PreferJpg,
+            fractions: Fractions::new(0.7, 0.15, 0.15).expect("valid fractions"),
+            seed: 42,
+            preprocess: Preprocess::new(size, size)
+                .with_crop(0.05)
+                .with_flip_right()
+                .with_normalise(NORMALISE.0, NORMALISE.1),
+            cache_dir: None,
+        }
+    }
+
+    /// Square inputs of `size` pixels (the rest of the recipe unchanged).
+    pub fn with_size(mut self, size: usize) -> Self {
+        self.preprocess.width = size;
+        self.preprocess.height = size;
+        self
+    }
+
+    /// The positive class label.
+    pub fn with_positive(mut self, label: impl Into<String>) -> Self {
+        self.positive = label.into();
+        self
+    }
+
+    /// DICOM or JPG first.
+    pub fn with_source(mut self, source: ImageSource) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// Patient shares of train / validation / test.
+    pub fn with_fractions(mut self, fractions: Fractions) -> Self {
+        self.fractions = fractions;
+        self
+    }
+
+    /// Seed of the split.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Another preprocessing recipe.
+    pub fn with_preprocess(mut self, preprocess: Preprocess) -> Self {
+        self.preprocess = preprocess;
+        self
+    }
+
+    /// Cache decoded images in `dir` (`None`: no cache).
+    pub fn with_cache(mut self, dir: Option<PathBuf>) -> Self {
+        self.cache_dir = dir;
+        self
+    }
+
+    /// Check the options before any file is read.
+    pub fn validate(&self) -> Result<()> {
+        let p = &self.preprocess;
+        if p.width < 8 || p.height < 8 {
+            return Err(Error::Param {
+                name: "size",
+                message: format!("{} x {} is below 8 pixels a side", p.width, p.height),
+            });
+        }
+        if let Some((_, s)) = p.normalise {
+            if !(s > 0.0 && s.is_finite()) {
+                return Err(Error::Param {
+                    name: "normalise",
+                    message: format!("std {s} is not a positive number"),
+                });
+            }
+        }
+        if self.positive.trim().is_empty() {
+            return Err(Error::Param {
+                name: "positive",
+                message: "the positive label is empty".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Pseudonym of a patient id: `P-` + the first 10 hex digits of its sha256.
+pub fn pseudonym(patient_id: &str) -> String {
+    format!("P-{}", &sha256_bytes(patient_id.as_bytes())[..10])
+}
+
+/// One image to learn from.
+#[derive(Debug, Clone)]
+pub struct ImageItem {
+    /// The image file (JPG or DICOM), resolved.
+    pub path: PathBuf,
+    /// Which breast, when the listing says.
+    pub laterality: Option<Laterality>,
+    /// Class index (order of [`Prepared::classes`]).
+    pub class: usize,
+    /// The workbook's patient id. Never display it: use [`ImageItem::pseudonym`].
+    pub patient: String,
+    /// Sheet of the labelled row.
+    pub sheet: String,
+    /// Spreadsheet row number.
+    pub row: u32,
+}
+
+impl ImageItem {
+    /// The patient as a shareable pseudonym ([`pseudonym`]).
+    pub fn pseudonym(&self) -> String {
+        pseudonym(&self.patient)
+    }
+
+    /// Whether the image is of a right breast (mirrored by [`Preprocess::with_flip_right`]).
+    pub fn is_right(&self) -> bool {
+        self.laterality == Some(Laterality::Right)
+    }
+}
+
+/// One part of a train / validation / test split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    /// What the model learns from.
+    Train,
+    /// What early stopping and thresholds are chosen on.
+    Validation,
+    /// What the reported metrics come from.
+    Test,
+}
+
+impl Part {
+    /// Train, validation, test.
+    pub const ALL: [Part; 3] = [Part::Train, Part::Validation, Part::Test];
+
+    /// `train`, `validation` or `test`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Train => "train",
+            Part::Validation => "validation",
+            Part::Test => "test",
+        }
+    }
+
+    /// The sample indices of this part of `split`.
+    pub fn of(self, split: &Split) -> &[usize] {
+        match self {
+            Part::Train => &split.train,
+            Part::Validation => &split.val,
+            Part::Test => &split.test,
+        }
+    }
+}
+
+/// Images and patients in one part of the split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartCounts {
+    /// Images per class (class order of [`Prepared::classes`]).
+    pub images: Vec<usize>,
+    /// Distinct patients.
+    pub patients: usize,
+}
+
+/// How much a split leaks patients into its test part ([`SplitLeak::of`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SplitLeak {
+    /// Patients found in more than one part ([`leakage`]).
+    pub shared_patients: usize,
+    /// Distinct patients in the test part.
+    pub test_patients: usize,
+    /// Of those, patients who also have images in the training part.
+    pub test_patients_in_train: usize,
+    /// Positive-class test images whose patient has images in the training part.
+    pub positive_test_images_seen: usize,
+}
+
+impl SplitLeak {
+    /// Count what `split` shares between its parts, for samples of patients `groups` and
+    /// classes `classes` (`positive` = the positive class index).
+    pub fn of<G: AsRef<str>>(
+        split: &Split,
+        groups: &[G],
+        classes: &[usize],
+        positive: usize,
+    ) -> Result<Self> {
+        let g: Vec<&str> = groups.iter().map(|g| g.as_ref()).collect();
+        let parts: Vec<(&str, &[usize])> =
+            Part::ALL.iter().map(|p| (p.name(), p.of(split))).collect();
+        let report = leakage(&parts, &g, None, 0)?;
+        let train: HashSet<&str> = split.train.iter().map(|&i| g[i]).collect();
+        let test: HashSet<&str> = split.test.iter().map(|&i| g[i]).collect();
+        Ok(Self {
+            shared_patients: report.shared_groups.len(),
+            test_patients: test.len(),
+            test_patients_in_train: test.intersection(&train).count(),
+            positive_test_images_seen: split
+                .test
+                .iter()
+                .filter(|&&i| classes[i] == positive && train.contains(g[i]))
+                .count(),
+        })
+    }
+}
+
+/// A cohort ready to train on: the merge's images, split by patient, decoded into tensors.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Class names in index order, the positive class last.
+    pub classes: Vec<String>,
+    /// One entry per image file, in sample order.
+    pub items: Vec<ImageItem>,
+    /// Sample indices of the train / validation / test parts (patient-grouped).
+    pub split: Split,
+    /// Every image as a tensor (sample order of `items`).
+    pub all: Samples,
+    /// The options it was prepared with.
+    pub options: DataOptions,
+    /// Labelled rows of the workbooks.
+    pub rows: usize,
+    /// Rows left out: no image file (see the merge audit) or an image already used.
+    pub left_out: usize,
+    /// Seconds spent decoding and resizing (0.x when cached).
+    pub decode_seconds: f64,
+}
+
+/// Class names of a merge: its labels sorted, the positive one moved last.
+fn class_names(merged: &MergeResult, positive: &str) -> Result<Vec<String>> {
+    let mut classes: Vec<String> = merged
+        .records
+        .iter()
+        .map(|r| r.label.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let Some(p) = classes.iter().position(|c| c == positive) else {
+        return Err(Error::input(
+            "positive label",
+            format!("{positive:?} is not one of the manifest's labels {classes:?}"),
+        ));
+    };
+    let pos = classes.remove(p);
+    classes.push(pos);
+    if classes.len() < 2 {
+        return Err(Error::input(
+            "labels",
+            format!("need two classes, the manifest gives {classes:?}"),
+        ));
+    }
+    Ok(classes)
+}
+
+/// One item per image file of the merge's records (a file used by two rows counts once);
+/// also returns how many records were left out.
+fn items(merged: &MergeResult, classes: &[String], source: ImageSource) -> (Vec<ImageItem>, usize) {
+    let mut seen = HashSet::new();
+    let mut out = vec![];
+    for r in &merged.records {
+        let file = match source {
+            ImageSource::PreferDicom => r.dicom.as_ref().or(r.jpg.as_ref()),
+            ImageSource::PreferJpg => r.jpg.as_ref().or(r.dicom.as_ref()),
+        };
+        let Some(file) = file else { continue };
+        if !seen.insert(file.clone()) {
+            continue;
+        }
+        // Every record's label is one of `classes` (they were collected from the records).
+        let Some(class) = classes.iter().position(|c| *c == r.label) else {
+            continue;
+        };
+        out.push(ImageItem {
+            path: file.clone(),
+            laterality: r.laterality,
+            class,
+            patient: r.patient_id.clone(),
+            sheet: r.sheet.clone(),
+            row: r.row,
+        });
+    }
+    let left = merged.records.len() - out.len();
+    (out, left)
+}
+
+fn counts(items: &[ImageItem], idx: &[usize], k: usize) -> PartCounts {
+    let mut images = vec![0; k];
+    let mut patients = HashSet::new();
+    for &i in idx {
+        images[items[i].class] += 1;
+        patients.insert(&items[i].patient);
+    }
+    PartCounts {
+        images,
+        patients: patients.len(),
+    }
+}
+
+/// Merge, pick one image per file, split by patient (checked by [`leakage`]), decode and
+/// preprocess as `options` says (cached in `options.cache_dir`).
+pub fn prepare(manifest: &Manifest, options: &DataOptions) -> Result<Prepared> {
+    options.validate()?;
+    let merged = merge(manifest)?;
+    prepare_merged(manifest, &merged, options)
+}
+
+/// [`prepare`] on a merge already made.
+pub fn prepare_merged(
+    manifest: &Manifest,
+    merged: &MergeResult,
+    options: &DataOptions,
+) -> Result<Prepared> {
+    options.validate()?;
+    let classes = class_names(merged, &options.positive)?;
+    let (items, left_out) = items(merged, &classes, options.source);
+    let labels: Vec<usize> = items.iter().map(|i| i.class).collect();
+    let groups: Vec<&str> = items.iter().map(|i| i.patient.as_str()).collect();
+    let split = grouped_split(&labels, &groups, options.fractions, options.seed)?;
+    let leak = SplitLeak::of(&split, &groups, &labels, classes.len() - 1)?;
+    if leak.shared_patients > 0 {
+        return Err(Error::input(
+            "split",
+            format!(
+                "{} patients are in more than one part",
+                leak.shared_patients
+            ),
+        ));
+    }
+    let t0 = Instant::now();
+    let files: Vec<(PathBuf, bool)> = items
+        .iter()
+        .map(|i| (i.path.clone(), i.is_right()))
+        .collect();
+    let tag = manifest
+        .tables
+        .iter()
+        .filter_map(|t| t.sha256.clone())
+        .collect::<Vec<_>>()
+        .join(",");
+    let batch = load_images(
+        &files,
+        &options.preprocess,
+        options.cache_dir.as_deref(),
+        &tag,
+    )?;
+    let all = Samples::from_batch(batch, labels)?;
+    Ok(Prepared {
+        classes,
+        items,
+        split,
+        all,
+        options: options.clone(),
+        rows: merged.records.len(),
+        left_out,
+        decode_seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+impl Prepared {
+    /// Index of the positive class (the last).
+    pub fn positive(&self) -> usize {
+        self.classes.len() - 1
+    }
+
+    /// `[channels, height, width]` of every sample: the input shape of a model for them.
+    pub fn input_shape(&self) -> [usize; 3] {
+        self.all.image_shape()
+    }
+
+    /// Sample indices of `part`.
+    pub fn indices(&self, part: Part) -> &[usize] {
+        part.of(&self.split)
+    }
+
+    /// The images of `part`.
+    pub fn samples(&self, part: Part) -> Samples {
+        self.all.subset(self.indices(part))
+    }
+
+    /// Training images.
+    pub fn train(&self) -> Samples {
+        self.samples(Part::Train)
+    }
+
+    /// Validation images.
+    pub fn val(&self) -> Samples {
+        self.samples(Part::Validation)
+    }
+
+    /// Test images.
+    pub fn test(&self) -> Samples {
+        self.samples(Part::Test)
+    }
+
+    /// `true` for the positive-class samples of `part`.
+    pub fn labels(&self, part: Part) -> Vec<bool> {
+        self.is_positive(self.indices(part))
+    }
+
+    /// `true` for positive-class samples among `idx`.
+    pub fn is_positive(&self, idx: &[usize]) -> Vec<bool> {
+        let p = self.positive();
+        idx.iter().map(|&i| self.items[i].class == p).collect()
+    }
+
+    /// Pseudonymous patient of each sample among `idx`.
+    pub fn pseudonyms(&self, idx: &[usize]) -> Vec<String> {
+        idx.iter().map(|&i| self.items[i].pseudonym()).collect()
+    }
+
+    /// Sample `i` of `samples` (made by this preparation) back in [0, 1] grey, first channel.
+    pub fn image(&self, samples: &Samples, i: usize) -> Gray {
+        let [_, c, h, w] = samples.shape;
+        let start = i * c * h * w;
+        self.options
+            .preprocess
+            .unapply(&samples.data[start..start + h * w])
+    }
+
+    /// Images and patients per part: train, validation, test.
+    pub fn part_counts(&self) -> [PartCounts; 3] {
+        let k = self.classes.len();
+        Part::ALL.map(|p| counts(&self.items, self.indices(p), k))
+    }
+
+    /// What `split` (of these items, e.g. an image-level split made for comparison) leaks.
+    pub fn leak_of(&self, split: &Split) -> Result<SplitLeak> {
+        let groups: Vec<&str> = self.items.iter().map(|i| i.patient.as_str()).collect();
+        let classes: Vec<usize> = self.items.iter().map(|i| i.class).collect();
+        SplitLeak::of(split, &groups, &classes, self.positive())
+    }
+
+    /// The images of `part` with `scores` (one per sample of the part) as `predictions.csv`
+    /// has them: pseudonymous patient, sheet, row, laterality, label (1 = positive), class,
+    /// score.
+    pub fn predictions(&self, part: Part, scores: &[f64]) -> Result<DataFrame> {
+        let items: Vec<&ImageItem> = self.indices(part).iter().map(|&i| &self.items[i]).collect();
+        if scores.len() != items.len() {
+            return Err(Error::input(
+                "predictions",
+                format!(
+                    "{} {} images but {} scores",
+                    items.len(),
+                    part.name(),
+                    scores.len()
+                ),
+            ));
+        }
+        let k = self.classes.len();
+        let col = |name: &str, v: Vec<String>| Column::new(name.into(), v);
+        DataFrame::new_infer_height(vec![
+            col("patient", items.iter().map(|it| it.pseudonym()).collect()),
+            col("sheet", items.iter().map(|it| it.sheet.clone()).collect()),
+            Column::new(
+                "row".into(),
+                items.iter().map(|it| it.row).collect::<Vec<_>>(),
+            ),
+            col(
+                "laterality",
+                items
+                    .iter()
+                    .map(|it| {
+                        it.laterality
+                            .map(|l| l.code().to_string())
+                            .unwrap_or_default()
+                    })
+                    .collect(),
+            ),
+            Column::new(
+                "label".into(),
+                items
+                    .iter()
+                    .map(|it| u32::from(it.class == k - 1))
+                    .collect::<Vec<_>>(),
+            ),
+            col(
+                "class",
+                items
+                    .iter()
+                    .map(|it| self.classes[it.class].clone())
+                    .collect(),
+            ),
+            Column::new("score".into(), scores.to_vec()),
+        ])
+        .map_err(|e| Error::table("predictions", e))
+    }
+}

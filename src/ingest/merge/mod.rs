@@ -1,0 +1,307 @@
+//! seed 001's merge done right: labelled sheets matched to the image listing by study key,
+//! every row and every image file accounted for in an audit.
+//!
+//! For the manifest's merge sheet (seed 001: `Cancer`) each row is matched to the listing
+//! (`data_validation_x`) by its key: first exactly as pandas would, then after normalising
+//! each key part ([`key`](super::key)). Rows that still have no counterpart are explained:
+//! a near miss names the key part that differs, a duplicate key names the other row.
+//! Listing rows are accounted for the same way. Rows of the other labelled sheets have no
+//! listing; they are matched when their image file is found.
+//!
+//! Every row's images are then resolved in the [`ImageIndex`](super::index::ImageIndex)
+//! (through the listing's Windows path when there is one, else by file name), and each
+//! DICOM header is checked against its row: patient id, study date and time, and (from the
+//! listing) laterality and view. Image files that no row refers to are listed too.
+//!
+//! [`merge`] runs these as named stages over typed intermediates (`stages.rs`): read the
+//! workbooks, index the images, key every sheet, match each labelled sheet, account for
+//! the listing, check DICOM headers, list unreferenced files. The tables and files it
+//! writes are in `tables.rs`. [`Record`]s carry resolved paths, so what comes after the
+//! merge needs no manifest to open an image.
+
+mod stages;
+mod tables;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::DataFrame;
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::Manifest;
+use crate::Result;
+
+pub(crate) use stages::{file_column, patient_part, row_label, KeyPlan};
+pub use tables::write_xlsx;
+
+/// Status of an audit entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The row's key equals its counterpart's exactly (seed 001's merge finds it).
+    Exact,
+    /// The keys agree after normalisation only (seed 001's merge lost it).
+    Normalised,
+    /// A row of a sheet without listing whose image file was found.
+    ImageFound,
+    /// No counterpart, or no image; `reason` says why.
+    Unmatched,
+    /// A DICOM header disagrees with its row (one entry per disagreeing tag).
+    HeaderMismatch,
+    /// An image file that no row refers to, or that cannot be read.
+    File,
+}
+
+impl Status {
+    /// Every status, in the order of the audit's count table.
+    pub const ALL: [Status; 6] = [
+        Status::Exact,
+        Status::Normalised,
+        Status::ImageFound,
+        Status::Unmatched,
+        Status::HeaderMismatch,
+        Status::File,
+    ];
+
+    /// The name the audit tables use (`exact`, `normalised`, `unmatched`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Exact => "exact",
+            Status::Normalised => "normalised",
+            Status::ImageFound => "image_found",
+            Status::Unmatched => "unmatched",
+            Status::HeaderMismatch => "header_mismatch",
+            Status::File => "file",
+        }
+    }
+
+    /// Whether a row with this status counts as matched.
+    pub fn is_match(self) -> bool {
+        matches!(
+            self,
+            Status::Exact | Status::Normalised | Status::ImageFound
+        )
+    }
+}
+
+/// Which breast an image shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Laterality {
+    /// Left breast (`L`).
+    Left,
+    /// Right breast (`R`).
+    Right,
+}
+
+impl Laterality {
+    /// `L`/`LEFT` or `R`/`RIGHT` in any case and spacing; anything else (`B`, `U`, empty)
+    /// is `None`, an unknown side.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_uppercase().as_str() {
+            "L" | "LEFT" => Some(Self::Left),
+            "R" | "RIGHT" => Some(Self::Right),
+            _ => None,
+        }
+    }
+
+    /// `L` or `R`, as DICOM's (0020,0062) Image Laterality writes it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Left => "L",
+            Self::Right => "R",
+        }
+    }
+}
+
+impl std::fmt::Display for Laterality {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// One line of the audit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    /// Workbook file name (empty for file entries).
+    pub workbook: String,
+    /// Sheet name (empty for file entries).
+    pub sheet: String,
+    /// Row as the spreadsheet shows it (header = row 1); 0 for file entries.
+    pub row: u32,
+    /// The exact key (empty for file entries).
+    pub key: String,
+    /// What happened.
+    pub status: Status,
+    /// Why, in words (empty for exact matches).
+    pub reason: String,
+    /// Row of the counterpart in the other workbook, if any.
+    pub counterpart_row: Option<u32>,
+    /// The file concerned (resolved DICOM, or the file of a file entry), resolved; the
+    /// audit tables show it relative to the manifest's folder.
+    pub file: Option<PathBuf>,
+}
+
+/// Counts of one sheet (rows = matched + unmatched).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct SheetCounts {
+    /// Data rows.
+    pub rows: usize,
+    /// Rows matched.
+    pub matched: usize,
+    /// Rows not matched.
+    pub unmatched: usize,
+}
+
+impl SheetCounts {
+    fn add(&mut self, status: Status) {
+        self.rows += 1;
+        if status.is_match() {
+            self.matched += 1;
+        } else {
+            self.unmatched += 1;
+        }
+    }
+}
+
+/// Image resolution counts over all labelled rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct ImageCounts {
+    /// Rows whose image was found exactly once.
+    pub resolved: usize,
+    /// Rows whose image was not found.
+    pub missing: usize,
+    /// Rows whose image name exists in more than one folder.
+    pub duplicates: usize,
+}
+
+/// An unmatched row, as `mammolab merge --json` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unmatched {
+    /// Sheet.
+    pub sheet: String,
+    /// Row (header = 1).
+    pub row: u32,
+    /// Exact key.
+    pub key: String,
+    /// Why it has no counterpart.
+    pub reason: String,
+}
+
+/// The JSON summary of a merge.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MergeSummary {
+    /// Per sheet (labelled sheets and the listing).
+    pub sheets: BTreeMap<String, SheetCounts>,
+    /// Every unmatched row.
+    pub unmatched: Vec<Unmatched>,
+    /// Image resolution.
+    pub images: ImageCounts,
+}
+
+/// One labelled row with its class, key and images: the input of a dataset.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Record {
+    /// Sheet.
+    pub sheet: String,
+    /// Row (header = 1).
+    pub row: u32,
+    /// Class from the sheet's label rule.
+    pub label: String,
+    /// Patient id (normalised), for patient-grouped splits.
+    pub patient_id: String,
+    /// Normalised key.
+    pub key: String,
+    /// Status of the row's match.
+    pub status: Status,
+    /// Row of the listing counterpart, if any.
+    pub listing_row: Option<u32>,
+    /// The DICOM file, resolved (open it as it is).
+    pub dicom: Option<PathBuf>,
+    /// The JPG export, resolved.
+    pub jpg: Option<PathBuf>,
+    /// Laterality from the row or its listing counterpart (`None`: not given or not L/R).
+    pub laterality: Option<Laterality>,
+    /// View from the row or its listing counterpart.
+    pub view: Option<String>,
+}
+
+/// Everything a merge produces.
+#[derive(Debug, Clone)]
+pub struct MergeResult {
+    /// The manifest's folder: the tables show paths relative to it.
+    pub base_dir: PathBuf,
+    /// One record per labelled row.
+    pub records: Vec<Record>,
+    /// Every row of every input and every unreferenced or unreadable file.
+    pub audit: Vec<AuditEntry>,
+    /// The counts.
+    pub summary: MergeSummary,
+    /// Merge-sheet rows matched to the listing, all columns of both (listing columns that
+    /// clash get the suffix `_listing`), plus `match` and `image_path`.
+    pub merged: DataFrame,
+}
+
+impl MergeResult {
+    /// `path` as the tables show it: relative to the manifest's folder when inside it.
+    pub fn shown_path(&self, path: &Path) -> String {
+        path.strip_prefix(&self.base_dir)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+}
+
+/// Merge a cohort described by a manifest (see the module docs for the stages).
+pub fn merge(manifest: &Manifest) -> Result<MergeResult> {
+    let plan = KeyPlan::of(manifest)?;
+    let inputs = stages::Inputs::read(manifest, &plan)?;
+    let images = stages::Images::index(manifest)?;
+    let mut matched = Vec::with_capacity(inputs.sheets.len());
+    for (spec, sheet) in manifest.sheets.iter().zip(&inputs.sheets) {
+        matched.push(stages::match_sheet(
+            manifest, &plan, &inputs, &images, spec, sheet,
+        )?);
+    }
+    let listing = stages::account_listing(&plan, &inputs, &matched);
+    let mut records = vec![];
+    let mut audit = vec![];
+    let mut counts = BTreeMap::new();
+    let mut image_counts = ImageCounts::default();
+    for (sheet, m) in inputs.sheets.iter().zip(&mut matched) {
+        counts.insert(sheet.sheet.name.clone(), m.counts);
+        image_counts.resolved += m.images.resolved;
+        image_counts.missing += m.images.missing;
+        image_counts.duplicates += m.images.duplicates;
+        audit.append(&mut m.audit);
+        records.append(&mut m.records);
+    }
+    if let Some((name, c, mut entries)) = listing {
+        counts.insert(name, c);
+        audit.append(&mut entries);
+    }
+    audit.extend(stages::header_checks(&plan, &records));
+    audit.extend(stages::unreferenced_files(&images, &records));
+    let merged = tables::merged_frame(manifest, &inputs, &matched, &records)?;
+    let unmatched = audit
+        .iter()
+        .filter(|a| a.status == Status::Unmatched)
+        .map(|a| Unmatched {
+            sheet: a.sheet.clone(),
+            row: a.row,
+            key: a.key.clone(),
+            reason: a.reason.clone(),
+        })
+        .collect();
+    Ok(MergeResult {
+        base_dir: manifest.base_dir.clone(),
+        records,
+        audit,
+        summary: MergeSummary {
+            sheets: counts,
+            unmatched,
+            images: image_counts,
+        },
+        merged,
+    })
+}

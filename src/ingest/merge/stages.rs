@@ -1,0 +1,731 @@
+//! The stages of [`merge`](super::merge), each a function from typed inputs to typed
+//! outputs: [`KeyPlan`] (what a key is), [`Inputs::read`] (the workbooks, keyed),
+//! [`Images::index`] (the image folders), [`match_sheet`] (one labelled sheet against the
+//! listing and the images), [`account_listing`] (every listing row), [`header_checks`]
+//! (DICOM headers against their rows) and [`unreferenced_files`].
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::{AuditEntry, ImageCounts, Laterality, Record, SheetCounts, Status};
+use crate::ingest::dicom::read_header;
+use crate::ingest::index::{ImageIndex, Lookup};
+use crate::ingest::key::{exact_key, PartKind};
+use crate::ingest::sheets::{read_sheet, Sheet, SheetOptions, Value};
+use crate::manifest::{self, LabelRule, Manifest};
+use crate::{Error, Result};
+
+/// The manifest's study key: its columns, how each part is normalised, the separator, and
+/// which part is the patient.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyPlan {
+    pub names: Vec<String>,
+    pub kinds: Vec<PartKind>,
+    pub sep: String,
+    pub patient: Option<usize>,
+}
+
+/// The key part that holds the patient: an id column whose name says `patient`.
+pub(crate) fn patient_part(names: &[String], kinds: &[PartKind]) -> Option<usize> {
+    kinds
+        .iter()
+        .zip(names)
+        .position(|(k, n)| *k == PartKind::Id && n.to_lowercase().contains("patient"))
+}
+
+impl KeyPlan {
+    pub fn of(manifest: &Manifest) -> Result<Self> {
+        let key = manifest.key.as_ref().ok_or_else(|| Error::Manifest {
+            manifest: manifest.source.clone(),
+            message: "no [key] section".into(),
+        })?;
+        let names = key.columns.clone();
+        let kinds: Vec<PartKind> = names.iter().map(|c| PartKind::guess(c)).collect();
+        Ok(Self {
+            patient: patient_part(&names, &kinds),
+            names,
+            kinds,
+            sep: key.separator.clone(),
+        })
+    }
+
+    /// Every row's exact and normalised key.
+    fn keyed(&self, sheet: &Sheet) -> Result<Keyed> {
+        let cols: Vec<usize> = self
+            .names
+            .iter()
+            .map(|c| sheet.column_index(c))
+            .collect::<Result<_>>()?;
+        let mut k = Keyed {
+            cols,
+            exact: Vec::with_capacity(sheet.rows.len()),
+            norm: Vec::with_capacity(sheet.rows.len()),
+            by_norm: HashMap::new(),
+        };
+        for r in &sheet.rows {
+            let parts: Vec<&Value> = k.cols.iter().map(|&c| &r[c]).collect();
+            k.exact.push(exact_key(&parts, &self.sep));
+            k.norm.push(
+                parts
+                    .iter()
+                    .zip(&self.kinds)
+                    .zip(&self.names)
+                    .map(|((v, kind), name)| kind.normalise(v).map_err(|e| format!("{name} {e}")))
+                    .collect(),
+            );
+        }
+        for (i, n) in k.norm.iter().enumerate() {
+            if let Ok(n) = n {
+                k.by_norm.entry(n.clone()).or_default().push(i);
+            }
+        }
+        Ok(k)
+    }
+}
+
+/// The keys of one sheet's rows.
+pub(crate) struct Keyed {
+    /// Column index of each key part.
+    cols: Vec<usize>,
+    /// Exact key per row (as pandas would build it).
+    exact: Vec<String>,
+    /// Normalised parts per row, or why the key cannot be read.
+    norm: Vec<std::result::Result<Vec<String>, String>>,
+    /// Rows per readable normalised key.
+    by_norm: HashMap<Vec<String>, Vec<usize>>,
+}
+
+/// A sheet with its keys.
+pub(crate) struct KeyedSheet {
+    pub sheet: Sheet,
+    keys: Keyed,
+}
+
+/// The image listing (seed 001's `data_validation_x`), keyed.
+pub(crate) struct Listing {
+    table: KeyedSheet,
+    /// The labelled sheet matched against it.
+    merge_sheet: String,
+    /// Column of foreign image paths.
+    path_col: Option<usize>,
+}
+
+/// Stage 1: the labelled sheets and the listing, read in parallel and keyed.
+pub(crate) struct Inputs {
+    /// The labelled sheets, in manifest order.
+    pub sheets: Vec<KeyedSheet>,
+    pub listing: Option<Listing>,
+}
+
+impl Listing {
+    /// The listing's rows.
+    pub fn sheet(&self) -> &Sheet {
+        &self.table.sheet
+    }
+}
+
+impl Inputs {
+    pub fn read(manifest: &Manifest, plan: &KeyPlan) -> Result<Self> {
+        let table_path = |id: &str| -> Result<PathBuf> {
+            manifest
+                .table(id)
+                .map(|t| manifest.resolve(&t.path))
+                .ok_or_else(|| Error::Manifest {
+                    manifest: manifest.source.clone(),
+                    message: format!("no table `{id}`"),
+                })
+        };
+        let keyed = |sheet: Sheet| -> Result<KeyedSheet> {
+            Ok(KeyedSheet {
+                keys: plan.keyed(&sheet)?,
+                sheet,
+            })
+        };
+        let read_listing = || -> Result<Option<Listing>> {
+            let Some(m) = &manifest.merge else {
+                return Ok(None);
+            };
+            let sheet = read_sheet(
+                table_path(&m.listing)?,
+                &m.listing_sheet,
+                &SheetOptions::default(),
+            )?;
+            let path_col = m
+                .path_column
+                .as_ref()
+                .map(|c| sheet.column_index(c))
+                .transpose()?;
+            Ok(Some(Listing {
+                table: keyed(sheet)?,
+                merge_sheet: m.sheet.clone(),
+                path_col,
+            }))
+        };
+        let read_labelled = || -> Result<Vec<KeyedSheet>> {
+            manifest
+                .sheets
+                .par_iter()
+                .map(|s| {
+                    keyed(read_sheet(
+                        table_path(&s.table)?,
+                        &s.name,
+                        &SheetOptions::default(),
+                    )?)
+                })
+                .collect()
+        };
+        // Each is its own workbook parse.
+        let (sheets, listing) = rayon::join(read_labelled, read_listing);
+        Ok(Self {
+            sheets: sheets?,
+            listing: listing?,
+        })
+    }
+
+    /// Whether `sheet` is the one matched against the listing.
+    fn is_merge_sheet(&self, sheet: &Sheet) -> bool {
+        self.listing
+            .as_ref()
+            .is_some_and(|l| l.merge_sheet == sheet.name)
+    }
+}
+
+/// Stage 2: every image root walked once.
+pub(crate) struct Images {
+    index: ImageIndex,
+    /// The extensions indexed (lower case, sorted).
+    exts: Vec<String>,
+    base: PathBuf,
+}
+
+impl Images {
+    pub fn index(manifest: &Manifest) -> Result<Self> {
+        let roots: Vec<PathBuf> = manifest
+            .image_roots
+            .iter()
+            .map(|r| r.path.clone())
+            .collect();
+        let mut exts: Vec<String> = manifest
+            .image_roots
+            .iter()
+            .flat_map(|r| r.formats.iter().map(|f| f.to_lowercase()))
+            .collect();
+        exts.sort();
+        exts.dedup();
+        Ok(Self {
+            index: ImageIndex::build(&manifest.base_dir, &roots, &exts)?,
+            exts,
+            base: manifest.base_dir.clone(),
+        })
+    }
+
+    fn resolve(&self, found: &Lookup) -> Option<PathBuf> {
+        found.found().map(|p| self.base.join(p))
+    }
+}
+
+/// What matching one labelled sheet produced.
+pub(crate) struct SheetMatch {
+    pub records: Vec<Record>,
+    pub audit: Vec<AuditEntry>,
+    pub counts: SheetCounts,
+    pub images: ImageCounts,
+    /// (sheet row index, listing row index, status) of each merged pair.
+    pub pairs: Vec<(usize, usize, Status)>,
+    /// Listing rows (index) claimed by a row of this sheet (row number).
+    hits: Vec<(usize, u32)>,
+    is_merge: bool,
+}
+
+fn workbook_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn joined(rows: impl IntoIterator<Item = u32>) -> String {
+    rows.into_iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The class of row `r` of `sheet` by the manifest's rule for it (`file_col`: the column
+/// naming the row's image file, for [`LabelRule::FileName`]).
+pub(crate) fn row_label(
+    spec: &manifest::Sheet,
+    sheet: &Sheet,
+    r: usize,
+    file_col: Option<usize>,
+) -> Result<String> {
+    Ok(match &spec.label {
+        None => String::new(),
+        Some(LabelRule::Constant { class }) => class.clone(),
+        Some(LabelRule::Column {
+            column,
+            positive,
+            positive_class,
+            negative_class,
+        }) => {
+            let c = sheet.column_index(column)?;
+            let v = sheet.rows[r][c].to_text().unwrap_or_default();
+            if positive.iter().any(|p| p == v.trim()) {
+                positive_class.clone()
+            } else {
+                negative_class.clone()
+            }
+        }
+        Some(LabelRule::FileName { contains }) => {
+            let f = file_col
+                .map(|c| sheet.rows[r][c].to_text().unwrap_or_default())
+                .unwrap_or_default();
+            contains
+                .iter()
+                .find(|(s, _)| f.contains(s.as_str()))
+                .map(|(_, c)| c.clone())
+                .unwrap_or_default()
+        }
+    })
+}
+
+/// The column of `sheet` that names each row's image file (its image root's
+/// `file_column`), if the manifest gives one.
+pub(crate) fn file_column(
+    manifest: &Manifest,
+    spec: &manifest::Sheet,
+    sheet: &Sheet,
+) -> Result<Option<usize>> {
+    spec.image_root
+        .as_ref()
+        .and_then(|id| manifest.image_roots.iter().find(|r| &r.id == id))
+        .and_then(|r| r.file_column.as_ref())
+        .map(|c| sheet.column_index(c))
+        .transpose()
+}
+
+/// A row's match against the listing: status, reason, counterpart row and listing index.
+struct ListingMatch {
+    status: Status,
+    reason: String,
+    counterpart: Option<u32>,
+    index: Option<usize>,
+}
+
+/// Row `r` of the merge sheet against the listing (`dup`: other rows of the sheet with
+/// the same key). Records the pair and the listing rows it claims in `m`.
+fn match_listing_row(
+    plan: &KeyPlan,
+    ks: &KeyedSheet,
+    listing: &Listing,
+    r: usize,
+    dup: &[u32],
+    m: &mut SheetMatch,
+) -> ListingMatch {
+    let (sheet, k) = (&ks.sheet, &ks.keys);
+    let (l, lk) = (&listing.table.sheet, &listing.table.keys);
+    let row_no = sheet.row_numbers[r];
+    let mut out = ListingMatch {
+        status: Status::Unmatched,
+        reason: String::new(),
+        counterpart: None,
+        index: None,
+    };
+    let n = match &k.norm[r] {
+        Err(e) => {
+            out.reason = format!("key unreadable: {e}");
+            return out;
+        }
+        Ok(n) => n,
+    };
+    match lk.by_norm.get(n) {
+        Some(ls) if dup.is_empty() => {
+            let li = ls[0];
+            out.index = Some(li);
+            out.counterpart = Some(l.row_numbers[li]);
+            if lk.exact[li] == k.exact[r] {
+                out.status = Status::Exact;
+            } else {
+                out.status = Status::Normalised;
+                let text = |s: &Sheet, row: usize, col: usize| s.rows[row][col].to_text();
+                let differ: Vec<String> = (0..plan.names.len())
+                    .filter(|&p| text(sheet, r, k.cols[p]) != text(l, li, lk.cols[p]))
+                    .map(|p| {
+                        format!(
+                            "{} `{}` vs `{}`",
+                            plan.names[p],
+                            text(sheet, r, k.cols[p]).unwrap_or_default(),
+                            text(l, li, lk.cols[p]).unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                out.reason = format!("formatting differs: {}", differ.join("; "));
+            }
+            if ls.len() > 1 {
+                let prefix = if out.reason.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}; ", out.reason)
+                };
+                out.reason = format!(
+                    "{prefix}listing has this key {} times (rows {})",
+                    ls.len(),
+                    joined(ls.iter().map(|&i| l.row_numbers[i]))
+                );
+            }
+            m.hits.extend(ls.iter().map(|&li| (li, row_no)));
+            m.pairs.push((r, li, out.status));
+        }
+        Some(_) => {
+            out.reason = format!(
+                "duplicate key: rows {} of `{}` share it, so the listing row cannot be assigned",
+                joined(std::iter::once(row_no).chain(dup.iter().copied())),
+                sheet.name
+            )
+        }
+        None => {
+            out.reason = near_miss(n, lk, l, &plan.names);
+            if !dup.is_empty() {
+                out.reason = format!(
+                    "{}; duplicate key (also row {})",
+                    out.reason,
+                    joined(dup.iter().copied())
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Stage 3: one labelled sheet's rows matched to the listing (the merge sheet) or to their
+/// image files (the other sheets), each row audited and turned into a [`Record`].
+pub(crate) fn match_sheet(
+    manifest: &Manifest,
+    plan: &KeyPlan,
+    inputs: &Inputs,
+    images: &Images,
+    spec: &manifest::Sheet,
+    ks: &KeyedSheet,
+) -> Result<SheetMatch> {
+    let (sheet, k) = (&ks.sheet, &ks.keys);
+    let listing = inputs
+        .listing
+        .as_ref()
+        .filter(|_| inputs.is_merge_sheet(sheet));
+    let wb = workbook_name(&sheet.file);
+    let file_col = file_column(manifest, spec, sheet)?;
+    let mut m = SheetMatch {
+        records: Vec::with_capacity(sheet.rows.len()),
+        audit: Vec::with_capacity(sheet.rows.len()),
+        counts: SheetCounts::default(),
+        images: ImageCounts::default(),
+        pairs: vec![],
+        hits: vec![],
+        is_merge: listing.is_some(),
+    };
+    let primary_dicom = images.exts.iter().any(|e| e == "dcm");
+    for r in 0..sheet.rows.len() {
+        let row_no = sheet.row_numbers[r];
+        let norm_key = k.norm[r]
+            .as_ref()
+            .map(|v| v.join(&plan.sep))
+            .unwrap_or_default();
+        // Other rows of this sheet with the same normalised key.
+        let dup: Vec<u32> = k.norm[r]
+            .as_ref()
+            .ok()
+            .and_then(|n| k.by_norm.get(n))
+            .map(|v| {
+                v.iter()
+                    .filter(|&&o| o != r)
+                    .map(|&o| sheet.row_numbers[o])
+                    .collect()
+            })
+            .unwrap_or_default();
+        let ListingMatch {
+            mut status,
+            mut reason,
+            counterpart,
+            index: listing_idx,
+        } = match listing {
+            Some(l) => match_listing_row(plan, ks, l, r, &dup, &mut m),
+            None => ListingMatch {
+                status: Status::Unmatched,
+                reason: String::new(),
+                counterpart: None,
+                index: None,
+            },
+        };
+        // Images: through the listing's path when matched, else by file name.
+        let lookup = |ext: &str| -> Lookup {
+            if let (Some(li), Some(l)) = (listing_idx, listing) {
+                if let Some(p) = l.path_col.and_then(|c| l.table.sheet.rows[li][c].to_text()) {
+                    let found = images.index.by_foreign_path(&p, ext);
+                    if found != Lookup::Missing {
+                        return found;
+                    }
+                }
+            }
+            match file_col.and_then(|c| sheet.rows[r][c].to_text()) {
+                Some(name) => images.index.by_file_name(&name, ext),
+                None => Lookup::Missing,
+            }
+        };
+        let dcm = lookup("dcm");
+        let jpg = lookup("jpg");
+        let image = if primary_dicom { &dcm } else { &jpg };
+        match image {
+            Lookup::Found(_) => m.images.resolved += 1,
+            Lookup::Missing => m.images.missing += 1,
+            Lookup::Ambiguous(_) => m.images.duplicates += 1,
+        }
+        if listing.is_none() {
+            let earlier = dup.iter().copied().filter(|&o| o < row_no).min();
+            if let Some(first) = earlier {
+                // The same study twice: keep the first row, so one image is not counted
+                // (or split) twice.
+                reason = format!("duplicate key: same study as row {first}, kept there");
+            } else {
+                if !dup.is_empty() {
+                    reason = format!(
+                        "duplicate key: row {} repeats this study (this row is kept)",
+                        joined(dup.iter().copied())
+                    );
+                }
+                match image {
+                    Lookup::Found(_) => status = Status::ImageFound,
+                    Lookup::Missing => reason = "image file not found".into(),
+                    Lookup::Ambiguous(v) => {
+                        reason = format!(
+                            "image name found {} times: {}",
+                            v.len(),
+                            v.iter()
+                                .map(|p| p.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
+                }
+            }
+        }
+        m.counts.add(status);
+        // The row's own column, else its listing counterpart's.
+        let own_or_listing = |col: &str| -> Option<String> {
+            if let Ok(ci) = sheet.column_index(col) {
+                return sheet.rows[r][ci].to_text();
+            }
+            let l = &listing?.table.sheet;
+            l.column_index(col)
+                .ok()
+                .and_then(|ci| l.rows[listing_idx?][ci].to_text())
+        };
+        m.audit.push(AuditEntry {
+            workbook: wb.clone(),
+            sheet: sheet.name.clone(),
+            row: row_no,
+            key: k.exact[r].clone(),
+            status,
+            reason,
+            counterpart_row: counterpart,
+            file: images.resolve(image),
+        });
+        m.records.push(Record {
+            sheet: sheet.name.clone(),
+            row: row_no,
+            label: row_label(spec, sheet, r, file_col)?,
+            patient_id: plan
+                .patient
+                .and_then(|p| k.norm[r].as_ref().ok().map(|n| n[p].clone()))
+                .unwrap_or_default(),
+            key: norm_key,
+            status,
+            listing_row: counterpart,
+            dicom: images.resolve(&dcm),
+            jpg: images.resolve(&jpg),
+            laterality: own_or_listing("Laterality").and_then(|t| Laterality::parse(&t)),
+            view: own_or_listing("ViewPosition"),
+        });
+    }
+    Ok(m)
+}
+
+/// Stage 4: every listing row accounted for: matched (by the merge sheet's rows), or why
+/// not. Returns the listing's sheet name, counts and audit lines.
+pub(crate) fn account_listing(
+    plan: &KeyPlan,
+    inputs: &Inputs,
+    matched: &[SheetMatch],
+) -> Option<(String, SheetCounts, Vec<AuditEntry>)> {
+    let listing = inputs.listing.as_ref()?;
+    let (l, lk) = (&listing.table.sheet, &listing.table.keys);
+    let merge = matched.iter().zip(&inputs.sheets).find(|(m, _)| m.is_merge);
+    let mut claimed: Vec<Option<u32>> = vec![None; l.rows.len()];
+    let mut exact = vec![false; l.rows.len()];
+    if let Some((m, _)) = merge {
+        for &(li, row) in &m.hits {
+            claimed[li] = Some(row);
+        }
+        for &(_, li, s) in &m.pairs {
+            exact[li] |= s == Status::Exact;
+        }
+    }
+    let wb = workbook_name(&l.file);
+    let mut counts = SheetCounts::default();
+    let mut audit = Vec::with_capacity(l.rows.len());
+    for i in 0..l.rows.len() {
+        let (status, reason, counterpart) = match (claimed[i], &lk.norm[i]) {
+            (Some(row), _) => {
+                let s = if exact[i] {
+                    Status::Exact
+                } else {
+                    Status::Normalised
+                };
+                (s, String::new(), Some(row))
+            }
+            (None, Err(e)) => (Status::Unmatched, format!("key unreadable: {e}"), None),
+            (None, Ok(n)) => {
+                let same = lk.by_norm.get(n).map(Vec::as_slice).unwrap_or(&[]);
+                let reason = if same.len() > 1 {
+                    format!(
+                        "duplicate key (rows {})",
+                        joined(same.iter().map(|&j| l.row_numbers[j]))
+                    )
+                } else if let Some((_, ms)) = merge {
+                    format!(
+                        "no row in `{}`: {}",
+                        ms.sheet.name,
+                        near_miss(n, &ms.keys, &ms.sheet, &plan.names)
+                    )
+                } else {
+                    "no labelled sheet to match".into()
+                };
+                (Status::Unmatched, reason, None)
+            }
+        };
+        counts.add(status);
+        audit.push(AuditEntry {
+            workbook: wb.clone(),
+            sheet: l.name.clone(),
+            row: l.row_numbers[i],
+            key: lk.exact[i].clone(),
+            status,
+            reason,
+            counterpart_row: counterpart,
+            file: None,
+        });
+    }
+    Some((l.name.clone(), counts, audit))
+}
+
+/// Why a normalised key has no counterpart: the closest key on the other side that
+/// differs in one part, or "no counterpart".
+fn near_miss(key: &[String], other: &Keyed, sheet: &Sheet, names: &[String]) -> String {
+    for (i, o) in other.norm.iter().enumerate() {
+        let Ok(o) = o else { continue };
+        let mut differ = o.iter().zip(key).enumerate().filter(|(_, (a, b))| a != b);
+        if let (Some((p, (theirs, ours))), None) = (differ.next(), differ.next()) {
+            return format!(
+                "near miss: {} differs from row {} of `{}` (`{ours}` vs `{theirs}`)",
+                names[p], sheet.row_numbers[i], sheet.name
+            );
+        }
+    }
+    "no counterpart".into()
+}
+
+/// Stage 5: each record's DICOM header against its row, in parallel.
+pub(crate) fn header_checks(plan: &KeyPlan, records: &[Record]) -> Vec<AuditEntry> {
+    records
+        .par_iter()
+        .map(|rec| header_check(plan, rec))
+        .flatten()
+        .collect()
+}
+
+fn header_check(plan: &KeyPlan, rec: &Record) -> Vec<AuditEntry> {
+    let Some(dcm) = &rec.dicom else { return vec![] };
+    let entry = |status: Status, reason: String| AuditEntry {
+        workbook: String::new(),
+        sheet: rec.sheet.clone(),
+        row: rec.row,
+        key: rec.key.clone(),
+        status,
+        reason,
+        counterpart_row: rec.listing_row,
+        file: Some(dcm.clone()),
+    };
+    let h = match read_header(dcm) {
+        Ok(h) => h,
+        Err(e) => return vec![entry(Status::File, format!("unreadable DICOM: {e}"))],
+    };
+    let parts: Vec<&str> = rec.key.split(plan.sep.as_str()).collect();
+    let mut out = vec![];
+    if let Some(t) = &h.truncated {
+        out.push(entry(Status::File, format!("unreadable DICOM: {t}")));
+    }
+    for (p, (name, kind)) in plan.names.iter().zip(&plan.kinds).enumerate() {
+        let (tag, value) = match kind {
+            PartKind::Date => ("StudyDate (0008,0020)", &h.study_date),
+            PartKind::Time => ("StudyTime (0008,0030)", &h.study_time),
+            PartKind::Id if plan.patient == Some(p) => ("PatientID (0010,0020)", &h.patient_id),
+            _ => continue,
+        };
+        let want = parts.get(p).copied().unwrap_or("");
+        let got = value.as_ref().map(|v| {
+            kind.normalise(&Value::Text(v.clone()))
+                .unwrap_or_else(|_| v.clone())
+        });
+        if got.as_deref() != Some(want) {
+            out.push(entry(
+                Status::HeaderMismatch,
+                format!(
+                    "{tag} is `{}` but {name} says `{want}`",
+                    value.clone().unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    if let (Some(v), Some(w)) = (&h.laterality, rec.laterality) {
+        if Laterality::parse(v) != Some(w) {
+            out.push(entry(
+                Status::HeaderMismatch,
+                format!("ImageLaterality (0020,0062) is `{v}` but the sheet says `{w}`"),
+            ));
+        }
+    }
+    if let (Some(v), Some(w)) = (&h.view, &rec.view) {
+        if v.trim().to_uppercase() != w.trim().to_uppercase() {
+            out.push(entry(
+                Status::HeaderMismatch,
+                format!("ViewPosition (0018,5101) is `{v}` but the sheet says `{w}`"),
+            ));
+        }
+    }
+    out
+}
+
+/// Stage 6: image files that no record refers to.
+pub(crate) fn unreferenced_files(images: &Images, records: &[Record]) -> Vec<AuditEntry> {
+    let referenced: HashSet<&Path> = records
+        .iter()
+        .flat_map(|r| r.dicom.as_deref().into_iter().chain(r.jpg.as_deref()))
+        .collect();
+    images
+        .index
+        .files
+        .iter()
+        .map(|f| images.base.join(f))
+        .filter(|f| !referenced.contains(f.as_path()))
+        .map(|f| AuditEntry {
+            workbook: String::new(),
+            sheet: String::new(),
+            row: 0,
+            key: String::new(),
+            status: Status::File,
+            reason: "no row refers to this file".into(),
+            counterpart_row: None,
+            file: Some(f),
+        })
+        .collect()
+}

@@ -1,0 +1,321 @@
+//! A training run from a manifest to a run directory: the one place where every stage
+//! meets.
+//!
+//! ```text
+//! RunOptions ─┐
+//! Manifest ───┴─ prepare ──> Prepared ── fit ──> Trainer ── scores ──> Scored ──> metrics
+//!               (dataset)               (model)            (Part)     (eval)
+//!                                                   run: all of it, into a run directory
+//! ```
+//!
+//! - [`RunOptions`]: the model, the data options (labels, split, files, the [`Preprocess`]
+//!   recipe, cache), the training config and the device, built with `with_*` methods and
+//!   checked by [`RunOptions::validate`].
+//! - [`prepare`] -> [`Prepared`]: merge, patient-grouped split, decoded images.
+//! - [`fit`]: a [`Trainer`] for the prepared data (its input shape and class count come
+//!   from the data), trained on the training part with the validation part watched, its
+//!   input recipe recorded for the checkpoint.
+//! - [`scores`]: one part's labels and positive-class scores as a [`Scored`].
+//! - [`run`]: all of it, written into a run directory ([`rundir`]); [`evaluate`] reads one
+//!   back at any threshold and [`Level`].
+//!
+//! The CLI's `train` / `evaluate` and the notebooks call these, so a notebook and
+//! `mammolab train` with the same options give the same numbers.
+//!
+//! ```no_run
+//! use mammolab::prelude::*;
+//! # fn main() -> mammolab::Result<()> {
+//! let manifest = Manifest::open("data/synthetic-ci/manifest.toml")?;
+//! let opts = RunOptions::new(ModelChoice::Cnn).with_epochs(4).with_class_weights(ClassWeights::Balanced);
+//! let data = pipeline::prepare(&manifest, &opts)?;
+//! let trainer = pipeline::fit(&data, &opts, &mut Silent)?;
+//! let test = pipeline::scores(&trainer, &data, Part::Test)?;
+//! println!("{}", test.summary(0.5)?.line());
+//! # Ok(()) }
+//! ```
+
+pub mod report;
+pub mod rundir;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::{DataOptions, Fractions, ImageSource, Part, Prepared, Preprocess};
+use crate::eval::{self, BinarySummary, RocCurve};
+use crate::manifest::Manifest;
+use crate::model::{
+    ClassLoss, ClassWeights, ComputeDevice, EarlyStopping, History, ModelChoice, Progress, Sampler,
+    TrainConfig, Trainer,
+};
+use crate::Result;
+
+pub use rundir::{evaluate, level_summary, Level, RunInfo};
+
+/// Everything a run needs besides the manifest. Built with `with_*` methods; saved in
+/// `run.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunOptions {
+    model: ModelChoice,
+    data: DataOptions,
+    train: TrainConfig,
+    device: ComputeDevice,
+}
+
+impl RunOptions {
+    /// `model` on 64 x 64 inputs from the JPG exports ([`DataOptions::new`]), trained as
+    /// [`TrainConfig::default`] says (seed 42 for the split too), on the CPU, no cache.
+    pub fn new(model: ModelChoice) -> Self {
+        let train = TrainConfig::default();
+        Self {
+            model,
+            data: DataOptions::new(64).with_seed(train.seed),
+            train,
+            device: ComputeDevice::Cpu,
+        }
+    }
+
+    /// The network.
+    pub fn model(&self) -> ModelChoice {
+        self.model
+    }
+    /// What decides the data.
+    pub fn data(&self) -> &DataOptions {
+        &self.data
+    }
+    /// How to train.
+    pub fn train(&self) -> &TrainConfig {
+        &self.train
+    }
+    /// Where to train.
+    pub fn device(&self) -> ComputeDevice {
+        self.device
+    }
+    /// Side of the (square) model input.
+    pub fn size(&self) -> usize {
+        self.data.preprocess.width
+    }
+
+    /// Another network.
+    pub fn with_model(mut self, model: ModelChoice) -> Self {
+        self.model = model;
+        self
+    }
+    /// Square inputs of `size` pixels.
+    pub fn with_size(mut self, size: usize) -> Self {
+        self.data = self.data.with_size(size);
+        self
+    }
+    /// Where to train.
+    pub fn with_device(mut self, device: ComputeDevice) -> Self {
+        self.device = device;
+        self
+    }
+    /// Seed of the split, the weights and the sample order.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.data = self.data.with_seed(seed);
+        self.train = self.train.with_seed(seed);
+        self
+    }
+    /// Epochs (the maximum, with early stopping).
+    pub fn with_epochs(mut self, epochs: usize) -> Self {
+        self.train = self.train.with_epochs(epochs);
+        self
+    }
+    /// Images per step.
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
+        self.train = self.train.with_batch_size(batch_size);
+        self
+    }
+    /// Base learning rate.
+    pub fn with_learning_rate(mut self, lr: f64) -> Self {
+        self.train = self.train.with_learning_rate(lr);
+        self
+    }
+    /// Class weights in the loss.
+    pub fn with_class_weights(mut self, weights: ClassWeights) -> Self {
+        self.train = self.train.with_class_weights(weights);
+        self
+    }
+    /// Sample order.
+    pub fn with_sampler(mut self, sampler: Sampler) -> Self {
+        self.train = self.train.with_sampler(sampler);
+        self
+    }
+    /// Classification loss.
+    pub fn with_loss(mut self, loss: ClassLoss) -> Self {
+        self.train = self.train.with_loss(loss);
+        self
+    }
+    /// Early stopping.
+    pub fn with_early_stopping(mut self, early_stopping: Option<EarlyStopping>) -> Self {
+        self.train = self.train.with_early_stopping(early_stopping);
+        self
+    }
+    /// A whole training config (its seed also seeds the split).
+    pub fn with_train(mut self, train: TrainConfig) -> Self {
+        self.data = self.data.with_seed(train.seed);
+        self.train = train;
+        self
+    }
+    /// The positive class label.
+    pub fn with_positive(mut self, label: impl Into<String>) -> Self {
+        self.data = self.data.with_positive(label);
+        self
+    }
+    /// DICOM or JPG first.
+    pub fn with_source(mut self, source: ImageSource) -> Self {
+        self.data = self.data.with_source(source);
+        self
+    }
+    /// Patient shares of train / validation / test.
+    pub fn with_fractions(mut self, fractions: Fractions) -> Self {
+        self.data = self.data.with_fractions(fractions);
+        self
+    }
+    /// Another preprocessing recipe.
+    pub fn with_preprocess(mut self, preprocess: Preprocess) -> Self {
+        self.data = self.data.with_preprocess(preprocess);
+        self
+    }
+    /// Cache decoded images in `dir` (`None`: no cache).
+    pub fn with_cache(mut self, dir: Option<PathBuf>) -> Self {
+        self.data = self.data.with_cache(dir);
+        self
+    }
+
+    /// Check everything that can be checked before a file is read: the data options, and
+    /// the training settings against the network (the class count is only known from the
+    /// data: manual class weights are checked again when the trainer is built).
+    pub fn validate(&self) -> Result<()> {
+        self.data.validate()?;
+        let s = self.size();
+        let classes = match &self.train.class_weights {
+            ClassWeights::Manual(w) => w.len().max(2),
+            _ => 2,
+        };
+        let model = self.model.config([1, s, s], classes)?;
+        self.train.validate(&model)
+    }
+}
+
+/// [`crate::dataset::prepare`] with the run's data options (validated first).
+pub fn prepare(manifest: &Manifest, options: &RunOptions) -> Result<Prepared> {
+    options.validate()?;
+    crate::dataset::prepare(manifest, &options.data)
+}
+
+/// A trainer for `data`: the options' network built for the data's input shape and class
+/// count, trained on the training part with the validation part (if any) watched, and the
+/// data's preprocessing recorded as its input recipe.
+pub fn fit(data: &Prepared, options: &RunOptions, progress: &mut dyn Progress) -> Result<Trainer> {
+    let model = options
+        .model
+        .config(data.input_shape(), data.classes.len())?;
+    let mut trainer = Trainer::new(model, options.train.clone(), options.device)?
+        .with_input(data.options.preprocess.clone())?;
+    let val = data.val();
+    let val = (!val.is_empty()).then_some(val);
+    trainer.fit(&data.train(), val.as_ref(), progress)?;
+    Ok(trainer)
+}
+
+/// One part's ground truth and positive-class scores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// Which part.
+    pub part: Part,
+    /// `true` for the positive class, one per sample of the part.
+    pub labels: Vec<bool>,
+    /// The model's probability of the positive class.
+    pub scores: Vec<f64>,
+}
+
+impl Scored {
+    /// Metrics at `threshold` ([`BinarySummary`]).
+    pub fn summary(&self, threshold: f64) -> Result<BinarySummary> {
+        BinarySummary::new(&self.labels, &self.scores, threshold)
+    }
+
+    /// The ROC curve.
+    pub fn roc(&self) -> Result<RocCurve> {
+        eval::roc_curve(&self.labels, &self.scores)
+    }
+
+    /// Positive samples.
+    pub fn positives(&self) -> usize {
+        self.labels.iter().filter(|&&l| l).count()
+    }
+}
+
+/// Score `part` of `data` with `trainer` (its best weights), positive class = the last.
+pub fn scores(trainer: &Trainer, data: &Prepared, part: Part) -> Result<Scored> {
+    Ok(Scored {
+        part,
+        labels: data.labels(part),
+        scores: trainer.scores(&data.samples(part), data.positive())?,
+    })
+}
+
+/// What [`run`] returns.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// `run.json`.
+    pub info: RunInfo,
+    /// The training history.
+    pub history: History,
+    /// Test-set metrics at 0.5, per image.
+    pub summary: BinarySummary,
+    /// The same per breast (highest image score of each patient's side); `None` when the
+    /// test set's breasts hold one class only.
+    pub breast: Option<BinarySummary>,
+}
+
+/// Train as `mammolab train` does and write the run directory `out` ([`rundir`]).
+pub fn run(
+    manifest: &Manifest,
+    options: &RunOptions,
+    out: &Path,
+    progress: &mut dyn Progress,
+) -> Result<RunResult> {
+    options.validate()?;
+    // An unusable device fails before minutes of merging and decoding.
+    options.device.device()?;
+    let data = prepare(manifest, options)?;
+
+    let t1 = Instant::now();
+    let trainer = fit(&data, options, progress)?;
+    let train_s = t1.elapsed().as_secs_f64();
+
+    let t2 = Instant::now();
+    let test = scores(&trainer, &data, Part::Test)?;
+    let predict_s = t2.elapsed().as_secs_f64();
+    let summary = test.summary(0.5)?;
+
+    let predictions = data.predictions(Part::Test, &test.scores)?;
+    let info = RunInfo {
+        manifest: manifest.source.clone(),
+        options: options.clone(),
+        rows: data.rows,
+        left_out: data.left_out,
+        split: data.part_counts(),
+        classes: data.classes.clone(),
+        shared_patients: 0,
+        seconds: [data.decode_seconds, train_s, predict_s],
+    };
+    rundir::write(
+        out,
+        &info,
+        &trainer,
+        &data.test(),
+        predictions.clone(),
+        &summary,
+    )?;
+    Ok(RunResult {
+        info,
+        history: trainer.history().clone(),
+        summary,
+        breast: level_summary(&predictions, 0.5, Level::Breast).ok(),
+    })
+}

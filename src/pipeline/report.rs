@@ -1,0 +1,85 @@
+//! Text for people: what the CLI prints after `train`, `evaluate` and `metrics`, and what
+//! the notebooks print about a prepared cohort and a run. One formatter each, so the two
+//! say the same thing the same way.
+
+use std::path::Path;
+
+use super::RunResult;
+use crate::dataset::Prepared;
+use crate::eval::BinarySummary;
+
+/// `classes ["normal", "cancer"]; images per class: train [..], validation [..], test [..];
+/// patients a / b / c; decoded in 1.2 s`
+pub fn prepared(data: &Prepared) -> String {
+    let p = data.part_counts();
+    format!(
+        "classes {:?}; images per class: train {:?}, validation {:?}, test {:?}; patients {} / {} / {}; decoded in {:.1} s",
+        data.classes,
+        p[0].images,
+        p[1].images,
+        p[2].images,
+        p[0].patients,
+        p[1].patients,
+        p[2].patients,
+        data.decode_seconds
+    )
+}
+
+/// What `mammolab train` prints when a run is done: where, how long, the test set, its
+/// metrics at 0.5, and the per-breast roll-up.
+pub fn run(out: &Path, r: &RunResult) -> String {
+    let s = &r.summary;
+    let mut text = format!(
+        "{}: {} trained {} epochs in {:.1} s (images decoded in {:.1} s); test set {} images, {} positive\n  {}",
+        out.display(),
+        model_name(r),
+        r.history.epochs.len(),
+        r.info.seconds[1],
+        r.info.seconds[0],
+        s.n,
+        s.positives,
+        s.line()
+    );
+    if let Some(b) = &r.breast {
+        text.push_str(&format!(
+            "\n  per breast ({} breasts, {} positive; highest image score): ROC AUC {:.4}  recall {:.4}  specificity {:.4}",
+            b.n, b.positives, b.roc_auc, b.metrics.recall, b.metrics.specificity
+        ));
+    }
+    text
+}
+
+fn model_name(r: &RunResult) -> String {
+    serde_json::to_value(r.info.options.model())
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The JSON object `mammolab train --json` prints.
+pub fn run_json(out: &Path, r: &RunResult) -> serde_json::Value {
+    serde_json::json!({
+        "run": out,
+        "model": model_name(r),
+        "classes": r.info.classes,
+        "split": r.info.split,
+        "epochs": r.history.epochs.len(),
+        "best_epoch": r.history.best_epoch,
+        "seconds": r.info.seconds,
+        "test": r.summary,
+        "test_breast": r.breast,
+    })
+}
+
+/// What `mammolab metrics` and `evaluate` print: a header naming the source, the label
+/// column and the positive value, then [`BinarySummary::report`].
+pub fn summary(source: &Path, label: &str, positive: &str, s: &BinarySummary) -> String {
+    format!(
+        "{}: {} samples, {} positive (`{label}` = {positive}), prevalence {:.4}\n{}",
+        source.display(),
+        s.n,
+        s.positives,
+        s.positives as f64 / s.n as f64,
+        s.report()
+    )
+}

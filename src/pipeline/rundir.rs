@@ -1,0 +1,178 @@
+//! The run directory `mammolab train` writes, and reading it back.
+//!
+//! | file | what |
+//! |---|---|
+//! | `run.json` | [`RunInfo`]: options (with the preprocessing recipe), classes, split sizes, leakage check, timings |
+//! | `checkpoint/` | weights + configs + input recipe + optimiser state ([`crate::model::checkpoint`]) |
+//! | `history.csv` | one row per epoch ([`crate::model::History::to_dataframe`]) |
+//! | `predictions.csv` | test images: pseudonymous patient, sheet, row, laterality, label, class, score |
+//! | `metrics.json` | [`BinarySummary`] of the test predictions at threshold 0.5 |
+//! | `port_check.safetensors` | up to 8 test inputs and the model's logits for them, to check a port of the model to another framework |
+//!
+//! Patients are written as pseudonyms (`P-` + 10 hex digits of the sha256 of the id), so a
+//! run directory can be shared without the hospital's identifiers.
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::{DataFrame, DataType};
+use serde::{Deserialize, Serialize};
+
+use super::RunOptions;
+use crate::dataset::{PartCounts, Samples};
+use crate::error::IoContext;
+use crate::eval::{rollup, Aggregate, BinarySummary};
+use crate::ingest::scores::{read_csv, write_csv, ScoreTable};
+use crate::model::checkpoint::write_tensors;
+use crate::model::train::images_tensor;
+use crate::model::Trainer;
+use crate::{Error, Result};
+
+/// `run.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The manifest trained from.
+    pub manifest: PathBuf,
+    /// Options of the run.
+    pub options: RunOptions,
+    /// Class names in index order (positive last).
+    pub classes: Vec<String>,
+    /// Labelled rows of the workbooks.
+    pub rows: usize,
+    /// Rows left out: no image file (see the merge audit for why) or an image already used.
+    pub left_out: usize,
+    /// Train / validation / test counts.
+    pub split: [PartCounts; 3],
+    /// Patients found in more than one part (must be 0).
+    pub shared_patients: usize,
+    /// Seconds spent decoding images, training, predicting.
+    pub seconds: [f64; 3],
+}
+
+fn write_json<T: Serialize>(value: &T, path: &Path) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::data(path, e))?;
+    std::fs::write(path, text).at(path)
+}
+
+/// Write the run directory `out` (see the module docs).
+pub(super) fn write(
+    out: &Path,
+    info: &RunInfo,
+    trainer: &Trainer,
+    test: &Samples,
+    mut predictions: DataFrame,
+    summary: &BinarySummary,
+) -> Result<()> {
+    std::fs::create_dir_all(out).at(out)?;
+    trainer.save(&out.join("checkpoint"))?;
+    let mut hist = trainer.history().to_dataframe()?;
+    write_csv(&mut hist, &out.join("history.csv"))?;
+    write_csv(&mut predictions, &out.join("predictions.csv"))?;
+    write_json(summary, &out.join("metrics.json"))?;
+    write_port_check(trainer, test, &out.join("port_check.safetensors"))?;
+    write_json(info, &out.join("run.json"))
+}
+
+/// Up to 8 test inputs and their logits (from the inference model).
+fn write_port_check(trainer: &Trainer, test: &Samples, path: &Path) -> Result<()> {
+    let n = test.len().min(8);
+    let idx: Vec<usize> = (0..n).collect();
+    let device = trainer.inference_device()?;
+    let x = images_tensor(test, &idx, &device);
+    let logits = trainer.inference_model().logits(x.clone());
+    let dims = logits.dims();
+    let to = |d: burn::tensor::TensorData| {
+        d.try_to_vec::<f32>()
+            .map_err(|e| Error::data(path, format!("{e:?}")))
+    };
+    let xs = to(x.into_data())?;
+    let ls = to(logits.into_data())?;
+    let [_, c, h, w] = test.shape;
+    write_tensors(
+        path,
+        &[
+            ("input", vec![n, c, h, w], &xs),
+            ("logits", vec![dims[0], dims[1]], &ls),
+        ],
+    )
+}
+
+/// What the metrics of [`evaluate`] count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// Each image.
+    Image,
+    /// Each breast (patient + laterality): its highest image score, positive if any image is.
+    Breast,
+    /// Each patient: the highest score of their images.
+    Patient,
+}
+
+impl Level {
+    /// Image, breast, patient.
+    pub const ALL: [Level; 3] = [Level::Image, Level::Breast, Level::Patient];
+
+    /// `image`, `breast` or `patient`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Image => "image",
+            Level::Breast => "breast",
+            Level::Patient => "patient",
+        }
+    }
+}
+
+/// Test-set metrics of a run directory at `threshold`, from its `predictions.csv`, per
+/// image or rolled up (highest score) to breasts or patients with [`crate::eval::rollup`].
+pub fn evaluate(dir: &Path, threshold: f64, level: Level) -> Result<BinarySummary> {
+    let p = dir.join("predictions.csv");
+    if !p.is_file() {
+        return Err(Error::data(
+            dir,
+            "no predictions.csv: not a `mammolab train` run directory",
+        ));
+    }
+    summary_at(&read_csv(&p)?, &p, threshold, level)
+}
+
+/// Metrics of a predictions table ([`Prepared::predictions`](crate::dataset::Prepared::predictions),
+/// `predictions.csv`) at `threshold`, per image or rolled up to breasts or patients
+/// (highest image score).
+pub fn level_summary(
+    predictions: &DataFrame,
+    threshold: f64,
+    level: Level,
+) -> Result<BinarySummary> {
+    summary_at(predictions, Path::new("predictions"), threshold, level)
+}
+
+/// [`level_summary`] naming the file `p` in messages.
+fn summary_at(df: &DataFrame, p: &Path, threshold: f64, level: Level) -> Result<BinarySummary> {
+    let t = ScoreTable::from_frame(df, p, "label", "score", None)?;
+    if level == Level::Image {
+        return BinarySummary::new(&t.labels, &t.scores, threshold);
+    }
+    let text = |name: &str| -> Result<Vec<String>> {
+        let err = |e| Error::table(format!("{} column {name}", p.display()), e);
+        let c = df
+            .column(name)
+            .and_then(|c| c.cast(&DataType::String))
+            .map_err(err)?;
+        let v = c
+            .str()
+            .map_err(err)?
+            .iter()
+            .map(|v| v.unwrap_or_default().to_string())
+            .collect();
+        Ok(v)
+    };
+    let mut groups = text("patient")?;
+    if level == Level::Breast {
+        for (g, side) in groups.iter_mut().zip(text("laterality")?) {
+            g.push('-');
+            g.push_str(&side);
+        }
+    }
+    let r = rollup(&groups, &t.labels, &t.scores, Aggregate::Max)?;
+    BinarySummary::new(&r.labels, &r.scores, threshold)
+}

@@ -1,0 +1,177 @@
+//! The pipeline: a run written by `pipeline::run` carries everything needed to score new
+//! images (the checkpoint's input recipe), run options are checked before any work, and
+//! the helpers the notebooks use agree with the run.
+
+use std::path::PathBuf;
+
+use mammolab::dataset::Part;
+use mammolab::ingest::merge::Laterality;
+use mammolab::ingest::scores::read_csv;
+use mammolab::manifest::Manifest;
+use mammolab::model::predict::scores;
+use mammolab::model::{ComputeDevice, ModelChoice, Predictor, Silent};
+use mammolab::pipeline::{self, RunInfo, RunOptions};
+
+/// Set in the child process of [`checkpoint_alone_scores_as_the_run_did`].
+const CHILD_RUN: &str = "MAMMOLAB_TEST_CHECKPOINT_CHILD";
+
+fn ci_manifest() -> Manifest {
+    Manifest::open(crate::ci_cohort().0.path().join("manifest.toml")).unwrap()
+}
+
+fn options() -> RunOptions {
+    RunOptions::new(ModelChoice::Cnn)
+        .with_size(32)
+        .with_epochs(1)
+        .with_seed(5)
+}
+
+fn score_column(path: &std::path::Path) -> Vec<f64> {
+    let df = read_csv(path).unwrap();
+    df.column("score")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect()
+}
+
+/// Train one epoch, then score the run's test images from the checkpoint alone, in a
+/// fresh process (this test binary started again on the ignored child test below): the
+/// scores equal `predictions.csv` exactly. The run's images were cached; the child decodes
+/// them from the files with the recipe stored in the checkpoint.
+#[test]
+fn checkpoint_alone_scores_as_the_run_did() {
+    let m = ci_manifest();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let o = options().with_cache(Some(cache.path().to_path_buf()));
+    let run = dir.path().join("run");
+    pipeline::run(&m, &o, &run, &mut Silent).unwrap();
+
+    // run.json carries the recipe too.
+    let info: RunInfo =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(info.options, o);
+
+    // The test images (paths and sides) of the same preparation.
+    let data = pipeline::prepare(&m, &o).unwrap();
+    let list: String = data
+        .indices(Part::Test)
+        .iter()
+        .map(|&i| {
+            let it = &data.items[i];
+            format!(
+                "{}\t{}\n",
+                it.laterality.map_or("", |l| l.code()),
+                it.path.display()
+            )
+        })
+        .collect();
+    std::fs::write(dir.path().join("files.tsv"), list).unwrap();
+
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "pipeline::checkpoint_child",
+            "--ignored",
+            "--test-threads",
+            "1",
+        ])
+        .env(CHILD_RUN, dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stdout)
+    );
+    let child: Vec<f64> = std::fs::read_to_string(dir.path().join("scores.txt"))
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let written = score_column(&run.join("predictions.csv"));
+    assert_eq!(child.len(), written.len());
+    assert_eq!(child, written, "scores from the checkpoint alone");
+}
+
+/// The child half of [`checkpoint_alone_scores_as_the_run_did`]: reads only the checkpoint
+/// and the file list, writes one score per line (Rust's shortest round-trip formatting).
+#[test]
+#[ignore = "run by checkpoint_alone_scores_as_the_run_did in a child process"]
+fn checkpoint_child() {
+    let Some(dir) = std::env::var_os(CHILD_RUN).map(PathBuf::from) else {
+        return;
+    };
+    let files: Vec<(PathBuf, Option<Laterality>)> = std::fs::read_to_string(dir.join("files.tsv"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (side, path) = l.split_once('\t').unwrap();
+            (PathBuf::from(path), Laterality::parse(side))
+        })
+        .collect();
+    let p = Predictor::open(&dir.join("run/checkpoint"), ComputeDevice::Cpu).unwrap();
+    assert_eq!(p.preprocess().width, 32);
+    let probs = p.predict(&files).unwrap();
+    let text: String = scores(&probs, 1).iter().map(|s| format!("{s}\n")).collect();
+    std::fs::write(dir.join("scores.txt"), text).unwrap();
+}
+
+#[test]
+fn run_options_are_checked_before_any_file_is_read() {
+    let e = options().with_size(4).validate().unwrap_err().to_string();
+    assert!(e.contains("size") && e.contains('4'), "{e}");
+    let e = options()
+        .with_learning_rate(-1.0)
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("learning_rate"), "{e}");
+    let e = options()
+        .with_batch_size(0)
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("batch_size"), "{e}");
+    assert!(options().validate().is_ok());
+    // A recipe of another size than the model's is refused when the trainer is built.
+    let model = ModelChoice::Cnn.config([1, 32, 32], 2).unwrap();
+    let t = mammolab::model::Trainer::new(model, Default::default(), ComputeDevice::Cpu).unwrap();
+    let e = t
+        .with_input(mammolab::dataset::Preprocess::new(64, 64))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("64 x 64") && e.contains("32 x 32"), "{e}");
+    assert!(ModelChoice::Cnn.config([1, 32, 40], 2).is_err());
+}
+
+/// `pipeline::fit` + `pipeline::scores` (what the notebooks call) give the run's numbers.
+#[test]
+fn notebook_helpers_reproduce_the_run() {
+    let m = ci_manifest();
+    let dir = tempfile::tempdir().unwrap();
+    let o = options();
+    let r = pipeline::run(&m, &o, dir.path(), &mut Silent).unwrap();
+    let data = pipeline::prepare(&m, &o).unwrap();
+    let t = pipeline::fit(&data, &o, &mut Silent).unwrap();
+    let test = pipeline::scores(&t, &data, Part::Test).unwrap();
+    assert_eq!(
+        test.scores,
+        score_column(&dir.path().join("predictions.csv"))
+    );
+    let s = test.summary(0.5).unwrap();
+    assert_eq!(s, r.summary);
+    assert_eq!(test.positives() as u64, s.positives);
+    assert_eq!(
+        s.roc_point(),
+        (1.0 - s.metrics.specificity, s.metrics.recall)
+    );
+    let text = pipeline::report::run(dir.path(), &r);
+    assert!(
+        text.contains("ROC AUC") && text.contains("test set"),
+        "{text}"
+    );
+}
