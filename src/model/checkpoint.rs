@@ -173,8 +173,9 @@ impl Trainer {
     }
 
     /// Continue training from a checkpoint written by [`Trainer::save`], on `compute`
-    /// (default: the device it was trained on). The result continues exactly where the
-    /// checkpoint was taken (same weights, optimiser state and epoch; see the determinism
+    /// (default: the device it was trained on). Install the same validation metrics as
+    /// before ([`Trainer::with_validation`]) to continue an identical history. The result
+    /// continues exactly where the checkpoint was taken (same weights, optimiser state and epoch; see the determinism
     /// notes in [`super::train`]).
     pub fn resume(dir: &Path, compute: Option<ComputeDevice>) -> Result<Trainer> {
         let info = read_info(dir)?;
@@ -204,6 +205,7 @@ impl Trainer {
             history: info.history,
             best,
             input: info.input,
+            validation: None,
         })
     }
 }

@@ -108,6 +108,28 @@ impl History {
     }
 }
 
+/// Validation statistics of one epoch beyond its loss and accuracy.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ValidationMetrics {
+    /// Mean recall over the classes present.
+    pub balanced_accuracy: Option<f64>,
+    /// ROC AUC of the last class against the rest (`None` with one class present).
+    pub roc_auc: Option<f64>,
+}
+
+/// Turns the validation labels and the model's probabilities into [`ValidationMetrics`]
+/// each epoch. The trainer knows models, not metrics (`eval` comes after `model` in the
+/// flow), so the caller supplies them: `pipeline::EvalValidation` computes them with `eval`.
+pub trait Validation {
+    /// The statistics of `probs` (`[n][classes]`) against `labels` (class indices).
+    fn metrics(
+        &self,
+        labels: &[usize],
+        probs: &[Vec<f64>],
+        classes: usize,
+    ) -> Result<ValidationMetrics>;
+}
+
 /// Called while training. Every method has an empty default.
 pub trait Progress {
     /// Before the first epoch of [`Trainer::fit`](super::Trainer::fit).
@@ -140,8 +162,11 @@ pub fn epoch_line(s: &EpochStats) -> String {
     if let (Some(r), Some(k)) = (s.reconstruction, s.kl) {
         line.push_str(&format!("  recon {r:.2}  kl {k:.2}"));
     }
-    if let (Some(l), Some(a), Some(b)) = (s.val_loss, s.val_accuracy, s.val_balanced_accuracy) {
-        line.push_str(&format!(" | val loss {l:.4}  acc {a:.3}  bal {b:.3}"));
+    if let (Some(l), Some(a)) = (s.val_loss, s.val_accuracy) {
+        line.push_str(&format!(" | val loss {l:.4}  acc {a:.3}"));
+        if let Some(b) = s.val_balanced_accuracy {
+            line.push_str(&format!("  bal {b:.3}"));
+        }
         if let Some(auc) = s.val_roc_auc {
             line.push_str(&format!("  auc {auc:.3}"));
         }

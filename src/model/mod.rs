@@ -56,7 +56,10 @@ pub use config::{
     TrainConfig,
 };
 pub use deep::{DeepCnn, DeepCnnConfig};
-pub use history::{epoch_line, EpochLines, EpochStats, History, OnEpoch, Progress, Silent};
+pub use history::{
+    epoch_line, EpochLines, EpochStats, History, OnEpoch, Progress, Silent, Validation,
+    ValidationMetrics,
+};
 pub use loss::ClassLoss;
 pub use predict::Predictor;
 pub use train::{epoch_order, Trainer};

@@ -23,12 +23,11 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 
 use super::config::{check_config, resolve_weights};
-use super::history::{EpochStats, History, Progress};
+use super::history::{EpochStats, History, Progress, Validation};
 use super::loss::{class_loss, vae_loss};
 use super::vae::HeadTraining;
 use super::{ComputeDevice, Model, ModelConfig, Monitor, OptimizerKind, Sampler, TrainConfig};
 use crate::dataset::{Preprocess, Samples};
-use crate::eval::{roc_auc, ConfusionMatrix};
 use crate::rng::Rng;
 use crate::{Error, Result};
 
@@ -60,6 +59,8 @@ pub struct Trainer {
     pub(crate) best: Option<(f64, Model)>,
     /// How the training images were made from files: saved with every checkpoint.
     pub(crate) input: Option<Preprocess>,
+    /// The validation statistics beyond loss and accuracy ([`Trainer::with_validation`]).
+    pub(crate) validation: Option<Box<dyn Validation + Send + Sync>>,
 }
 
 /// burn's CPU random number generator is one per process: hold this while seeding it and
@@ -113,7 +114,17 @@ impl Trainer {
             history: History::default(),
             best: None,
             input: None,
+            validation: None,
         })
+    }
+
+    /// Compute these validation statistics (balanced accuracy, ROC AUC) every epoch, for
+    /// the history and for early stopping on them. `pipeline::fit` installs
+    /// `pipeline::EvalValidation` (the `eval` module's metrics); without one the trainer
+    /// records the validation loss and accuracy only.
+    pub fn with_validation(mut self, validation: impl Validation + Send + Sync + 'static) -> Self {
+        self.validation = Some(Box::new(validation));
+        self
     }
 
     /// Record how the training images are made from files (crop, flip, resize,
@@ -202,6 +213,17 @@ impl Trainer {
                 name: "early_stopping",
                 message: "needs a validation set".into(),
             });
+        }
+        if let Some(es) = self.config.early_stopping {
+            if es.monitor != Monitor::ValLoss && self.validation.is_none() {
+                return Err(Error::Param {
+                    name: "early_stopping",
+                    message: format!(
+                        "{:?} needs validation metrics: build the trainer with `.with_validation(pipeline::EvalValidation)` (pipeline::fit does)",
+                        es.monitor
+                    ),
+                });
+            }
         }
         if self.history.stopped_early {
             return Ok(());
@@ -391,16 +413,18 @@ impl Trainer {
             loss -= w * p[y].max(1e-12).ln();
             wsum += w;
         }
-        let predicted: Vec<usize> = probs.iter().map(|p| argmax(p)).collect();
-        let names: Vec<String> = (0..classes).map(|c| c.to_string()).collect();
-        let cm = ConfusionMatrix::from_indices(&v.labels, &predicted, &names)?;
+        let correct = probs
+            .iter()
+            .zip(&v.labels)
+            .filter(|(p, &y)| argmax(p) == y)
+            .count();
         stats.val_loss = Some(loss / wsum);
-        stats.val_accuracy = Some(cm.accuracy());
-        stats.val_balanced_accuracy = Some(cm.balanced_accuracy());
-        let positive = classes - 1;
-        let labels: Vec<bool> = v.labels.iter().map(|&y| y == positive).collect();
-        let scores: Vec<f64> = probs.iter().map(|p| p[positive]).collect();
-        stats.val_roc_auc = roc_auc(&labels, &scores).ok();
+        stats.val_accuracy = Some(correct as f64 / v.len() as f64);
+        if let Some(m) = &self.validation {
+            let extra = m.metrics(&v.labels, &probs, classes)?;
+            stats.val_balanced_accuracy = extra.balanced_accuracy;
+            stats.val_roc_auc = extra.roc_auc;
+        }
         Ok(())
     }
 
@@ -518,7 +542,8 @@ pub fn epoch_order(
     }
 }
 
-fn argmax(p: &[f64]) -> usize {
+/// Index of the largest value (the first of equal ones): the predicted class.
+pub fn argmax(p: &[f64]) -> usize {
     let mut best = 0;
     for (i, v) in p.iter().enumerate() {
         if *v > p[best] {

@@ -43,11 +43,12 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::{DataOptions, Fractions, ImageSource, Part, Prepared, Preprocess};
-use crate::eval::{self, BinarySummary, RocCurve};
+use crate::eval::{self, BinarySummary, ConfusionMatrix, RocCurve};
 use crate::manifest::Manifest;
+use crate::model::train::argmax;
 use crate::model::{
     ClassLoss, ClassWeights, ComputeDevice, EarlyStopping, History, ModelChoice, Progress, Sampler,
-    TrainConfig, Trainer,
+    TrainConfig, Trainer, Validation, ValidationMetrics,
 };
 use crate::Result;
 
@@ -214,11 +215,37 @@ pub fn fit(data: &Prepared, options: &RunOptions, progress: &mut dyn Progress) -
         .model
         .config(data.input_shape(), data.classes.len())?;
     let mut trainer = Trainer::new(model, options.train.clone(), options.device)?
-        .with_input(data.options.preprocess.clone())?;
+        .with_input(data.options.preprocess.clone())?
+        .with_validation(EvalValidation);
     let val = data.val();
     let val = (!val.is_empty()).then_some(val);
     trainer.fit(&data.train(), val.as_ref(), progress)?;
     Ok(trainer)
+}
+
+/// The validation statistics every run records: balanced accuracy of the argmax
+/// prediction and ROC AUC of the last class against the rest, by [`eval`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EvalValidation;
+
+impl Validation for EvalValidation {
+    fn metrics(
+        &self,
+        labels: &[usize],
+        probs: &[Vec<f64>],
+        classes: usize,
+    ) -> Result<ValidationMetrics> {
+        let predicted: Vec<usize> = probs.iter().map(|p| argmax(p)).collect();
+        let names: Vec<String> = (0..classes).map(|c| c.to_string()).collect();
+        let cm = ConfusionMatrix::from_indices(labels, &predicted, &names)?;
+        let positive = classes - 1;
+        let is_positive: Vec<bool> = labels.iter().map(|&y| y == positive).collect();
+        let scores: Vec<f64> = probs.iter().map(|p| p[positive]).collect();
+        Ok(ValidationMetrics {
+            balanced_accuracy: Some(cm.balanced_accuracy()),
+            roc_auc: eval::roc_auc(&is_positive, &scores).ok(),
+        })
+    }
 }
 
 /// One part's ground truth and positive-class scores.

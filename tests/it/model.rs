@@ -194,7 +194,9 @@ fn training_learns_and_is_deterministic() {
     let train = blobs(80, 24, 1);
     let val = blobs(40, 24, 2);
     let run = || {
-        let mut t = Trainer::new(small_cnn(24), quick(4), ComputeDevice::Cpu).unwrap();
+        let mut t = Trainer::new(small_cnn(24), quick(4), ComputeDevice::Cpu)
+            .unwrap()
+            .with_validation(mammolab::pipeline::EvalValidation);
         let mut lines = vec![];
         t.fit(
             &train,
@@ -341,6 +343,20 @@ fn early_stopping_keeps_the_best_epoch() {
     let mut t = Trainer::new(small_cnn(24), t.config().clone(), ComputeDevice::Cpu).unwrap();
     let e = t.fit(&train, None, &mut Silent).unwrap_err();
     assert!(e.to_string().contains("validation"), "{e}");
+    // early stopping on ROC AUC needs validation metrics installed, and works with them
+    let mut auc = t.config().clone();
+    auc.early_stopping = Some(EarlyStopping {
+        monitor: Monitor::ValRocAuc,
+        patience: 1,
+    });
+    let mut t = Trainer::new(small_cnn(24), auc.clone(), ComputeDevice::Cpu).unwrap();
+    let e = t.fit(&train, Some(&val), &mut Silent).unwrap_err();
+    assert!(e.to_string().contains("with_validation"), "{e}");
+    let mut t = Trainer::new(small_cnn(24), auc, ComputeDevice::Cpu)
+        .unwrap()
+        .with_validation(mammolab::pipeline::EvalValidation);
+    t.fit(&train, Some(&val), &mut Silent).unwrap();
+    assert!(t.history().epochs.iter().all(|e| e.val_roc_auc.is_some()));
 }
 
 #[test]
