@@ -30,6 +30,7 @@ use std::path::PathBuf;
 use polars::prelude::{Column, DataFrame, DataType};
 
 use crate::dataset::{default_image_cache, pseudonym};
+use crate::error::{Error, Result};
 use crate::ingest::key::PartKind;
 use crate::ingest::merge::MergeResult;
 use crate::manifest::Manifest;
@@ -37,7 +38,6 @@ use crate::model::{ComputeDevice, ModelChoice};
 use crate::pipeline::RunOptions;
 use crate::plot::Table;
 use crate::synth::{self, Profile, SynthOptions};
-use crate::{Error, Result};
 
 /// A notebook's parameters, read once from the environment (see the module docs).
 #[derive(Debug, Clone, PartialEq)]

@@ -7,10 +7,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::IoContext;
+use crate::error::{Error, Result};
 use crate::imaging::{resize, Filter, Gray};
 use crate::ingest::dicom::read_display;
 use crate::manifest::sha256_bytes;
-use crate::{Error, Result};
 
 /// How images become model input: the recipe saved in `run.json` and in every
 /// checkpoint, so a saved model decodes new images exactly as it was trained. Also

@@ -13,10 +13,10 @@ use polars::prelude::{Column, DataFrame};
 use serde::{Deserialize, Serialize};
 
 use super::{grouped_split, leakage, load_images, Fractions, Preprocess, Samples, Split};
+use crate::error::{Error, Result};
 use crate::imaging::Gray;
 use crate::ingest::merge::{merge, Laterality, MergeResult};
 use crate::manifest::{sha256_bytes, Manifest};
-use crate::{Error, Result};
 
 /// The intensity normalisation of [`DataOptions::new`]: `(x - mean) / std` with these
 /// (mean, std).

@@ -1,6 +1,6 @@
 //! Labelled images in memory, the unit every model trains and predicts on.
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Labelled images in memory: `[n, channels, height, width]` row-major plus one class
 /// index per image.

@@ -9,8 +9,8 @@ use std::hash::Hash;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
 use crate::rng::Rng;
-use crate::{Error, Result};
 
 /// Fractions of a train / validation / test split; they must add up to 1.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -14,11 +14,11 @@
 use polars::prelude::{DataFrame, DataType};
 
 use super::pseudonym;
+use crate::error::{Error, Result};
 use crate::ingest::key::PartKind;
 use crate::ingest::merge::{file_column, patient_part, row_label};
 use crate::ingest::sheets::{read_sheet, SheetOptions};
 use crate::manifest::Manifest;
-use crate::{Error, Result};
 
 /// Which columns of the labelled sheets become features: those starting with one of the
 /// prefixes, and those named. Columns keep the first sheet's order.

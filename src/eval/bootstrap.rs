@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::calibration::quantile_sorted;
 use super::{check_probabilities, check_scores};
+use crate::error::{Error, Result};
 use crate::rng::Rng;
-use crate::{Error, Result};
 
 /// What a bootstrap resample draws.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

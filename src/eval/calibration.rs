@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{check_probabilities, check_scores};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 fn check(what: &'static str, labels: &[bool], probs: &[f64]) -> Result<()> {
     check_scores(what, labels.len(), probs)?;

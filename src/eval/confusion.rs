@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{check_scores, ratio};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// A two-class confusion matrix at one threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]

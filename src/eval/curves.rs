@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 
 use super::check_scores;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Order-preserving map from a finite f64 to u64 (`-0.0` and `0.0` map to the same key).
 fn key(x: f64) -> u64 {

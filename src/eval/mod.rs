@@ -58,7 +58,7 @@ pub use report::{ClassRow, ClassificationReport};
 pub use summary::{compare, BinarySummary};
 pub use threshold::{OperatingPoint, ThresholdSweep};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Check that labels and scores pair up and every score is finite.
 pub(crate) fn check_scores(what: &'static str, labels: usize, scores: &[f64]) -> Result<()> {

@@ -4,7 +4,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use super::{ratio, ConfusionMatrix};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// One row of a [`ClassificationReport`].
 #[derive(Debug, Clone, PartialEq, Serialize)]

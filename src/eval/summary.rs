@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::curves::Ranked;
 use super::{brier_score, BinaryConfusion, BinaryMetrics};
-use crate::Result;
+use crate::error::Result;
 
 /// Ranking metrics plus the confusion matrix and its metrics at one threshold.
 ///
@@ -140,5 +140,5 @@ pub fn compare(rows: &[(&str, &BinarySummary)]) -> Result<polars::prelude::DataF
         u("fn", &|s| s.confusion.fn_),
         u("tn", &|s| s.confusion.tn),
     ])
-    .map_err(|e| crate::Error::table("comparison", e))
+    .map_err(|e| crate::error::Error::table("comparison", e))
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::curves::Ranked;
 use super::BinaryConfusion;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The confusion matrix at every distinct threshold, highest threshold first. The first
 /// point has threshold `+inf` (nothing predicted positive), so rules that demand a high

@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// A single-channel image of `f32` values, row-major.
 #[derive(Debug, Clone, PartialEq)]

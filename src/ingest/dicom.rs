@@ -13,8 +13,8 @@ use dicom_object::{DefaultDicomObject, OpenFileOptions};
 use dicom_pixeldata::PixelDecoder;
 use serde::Serialize;
 
+use crate::error::{Error, Result};
 use crate::imaging::{self, Gray, Rescale, Voi};
-use crate::{Error, Result};
 
 fn dicom_err(path: &Path, message: impl std::fmt::Display) -> Error {
     Error::Dicom {

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use super::key::file_stem;
 use crate::error::IoContext;
-use crate::Result;
+use crate::error::Result;
 
 /// Every file below some folders, indexed by upper-case stem and extension.
 #[derive(Debug, Clone, Default)]

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Labels and scores read from two columns of a CSV file.
 #[derive(Debug, Clone, PartialEq)]

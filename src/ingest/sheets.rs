@@ -35,7 +35,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::calendar::{Date, Time};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// One cell as the workbook stores it.
 #[derive(Debug, Clone, PartialEq)]

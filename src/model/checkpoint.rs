@@ -33,7 +33,7 @@ use super::train::{make_optimizer, Trainer};
 use super::{ComputeDevice, Model, ModelConfig, TrainConfig};
 use crate::dataset::Preprocess;
 use crate::error::IoContext;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// `config.json` of a checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::loss::ClassLoss;
 use super::ModelConfig;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The optimiser.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

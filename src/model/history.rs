@@ -6,7 +6,7 @@ use std::io::Write;
 use polars::prelude::{Column, DataFrame};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// What one epoch did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

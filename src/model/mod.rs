@@ -65,7 +65,7 @@ pub use predict::Predictor;
 pub use train::{epoch_order, Trainer};
 pub use vae::{HeadTraining, Reconstruction, Vae, VaeConfig};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Where tensors live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]

@@ -12,8 +12,8 @@ use burn::tensor::activation::softmax;
 use super::train::images_tensor;
 use super::{ComputeDevice, Model};
 use crate::dataset::{load_images, Preprocess, Samples};
+use crate::error::{Error, Result};
 use crate::ingest::merge::Laterality;
-use crate::{Error, Result};
 
 fn batches(n: usize, batch: usize) -> impl Iterator<Item = Vec<usize>> {
     let b = batch.max(1);

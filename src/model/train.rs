@@ -28,8 +28,8 @@ use super::loss::{class_loss, vae_loss};
 use super::vae::HeadTraining;
 use super::{ComputeDevice, Model, ModelConfig, Monitor, OptimizerKind, Sampler, TrainConfig};
 use crate::dataset::{Preprocess, Samples};
+use crate::error::{Error, Result};
 use crate::rng::Rng;
-use crate::{Error, Result};
 
 /// The images at `idx` of `samples` as a tensor `[idx.len(), c, h, w]` on `device`.
 pub fn images_tensor(samples: &Samples, idx: &[usize], device: &Device) -> Tensor<4> {

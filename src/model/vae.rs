@@ -22,7 +22,7 @@ use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::Distribution;
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// How the reconstruction is scored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -43,6 +43,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::{DataOptions, Fractions, ImageSource, Part, Prepared, Preprocess};
+use crate::error::Result;
 use crate::eval::{self, BinarySummary, ConfusionMatrix, RocCurve};
 use crate::manifest::Manifest;
 use crate::model::train::argmax;
@@ -50,7 +51,6 @@ use crate::model::{
     ClassLoss, ClassWeights, ComputeDevice, EarlyStopping, History, ModelChoice, Progress, Sampler,
     TrainConfig, Trainer, Validation, ValidationMetrics,
 };
-use crate::Result;
 
 pub use rundir::{evaluate, level_summary, Level, RunInfo};
 

@@ -20,12 +20,12 @@ use serde::{Deserialize, Serialize};
 use super::RunOptions;
 use crate::dataset::{PartCounts, Samples};
 use crate::error::IoContext;
+use crate::error::{Error, Result};
 use crate::eval::{rollup, Aggregate, BinarySummary};
 use crate::ingest::scores::{read_csv, write_csv, ScoreTable};
 use crate::model::checkpoint::write_tensors;
 use crate::model::train::images_tensor;
 use crate::model::Trainer;
-use crate::{Error, Result};
 
 /// `run.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,10 +7,10 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{drawing, FAMILY};
+use crate::error::{Error, Result};
 use crate::eval::{
     BinaryMetrics, CalibrationCurve, ConfusionMatrix, PrCurve, RocCurve, ThresholdSweep,
 };
-use crate::{Error, Result};
 
 /// Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 const PALETTE: [RGBColor; 7] = [

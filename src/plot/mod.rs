@@ -43,7 +43,7 @@ pub use charts::{
 pub use table::Table;
 
 use crate::error::IoContext;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Font files tried, in order, when no font was set with [`use_font_file`].
 pub const FONT_CANDIDATES: &[&str] = &[

@@ -257,11 +257,14 @@ fn cohort_manifest_verifies_and_catches_tampering() {
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     fs::write(&listing, bytes).unwrap();
-    let err = Manifest::open(copy.path().join(synth::MANIFEST))
-        .unwrap()
-        .verify()
-        .unwrap_err()
-        .to_string();
+    let verify_error = || {
+        Manifest::open(copy.path().join(synth::MANIFEST))
+            .unwrap()
+            .verify()
+            .unwrap_err()
+            .to_string()
+    };
+    let err = verify_error();
     assert!(
         err.contains("data_validation_x.xlsx") && err.contains("sha256"),
         "{err}"
@@ -269,11 +272,7 @@ fn cohort_manifest_verifies_and_catches_tampering() {
     assert!(!err.contains('\n'));
     // A missing table names the file.
     fs::remove_file(&listing).unwrap();
-    let err = Manifest::open(copy.path().join(synth::MANIFEST))
-        .unwrap()
-        .verify()
-        .unwrap_err()
-        .to_string();
+    let err = verify_error();
     assert!(
         err.contains("data_validation_x.xlsx") && err.contains("does not exist"),
         "{err}"

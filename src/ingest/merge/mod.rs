@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Result;
 use crate::manifest::Manifest;
-use crate::Result;
 
 pub(crate) use stages::{file_column, patient_part, row_label, KeyPlan};
 pub use tables::write_xlsx;

@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::{AuditEntry, ImageCounts, Laterality, Record, SheetCounts, Status};
+use crate::error::{Error, Result};
 use crate::ingest::dicom::read_header;
 use crate::ingest::index::{ImageIndex, Lookup};
 use crate::ingest::key::{exact_key, PartKind};
 use crate::ingest::sheets::{read_sheet, Sheet, SheetOptions, Value};
 use crate::manifest::{self, LabelRule, Manifest};
-use crate::{Error, Result};
 
 /// The manifest's study key: its columns, how each part is normalised, the separator, and
 /// which part is the patient.

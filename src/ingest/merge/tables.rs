@@ -9,9 +9,9 @@ use polars::prelude::*;
 use super::stages::{Inputs, SheetMatch};
 use super::{AuditEntry, MergeResult, Record, Status};
 use crate::error::IoContext;
+use crate::error::{Error, Result};
 use crate::ingest::sheets::Sheet;
 use crate::manifest::Manifest;
-use crate::{Error, Result};
 
 /// The merge sheet's matched rows with all columns of both sides (listing columns that
 /// clash get `_listing`), plus `match` and `image_path`; empty without a listing.
