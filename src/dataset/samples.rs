@@ -88,6 +88,12 @@ impl Samples {
         }
     }
 
+    /// The share of images of class `class` (0 when there are none).
+    pub fn prevalence(&self, class: usize) -> f64 {
+        let n = self.labels.iter().filter(|&&l| l == class).count();
+        n as f64 / self.len().max(1) as f64
+    }
+
     /// Images per class (length `classes`).
     pub fn class_counts(&self, classes: usize) -> Vec<usize> {
         let mut c = vec![0; classes];

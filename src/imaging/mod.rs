@@ -270,6 +270,27 @@ impl Gray {
         })
     }
 
+    /// Mean absolute difference of two images of the same size (e.g. a DICOM's display
+    /// image against its JPG export: 1/255 = 0.0039 is one step of 8-bit rounding).
+    pub fn mean_abs_diff(&self, other: &Gray) -> Result<f64> {
+        if (self.width, self.height) != (other.width, other.height) {
+            return Err(Error::input(
+                "image",
+                format!(
+                    "{} x {} and {} x {} cannot be compared",
+                    self.width, self.height, other.width, other.height
+                ),
+            ));
+        }
+        let sum: f64 = self
+            .pixels
+            .iter()
+            .zip(&other.pixels)
+            .map(|(a, b)| (a - b).abs() as f64)
+            .sum();
+        Ok(sum / self.pixels.len().max(1) as f64)
+    }
+
     /// Subtract `mean` and divide by `std` in place (e.g. ImageNet-style normalisation).
     pub fn normalise(&mut self, mean: f32, std: f32) {
         for v in &mut self.pixels {

@@ -201,6 +201,24 @@ impl Logistic {
         c
     }
 
+    /// The `top` largest coefficients as a table: `feature`, `coefficient (per SD)`.
+    pub fn coefficients_frame(&self, top: usize) -> Result<polars::prelude::DataFrame> {
+        use polars::prelude::{Column, DataFrame};
+        let mut c = self.coefficients();
+        c.truncate(top);
+        DataFrame::new_infer_height(vec![
+            Column::new(
+                "feature".into(),
+                c.iter().map(|x| x.0.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "coefficient (per SD)".into(),
+                c.iter().map(|x| x.1).collect::<Vec<_>>(),
+            ),
+        ])
+        .map_err(|e| Error::table("coefficients", e))
+    }
+
     /// The intercept (log-odds at the training means).
     pub fn intercept(&self) -> f64 {
         self.intercept

@@ -274,6 +274,22 @@ impl Scored {
     pub fn positives(&self) -> usize {
         self.labels.iter().filter(|&&l| l).count()
     }
+
+    /// The share of positive samples: the average precision of a random ranking.
+    pub fn prevalence(&self) -> f64 {
+        self.positives() as f64 / self.labels.len().max(1) as f64
+    }
+
+    /// Highest minus lowest score: near 0 when a network has collapsed to a constant.
+    pub fn spread(&self) -> f64 {
+        let hi = self.scores.iter().copied().fold(f64::MIN, f64::max);
+        let lo = self.scores.iter().copied().fold(f64::MAX, f64::min);
+        if self.scores.is_empty() {
+            0.0
+        } else {
+            hi - lo
+        }
+    }
 }
 
 /// Score `part` of `data` with `trainer` (its best weights), positive class = the last.

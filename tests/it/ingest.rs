@@ -281,4 +281,6 @@ fn images_load_resized_and_cached() {
         .sum::<f32>()
         / d.pixels.len() as f32;
     assert!(mad < 2.0 / 255.0, "mean abs difference {mad}");
+    assert!((d.mean_abs_diff(&j).unwrap() - mad as f64).abs() < 1e-6);
+    assert!(d.mean_abs_diff(&d.crop((0, 0, 4, 4))).is_err());
 }

@@ -533,6 +533,17 @@ fn baselines_match_scikit_learn() {
         .fold(0.0, f64::max);
     assert!(worst < 1e-4, "max |p - sklearn| = {worst}");
     assert_eq!(m.coefficients().len(), names.len());
+    let top = m.coefficients_frame(3).unwrap();
+    assert_eq!(top.height(), 3);
+    let first = top
+        .column("feature")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
+    assert_eq!(first, m.coefficients()[0].0, "largest magnitude first");
     // a missing value takes the training mean
     let mut with_nan = rows("x_test");
     with_nan[0][0] = f64::NAN;

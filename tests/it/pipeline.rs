@@ -165,6 +165,15 @@ fn notebook_helpers_reproduce_the_run() {
     let s = test.summary(0.5).unwrap();
     assert_eq!(s, r.summary);
     assert_eq!(test.positives() as u64, s.positives);
+    assert_eq!(test.prevalence(), s.positives as f64 / s.n as f64);
+    let (lo, hi) = test
+        .scores
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    assert_eq!(test.spread(), hi - lo);
+    let train = data.train();
+    let positives = train.labels.iter().filter(|&&l| l == 1).count();
+    assert_eq!(train.prevalence(1), positives as f64 / train.len() as f64);
     assert_eq!(
         s.roc_point(),
         (1.0 - s.metrics.specificity, s.metrics.recall)
