@@ -220,8 +220,17 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the library's messages already name the file, sheet, row or tag.
-            let msg = format!("{e:#}").replace('\n', " ");
+            // One line: the library's messages already name the file, sheet, row or tag, and
+            // most already hold their cause; a cause is added only when it says more.
+            let mut msg = e.to_string();
+            for cause in e.chain().skip(1) {
+                let c = cause.to_string();
+                if !msg.contains(&c) {
+                    msg.push_str(": ");
+                    msg.push_str(&c);
+                }
+            }
+            let msg = msg.replace('\n', " ");
             eprintln!("error: {msg}");
             ExitCode::FAILURE
         }

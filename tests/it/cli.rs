@@ -61,6 +61,10 @@ fn bad_input_is_one_line_on_stderr_and_exit_1() {
         assert!(err.starts_with("error: "), "{err}");
         assert!(!err.contains("panicked"), "{err}");
     }
+    // The cause is said once (it used to be repeated after the message).
+    let o = mammolab(&["manifest", missing.to_str().unwrap()]);
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
     let o = mammolab(&["synth", "--profile", "huge", "--out", "x"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("ci, default, large"));
