@@ -29,14 +29,15 @@ use std::path::PathBuf;
 
 use polars::prelude::{Column, DataFrame, DataType};
 
-use crate::dataset::{default_image_cache, pseudonym};
+use crate::dataset::{default_image_cache, pseudonym, Preprocess};
 use crate::error::{Error, Result};
+use crate::ingest::dicom::{read_display, read_header, read_image, DicomImage};
 use crate::ingest::key::PartKind;
-use crate::ingest::merge::MergeResult;
+use crate::ingest::merge::{Laterality, MergeResult, Status};
 use crate::manifest::Manifest;
 use crate::model::{ComputeDevice, ModelChoice};
 use crate::pipeline::RunOptions;
-use crate::plot::Table;
+use crate::plot::{Table, Tile};
 use crate::synth::{self, Profile, SynthOptions};
 
 /// A notebook's parameters, read once from the environment (see the module docs).
@@ -159,6 +160,56 @@ impl Setup {
             self.device
         )
     }
+}
+
+/// Up to `n` images of class `label` (their JPG exports) through `pre`, captioned with the
+/// patient's pseudonym and the side: a gallery for [`plot::image_grid`](crate::plot::image_grid).
+pub fn gallery(result: &MergeResult, label: &str, n: usize, pre: &Preprocess) -> Result<Vec<Tile>> {
+    result
+        .records
+        .iter()
+        .filter(|r| r.label == label)
+        .filter_map(|r| Some((r, r.jpg.as_ref()?)))
+        .take(n)
+        .map(|(r, jpg)| {
+            let img = pre.apply(&read_display(jpg)?, r.laterality == Some(Laterality::Right))?;
+            let side = r.laterality.map_or("", |l| l.code());
+            Ok(Tile::new(
+                &img,
+                format!("{} {side}", pseudonym(&r.patient_id)),
+            ))
+        })
+        .collect()
+}
+
+/// The DICOMs of the first `n` header mismatches of the audit, captioned with the sheet,
+/// row and the laterality the header gives.
+pub fn header_mismatch_tiles(result: &MergeResult, n: usize) -> Result<Vec<Tile>> {
+    result
+        .audit
+        .iter()
+        .filter(|e| e.status == Status::HeaderMismatch)
+        .filter_map(|e| Some((e, e.file.as_ref()?)))
+        .take(n)
+        .map(|(e, f)| {
+            let h = read_header(f)?;
+            let side = h.laterality.unwrap_or_default();
+            let caption = format!("{} row {}: header says {side}", e.sheet, e.row);
+            Ok(Tile::new(&read_display(f)?, caption))
+        })
+        .collect()
+}
+
+/// The first of the merge's DICOM files whose photometric interpretation is
+/// `photometric` (e.g. `MONOCHROME1`), decoded (frame 0). Files that do not decode are
+/// passed over: the merge's audit already lists them (status `file`).
+pub fn first_dicom_with(result: &MergeResult, photometric: &str) -> Option<DicomImage> {
+    result
+        .records
+        .iter()
+        .filter_map(|r| r.dicom.as_ref())
+        .filter_map(|p| read_image(p, 0).ok())
+        .find(|img| img.info.photometric_interpretation == photometric)
 }
 
 /// Replaces patient identifiers in any text with their pseudonyms ([`pseudonym`]).

@@ -223,3 +223,37 @@ fn history_series_and_comparison_table() {
     let tp = t.column("tp").unwrap().u64().unwrap().get(0).unwrap();
     assert_eq!(tp, 1);
 }
+
+/// The notebooks' tile helpers on the ci cohort: galleries of one class with pseudonymous
+/// captions, the header mismatches the audit found, the planted MONOCHROME1 file.
+#[test]
+fn tile_helpers_for_the_image_notebooks() {
+    use mammolab::dataset::Preprocess;
+    use mammolab::notebook::{first_dicom_with, gallery, header_mismatch_tiles};
+    let m = ci_manifest();
+    let r = merge(&m).unwrap();
+    let pre = Preprocess::new(64, 64).with_crop(0.05).with_flip_right();
+    let tiles = gallery(&r, "cancer", 8, &pre).unwrap();
+    assert_eq!(tiles.len(), 8);
+    assert!(tiles
+        .iter()
+        .all(|t| (t.width, t.height) == (64, 64) && t.caption.starts_with("P-")));
+    let ids: HashSet<&str> = r.records.iter().map(|x| x.patient_id.as_str()).collect();
+    assert!(tiles
+        .iter()
+        .all(|t| !ids.iter().any(|id| t.caption.contains(id))));
+    let mismatches = r
+        .audit
+        .iter()
+        .filter(|e| e.status == Status::HeaderMismatch && e.file.is_some())
+        .count();
+    assert!(mismatches > 0);
+    assert_eq!(
+        header_mismatch_tiles(&r, 4).unwrap().len(),
+        mismatches.min(4)
+    );
+    let m1 = first_dicom_with(&r, "MONOCHROME1").unwrap();
+    assert_eq!(m1.info.photometric_interpretation, "MONOCHROME1");
+    // Every file is tried (the planted truncated one is passed over): none is palette colour.
+    assert!(first_dicom_with(&r, "PALETTE COLOR").is_none());
+}
