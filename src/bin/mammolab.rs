@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use mammolab::dataset::{default_image_cache, ImageSource};
-use mammolab::eval::{self, BinaryConfusion, BinarySummary, Binning, ThresholdSweep};
+use mammolab::eval::{
+    self, BinaryConfusion, BinarySummary, Binning, ThresholdRule, ThresholdSweep,
+};
 use mammolab::ingest::dicom::{read_header, read_image};
 use mammolab::ingest::merge::{merge, Status};
 use mammolab::ingest::sheets::{read_all, SheetOptions};
@@ -31,6 +33,49 @@ enum Weights {
     Auto,
     /// Every class weighs 1 (seed 001's setup).
     None,
+}
+
+/// `--grad-clip`: a positive number, or `none`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Clip(Option<f64>);
+
+impl std::str::FromStr for Clip {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("none") {
+            return Ok(Self(None));
+        }
+        match s.parse::<f64>() {
+            Ok(n) if n > 0.0 && n.is_finite() => Ok(Self(Some(n))),
+            _ => Err(format!("`{s}` is not a positive number or `none`")),
+        }
+    }
+}
+
+/// `--seeds`: `1..5` (inclusive) or `1,4,9`.
+#[derive(Debug, Clone, PartialEq)]
+struct Seeds(Vec<u64>);
+
+impl std::str::FromStr for Seeds {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let num = |t: &str| {
+            t.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("`{t}` is not a seed (a whole number)"))
+        };
+        let seeds = match s.split_once("..") {
+            Some((a, b)) => {
+                let (a, b) = (num(a)?, num(b.trim_start_matches('='))?);
+                if b < a || b - a >= 1000 {
+                    return Err(format!("`{s}`: give a rising range of at most 1000 seeds"));
+                }
+                (a..=b).collect()
+            }
+            None => s.split(',').map(num).collect::<Result<Vec<_>, _>>()?,
+        };
+        Ok(Self(seeds))
+    }
 }
 
 #[derive(Parser)]
@@ -137,6 +182,10 @@ enum Command {
         /// Seed of the split, the weights and the sample order.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Train once per seed (`1..5`, inclusive, or `1,4,9`) into OUT/seed-<s>/, and write
+        /// OUT/sweep.csv and OUT/sweep.json (each metric's mean, sd and bootstrap interval).
+        #[arg(long, conflicts_with = "seed")]
+        seeds: Option<Seeds>,
         /// auto: weight classes n / (k * n_c) in the loss; none: unweighted (seed 001's setup).
         #[arg(long, value_enum, default_value_t = Weights::Auto)]
         class_weights: Weights,
@@ -158,6 +207,20 @@ enum Command {
         /// Stop when validation ROC AUC has not improved for this many epochs (keeps the best).
         #[arg(long)]
         patience: Option<usize>,
+        /// How to choose the decision threshold on the validation part: youden, f1, f2,
+        /// fbeta:B, spec:S (most sensitive with specificity >= S), sens:S, or a number.
+        #[arg(long, default_value = "youden")]
+        threshold_rule: ThresholdRule,
+        /// Clip each parameter's gradient to this L2 norm ("none": no clipping).
+        #[arg(long, default_value = "none")]
+        grad_clip: Clip,
+        /// Warm the learning rate up linearly over this many epochs.
+        #[arg(long, default_value_t = 0)]
+        warmup: usize,
+        /// Go on training when the network's outputs collapse to a constant (default: stop
+        /// with an error at the first collapsed epoch).
+        #[arg(long)]
+        allow_collapse: bool,
         /// Decode images from DICOM instead of the JPG exports.
         #[arg(long)]
         dicom: bool,
@@ -176,13 +239,25 @@ enum Command {
         /// A directory written by `mammolab train`.
         #[arg(long)]
         run: PathBuf,
-        /// Predict positive when score >= threshold.
-        #[arg(long, default_value_t = 0.5)]
-        threshold: f64,
+        /// Predict positive when score >= threshold (default: the threshold the run chose on
+        /// its validation part, else 0.5).
+        #[arg(long)]
+        threshold: Option<f64>,
         /// image, or breast / patient (each one's highest image score).
         #[arg(long, value_enum, default_value_t = Level::Image)]
         level: Level,
         /// Print one JSON object instead of a report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Is B better than A? Two run directories: DeLong's test of their test ROC AUCs (paired
+    /// when both scored the same images); two sweeps: the per-seed differences.
+    Compare {
+        /// A run or sweep directory (the reference).
+        a: PathBuf,
+        /// A run or sweep directory of the same kind.
+        b: PathBuf,
+        /// Print one JSON object.
         #[arg(long)]
         json: bool,
     },
@@ -416,6 +491,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             device,
             epochs,
             seed,
+            seeds,
             class_weights,
             sampler,
             focal,
@@ -423,6 +499,10 @@ fn run(command: Command) -> anyhow::Result<()> {
             batch_size,
             lr,
             patience,
+            threshold_rule,
+            grad_clip,
+            warmup,
+            allow_collapse,
             dicom,
             cache,
             out,
@@ -462,11 +542,30 @@ fn run(command: Command) -> anyhow::Result<()> {
                 .with_early_stopping(patience.map(|patience| EarlyStopping {
                     monitor: Monitor::ValRocAuc,
                     patience,
-                }));
+                }))
+                .with_threshold_rule(threshold_rule)
+                .with_grad_clip(grad_clip.0)
+                .with_warmup_epochs(warmup)
+                .with_stop_on_collapse(!allow_collapse);
             if std::env::var_os("GLIBC_TUNABLES").is_none() {
                 keep_freed_memory();
             }
             let mut bar = ProgressBarSteps::new(json);
+            if let Some(Seeds(seeds)) = seeds {
+                let mut announce = |s: u64| {
+                    if !json {
+                        eprintln!("seed {s}: {}", out.join(format!("seed-{s}")).display());
+                    }
+                };
+                let r = pipeline::sweep(&m, &o, &seeds, &out, &mut bar, &mut announce)?;
+                bar.finish();
+                if json {
+                    println!("{}", serde_json::to_string(&r)?);
+                } else {
+                    println!("{}: {}", out.display(), r.report());
+                }
+                return Ok(());
+            }
             let r = pipeline::run(&m, &o, &out, &mut bar)?;
             bar.finish();
             if json {
@@ -475,19 +574,45 @@ fn run(command: Command) -> anyhow::Result<()> {
                 println!("{}", report::run(&out, &r));
             }
         }
+        Command::Compare { a, b, json } => {
+            let c = pipeline::compare(&a, &b)?;
+            if json {
+                let mut v = serde_json::to_value(&c)?;
+                v["significant"] = serde_json::json!(c.significant());
+                println!("{v}");
+            } else {
+                println!("{}", c.report(&a, &b));
+            }
+        }
         Command::Evaluate {
             run,
             threshold,
             level,
             json,
         } => {
-            let s = pipeline::evaluate(&run, threshold, level)?;
+            let chosen = pipeline::chosen_threshold(&run)?;
+            let (t, how) = match (threshold, &chosen) {
+                (Some(t), _) => (t, "given".to_string()),
+                (None, Some(c)) => (
+                    c.threshold,
+                    format!(
+                        "chosen on validation by {} (sensitivity {:.4}, specificity {:.4})",
+                        c.rule, c.sensitivity, c.specificity
+                    ),
+                ),
+                (None, None) => (0.5, "the default: the run chose none".to_string()),
+            };
+            let s = pipeline::evaluate(&run, t, level)?;
             if json {
                 println!("{}", serde_json::to_string(&s)?);
             } else {
                 let csv = run.join("predictions.csv");
                 let t = ScoreTable::from_csv(&csv, "label", "score", None)?;
-                println!("metrics per {}:", level.name());
+                println!(
+                    "metrics per {} at threshold {:.4} ({how}):",
+                    level.name(),
+                    s.threshold
+                );
                 println!("{}", report::summary(&csv, "label", &t.positive, &s));
             }
         }

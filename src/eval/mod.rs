@@ -43,6 +43,7 @@ mod bootstrap;
 mod calibration;
 mod confusion;
 mod curves;
+mod delong;
 mod report;
 mod summary;
 mod threshold;
@@ -54,9 +55,10 @@ pub use bootstrap::{
 pub use calibration::{brier_score, calibration_curve, log_loss, Binning, CalibrationCurve};
 pub use confusion::{BinaryConfusion, BinaryMetrics, ConfusionMatrix};
 pub use curves::{average_precision, pr_curve, roc_auc, roc_curve, PrCurve, RocCurve};
+pub use delong::{delong_paired, delong_unpaired, erfc, AucTest, Spread};
 pub use report::{ClassRow, ClassificationReport};
 pub use summary::{compare, BinarySummary};
-pub use threshold::{OperatingPoint, ThresholdSweep};
+pub use threshold::{OperatingPoint, ThresholdRule, ThresholdSweep};
 
 use crate::error::{Error, Result};
 

@@ -161,3 +161,129 @@ fn check_fraction(name: &'static str, x: f64) -> Result<()> {
         })
     }
 }
+
+/// How to choose a decision threshold from labelled scores (a validation set's), so the
+/// operating point is fixed before the test set is looked at.
+///
+/// Written and parsed as text (the CLI's `--threshold-rule`, `run.json`):
+///
+/// | text | rule |
+/// |---|---|
+/// | `0.5` (any number) | that threshold, whatever the scores |
+/// | `youden` | maximise sensitivity + specificity - 1 ([`ThresholdSweep::youden`]) |
+/// | `f1`, `f2`, `fbeta:0.5` | maximise F-beta ([`ThresholdSweep::best_f_beta`]) |
+/// | `spec:0.9` | the most sensitive threshold with specificity >= 0.9 ([`ThresholdSweep::at_specificity`]) |
+/// | `sens:0.9` | the most specific threshold with sensitivity >= 0.9 ([`ThresholdSweep::at_sensitivity`]) |
+///
+/// ```
+/// use mammolab::eval::ThresholdRule;
+/// # fn main() -> mammolab::Result<()> {
+/// let labels = [false, false, false, true, true];
+/// let scores = [0.1, 0.2, 0.3, 0.25, 0.4];
+/// let rule: ThresholdRule = "youden".parse()?;
+/// let p = rule.choose(&labels, &scores)?;
+/// assert_eq!(p.threshold, 0.25); // both positives found, one false positive
+/// assert_eq!("spec:0.9".parse::<ThresholdRule>()?.to_string(), "spec:0.9");
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ThresholdRule {
+    /// This threshold.
+    Fixed(f64),
+    /// Youden's J.
+    Youden,
+    /// The highest F-beta for this beta.
+    FBeta(f64),
+    /// The most sensitive threshold with at least this specificity.
+    Specificity(f64),
+    /// The most specific threshold with at least this sensitivity.
+    Sensitivity(f64),
+}
+
+impl ThresholdRule {
+    /// The operating point this rule picks on `labels` / `scores` (both classes needed,
+    /// except for [`ThresholdRule::Fixed`]).
+    pub fn choose(&self, labels: &[bool], scores: &[f64]) -> Result<OperatingPoint> {
+        if let Self::Fixed(t) = *self {
+            return Ok(OperatingPoint {
+                threshold: t,
+                confusion: BinaryConfusion::at_threshold(labels, scores, t)?,
+            });
+        }
+        let sweep = ThresholdSweep::new(labels, scores)?;
+        match *self {
+            Self::Fixed(_) => unreachable!("handled above"),
+            Self::Youden => Ok(sweep.youden()),
+            Self::FBeta(beta) => sweep.best_f_beta(beta),
+            Self::Specificity(s) => sweep.at_specificity(s),
+            Self::Sensitivity(s) => sweep.at_sensitivity(s),
+        }
+    }
+}
+
+impl std::fmt::Display for ThresholdRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Self::Fixed(t) => write!(f, "{t}"),
+            Self::Youden => f.write_str("youden"),
+            Self::FBeta(1.0) => f.write_str("f1"),
+            Self::FBeta(2.0) => f.write_str("f2"),
+            Self::FBeta(b) => write!(f, "fbeta:{b}"),
+            Self::Specificity(s) => write!(f, "spec:{s}"),
+            Self::Sensitivity(s) => write!(f, "sens:{s}"),
+        }
+    }
+}
+
+impl std::str::FromStr for ThresholdRule {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = |why: String| Error::Param {
+            name: "threshold rule",
+            message: format!(
+                "`{s}`: {why}; use a number, youden, f1, f2, fbeta:B, spec:S or sens:S"
+            ),
+        };
+        let number = |v: &str| -> Result<f64> {
+            v.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| bad(format!("`{v}` is not a number")))
+        };
+        let text = s.trim().to_ascii_lowercase();
+        let rule = match text.split_once(':') {
+            None => match text.as_str() {
+                "youden" => Self::Youden,
+                "f1" => Self::FBeta(1.0),
+                "f2" => Self::FBeta(2.0),
+                t => Self::Fixed(number(t).map_err(|_| bad("unknown rule".into()))?),
+            },
+            Some(("fbeta", v)) => Self::FBeta(number(v)?),
+            Some(("spec", v)) => Self::Specificity(number(v)?),
+            Some(("sens", v)) => Self::Sensitivity(number(v)?),
+            Some((k, _)) => return Err(bad(format!("unknown rule `{k}`"))),
+        };
+        match rule {
+            Self::FBeta(b) if b <= 0.0 => Err(bad("beta must be positive".into())),
+            Self::Specificity(x) | Self::Sensitivity(x) if !(0.0..=1.0).contains(&x) => {
+                Err(bad("the target must lie in [0, 1]".into()))
+            }
+            r => Ok(r),
+        }
+    }
+}
+
+impl Serialize for ThresholdRule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ThresholdRule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}

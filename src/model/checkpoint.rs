@@ -54,6 +54,9 @@ pub struct CheckpointInfo {
     /// `None` for a model trained on samples made elsewhere.
     #[serde(default)]
     pub input: Option<Preprocess>,
+    /// The decision threshold chosen on validation data ([`Trainer::set_threshold`]).
+    #[serde(default)]
+    pub threshold: Option<super::predict::DecisionThreshold>,
 }
 
 fn save_bpk(model: &Model, path: &Path) -> Result<()> {
@@ -159,6 +162,7 @@ impl Trainer {
             history: self.history.clone(),
             best_value: self.best.as_ref().map(|b| b.0),
             input: self.input.clone(),
+            threshold: self.threshold.clone(),
         };
         atomic_dir(dir, |d| {
             save_safetensors(self.model(), &d.join("model.safetensors"))?;
@@ -192,7 +196,7 @@ impl Trainer {
             None => None,
         };
         let p = dir.join("resume/optimizer.bpk");
-        let optim = make_optimizer(&info.train.optimizer)
+        let optim = make_optimizer(&info.train)
             .load(&p)
             .map_err(|e| Error::data(&p, e))?;
         Ok(Trainer {
@@ -205,6 +209,7 @@ impl Trainer {
             history: info.history,
             best,
             input: info.input,
+            threshold: info.threshold,
             validation: None,
         })
     }

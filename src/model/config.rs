@@ -122,11 +122,29 @@ pub struct TrainConfig {
     pub loss: ClassLoss,
     /// Seed of weights, order, dropout and noise.
     pub seed: u64,
+    /// Clip each parameter's gradient to this L2 norm before the optimiser step (burn's
+    /// `GradientClipping::Norm`: per parameter tensor, not PyTorch's global
+    /// `clip_grad_norm_`); `None`: no clipping.
+    #[serde(default)]
+    pub grad_clip: Option<f64>,
+    /// Raise the learning rate linearly from near 0 to the scheduled rate over this many
+    /// epochs (step by step); 0: no warm-up.
+    #[serde(default)]
+    pub warmup_epochs: usize,
+    /// Stop with an error when every training output of an epoch is the same (a network
+    /// collapsed to a constant, e.g. dead ReLUs after too large a step): see
+    /// [`Trainer::fit`](super::Trainer::fit).
+    #[serde(default = "yes")]
+    pub stop_on_collapse: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for TrainConfig {
     /// 10 epochs, batch 16, Adam at 1e-3, constant rate, no early stopping, no weights,
-    /// shuffled, cross-entropy, seed 42.
+    /// shuffled, cross-entropy, seed 42, no clipping, no warm-up, stop on collapse.
     fn default() -> Self {
         Self {
             epochs: 10,
@@ -139,6 +157,9 @@ impl Default for TrainConfig {
             sampler: Sampler::Shuffle,
             loss: ClassLoss::CrossEntropy,
             seed: 42,
+            grad_clip: None,
+            warmup_epochs: 0,
+            stop_on_collapse: true,
         }
     }
 }
@@ -195,6 +216,35 @@ impl TrainConfig {
         self
     }
 
+    /// Clip each parameter's gradient norm to `max_norm` (`None`: no clipping).
+    pub fn with_grad_clip(mut self, max_norm: Option<f64>) -> Self {
+        self.grad_clip = max_norm;
+        self
+    }
+    /// Linear learning-rate warm-up over this many epochs.
+    pub fn with_warmup_epochs(mut self, epochs: usize) -> Self {
+        self.warmup_epochs = epochs;
+        self
+    }
+    /// Stop (with an error) when the network's outputs collapse to a constant.
+    pub fn with_stop_on_collapse(mut self, stop: bool) -> Self {
+        self.stop_on_collapse = stop;
+        self
+    }
+
+    /// The learning rate of step `step` (0-based) of `steps` in epoch `epoch` (0-based):
+    /// the schedule's rate of the epoch, scaled by the warm-up ramp.
+    pub fn rate_at(&self, epoch: usize, step: usize, steps: usize) -> f64 {
+        let lr = self.schedule.rate(self.learning_rate, epoch, self.epochs);
+        let ramp = self.warmup_epochs * steps.max(1);
+        let done = epoch * steps.max(1) + step + 1;
+        if done < ramp {
+            lr * done as f64 / ramp as f64
+        } else {
+            lr
+        }
+    }
+
     /// Check the settings against the model they will train.
     pub fn validate(&self, model: &ModelConfig) -> Result<()> {
         check_config(model, self)
@@ -223,6 +273,11 @@ pub(crate) fn check_config(model: &ModelConfig, c: &TrainConfig) -> Result<()> {
     if let ClassLoss::Focal { gamma } = c.loss {
         if !(gamma >= 0.0 && gamma.is_finite()) {
             return bad("focal gamma", format!("{gamma} is not >= 0"));
+        }
+    }
+    if let Some(n) = c.grad_clip {
+        if !(n > 0.0 && n.is_finite()) {
+            return bad("grad_clip", format!("{n} is not a positive number"));
         }
     }
     if let OptimizerKind::Sgd { momentum } = c.optimizer {

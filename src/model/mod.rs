@@ -61,7 +61,7 @@ pub use history::{
     ValidationMetrics,
 };
 pub use loss::ClassLoss;
-pub use predict::Predictor;
+pub use predict::{DecisionThreshold, Predictor};
 pub use train::{epoch_order, Trainer};
 pub use vae::{HeadTraining, Reconstruction, Vae, VaeConfig};
 

@@ -15,6 +15,27 @@ use crate::dataset::{load_images, Preprocess, Samples};
 use crate::error::{Error, Result};
 use crate::ingest::merge::Laterality;
 
+/// The decision threshold chosen for a model on labelled data it was not trained on (a
+/// validation part), saved in the checkpoint and the run directory so that every later
+/// use of the model flags at the same operating point. `pipeline::run` chooses it with an
+/// [`eval::ThresholdRule`](crate::eval::ThresholdRule).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DecisionThreshold {
+    /// The rule as text (`youden`, `f2`, `spec:0.9`, `0.5`, ...).
+    pub rule: String,
+    /// Flag an image when its positive-class probability is `>=` this. A rule that could
+    /// only be met by flagging nothing gives `f64::MAX`.
+    pub threshold: f64,
+    /// Images the rule saw, and how many were positive.
+    pub images: usize,
+    /// Positive images among them.
+    pub positives: usize,
+    /// Sensitivity on those images at the threshold.
+    pub sensitivity: f64,
+    /// Specificity on those images at the threshold.
+    pub specificity: f64,
+}
+
 fn batches(n: usize, batch: usize) -> impl Iterator<Item = Vec<usize>> {
     let b = batch.max(1);
     (0..n.div_ceil(b)).map(move |k| (k * b..((k + 1) * b).min(n)).collect())
@@ -141,6 +162,12 @@ impl Predictor {
     /// The checkpoint's `config.json`.
     pub fn info(&self) -> &super::checkpoint::CheckpointInfo {
         &self.info
+    }
+
+    /// The decision threshold chosen on the run's validation part (`None` for a
+    /// checkpoint saved without one).
+    pub fn threshold(&self) -> Option<&DecisionThreshold> {
+        self.info.threshold.as_ref()
     }
 
     /// How images are prepared for this model.

@@ -18,6 +18,7 @@
 
 use std::time::Instant;
 
+use burn::optim::grad_clipping::GradientClipping;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
@@ -25,6 +26,7 @@ use burn::prelude::*;
 use super::config::{check_config, resolve_weights};
 use super::history::{EpochStats, History, Progress, Validation};
 use super::loss::{class_loss, vae_loss};
+use super::predict::DecisionThreshold;
 use super::vae::HeadTraining;
 use super::{ComputeDevice, Model, ModelConfig, Monitor, OptimizerKind, Sampler, TrainConfig};
 use crate::dataset::{Preprocess, Samples};
@@ -59,6 +61,8 @@ pub struct Trainer {
     pub(crate) best: Option<(f64, Model)>,
     /// How the training images were made from files: saved with every checkpoint.
     pub(crate) input: Option<Preprocess>,
+    /// The decision threshold chosen on validation data ([`Trainer::set_threshold`]).
+    pub(crate) threshold: Option<DecisionThreshold>,
     /// The validation statistics beyond loss and accuracy ([`Trainer::with_validation`]).
     pub(crate) validation: Option<Box<dyn Validation + Send + Sync>>,
 }
@@ -103,7 +107,7 @@ impl Trainer {
             model.visit(&mut Materialise);
             model
         };
-        let optim = make_optimizer(&config.optimizer);
+        let optim = make_optimizer(&config);
         Ok(Self {
             model_config,
             config,
@@ -114,6 +118,7 @@ impl Trainer {
             history: History::default(),
             best: None,
             input: None,
+            threshold: None,
             validation: None,
         })
     }
@@ -150,6 +155,16 @@ impl Trainer {
     /// The input recipe recorded by [`Trainer::with_input`].
     pub fn input(&self) -> Option<&Preprocess> {
         self.input.as_ref()
+    }
+
+    /// Record the decision threshold chosen for this model (saved with the checkpoint).
+    pub fn set_threshold(&mut self, threshold: Option<DecisionThreshold>) {
+        self.threshold = threshold;
+    }
+
+    /// The decision threshold recorded by [`Trainer::set_threshold`].
+    pub fn threshold(&self) -> Option<&DecisionThreshold> {
+        self.threshold.as_ref()
     }
 
     /// The model's configuration.
@@ -249,14 +264,12 @@ impl Trainer {
                 self.config.seed,
                 e,
             );
-            let lr = self
-                .config
-                .schedule
-                .rate(self.config.learning_rate, e, self.config.epochs);
+            let mut lr = self.config.rate_at(e, 0, steps);
             let mut sums = [0.0f64; 3];
             let mut vae_steps = 0usize;
             let mut correct = 0usize;
             for (s, idx) in order.chunks(bs).enumerate() {
+                lr = self.config.rate_at(e, s, steps);
                 let x = images_tensor(train, idx, &self.device);
                 let y = targets_tensor(train, idx, &self.device);
                 let (loss, logits, parts) = self.step_loss(x, y, weights_t.as_ref(), e);
@@ -286,6 +299,19 @@ impl Trainer {
                 let grads = GradientsParams::from_grads(loss.backward(), &self.model);
                 self.model = self.optim.step(lr, self.model.clone(), grads);
                 progress.on_step(e + 1, s + 1, l);
+            }
+            if self.config.stop_on_collapse {
+                let (n, spread) = self.output_spread(train)?;
+                if spread < COLLAPSED_SPREAD {
+                    return Err(Error::Param {
+                        name: "learning_rate",
+                        message: format!(
+                            "the network collapsed to a constant output in epoch {} (its logits for {n} different training images lie within {spread:.1e} of each other); lower the learning rate ({}), clip gradients (--grad-clip 1) or warm up (--warmup 1)",
+                            e + 1,
+                            self.config.learning_rate
+                        ),
+                    });
+                }
             }
             drop(rng);
             let train_secs = t0.elapsed().as_secs_f64();
@@ -403,6 +429,22 @@ impl Trainer {
         }
     }
 
+    /// How far apart the inference model's logits lie for up to 64 training images spread
+    /// over the set (in inference mode: dropout would vary a dead network's output).
+    fn output_spread(&self, train: &Samples) -> Result<(usize, f64)> {
+        let n = train.len().min(64);
+        let step = train.len() / n.max(1);
+        let idx: Vec<usize> = (0..n).map(|i| i * step).collect();
+        let device = self.inference_device()?;
+        let logits = self
+            .model
+            .valid()
+            .logits(images_tensor(train, &idx, &device));
+        let mut range = LogitRange::default();
+        range.add(&logits);
+        Ok((n, range.spread()))
+    }
+
     fn validate(&self, v: &Samples, weights: Option<&[f64]>, stats: &mut EpochStats) -> Result<()> {
         let classes = self.model_config.classes();
         let probs = self.probabilities_of(&self.model, v)?;
@@ -495,8 +537,8 @@ impl Trainer {
     }
 }
 
-pub(crate) fn make_optimizer(kind: &OptimizerKind) -> ModuleOptimizer {
-    match *kind {
+pub(crate) fn make_optimizer(config: &TrainConfig) -> ModuleOptimizer {
+    let optim: ModuleOptimizer = match config.optimizer {
         OptimizerKind::Adam => AdamConfig::new().with_epsilon(1e-8).init(),
         OptimizerKind::Sgd { momentum } => {
             let m = (momentum > 0.0).then(|| {
@@ -506,6 +548,10 @@ pub(crate) fn make_optimizer(kind: &OptimizerKind) -> ModuleOptimizer {
             });
             SgdConfig::new().with_momentum(m).init()
         }
+    };
+    match config.grad_clip {
+        Some(n) => optim.with_grad_clipping(GradientClipping::Norm(n as f32)),
+        None => optim,
     }
 }
 
@@ -551,6 +597,47 @@ pub fn argmax(p: &[f64]) -> usize {
         }
     }
     best
+}
+
+/// A network whose logits vary less than this over 64 different images outputs a
+/// constant: collapsed. A live network's logits differ between images by orders of
+/// magnitude more; a collapsed one's (every ReLU dead, the output is the bias) by 0.
+const COLLAPSED_SPREAD: f64 = 1e-6;
+
+/// The range of each logit over a batch of images.
+#[derive(Default)]
+struct LogitRange {
+    lo: Vec<f64>,
+    hi: Vec<f64>,
+}
+
+impl LogitRange {
+    fn add(&mut self, logits: &Tensor<2>) {
+        let [_, k] = logits.dims();
+        let v: Vec<f32> = logits.clone().into_data().iter::<f32>().collect();
+        if self.lo.is_empty() {
+            self.lo = vec![f64::INFINITY; k];
+            self.hi = vec![f64::NEG_INFINITY; k];
+        }
+        for row in v.chunks(k) {
+            for (c, &x) in row.iter().enumerate() {
+                self.lo[c] = self.lo[c].min(x as f64);
+                self.hi[c] = self.hi[c].max(x as f64);
+            }
+        }
+    }
+
+    /// The widest range of any logit (infinite before any batch, so nothing is flagged).
+    fn spread(&self) -> f64 {
+        if self.lo.is_empty() {
+            return f64::INFINITY;
+        }
+        self.lo
+            .iter()
+            .zip(&self.hi)
+            .map(|(l, h)| h - l)
+            .fold(0.0, f64::max)
+    }
 }
 
 /// The predicted class of each row (softmax keeps the order of logits, so none is needed).

@@ -16,8 +16,11 @@
 //!   from the data), trained on the training part with the validation part watched, its
 //!   input recipe recorded for the checkpoint.
 //! - [`scores`]: one part's labels and positive-class scores as a [`Scored`].
-//! - [`run`]: all of it, written into a run directory ([`rundir`]); [`evaluate`] reads one
-//!   back at any threshold and [`Level`].
+//! - [`run`]: all of it, written into a run directory ([`rundir`]), with the decision
+//!   threshold chosen on the validation part by [`RunOptions::threshold_rule`];
+//!   [`evaluate`] reads one back at any threshold and [`Level`].
+//! - [`sweep`]: the same run over several seeds with each metric's spread; [`compare`]:
+//!   whether two runs (DeLong) or two sweeps (seed by seed) really differ.
 //!
 //! The CLI's `train` / `evaluate` and the notebooks call these, so a notebook and
 //! `mammolab train` with the same options give the same numbers.
@@ -36,6 +39,7 @@
 
 pub mod report;
 pub mod rundir;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -44,15 +48,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::dataset::{DataOptions, Fractions, ImageSource, Part, Prepared, Preprocess};
 use crate::error::Result;
-use crate::eval::{self, BinarySummary, ConfusionMatrix, RocCurve};
+use crate::eval::{self, BinarySummary, ConfusionMatrix, RocCurve, ThresholdRule};
 use crate::manifest::Manifest;
 use crate::model::train::argmax;
 use crate::model::{
-    ClassLoss, ClassWeights, ComputeDevice, EarlyStopping, History, ModelChoice, Progress, Sampler,
-    TrainConfig, Trainer, Validation, ValidationMetrics,
+    ClassLoss, ClassWeights, ComputeDevice, DecisionThreshold, EarlyStopping, History, ModelChoice,
+    Progress, Sampler, TrainConfig, Trainer, Validation, ValidationMetrics,
 };
 
-pub use rundir::{evaluate, level_summary, Level, RunInfo};
+pub use rundir::{chosen_threshold, evaluate, level_summary, Level, RunInfo};
+pub use sweep::{compare, read_sweep, sweep, Comparison, SeedRun, SweepSummary, SWEEP_METRICS};
 
 /// Everything a run needs besides the manifest. Built with `with_*` methods; saved in
 /// `run.json`.
@@ -62,11 +67,19 @@ pub struct RunOptions {
     data: DataOptions,
     train: TrainConfig,
     device: ComputeDevice,
+    /// How [`run`] chooses the decision threshold on the validation part.
+    #[serde(default = "default_rule")]
+    threshold_rule: ThresholdRule,
+}
+
+fn default_rule() -> ThresholdRule {
+    ThresholdRule::Youden
 }
 
 impl RunOptions {
     /// `model` on 64 x 64 inputs from the JPG exports ([`DataOptions::new`]), trained as
-    /// [`TrainConfig::default`] says (seed 42 for the split too), on the CPU, no cache.
+    /// [`TrainConfig::default`] says (seed 42 for the split too), on the CPU, no cache; the
+    /// decision threshold chosen on validation by Youden's J.
     pub fn new(model: ModelChoice) -> Self {
         let train = TrainConfig::default();
         Self {
@@ -74,6 +87,7 @@ impl RunOptions {
             data: DataOptions::new(64).with_seed(train.seed),
             train,
             device: ComputeDevice::Cpu,
+            threshold_rule: default_rule(),
         }
     }
 
@@ -92,6 +106,10 @@ impl RunOptions {
     /// Where to train.
     pub fn device(&self) -> ComputeDevice {
         self.device
+    }
+    /// How the decision threshold is chosen on the validation part.
+    pub fn threshold_rule(&self) -> ThresholdRule {
+        self.threshold_rule
     }
     /// Side of the (square) model input.
     pub fn size(&self) -> usize {
@@ -152,6 +170,26 @@ impl RunOptions {
     /// Early stopping.
     pub fn with_early_stopping(mut self, early_stopping: Option<EarlyStopping>) -> Self {
         self.train = self.train.with_early_stopping(early_stopping);
+        self
+    }
+    /// Clip each parameter's gradient to this norm (`None`: no clipping).
+    pub fn with_grad_clip(mut self, max_norm: Option<f64>) -> Self {
+        self.train = self.train.with_grad_clip(max_norm);
+        self
+    }
+    /// Linear learning-rate warm-up over this many epochs.
+    pub fn with_warmup_epochs(mut self, epochs: usize) -> Self {
+        self.train = self.train.with_warmup_epochs(epochs);
+        self
+    }
+    /// Stop (with an error) when the network's outputs collapse to a constant.
+    pub fn with_stop_on_collapse(mut self, stop: bool) -> Self {
+        self.train = self.train.with_stop_on_collapse(stop);
+        self
+    }
+    /// How [`run`] chooses the decision threshold on the validation part.
+    pub fn with_threshold_rule(mut self, rule: ThresholdRule) -> Self {
+        self.threshold_rule = rule;
         self
     }
     /// A whole training config (its seed also seeds the split).
@@ -265,6 +303,25 @@ impl Scored {
         BinarySummary::new(&self.labels, &self.scores, threshold)
     }
 
+    /// The decision threshold `rule` picks on these scores (a validation part's), with the
+    /// sensitivity and specificity it has here.
+    pub fn choose_threshold(&self, rule: ThresholdRule) -> Result<DecisionThreshold> {
+        let p = rule.choose(&self.labels, &self.scores)?;
+        let m = p.confusion.metrics();
+        Ok(DecisionThreshold {
+            rule: rule.to_string(),
+            threshold: if p.threshold.is_finite() {
+                p.threshold
+            } else {
+                f64::MAX
+            },
+            images: self.labels.len(),
+            positives: self.positives(),
+            sensitivity: m.recall,
+            specificity: m.specificity,
+        })
+    }
+
     /// The ROC curve.
     pub fn roc(&self) -> Result<RocCurve> {
         eval::roc_curve(&self.labels, &self.scores)
@@ -310,6 +367,14 @@ pub struct RunResult {
     pub history: History,
     /// Test-set metrics at 0.5, per image.
     pub summary: BinarySummary,
+    /// The threshold chosen on the validation part ([`RunOptions::threshold_rule`]);
+    /// `None` when the validation part lacks a class (the reason is in
+    /// [`RunResult::threshold_note`]).
+    pub threshold: Option<DecisionThreshold>,
+    /// Test-set metrics at the chosen threshold, per image.
+    pub chosen: Option<BinarySummary>,
+    /// Why no threshold was chosen.
+    pub threshold_note: Option<String>,
     /// The same per breast (highest image score of each patient's side); `None` when the
     /// test set's breasts hold one class only.
     pub breast: Option<BinarySummary>,
@@ -328,13 +393,23 @@ pub fn run(
     let data = prepare(manifest, options)?;
 
     let t1 = Instant::now();
-    let trainer = fit(&data, options, progress)?;
+    let mut trainer = fit(&data, options, progress)?;
     let train_s = t1.elapsed().as_secs_f64();
+
+    let (threshold, threshold_note) = match choose_threshold(&trainer, &data, options) {
+        Ok(t) => (Some(t), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    trainer.set_threshold(threshold.clone());
 
     let t2 = Instant::now();
     let test = scores(&trainer, &data, Part::Test)?;
     let predict_s = t2.elapsed().as_secs_f64();
     let summary = test.summary(0.5)?;
+    let chosen = match &threshold {
+        Some(t) => Some(test.summary(t.threshold)?),
+        None => None,
+    };
 
     let predictions = data.predictions(Part::Test, &test.scores)?;
     let info = RunInfo {
@@ -346,6 +421,7 @@ pub fn run(
         classes: data.classes.clone(),
         shared_patients: 0,
         seconds: [data.decode_seconds, train_s, predict_s],
+        threshold: threshold.clone(),
     };
     rundir::write(
         out,
@@ -354,11 +430,39 @@ pub fn run(
         &data.test(),
         predictions.clone(),
         &summary,
+        chosen.as_ref(),
     )?;
     Ok(RunResult {
         info,
         history: trainer.history().clone(),
         summary,
+        threshold,
+        chosen,
+        threshold_note,
         breast: level_summary(&predictions, 0.5, Level::Breast).ok(),
     })
+}
+
+/// The decision threshold the options' rule picks on the validation scores of `trainer`
+/// (an error naming the reason when the validation part is empty or lacks a class).
+pub fn choose_threshold(
+    trainer: &Trainer,
+    data: &Prepared,
+    options: &RunOptions,
+) -> Result<DecisionThreshold> {
+    let val = scores(trainer, data, Part::Validation)?;
+    let rule = options.threshold_rule;
+    if !matches!(rule, ThresholdRule::Fixed(_))
+        && (val.positives() == 0 || val.positives() == val.labels.len())
+    {
+        return Err(crate::error::Error::input(
+            "threshold rule",
+            format!(
+                "{rule} needs both classes in the validation part ({} images, {} positive); the threshold stays 0.5",
+                val.labels.len(),
+                val.positives()
+            ),
+        ));
+    }
+    val.choose_threshold(rule)
 }

@@ -26,7 +26,7 @@ pub fn prepared(data: &Prepared) -> String {
 }
 
 /// What `mammolab train` prints when a run is done: where, how long, the test set, its
-/// metrics at 0.5, and the per-breast roll-up.
+/// metrics at 0.5 and at the threshold chosen on validation, and the per-breast roll-up.
 pub fn run(out: &Path, r: &RunResult) -> String {
     let s = &r.summary;
     let mut text = format!(
@@ -40,6 +40,23 @@ pub fn run(out: &Path, r: &RunResult) -> String {
         s.positives,
         s.line()
     );
+    match (&r.threshold, &r.chosen) {
+        (Some(t), Some(c)) => text.push_str(&format!(
+            "\n  threshold {:.4} chosen on validation by {} (sensitivity {:.4}, specificity {:.4} on {} images, {} positive)\n  {}",
+            t.threshold,
+            t.rule,
+            t.sensitivity,
+            t.specificity,
+            t.images,
+            t.positives,
+            c.line()
+        )),
+        _ => {
+            if let Some(note) = &r.threshold_note {
+                text.push_str(&format!("\n  no threshold chosen: {note}"));
+            }
+        }
+    }
     if let Some(b) = &r.breast {
         text.push_str(&format!(
             "\n  per breast ({} breasts, {} positive; highest image score): ROC AUC {:.4}  recall {:.4}  specificity {:.4}",
@@ -67,6 +84,9 @@ pub fn run_json(out: &Path, r: &RunResult) -> serde_json::Value {
         "best_epoch": r.history.best_epoch,
         "seconds": r.info.seconds,
         "test": r.summary,
+        "threshold": r.threshold,
+        "threshold_note": r.threshold_note,
+        "test_chosen": r.chosen,
         "test_breast": r.breast,
     })
 }

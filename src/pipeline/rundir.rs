@@ -7,6 +7,7 @@
 //! | `history.csv` | one row per epoch ([`crate::model::History::to_dataframe`]) |
 //! | `predictions.csv` | test images: pseudonymous patient, sheet, row, laterality, label, class, score |
 //! | `metrics.json` | [`BinarySummary`] of the test predictions at threshold 0.5 |
+//! | `metrics_chosen.json` | the same at the threshold chosen on the validation part (`run.json`'s `threshold`; absent when none could be chosen) |
 //! | `port_check.safetensors` | up to 8 test inputs and the model's logits for them, to check a port of the model to another framework |
 //!
 //! Patients are written as pseudonyms (`P-` + 10 hex digits of the sha256 of the id), so a
@@ -25,7 +26,7 @@ use crate::eval::{rollup, Aggregate, BinarySummary};
 use crate::ingest::scores::{read_csv, write_csv, ScoreTable};
 use crate::model::checkpoint::write_tensors;
 use crate::model::train::images_tensor;
-use crate::model::Trainer;
+use crate::model::{DecisionThreshold, Trainer};
 
 /// `run.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +47,10 @@ pub struct RunInfo {
     pub shared_patients: usize,
     /// Seconds spent decoding images, training, predicting.
     pub seconds: [f64; 3],
+    /// The decision threshold chosen on the validation part (`None`: none could be, or a
+    /// run written before thresholds were chosen).
+    #[serde(default)]
+    pub threshold: Option<DecisionThreshold>,
 }
 
 fn write_json<T: Serialize>(value: &T, path: &Path) -> Result<()> {
@@ -61,6 +66,7 @@ pub(super) fn write(
     test: &Samples,
     mut predictions: DataFrame,
     summary: &BinarySummary,
+    chosen: Option<&BinarySummary>,
 ) -> Result<()> {
     std::fs::create_dir_all(out).at(out)?;
     trainer.save(&out.join("checkpoint"))?;
@@ -68,6 +74,12 @@ pub(super) fn write(
     write_csv(&mut hist, &out.join("history.csv"))?;
     write_csv(&mut predictions, &out.join("predictions.csv"))?;
     write_json(summary, &out.join("metrics.json"))?;
+    let chosen_path = out.join("metrics_chosen.json");
+    match chosen {
+        Some(c) => write_json(c, &chosen_path)?,
+        None if chosen_path.exists() => std::fs::remove_file(&chosen_path).at(&chosen_path)?,
+        None => {}
+    }
     write_port_check(trainer, test, &out.join("port_check.safetensors"))?;
     write_json(info, &out.join("run.json"))
 }
@@ -94,6 +106,15 @@ fn write_port_check(trainer: &Trainer, test: &Samples, path: &Path) -> Result<()
             ("logits", vec![dims[0], dims[1]], &ls),
         ],
     )
+}
+
+/// The decision threshold a run directory chose on its validation part (from `run.json`;
+/// `None` for a run that chose none).
+pub fn chosen_threshold(dir: &Path) -> Result<Option<DecisionThreshold>> {
+    let p = dir.join("run.json");
+    let text = std::fs::read_to_string(&p).at(&p)?;
+    let info: RunInfo = serde_json::from_str(&text).map_err(|e| Error::data(&p, e))?;
+    Ok(info.threshold)
 }
 
 /// What the metrics of [`evaluate`] count.

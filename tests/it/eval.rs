@@ -329,3 +329,113 @@ fn rollup_and_probabilistic_f1() {
     assert_eq!(probabilistic_f1(&[true, false], &[0.0, 0.5]).unwrap(), 0.0);
     assert!(probabilistic_f1(&[false], &[0.5]).is_err());
 }
+
+/// `ThresholdRule`: text both ways, one-line errors, and each rule picks what the
+/// `ThresholdSweep` method it names picks.
+#[test]
+fn threshold_rules_parse_print_and_choose() {
+    for text in [
+        "0.5",
+        "youden",
+        "f1",
+        "f2",
+        "fbeta:0.5",
+        "spec:0.9",
+        "sens:0.85",
+    ] {
+        let r: ThresholdRule = text.parse().unwrap();
+        assert_eq!(r.to_string(), text);
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<ThresholdRule>(&json).unwrap(), r);
+    }
+    assert_eq!(
+        "FBETA:1".parse::<ThresholdRule>().unwrap(),
+        ThresholdRule::FBeta(1.0)
+    );
+    for bad in ["", "best", "spec:1.5", "fbeta:0", "sens:x", "top:3"] {
+        let e = bad.parse::<ThresholdRule>().unwrap_err().to_string();
+        assert!(
+            e.contains("threshold rule") && !e.contains('\n'),
+            "{bad}: {e}"
+        );
+    }
+    let mut rng = mammolab::rng::Rng::new(4);
+    let y: Vec<bool> = (0..300).map(|i| i % 7 == 0).collect();
+    let s: Vec<f64> = y
+        .iter()
+        .map(|&p| ((rng.f64() + if p { 0.5 } else { 0.0 }) * 100.0).round() / 100.0)
+        .collect();
+    let sweep = ThresholdSweep::new(&y, &s).unwrap();
+    let choose = |t: &str| t.parse::<ThresholdRule>().unwrap().choose(&y, &s).unwrap();
+    assert_eq!(choose("youden"), sweep.youden());
+    assert_eq!(choose("f2"), sweep.best_f_beta(2.0).unwrap());
+    assert_eq!(choose("spec:0.9"), sweep.at_specificity(0.9).unwrap());
+    assert_eq!(choose("sens:0.8"), sweep.at_sensitivity(0.8).unwrap());
+    let fixed = choose("0.7");
+    assert_eq!(fixed.threshold, 0.7);
+    assert_eq!(
+        fixed.confusion,
+        BinaryConfusion::at_threshold(&y, &s, 0.7).unwrap()
+    );
+    // A fixed threshold needs no second class; the others do.
+    assert!(ThresholdRule::Fixed(0.5)
+        .choose(&[false, false], &[0.1, 0.9])
+        .is_ok());
+    assert!(ThresholdRule::Youden
+        .choose(&[false, false], &[0.1, 0.9])
+        .is_err());
+}
+
+/// erfc against values printed by scipy.special.erfc (1e-13 relative), DeLong on hand
+/// computed cases (the pairwise reference over many samples is
+/// tests/python/test_compare_cli.py), and the spread of repeated runs.
+#[test]
+fn delong_erfc_and_spread() {
+    for (x, want) in [
+        (0.0, 1.0),
+        (0.5, 0.4795001221869535),
+        (1.0, 0.15729920705028516),
+        (2.0, 0.004677734981047266),
+        (3.0, 2.2090496998585445e-05),
+        (5.0, 1.5374597944280347e-12),
+        (-1.0, 1.8427007929497148),
+    ] {
+        let got = erfc(x);
+        assert!(
+            ((got - want) / want).abs() < 1e-13,
+            "erfc({x}) = {got}, want {want}"
+        );
+    }
+    let y = [false, false, false, true, true, true];
+    let a = [0.1, 0.4, 0.35, 0.8, 0.3, 0.9];
+    let b = [0.1, 0.2, 0.3, 0.8, 0.7, 0.9];
+    let t = delong_paired(&y, &a, &b).unwrap();
+    assert!((t.auc_a - 7.0 / 9.0).abs() < 1e-15 && t.auc_b == 1.0);
+    // V10(a) = [1, 1/3, 1], V01(a) = [1, 2/3, 2/3]: variances 12/81 and 3/81, each over
+    // 3 samples; b's components are constant, so its variance and the covariances vanish.
+    assert!(
+        (t.std_error - (5.0f64 / 81.0).sqrt()).abs() < 1e-15,
+        "{t:?}"
+    );
+    assert!(t.paired && t.p_value > 0.05 && t.lower < 0.0 && t.upper > 0.0);
+    // The same scorer twice: no difference, p = 1.
+    let same = delong_paired(&y, &a, &a).unwrap();
+    assert_eq!(
+        (same.difference, same.std_error, same.p_value),
+        (0.0, 0.0, 1.0)
+    );
+    // Ties count half, as in the AUC.
+    let tied = delong_paired(&y, &[0.5; 6], &b).unwrap();
+    assert_eq!(tied.auc_a, 0.5);
+    assert!(delong_paired(&[true, false, false], &[0.1, 0.2, 0.3], &[0.1, 0.2, 0.3]).is_err());
+    let u = delong_unpaired(&y, &a, &y, &b).unwrap();
+    assert!(!u.paired && (u.std_error - t.std_error).abs() < 1e-15);
+
+    let s = Spread::of(&[1.0, 2.0, 3.0, 4.0]).unwrap();
+    assert_eq!((s.n, s.mean, s.min, s.max), (4, 2.5, 1.0, 4.0));
+    assert!((s.sd - 1.2909944487358056).abs() < 1e-15);
+    assert!(s.lower >= 1.0 && s.lower < 2.5 && s.upper > 2.5 && s.upper <= 4.0);
+    assert_eq!(Spread::of(&[1.0, 2.0, 3.0, 4.0]).unwrap(), s, "seeded");
+    assert_eq!(Spread::of(&[0.7]).unwrap().sd, 0.0);
+    assert!(Spread::of(&[]).is_err() && Spread::of(&[f64::NAN]).is_err());
+}

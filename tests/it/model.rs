@@ -267,7 +267,12 @@ fn resume_continues_exactly_and_checkpoints_load() {
     resumed.fit(&train, Some(&val), &mut Silent).unwrap();
     let losses =
         |t: &Trainer| -> Vec<f64> { t.history().epochs.iter().map(|e| e.train_loss).collect() };
-    assert_eq!(losses(&resumed), losses(&straight));
+    assert_eq!(
+        losses(&resumed),
+        losses(&straight),
+        "first {:?}",
+        losses(&first)
+    );
     assert_eq!(
         resumed.predict(&val).unwrap(),
         straight.predict(&val).unwrap()
@@ -553,4 +558,59 @@ fn baselines_match_scikit_learn() {
     let maj = MajorityClass::fit(&[0, 0, 0, 1], 2).unwrap();
     assert_eq!(maj.predict(2), [0, 0]);
     assert_eq!(maj.scores(3, 1), [0.25; 3]);
+}
+
+/// Warm-up ramps the rate step by step; clipping changes the steps (and is checked); a
+/// network driven to a constant output by far too large a step is stopped at the first
+/// collapsed epoch with a line naming the fixes, unless asked to go on.
+#[test]
+fn warmup_clipping_and_collapse() {
+    let c = quick(3).with_warmup_epochs(2);
+    let lr = c.learning_rate;
+    assert_eq!(c.rate_at(0, 0, 4), lr / 8.0);
+    assert_eq!(c.rate_at(0, 3, 4), lr / 2.0);
+    assert_eq!(c.rate_at(1, 3, 4), lr);
+    assert_eq!(c.rate_at(2, 0, 4), lr);
+    assert_eq!(quick(3).rate_at(0, 0, 4), lr, "no warm-up");
+    let e = Trainer::new(
+        small_cnn(16),
+        quick(1).with_grad_clip(Some(0.0)),
+        ComputeDevice::Cpu,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("grad_clip"), "{e}");
+
+    let train = blobs(40, 16, 1);
+    let fit = |config: TrainConfig| {
+        let mut t = Trainer::new(small_cnn(16), config, ComputeDevice::Cpu).unwrap();
+        t.fit(&train, None, &mut Silent).map(|_| t)
+    };
+    let plain = fit(quick(1)).unwrap().predict(&train).unwrap();
+    let clipped = fit(quick(1).with_grad_clip(Some(1e-4))).unwrap();
+    assert_ne!(
+        clipped.predict(&train).unwrap(),
+        plain,
+        "clipping is applied"
+    );
+    assert_eq!(clipped.config().grad_clip, Some(1e-4));
+    let warm = fit(quick(1).with_warmup_epochs(1)).unwrap();
+    assert_ne!(warm.predict(&train).unwrap(), plain, "warm-up is applied");
+
+    // SGD with momentum at 1.0 kills every ReLU (found by trying; Adam at 5.0 instead
+    // saturates a still varying output).
+    let wild = quick(4)
+        .with_optimizer(OptimizerKind::Sgd { momentum: 0.9 })
+        .with_learning_rate(1.0);
+    let e = fit(wild.clone()).err().expect("collapsed").to_string();
+    assert!(
+        e.contains("collapsed to a constant output in epoch") && e.contains("--grad-clip"),
+        "{e}"
+    );
+    assert!(!e.contains('\n'));
+    let t = fit(wild.with_stop_on_collapse(false)).unwrap();
+    assert_eq!(t.history().epochs.len(), 4, "went on as asked");
+    let p = t.predict(&train).unwrap();
+    assert!(p.iter().all(|r| r == &p[0]), "a constant output");
 }

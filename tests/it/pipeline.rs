@@ -184,3 +184,83 @@ fn notebook_helpers_reproduce_the_run() {
         "{text}"
     );
 }
+
+/// A run chooses its threshold on the validation part and saves it (run.json, the
+/// checkpoint, metrics_chosen.json); `evaluate` and the predictor use it; a sweep writes
+/// every seed and a summary; `compare` pairs runs that scored the same images.
+#[test]
+fn threshold_sweep_and_compare() {
+    use mammolab::eval::ThresholdRule;
+    use mammolab::pipeline::{Comparison, Level};
+    let m = ci_manifest();
+    let dir = tempfile::tempdir().unwrap();
+    let o = options().with_threshold_rule(ThresholdRule::Sensitivity(0.8));
+    let s = pipeline::sweep(&m, &o, &[5, 6], dir.path(), &mut Silent, &mut |_| {}).unwrap();
+    assert_eq!(s.runs.len(), 2);
+    assert!(s.failed().next().is_none(), "{}", s.report());
+    let auc = s.get("roc_auc").unwrap();
+    assert_eq!(auc.n, 2);
+    assert!(auc.min <= auc.mean && auc.mean <= auc.max);
+    assert!(s.report().contains("roc_auc"));
+    let csv = read_csv(&dir.path().join("sweep.csv")).unwrap();
+    assert_eq!(csv.height(), 2);
+    // serde_json reads floats back to within an ulp or so.
+    let back = pipeline::read_sweep(dir.path()).unwrap();
+    for (a, b) in back.runs.iter().zip(&s.runs) {
+        assert_eq!((a.seed, a.epochs, &a.error), (b.seed, b.epochs, &b.error));
+        for (x, y) in a.metrics.iter().zip(&b.metrics) {
+            assert!((x.unwrap() - y.unwrap()).abs() < 1e-12);
+        }
+    }
+
+    let run5 = dir.path().join("seed-5");
+    let chosen = pipeline::chosen_threshold(&run5).unwrap().expect("chosen");
+    assert_eq!(chosen.rule, "sens:0.8");
+    assert!(chosen.sensitivity >= 0.8, "{chosen:?}");
+    assert!(chosen.positives > 0 && chosen.images > chosen.positives);
+    let at: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run5.join("metrics_chosen.json")).unwrap())
+            .unwrap();
+    assert_eq!(at["threshold"].as_f64(), Some(chosen.threshold));
+    let again = pipeline::evaluate(&run5, chosen.threshold, Level::Image).unwrap();
+    let again = serde_json::to_value(&again).unwrap();
+    // Scores pass through predictions.csv: the counts are equal, sums within an ulp.
+    assert_eq!(again["confusion"], at["confusion"]);
+    assert!((again["brier"].as_f64().unwrap() - at["brier"].as_f64().unwrap()).abs() < 1e-12);
+    let p = Predictor::open(&run5.join("checkpoint"), ComputeDevice::Cpu).unwrap();
+    assert_eq!(p.threshold(), Some(&chosen));
+    // The seed also seeds the split: 5 and 6 test different patients.
+    let info: RunInfo =
+        serde_json::from_str(&std::fs::read_to_string(run5.join("run.json")).unwrap()).unwrap();
+    assert_eq!(
+        info.options.threshold_rule(),
+        ThresholdRule::Sensitivity(0.8)
+    );
+
+    match pipeline::compare(&run5, &run5).unwrap() {
+        Comparison::Runs(t) => {
+            assert!(t.paired);
+            assert_eq!((t.difference, t.p_value), (0.0, 1.0));
+        }
+        c => panic!("{c:?}"),
+    }
+    match pipeline::compare(&run5, &dir.path().join("seed-6")).unwrap() {
+        Comparison::Runs(t) => assert!(!t.paired, "different splits"),
+        c => panic!("{c:?}"),
+    }
+    let c = pipeline::compare(dir.path(), dir.path()).unwrap();
+    match &c {
+        Comparison::Sweeps {
+            difference, seeds, ..
+        } => {
+            assert_eq!(seeds, &[5, 6]);
+            assert_eq!((difference.mean, difference.sd), (0.0, 0.0));
+        }
+        c => panic!("{c:?}"),
+    }
+    assert!(!c.significant());
+    let e = pipeline::compare(dir.path(), &run5)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("two runs or two sweeps"), "{e}");
+}

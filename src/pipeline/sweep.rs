@@ -1,0 +1,378 @@
+//! One configuration over several seeds, and whether two runs or sweeps really differ.
+//!
+//! A test set of a few hundred images with a handful of cancers gives an AUC that moves by
+//! 0.1 from one seed to the next. [`sweep`] trains the same [`RunOptions`] once per seed
+//! (each seed draws its own patient split, weights and sample order) into
+//! `OUT/seed-<s>/`, and writes `OUT/sweep.csv` (one row per seed) and `OUT/sweep.json`
+//! (each metric's [`Spread`] over the seeds, and the seeds that failed and why). A
+//! collapsed or failed seed is recorded and the sweep goes on.
+//!
+//! [`compare`] sets two run directories against each other with DeLong's test (paired when
+//! both scored the same test images, else unpaired), or two sweep directories seed by seed
+//! (the [`Spread`] of the per-seed differences).
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::{Column, DataFrame};
+use serde::{Deserialize, Serialize};
+
+use super::{run, RunOptions, RunResult};
+use crate::error::{Error, IoContext, Result};
+use crate::eval::{delong_paired, delong_unpaired, AucTest, Spread};
+use crate::ingest::scores::{read_csv, write_csv, ScoreTable};
+use crate::manifest::Manifest;
+use crate::model::Progress;
+
+/// The metrics a sweep summarises, in `sweep.csv`'s column order: test ROC AUC, average
+/// precision, recall and specificity at 0.5 and at the threshold chosen on validation,
+/// accuracy at 0.5, and the per-breast ROC AUC.
+pub const SWEEP_METRICS: [&str; 8] = [
+    "roc_auc",
+    "average_precision",
+    "accuracy",
+    "recall",
+    "specificity",
+    "recall_chosen",
+    "specificity_chosen",
+    "breast_roc_auc",
+];
+
+/// One seed of a sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeedRun {
+    /// The seed.
+    pub seed: u64,
+    /// Its run directory.
+    pub dir: PathBuf,
+    /// [`SWEEP_METRICS`] in order (`None` where undefined, e.g. no threshold chosen).
+    pub metrics: Vec<Option<f64>>,
+    /// Epochs trained.
+    pub epochs: usize,
+    /// Why the run failed (`metrics` are then all `None`).
+    pub error: Option<String>,
+}
+
+/// `sweep.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepSummary {
+    /// Every seed, in order.
+    pub runs: Vec<SeedRun>,
+    /// `(metric, spread over the seeds where it is defined)`, in [`SWEEP_METRICS`] order.
+    pub spread: Vec<(String, Spread)>,
+}
+
+impl SweepSummary {
+    /// The spread of `metric` (one of [`SWEEP_METRICS`]).
+    pub fn get(&self, metric: &str) -> Option<&Spread> {
+        self.spread
+            .iter()
+            .find(|(m, _)| m == metric)
+            .map(|(_, s)| s)
+    }
+
+    /// Seeds that failed.
+    pub fn failed(&self) -> impl Iterator<Item = &SeedRun> {
+        self.runs.iter().filter(|r| r.error.is_some())
+    }
+
+    /// One line per metric, then one per failed seed.
+    pub fn report(&self) -> String {
+        let ok = self.runs.len() - self.failed().count();
+        let mut text = format!("{} seeds, {ok} trained", self.runs.len());
+        for (m, s) in &self.spread {
+            text.push_str(&format!("\n  {m:<20} {}", s.line()));
+        }
+        for r in self.failed() {
+            text.push_str(&format!(
+                "\n  seed {} failed: {}",
+                r.seed,
+                r.error.as_deref().unwrap_or_default()
+            ));
+        }
+        text
+    }
+}
+
+fn metrics_of(r: &RunResult) -> Vec<Option<f64>> {
+    let s = &r.summary;
+    vec![
+        Some(s.roc_auc),
+        Some(s.average_precision),
+        Some(s.metrics.accuracy),
+        Some(s.metrics.recall),
+        Some(s.metrics.specificity),
+        r.chosen.as_ref().map(|c| c.metrics.recall),
+        r.chosen.as_ref().map(|c| c.metrics.specificity),
+        r.breast.as_ref().map(|b| b.roc_auc),
+    ]
+}
+
+/// Train `options` once per seed of `seeds` into `out/seed-<s>/` and summarise (see the
+/// module docs). `on_seed` is told each seed before it starts.
+pub fn sweep(
+    manifest: &Manifest,
+    options: &RunOptions,
+    seeds: &[u64],
+    out: &Path,
+    progress: &mut dyn Progress,
+    on_seed: &mut dyn FnMut(u64),
+) -> Result<SweepSummary> {
+    if seeds.is_empty() {
+        return Err(Error::Param {
+            name: "seeds",
+            message: "no seeds given".into(),
+        });
+    }
+    options.validate()?;
+    std::fs::create_dir_all(out).at(out)?;
+    let mut runs = Vec::with_capacity(seeds.len());
+    for &seed in seeds {
+        on_seed(seed);
+        let dir = out.join(format!("seed-{seed}"));
+        let o = options.clone().with_seed(seed);
+        let r = match run(manifest, &o, &dir, progress) {
+            Ok(r) => SeedRun {
+                seed,
+                dir,
+                metrics: metrics_of(&r),
+                epochs: r.history.epochs.len(),
+                error: None,
+            },
+            Err(e) => SeedRun {
+                seed,
+                dir,
+                metrics: vec![None; SWEEP_METRICS.len()],
+                epochs: 0,
+                error: Some(e.to_string()),
+            },
+        };
+        runs.push(r);
+    }
+    let mut spread = Vec::new();
+    for (k, m) in SWEEP_METRICS.iter().enumerate() {
+        let v: Vec<f64> = runs.iter().filter_map(|r| r.metrics[k]).collect();
+        if !v.is_empty() {
+            spread.push((m.to_string(), Spread::of(&v)?));
+        }
+    }
+    let summary = SweepSummary { runs, spread };
+    write_sweep(out, &summary)?;
+    Ok(summary)
+}
+
+fn write_sweep(out: &Path, s: &SweepSummary) -> Result<()> {
+    let mut cols = vec![
+        Column::new(
+            "seed".into(),
+            s.runs.iter().map(|r| r.seed).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "epochs".into(),
+            s.runs.iter().map(|r| r.epochs as u64).collect::<Vec<_>>(),
+        ),
+    ];
+    for (k, m) in SWEEP_METRICS.iter().enumerate() {
+        cols.push(Column::new(
+            (*m).into(),
+            s.runs.iter().map(|r| r.metrics[k]).collect::<Vec<_>>(),
+        ));
+    }
+    cols.push(Column::new(
+        "error".into(),
+        s.runs.iter().map(|r| r.error.clone()).collect::<Vec<_>>(),
+    ));
+    let mut df = DataFrame::new_infer_height(cols).map_err(|e| Error::table("sweep", e))?;
+    write_csv(&mut df, &out.join("sweep.csv"))?;
+    let p = out.join("sweep.json");
+    let text = serde_json::to_string_pretty(s).map_err(|e| Error::data(&p, e))?;
+    std::fs::write(&p, text).at(&p)
+}
+
+/// Read `sweep.json` of a sweep directory.
+pub fn read_sweep(dir: &Path) -> Result<SweepSummary> {
+    let p = dir.join("sweep.json");
+    let text = std::fs::read_to_string(&p).at(&p)?;
+    serde_json::from_str(&text).map_err(|e| Error::data(&p, e))
+}
+
+/// What [`compare`] found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Comparison {
+    /// Two run directories: DeLong's test of their test-set ROC AUCs.
+    Runs(AucTest),
+    /// Two sweeps: each one's ROC AUC over its seeds, and the per-seed differences
+    /// (`b - a`) over the seeds both trained.
+    Sweeps {
+        /// Sweep A's test ROC AUC over its seeds.
+        a: Spread,
+        /// Sweep B's.
+        b: Spread,
+        /// `b - a` seed by seed.
+        difference: Spread,
+        /// The seeds both trained.
+        seeds: Vec<u64>,
+    },
+}
+
+impl Comparison {
+    /// Whether the difference is larger than chance: p < 0.05 for runs; for sweeps, the
+    /// bootstrap interval of the mean per-seed difference excludes 0.
+    pub fn significant(&self) -> bool {
+        match self {
+            Self::Runs(t) => t.p_value < 0.05,
+            Self::Sweeps { difference, .. } => difference.lower > 0.0 || difference.upper < 0.0,
+        }
+    }
+
+    /// What `mammolab compare` prints.
+    pub fn report(&self, a: &Path, b: &Path) -> String {
+        let verdict = if self.significant() {
+            "larger than chance"
+        } else {
+            "NOT larger than chance"
+        };
+        match self {
+            Self::Runs(t) => format!(
+                "A {}: test ROC AUC {:.4}\nB {}: test ROC AUC {:.4}\nB - A = {:+.4} (95 % CI {:+.4} to {:+.4}), DeLong {} test on {} positive and {} negative images{}: z {:.3}, p {:.4}: {verdict}",
+                a.display(),
+                t.auc_a,
+                b.display(),
+                t.auc_b,
+                t.difference,
+                t.lower,
+                t.upper,
+                if t.paired { "paired" } else { "unpaired" },
+                t.positives,
+                t.negatives,
+                if t.paired { "" } else { " (A's; the test sets differ)" },
+                t.z,
+                t.p_value
+            ),
+            Self::Sweeps {
+                a: sa,
+                b: sb,
+                difference,
+                seeds,
+            } => format!(
+                "A {}: test ROC AUC {}\nB {}: test ROC AUC {}\nB - A seed by seed over {} seeds: {}: {verdict} (the seed-to-seed spread)",
+                a.display(),
+                sa.line(),
+                b.display(),
+                sb.line(),
+                seeds.len(),
+                difference.line()
+            ),
+        }
+    }
+}
+
+/// Test labels, scores and image keys (`sheet:row`) of a run directory.
+fn run_scores(dir: &Path) -> Result<(Vec<String>, ScoreTable)> {
+    let p = dir.join("predictions.csv");
+    if !p.is_file() {
+        return Err(Error::data(
+            dir,
+            "neither predictions.csv (a run) nor sweep.json (a sweep)",
+        ));
+    }
+    let df = read_csv(&p)?;
+    let t = ScoreTable::from_frame(&df, &p, "label", "score", None)?;
+    let text = |name: &str| -> Result<Vec<String>> {
+        let c = df
+            .column(name)
+            .map_err(|e| Error::table(format!("{} column {name}", p.display()), e))?;
+        Ok((0..c.len())
+            .map(|i| c.get(i).map(|v| v.to_string()).unwrap_or_default())
+            .collect())
+    };
+    let keys = text("sheet")?
+        .into_iter()
+        .zip(text("row")?)
+        .map(|(s, r)| format!("{s}:{r}"))
+        .collect();
+    Ok((keys, t))
+}
+
+/// Compare two run directories or two sweep directories (see the module docs). For runs,
+/// the test is paired when both scored exactly the same test images (matched by sheet and
+/// row), else unpaired.
+pub fn compare(a: &Path, b: &Path) -> Result<Comparison> {
+    let is_sweep = |d: &Path| d.join("sweep.json").is_file();
+    match (is_sweep(a), is_sweep(b)) {
+        (true, true) => compare_sweeps(&read_sweep(a)?, &read_sweep(b)?),
+        (false, false) => compare_runs(a, b),
+        _ => Err(Error::data(
+            if is_sweep(a) { b } else { a },
+            "compare needs two runs or two sweeps; this is not the same kind as the other",
+        )),
+    }
+}
+
+fn compare_runs(a: &Path, b: &Path) -> Result<Comparison> {
+    let (ka, ta) = run_scores(a)?;
+    let (kb, tb) = run_scores(b)?;
+    let mut ka_sorted = ka.clone();
+    ka_sorted.sort();
+    let mut kb_sorted = kb.clone();
+    kb_sorted.sort();
+    let same_images = ka_sorted == kb_sorted && {
+        ka_sorted.dedup();
+        ka_sorted.len() == ka.len()
+    };
+    if !same_images {
+        return Ok(Comparison::Runs(delong_unpaired(
+            &ta.labels, &ta.scores, &tb.labels, &tb.scores,
+        )?));
+    }
+    let at: std::collections::HashMap<&str, usize> = kb
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect();
+    let b_scores: Vec<f64> = ka.iter().map(|k| tb.scores[at[k.as_str()]]).collect();
+    if let Some(i) = ka
+        .iter()
+        .zip(&ta.labels)
+        .position(|(k, &l)| tb.labels[at[k.as_str()]] != l)
+    {
+        return Err(Error::data(
+            b.join("predictions.csv"),
+            format!("image {} has another label than in {}", ka[i], a.display()),
+        ));
+    }
+    Ok(Comparison::Runs(delong_paired(
+        &ta.labels, &ta.scores, &b_scores,
+    )?))
+}
+
+fn compare_sweeps(a: &SweepSummary, b: &SweepSummary) -> Result<Comparison> {
+    let auc = |s: &SweepSummary| -> Vec<(u64, f64)> {
+        s.runs
+            .iter()
+            .filter_map(|r| r.metrics[0].map(|v| (r.seed, v)))
+            .collect()
+    };
+    let (va, vb) = (auc(a), auc(b));
+    let mut seeds = Vec::new();
+    let mut diff = Vec::new();
+    for (seed, x) in &va {
+        if let Some((_, y)) = vb.iter().find(|(s, _)| s == seed) {
+            seeds.push(*seed);
+            diff.push(y - x);
+        }
+    }
+    if diff.is_empty() {
+        return Err(Error::input(
+            "compare",
+            "the two sweeps share no trained seed: run them with the same --seeds",
+        ));
+    }
+    let values = |v: &[(u64, f64)]| v.iter().map(|p| p.1).collect::<Vec<_>>();
+    Ok(Comparison::Sweeps {
+        a: Spread::of(&values(&va))?,
+        b: Spread::of(&values(&vb))?,
+        difference: Spread::of(&diff)?,
+        seeds,
+    })
+}
