@@ -12,6 +12,7 @@ use mammolab::dataset::{default_image_cache, ImageSource};
 use mammolab::eval::{
     self, BinaryConfusion, BinarySummary, Binning, ThresholdRule, ThresholdSweep,
 };
+use mammolab::imaging::Filter;
 use mammolab::ingest::dicom::{read_header, read_image};
 use mammolab::ingest::merge::{merge, Status};
 use mammolab::ingest::sheets::{read_all, SheetOptions};
@@ -170,7 +171,8 @@ enum Command {
         /// The cohort's manifest.
         #[arg(long)]
         manifest: PathBuf,
-        /// cnn (seed 001), vae (seed 000), resnet or plain (the skip-connection experiment).
+        /// cnn (seed 001), cnn-bn (the same with batch norm), vae (seed 000), resnet or plain
+        /// (the skip-connection experiment).
         #[arg(long, value_enum, default_value_t = ModelChoice::Cnn)]
         model: ModelChoice,
         /// cpu, or cuda (needs a build with `--features cuda` and an NVIDIA GPU).
@@ -198,6 +200,10 @@ enum Command {
         /// Image side in pixels.
         #[arg(long, default_value_t = 64)]
         size: usize,
+        /// How images are shrunk to --size: lanczos3, bilinear, nearest, or max (the
+        /// brightest pixel of each box: keeps calcifications that averaging dilutes).
+        #[arg(long, value_enum, default_value_t = Filter::Lanczos3)]
+        resize: Filter,
         /// Images per step.
         #[arg(long, default_value_t = 16)]
         batch_size: usize,
@@ -496,6 +502,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             sampler,
             focal,
             size,
+            resize,
             batch_size,
             lr,
             patience,
@@ -519,6 +526,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             };
             let o = RunOptions::new(model)
                 .with_size(size)
+                .with_filter(resize)
                 .with_device(device)
                 .with_source(if dicom {
                     ImageSource::PreferDicom

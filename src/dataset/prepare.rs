@@ -75,6 +75,13 @@ impl DataOptions {
         self
     }
 
+    /// Resample with `filter` ([`Filter::Max`](crate::imaging::Filter::Max) keeps
+    /// calcifications that averaging dilutes).
+    pub fn with_filter(mut self, filter: crate::imaging::Filter) -> Self {
+        self.preprocess.filter = filter;
+        self
+    }
+
     /// The positive class label.
     pub fn with_positive(mut self, label: impl Into<String>) -> Self {
         self.positive = label.into();

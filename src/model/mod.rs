@@ -85,6 +85,11 @@ pub enum ComputeDevice {
 pub enum ModelChoice {
     /// Seed 001's CNN.
     Cnn,
+    /// Seed 001's CNN with batch norm after each convolution (steadier under class
+    /// weights; not the seed's exact setup).
+    #[serde(rename = "cnn_bn")]
+    #[value(name = "cnn-bn")]
+    CnnBn,
     /// Seed 000's CNN-VAE.
     Vae,
     /// The residual deep CNN (8 blocks, 18 layers).
@@ -107,6 +112,10 @@ impl ModelChoice {
         }
         Ok(match self {
             Self::Cnn => ModelConfig::Cnn(CnnConfig::seed001(h, c, classes)),
+            Self::CnnBn => ModelConfig::Cnn(CnnConfig {
+                batch_norm: true,
+                ..CnnConfig::seed001(h, c, classes)
+            }),
             Self::Vae => ModelConfig::Vae(VaeConfig::new(h, c, classes)),
             Self::Resnet => ModelConfig::Deep(DeepCnnConfig::new(h, c, classes, 8, true)),
             Self::Plain => ModelConfig::Deep(DeepCnnConfig::new(h, c, classes, 8, false)),

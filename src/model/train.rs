@@ -14,7 +14,19 @@
 //! - [`Sampler::Balanced`](super::Sampler::Balanced): each epoch draws `n` samples with replacement, classes equally
 //!   likely (oversampling the minority, undersampling the majority).
 //! - [`ClassLoss::Focal`](super::ClassLoss::Focal): down-weights easy examples.
-//! - Threshold moving needs no training: see [`crate::eval::ThresholdSweep`].
+//! - Threshold moving needs no training: see [`crate::eval::ThresholdSweep`] and
+//!   [`crate::eval::ThresholdRule`]; `pipeline::run` chooses one on the validation part and
+//!   records it with [`Trainer::set_threshold`].
+//!
+//! # Stability
+//! - [`TrainConfig::grad_clip`](super::TrainConfig::grad_clip): each parameter tensor's
+//!   gradient clipped to an L2 norm.
+//! - [`TrainConfig::warmup_epochs`](super::TrainConfig::warmup_epochs): a linear ramp of the
+//!   rate, step by step ([`TrainConfig::rate_at`](super::TrainConfig::rate_at)).
+//! - [`TrainConfig::stop_on_collapse`](super::TrainConfig::stop_on_collapse): after each
+//!   epoch, 64 training images spread over the set are scored in inference mode; logits all
+//!   within 1e-6 of each other mean a network that outputs a constant (dead ReLUs), and
+//!   [`Trainer::fit`] stops with an error that names the fixes.
 
 use std::time::Instant;
 

@@ -126,6 +126,11 @@ impl RunOptions {
         self.data = self.data.with_size(size);
         self
     }
+    /// Resample images with `filter` (default Lanczos3).
+    pub fn with_filter(mut self, filter: crate::imaging::Filter) -> Self {
+        self.data = self.data.with_filter(filter);
+        self
+    }
     /// Where to train.
     pub fn with_device(mut self, device: ComputeDevice) -> Self {
         self.device = device;

@@ -284,3 +284,44 @@ fn images_load_resized_and_cached() {
     assert!((d.mean_abs_diff(&j).unwrap() - mad as f64).abs() < 1e-6);
     assert!(d.mean_abs_diff(&d.crop((0, 0, 4, 4))).is_err());
 }
+
+/// `Filter::Max` keeps a one-pixel bright dot that Lanczos3 dilutes, covers every source
+/// pixel at a non-integer ratio, and upscales like nearest neighbour.
+#[test]
+fn max_resampling_keeps_bright_dots() {
+    use mammolab::imaging::{resize, resize_max, Filter, Gray};
+    let (w, h) = (384, 312);
+    let mut pixels = vec![0.2f32; w * h];
+    pixels[100 * w + 250] = 0.9; // a calcification-sized dot
+    let img = Gray {
+        width: w,
+        height: h,
+        pixels,
+    };
+    let max = resize(&img, 64, 64, Filter::Max).unwrap();
+    let lanczos = resize(&img, 64, 64, Filter::Lanczos3).unwrap();
+    let peak = |g: &Gray| g.pixels.iter().copied().fold(0.0f32, f32::max);
+    assert_eq!(peak(&max), 0.9);
+    assert!(peak(&lanczos) < 0.25, "averaged away: {}", peak(&lanczos));
+    // 384 -> 64 is 6 source columns per output column, 312 -> 64 is 4.875 rows.
+    assert_eq!(max.pixels[(100 * 64 / 312) * 64 + 250 / 6], 0.9);
+    // Every source pixel lies in some box: each single bright pixel survives.
+    for (x, y) in [(0, 0), (383, 311), (5, 4), (6, 5), (191, 155)] {
+        let mut g = Gray {
+            width: w,
+            height: h,
+            pixels: vec![0.0; w * h],
+        };
+        g.pixels[y * w + x] = 1.0;
+        assert_eq!(peak(&resize_max(&g, 64, 64)), 1.0, "({x}, {y})");
+    }
+    let tiny = Gray {
+        width: 2,
+        height: 1,
+        pixels: vec![0.1, 0.7],
+    };
+    assert_eq!(
+        resize_max(&tiny, 4, 2).pixels,
+        [0.1, 0.1, 0.7, 0.7, 0.1, 0.1, 0.7, 0.7]
+    );
+}

@@ -614,3 +614,23 @@ fn warmup_clipping_and_collapse() {
     let p = t.predict(&train).unwrap();
     assert!(p.iter().all(|r| r == &p[0]), "a constant output");
 }
+
+/// `--model cnn-bn`: seed 001's CNN with batch norm trains, and saves and loads.
+#[test]
+fn seed_cnn_with_batch_norm() {
+    let config = ModelChoice::CnnBn.config([1, 32, 32], 2).unwrap();
+    let ModelConfig::Cnn(c) = &config else {
+        panic!("{config:?}")
+    };
+    let plain = CnnConfig::seed001(32, 1, 2);
+    assert!(c.batch_norm && !plain.batch_norm);
+    assert_eq!((&c.filters, c.dense), (&plain.filters, plain.dense));
+    let train = blobs(32, 32, 5);
+    let mut t = Trainer::new(config, quick(1), ComputeDevice::Cpu).unwrap();
+    t.fit(&train, None, &mut Silent).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    t.save(dir.path()).unwrap();
+    let (_, m) = load_model(dir.path(), ComputeDevice::Cpu).unwrap();
+    let p = probabilities(&m, &train, 32, &cpu()).unwrap();
+    assert_eq!(p, t.predict(&train).unwrap());
+}

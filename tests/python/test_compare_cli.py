@@ -53,7 +53,7 @@ def write_run(dir, rows, y, s):
     with open(dir / "predictions.csv", "w", encoding="utf-8") as f:
         f.write("patient,sheet,row,laterality,label,class,score\n")
         for r, yi, si in zip(rows, y, s):
-            f.write(f"P-{r:04d},Non-Cancer,{r},L,{int(yi)},{'cancer' if yi else 'normal'},{si!r}\n")
+            f.write(f"P-{r:04d},Non-Cancer,{r},L,{int(yi)},{'cancer' if yi else 'normal'},{float(si)!r}\n")
 
 
 @pytest.fixture(scope="module")
