@@ -136,7 +136,7 @@ pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::eval::{
         self, Aggregate, BinaryConfusion, BinarySummary, Binning, BootstrapOptions,
-        ClassificationReport, ConfusionMatrix, Resampling, ThresholdSweep,
+        ClassificationReport, ConfusionMatrix, Resampling, Spread, ThresholdRule, ThresholdSweep,
     };
     pub use crate::imaging::{Filter, Gray};
     pub use crate::ingest::dicom::{read_display, read_header, read_image, read_picture};
@@ -146,9 +146,9 @@ pub mod prelude {
     pub use crate::model::baseline::{numeric_features, Logistic, LogisticOptions, MajorityClass};
     pub use crate::model::predict::{latent_means, probabilities, reconstructions, scores};
     pub use crate::model::{
-        ClassLoss, ClassWeights, CnnConfig, ComputeDevice, DeepCnnConfig, EarlyStopping,
-        EpochLines, HeadTraining, History, ModelChoice, ModelConfig, Monitor, OptimizerKind,
-        Predictor, Sampler, Schedule, Silent, TrainConfig, Trainer, VaeConfig,
+        ClassLoss, ClassWeights, CnnConfig, ComputeDevice, DecisionThreshold, DeepCnnConfig,
+        EarlyStopping, EpochLines, HeadTraining, History, ModelChoice, ModelConfig, Monitor,
+        OptimizerKind, Predictor, Sampler, Schedule, Silent, TrainConfig, Trainer, VaeConfig,
     };
     pub use crate::notebook::{Redactor, Setup};
     pub use crate::pipeline::{self, level_summary, report, Level, RunOptions, Scored};
