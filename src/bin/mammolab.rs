@@ -200,9 +200,9 @@ enum Command {
         /// Image side in pixels.
         #[arg(long, default_value_t = 64)]
         size: usize,
-        /// How images are shrunk to --size: lanczos3, bilinear, nearest, or max (the
-        /// brightest pixel of each box: keeps calcifications that averaging dilutes).
-        #[arg(long, value_enum, default_value_t = Filter::Lanczos3)]
+        /// How images are shrunk to --size: max (the brightest pixel of each box: keeps
+        /// calcifications that averaging dilutes), lanczos3, bilinear or nearest.
+        #[arg(long, value_enum, default_value_t = Filter::Max)]
         resize: Filter,
         /// Images per step.
         #[arg(long, default_value_t = 16)]

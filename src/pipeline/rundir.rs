@@ -111,7 +111,11 @@ fn write_port_check(trainer: &Trainer, test: &Samples, path: &Path) -> Result<()
 /// The decision threshold a run directory chose on its validation part (from `run.json`;
 /// `None` for a run that chose none).
 pub fn chosen_threshold(dir: &Path) -> Result<Option<DecisionThreshold>> {
+    check_run_dir(dir)?;
     let p = dir.join("run.json");
+    if !p.is_file() {
+        return Ok(None);
+    }
     let text = std::fs::read_to_string(&p).at(&p)?;
     let info: RunInfo = serde_json::from_str(&text).map_err(|e| Error::data(&p, e))?;
     Ok(info.threshold)
@@ -146,14 +150,20 @@ impl Level {
 /// Test-set metrics of a run directory at `threshold`, from its `predictions.csv`, per
 /// image or rolled up (highest score) to breasts or patients with [`crate::eval::rollup`].
 pub fn evaluate(dir: &Path, threshold: f64, level: Level) -> Result<BinarySummary> {
+    check_run_dir(dir)?;
     let p = dir.join("predictions.csv");
-    if !p.is_file() {
-        return Err(Error::data(
+    summary_at(&read_csv(&p)?, &p, threshold, level)
+}
+
+fn check_run_dir(dir: &Path) -> Result<()> {
+    if dir.join("predictions.csv").is_file() {
+        Ok(())
+    } else {
+        Err(Error::data(
             dir,
             "no predictions.csv: not a `mammolab train` run directory",
-        ));
+        ))
     }
-    summary_at(&read_csv(&p)?, &p, threshold, level)
 }
 
 /// Metrics of a predictions table ([`Prepared::predictions`](crate::dataset::Prepared::predictions),

@@ -30,7 +30,7 @@ def trained(cohort, tmp_path_factory):
 
 def test_run_directory_and_json(trained, cohort):
     run_dir, summary = trained
-    for f in ["run.json", "history.csv", "predictions.csv", "metrics.json", "port_check.safetensors",
+    for f in ["run.json", "history.csv", "predictions.csv", "metrics.json", "metrics_chosen.json", "port_check.safetensors",
               "checkpoint/model.safetensors", "checkpoint/config.json", "checkpoint/resume/optimizer.bpk"]:
         assert (run_dir / f).is_file(), f
     assert summary["epochs"] == 2 and summary["classes"] == ["normal", "cancer"]
@@ -49,11 +49,19 @@ def test_run_directory_and_json(trained, cohort):
 def test_evaluate_matches_metrics_and_scikit_learn(trained):
     run_dir, summary = trained
     pred = pd.read_csv(run_dir / "predictions.csv")
-    p = run("evaluate", "--run", run_dir, "--json")
+    p = run("evaluate", "--run", run_dir, "--threshold", "0.5", "--json")
     assert p.returncode == 0, p.stderr
     ev = json.loads(p.stdout)
     m = run("metrics", "--csv", run_dir / "predictions.csv", "--label", "label", "--score", "score", "--json")
     assert json.loads(m.stdout) == ev == summary["test"]
+    # Without --threshold, evaluate uses the threshold the run chose on validation.
+    chosen = json.loads((run_dir / "run.json").read_text())["threshold"]
+    assert chosen["rule"] == "youden" and chosen == summary["threshold"]
+    at = json.loads(run("evaluate", "--run", run_dir, "--json").stdout)
+    assert at["threshold"] == chosen["threshold"]
+    assert at["confusion"] == summary["test_chosen"]["confusion"]
+    assert at["confusion"] == json.loads((run_dir / "metrics_chosen.json").read_text())["confusion"]
+    assert at["recall"] == (pred["label"] & (pred["score"] >= chosen["threshold"])).sum() / pred["label"].sum()
     assert abs(ev["roc_auc"] - metrics.roc_auc_score(pred["label"], pred["score"])) < 1e-12
     for level, keys in [("patient", ["patient"]), ("breast", ["patient", "laterality"])]:
         g = pred.fillna({"laterality": ""}).groupby(keys).agg(label=("label", "max"), score=("score", "max"))
