@@ -183,20 +183,7 @@ fn summary_at(df: &DataFrame, p: &Path, threshold: f64, level: Level) -> Result<
     if level == Level::Image {
         return BinarySummary::new(&t.labels, &t.scores, threshold);
     }
-    let text = |name: &str| -> Result<Vec<String>> {
-        let err = |e| Error::table(format!("{} column {name}", p.display()), e);
-        let c = df
-            .column(name)
-            .and_then(|c| c.cast(&DataType::String))
-            .map_err(err)?;
-        let v = c
-            .str()
-            .map_err(err)?
-            .iter()
-            .map(|v| v.unwrap_or_default().to_string())
-            .collect();
-        Ok(v)
-    };
+    let text = |name: &str| text_column(df, p, name);
     let mut groups = text("patient")?;
     if level == Level::Breast {
         for (g, side) in groups.iter_mut().zip(text("laterality")?) {
@@ -206,4 +193,21 @@ fn summary_at(df: &DataFrame, p: &Path, threshold: f64, level: Level) -> Result<
     }
     let r = rollup(&groups, &t.labels, &t.scores, Aggregate::Max)?;
     BinarySummary::new(&r.labels, &r.scores, threshold)
+}
+
+/// Column `name` of a predictions table as text (nulls as empty), naming the file `p` in
+/// errors.
+pub(super) fn text_column(df: &DataFrame, p: &Path, name: &str) -> Result<Vec<String>> {
+    let err = |e| Error::table(format!("{} column {name}", p.display()), e);
+    let c = df
+        .column(name)
+        .and_then(|c| c.cast(&DataType::String))
+        .map_err(err)?;
+    let v = c
+        .str()
+        .map_err(err)?
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect();
+    Ok(v)
 }

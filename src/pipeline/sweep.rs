@@ -278,14 +278,7 @@ fn run_scores(dir: &Path) -> Result<(Vec<String>, ScoreTable)> {
     }
     let df = read_csv(&p)?;
     let t = ScoreTable::from_frame(&df, &p, "label", "score", None)?;
-    let text = |name: &str| -> Result<Vec<String>> {
-        let c = df
-            .column(name)
-            .map_err(|e| Error::table(format!("{} column {name}", p.display()), e))?;
-        Ok((0..c.len())
-            .map(|i| c.get(i).map(|v| v.to_string()).unwrap_or_default())
-            .collect())
-    };
+    let text = |name: &str| super::rundir::text_column(&df, &p, name);
     let keys = text("sheet")?
         .into_iter()
         .zip(text("row")?)
