@@ -452,9 +452,7 @@ impl Trainer {
             .model
             .valid()
             .logits(images_tensor(train, &idx, &device));
-        let mut range = LogitRange::default();
-        range.add(&logits);
-        Ok((n, range.spread()))
+        Ok((n, logit_spread(&logits)))
     }
 
     fn validate(&self, v: &Samples, weights: Option<&[f64]>, stats: &mut EpochStats) -> Result<()> {
@@ -616,40 +614,19 @@ pub fn argmax(p: &[f64]) -> usize {
 /// magnitude more; a collapsed one's (every ReLU dead, the output is the bias) by 0.
 const COLLAPSED_SPREAD: f64 = 1e-6;
 
-/// The range of each logit over a batch of images.
-#[derive(Default)]
-struct LogitRange {
-    lo: Vec<f64>,
-    hi: Vec<f64>,
-}
-
-impl LogitRange {
-    fn add(&mut self, logits: &Tensor<2>) {
-        let [_, k] = logits.dims();
-        let v: Vec<f32> = logits.clone().into_data().iter::<f32>().collect();
-        if self.lo.is_empty() {
-            self.lo = vec![f64::INFINITY; k];
-            self.hi = vec![f64::NEG_INFINITY; k];
-        }
-        for row in v.chunks(k) {
-            for (c, &x) in row.iter().enumerate() {
-                self.lo[c] = self.lo[c].min(x as f64);
-                self.hi[c] = self.hi[c].max(x as f64);
-            }
-        }
-    }
-
-    /// The widest range of any logit (infinite before any batch, so nothing is flagged).
-    fn spread(&self) -> f64 {
-        if self.lo.is_empty() {
-            return f64::INFINITY;
-        }
-        self.lo
-            .iter()
-            .zip(&self.hi)
-            .map(|(l, h)| h - l)
-            .fold(0.0, f64::max)
-    }
+/// The widest range of any one logit (column) over the rows of `logits`.
+fn logit_spread(logits: &Tensor<2>) -> f64 {
+    let [_, k] = logits.dims();
+    let v: Vec<f32> = logits.clone().into_data().iter::<f32>().collect();
+    (0..k)
+        .map(|c| {
+            let col = v.iter().skip(c).step_by(k.max(1)).map(|&x| x as f64);
+            let (lo, hi) = col.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), x| {
+                (l.min(x), h.max(x))
+            });
+            hi - lo
+        })
+        .fold(0.0, f64::max)
 }
 
 /// The predicted class of each row (softmax keeps the order of logits, so none is needed).

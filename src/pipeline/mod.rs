@@ -126,7 +126,7 @@ impl RunOptions {
         self.data = self.data.with_size(size);
         self
     }
-    /// Resample images with `filter` (default Lanczos3).
+    /// Resample images with `filter` (default [`Filter::Max`](crate::imaging::Filter::Max)).
     pub fn with_filter(mut self, filter: crate::imaging::Filter) -> Self {
         self.data = self.data.with_filter(filter);
         self
@@ -309,8 +309,19 @@ impl Scored {
     }
 
     /// The decision threshold `rule` picks on these scores (a validation part's), with the
-    /// sensitivity and specificity it has here.
+    /// sensitivity and specificity it has here; an error naming the counts when a rule
+    /// other than a fixed threshold meets one class only.
     pub fn choose_threshold(&self, rule: ThresholdRule) -> Result<DecisionThreshold> {
+        let (n, positives) = (self.labels.len(), self.positives());
+        if !matches!(rule, ThresholdRule::Fixed(_)) && (positives == 0 || positives == n) {
+            return Err(crate::error::Error::input(
+                "threshold rule",
+                format!(
+                    "{rule} needs both classes in the {} part ({n} images, {positives} positive); the threshold stays 0.5",
+                    self.part.name()
+                ),
+            ));
+        }
         let p = rule.choose(&self.labels, &self.scores)?;
         let m = p.confusion.metrics();
         Ok(DecisionThreshold {
@@ -320,8 +331,8 @@ impl Scored {
             } else {
                 f64::MAX
             },
-            images: self.labels.len(),
-            positives: self.positives(),
+            images: n,
+            positives,
             sensitivity: m.recall,
             specificity: m.specificity,
         })
@@ -401,7 +412,10 @@ pub fn run(
     let mut trainer = fit(&data, options, progress)?;
     let train_s = t1.elapsed().as_secs_f64();
 
-    let (threshold, threshold_note) = match choose_threshold(&trainer, &data, options) {
+    // Scoring errors end the run; a validation part the rule cannot use (one class only)
+    // leaves the threshold at 0.5 and says why.
+    let val = scores(&trainer, &data, Part::Validation)?;
+    let (threshold, threshold_note) = match val.choose_threshold(options.threshold_rule) {
         Ok(t) => (Some(t), None),
         Err(e) => (None, Some(e.to_string())),
     };
@@ -446,28 +460,4 @@ pub fn run(
         threshold_note,
         breast: level_summary(&predictions, 0.5, Level::Breast).ok(),
     })
-}
-
-/// The decision threshold the options' rule picks on the validation scores of `trainer`
-/// (an error naming the reason when the validation part is empty or lacks a class).
-pub fn choose_threshold(
-    trainer: &Trainer,
-    data: &Prepared,
-    options: &RunOptions,
-) -> Result<DecisionThreshold> {
-    let val = scores(trainer, data, Part::Validation)?;
-    let rule = options.threshold_rule;
-    if !matches!(rule, ThresholdRule::Fixed(_))
-        && (val.positives() == 0 || val.positives() == val.labels.len())
-    {
-        return Err(crate::error::Error::input(
-            "threshold rule",
-            format!(
-                "{rule} needs both classes in the validation part ({} images, {} positive); the threshold stays 0.5",
-                val.labels.len(),
-                val.positives()
-            ),
-        ));
-    }
-    val.choose_threshold(rule)
 }

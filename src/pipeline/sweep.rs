@@ -305,24 +305,22 @@ pub fn compare(a: &Path, b: &Path) -> Result<Comparison> {
 fn compare_runs(a: &Path, b: &Path) -> Result<Comparison> {
     let (ka, ta) = run_scores(a)?;
     let (kb, tb) = run_scores(b)?;
-    let mut ka_sorted = ka.clone();
-    ka_sorted.sort();
-    let mut kb_sorted = kb.clone();
-    kb_sorted.sort();
-    let same_images = ka_sorted == kb_sorted && {
-        ka_sorted.dedup();
-        ka_sorted.len() == ka.len()
-    };
-    if !same_images {
-        return Ok(Comparison::Runs(delong_unpaired(
-            &ta.labels, &ta.scores, &tb.labels, &tb.scores,
-        )?));
-    }
+    // Paired when B scored exactly A's images, each once (in any order).
     let at: std::collections::HashMap<&str, usize> = kb
         .iter()
         .enumerate()
         .map(|(i, k)| (k.as_str(), i))
         .collect();
+    let unique_a: std::collections::HashSet<&str> = ka.iter().map(String::as_str).collect();
+    let same_images = ka.len() == kb.len()
+        && at.len() == kb.len()
+        && unique_a.len() == ka.len()
+        && ka.iter().all(|k| at.contains_key(k.as_str()));
+    if !same_images {
+        return Ok(Comparison::Runs(delong_unpaired(
+            &ta.labels, &ta.scores, &tb.labels, &tb.scores,
+        )?));
+    }
     let b_scores: Vec<f64> = ka.iter().map(|k| tb.scores[at[k.as_str()]]).collect();
     if let Some(i) = ka
         .iter()

@@ -237,6 +237,27 @@ fn threshold_sweep_and_compare() {
         ThresholdRule::Sensitivity(0.8)
     );
 
+    // One class only: a rule needs both, a fixed threshold does not (0.25 flags 1 of the 3).
+    let one = pipeline::Scored {
+        part: Part::Validation,
+        labels: vec![false; 3],
+        scores: vec![0.1, 0.2, 0.3],
+    };
+    let e = one
+        .choose_threshold(ThresholdRule::Youden)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("needs both classes in the validation part (3 images, 0 positive)"),
+        "{e}"
+    );
+    assert_eq!(
+        one.choose_threshold(ThresholdRule::Fixed(0.25))
+            .unwrap()
+            .specificity,
+        2.0 / 3.0
+    );
+
     match pipeline::compare(&run5, &run5).unwrap() {
         Comparison::Runs(t) => {
             assert!(t.paired);
