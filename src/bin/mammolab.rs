@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use mammolab::dataset::{default_image_cache, ImageSource};
+use mammolab::dataset::{default_image_cache, DataOptions, ImageSource, Part};
 use mammolab::eval::{
     self, BinaryConfusion, BinarySummary, Binning, ThresholdRule, ThresholdSweep,
 };
@@ -20,9 +20,9 @@ use mammolab::ingest::ScoreTable;
 use mammolab::manifest::Manifest;
 use mammolab::model::{
     epoch_line, keep_freed_memory, ClassLoss, ClassWeights, ComputeDevice, EarlyStopping,
-    EpochStats, ModelChoice, Monitor, Progress, Sampler,
+    EpochStats, ModelChoice, Monitor, Predictor, Progress, Sampler,
 };
-use mammolab::pipeline::{self, report, Level, RunOptions};
+use mammolab::pipeline::{self, predict, report, Level, RunOptions};
 use mammolab::plot::{self, CellValues, Figure};
 use mammolab::synth::{self, Profile, SynthOptions};
 
@@ -253,6 +253,46 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Level::Image)]
         level: Level,
         /// Print one JSON object instead of a report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Score images with a trained model: new files, or a manifest's images (one part of
+    /// the run's split with --part). Writes the image table to --out, the failures to
+    /// <stem>.errors.csv (a bad file never stops the others), and the roll-up to
+    /// <stem>.<level>.csv.
+    Predict {
+        /// A directory written by `mammolab train` (its checkpoint; its manifest and split
+        /// when no --images are given).
+        #[arg(
+            long,
+            required_unless_present = "checkpoint",
+            conflicts_with = "checkpoint"
+        )]
+        run: Option<PathBuf>,
+        /// A checkpoint directory (instead of --run).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// Image files or folders (DICOM, JPG, PNG, PGM; folders searched recursively).
+        #[arg(long, num_args = 1.., conflicts_with = "manifest")]
+        images: Vec<PathBuf>,
+        /// A data manifest: score its labelled images (default with --run: the run's).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// Only this part of the run's split (needs --run): `test` scores the run's test
+        /// images again.
+        #[arg(long, value_enum, conflicts_with = "images")]
+        part: Option<Part>,
+        /// Output CSV (one row per scored image).
+        #[arg(long)]
+        out: PathBuf,
+        /// Also roll up to breast or patient (each one's highest image score).
+        #[arg(long, value_enum, default_value_t = Level::Image)]
+        level: Level,
+        /// Flag images with score >= this (default: the threshold chosen on validation,
+        /// else 0.5).
+        #[arg(long)]
+        threshold: Option<f64>,
+        /// Print one JSON object instead of a summary.
         #[arg(long)]
         json: bool,
     },
@@ -582,6 +622,19 @@ fn run(command: Command) -> anyhow::Result<()> {
                 println!("{}", report::run(&out, &r));
             }
         }
+        Command::Predict {
+            run,
+            checkpoint,
+            images,
+            manifest,
+            part,
+            out,
+            level,
+            threshold,
+            json,
+        } => predict_command(
+            run, checkpoint, images, manifest, part, &out, level, threshold, json,
+        )?,
         Command::Compare { a, b, json } => {
             let c = pipeline::compare(&a, &b)?;
             if json {
@@ -650,6 +703,130 @@ fn run(command: Command) -> anyhow::Result<()> {
                 );
             }
         }
+    }
+    Ok(())
+}
+
+/// `mammolab predict`: inputs from --images or a manifest, scored with a bar, written.
+#[allow(clippy::too_many_arguments)]
+fn predict_command(
+    run: Option<PathBuf>,
+    checkpoint: Option<PathBuf>,
+    images: Vec<PathBuf>,
+    manifest: Option<PathBuf>,
+    part: Option<Part>,
+    out: &std::path::Path,
+    level: Level,
+    threshold: Option<f64>,
+    json: bool,
+) -> anyhow::Result<()> {
+    if part.is_some() && run.is_none() {
+        anyhow::bail!("--part needs --run: the split is the run's (run.json)");
+    }
+    let info = run.as_deref().map(pipeline::read_info).transpose()?;
+    let ckpt = match (&run, checkpoint) {
+        (_, Some(c)) => c,
+        (Some(r), None) => r.join("checkpoint"),
+        (None, None) => anyhow::bail!("give --run or --checkpoint"),
+    };
+    let predictor = Predictor::open(&ckpt, ComputeDevice::Cpu)?;
+    let (inputs, skipped) = if images.is_empty() {
+        let path = match (manifest, &info) {
+            (Some(m), _) => m,
+            (None, Some(i)) => i.manifest.clone(),
+            (None, None) => anyhow::bail!("give --images or --manifest to say what to score"),
+        };
+        let m = Manifest::open(&path)?;
+        // The run's data options pick the same images and split; a checkpoint alone takes
+        // the default options with its positive class.
+        let options = match &info {
+            Some(i) => i.options.data().clone(),
+            None => {
+                let p = predictor.preprocess();
+                let mut o = DataOptions::new(p.width).with_preprocess(p.clone());
+                if let Some(positive) = predictor.info().classes.last() {
+                    o = o.with_positive(positive.clone());
+                }
+                o
+            }
+        };
+        (predict::inputs_from_manifest(&m, &options, part)?, vec![])
+    } else {
+        predict::inputs_from_paths(&images)?
+    };
+    predict::check_level(&inputs, level)?;
+    let total = inputs.len();
+    let bar = if json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(total as u64)
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "scoring [{bar:30}] {pos}/{len} images  ({per_sec}, eta {eta})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    let result = predict::predict(&predictor, inputs, threshold, &mut |done, _| {
+        bar.set_position(done as u64)
+    })?
+    .with_skipped(skipped);
+    bar.finish_and_clear();
+    let written = result.write(out, level)?;
+    if result.scored() == 0 {
+        anyhow::bail!(
+            "none of the {} files could be scored: see {}",
+            result.errors().len(),
+            written
+                .last()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+    }
+    let s = result.summary(level)?;
+    if json {
+        let mut v = serde_json::to_value(&s)?;
+        v["checkpoint"] = serde_json::json!(ckpt);
+        v["written"] = serde_json::json!(written);
+        println!("{v}");
+        return Ok(());
+    }
+    println!(
+        "scored {} of {} files with {} in {:.1} s ({:.1} images/s)",
+        s.scored,
+        s.scored + s.failed,
+        ckpt.display(),
+        s.seconds,
+        s.images_per_second
+    );
+    if s.failed > 0 {
+        println!(
+            "  {} not scored (unreadable, undecodable or not an image): see {}",
+            s.failed,
+            written
+                .last()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+    }
+    if s.unknown_laterality > 0 {
+        println!(
+            "  warning: {} images have no laterality (no manifest row, no DICOM tag), so they were not mirrored as the model's right-breast training images were",
+            s.unknown_laterality
+        );
+    }
+    println!(
+        "  {} of {} flagged {} at threshold {:.4} ({})",
+        s.flagged,
+        s.scored,
+        s.classes.last().map(String::as_str).unwrap_or("positive"),
+        s.threshold.threshold,
+        s.threshold.source
+    );
+    if let Some(m) = &s.metrics {
+        println!("  per {}: {}", level.name(), m.line());
+    }
+    for p in &written {
+        println!("  wrote {}", p.display());
     }
     Ok(())
 }

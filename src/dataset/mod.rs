@@ -31,8 +31,8 @@ pub mod tabular;
 
 pub use images::{default_image_cache, load_images, ImageBatch, Preprocess};
 pub use prepare::{
-    prepare, prepare_merged, pseudonym, DataOptions, ImageItem, ImageSource, Part, PartCounts,
-    Prepared, SplitLeak, NORMALISE,
+    plan_merged, prepare, prepare_merged, pseudonym, DataOptions, ImageItem, ImageSource, Part,
+    PartCounts, Plan, Prepared, SplitLeak, NORMALISE,
 };
 pub use samples::Samples;
 

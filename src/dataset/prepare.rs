@@ -160,6 +160,8 @@ pub struct ImageItem {
     pub path: PathBuf,
     /// Which breast, when the listing says.
     pub laterality: Option<Laterality>,
+    /// View (CC, MLO, ...), when the row or listing says.
+    pub view: Option<String>,
     /// Class index (order of [`Prepared::classes`]).
     pub class: usize,
     /// The workbook's patient id. Never display it: use [`ImageItem::pseudonym`].
@@ -183,7 +185,7 @@ impl ImageItem {
 }
 
 /// One part of a train / validation / test split.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Part {
     /// What the model learns from.
@@ -335,6 +337,7 @@ fn items(merged: &MergeResult, classes: &[String], source: ImageSource) -> (Vec<
         out.push(ImageItem {
             path: file.clone(),
             laterality: r.laterality,
+            view: r.view.clone(),
             class,
             patient: r.patient_id.clone(),
             sheet: r.sheet.clone(),
@@ -366,12 +369,26 @@ pub fn prepare(manifest: &Manifest, options: &DataOptions) -> Result<Prepared> {
     prepare_merged(manifest, &merged, options)
 }
 
-/// [`prepare`] on a merge already made.
-pub fn prepare_merged(
-    manifest: &Manifest,
-    merged: &MergeResult,
-    options: &DataOptions,
-) -> Result<Prepared> {
+/// Which images of a merge a model sees and in which part, decided without decoding a
+/// pixel: what [`prepare_merged`] decodes, and what `mammolab predict --part` scores again.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Class names in index order, the positive class last.
+    pub classes: Vec<String>,
+    /// One entry per image file, in sample order.
+    pub items: Vec<ImageItem>,
+    /// Sample indices of the train / validation / test parts (patient-grouped, no patient
+    /// in two parts).
+    pub split: Split,
+    /// Labelled rows of the workbooks.
+    pub rows: usize,
+    /// Rows left out: no image file (see the merge audit) or an image already used.
+    pub left_out: usize,
+}
+
+/// Classes, one item per image file and the patient-grouped split of a merge, as
+/// `options` says (checked by [`leakage`]).
+pub fn plan_merged(merged: &MergeResult, options: &DataOptions) -> Result<Plan> {
     options.validate()?;
     let classes = class_names(merged, &options.positive)?;
     let (items, left_out) = items(merged, &classes, options.source);
@@ -388,6 +405,29 @@ pub fn prepare_merged(
             ),
         ));
     }
+    Ok(Plan {
+        classes,
+        items,
+        split,
+        rows: merged.records.len(),
+        left_out,
+    })
+}
+
+/// [`prepare`] on a merge already made.
+pub fn prepare_merged(
+    manifest: &Manifest,
+    merged: &MergeResult,
+    options: &DataOptions,
+) -> Result<Prepared> {
+    let Plan {
+        classes,
+        items,
+        split,
+        rows,
+        left_out,
+    } = plan_merged(merged, options)?;
+    let labels: Vec<usize> = items.iter().map(|i| i.class).collect();
     let t0 = Instant::now();
     let files: Vec<(PathBuf, bool)> = items
         .iter()
@@ -412,7 +452,7 @@ pub fn prepare_merged(
         split,
         all,
         options: options.clone(),
-        rows: merged.records.len(),
+        rows,
         left_out,
         decode_seconds: t0.elapsed().as_secs_f64(),
     })

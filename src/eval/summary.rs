@@ -97,9 +97,12 @@ impl BinarySummary {
     /// One line: `ROC AUC 0.9625  AP 0.7800  at 0.5: recall ...  precision ...  specificity ...  accuracy ...`.
     pub fn line(&self) -> String {
         let m = &self.metrics;
+        // 0.5 stays `0.5`; a chosen threshold shows 4 decimals, not 16.
+        let t = format!("{:.4}", self.threshold);
+        let t = t.trim_end_matches('0').trim_end_matches('.');
         format!(
-            "ROC AUC {:.4}  AP {:.4}  at {}: recall {:.4}  precision {:.4}  specificity {:.4}  accuracy {:.4}",
-            self.roc_auc, self.average_precision, self.threshold, m.recall, m.precision, m.specificity, m.accuracy
+            "ROC AUC {:.4}  AP {:.4}  at {t}: recall {:.4}  precision {:.4}  specificity {:.4}  accuracy {:.4}",
+            self.roc_auc, self.average_precision, m.recall, m.precision, m.specificity, m.accuracy
         )
     }
 }

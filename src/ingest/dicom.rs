@@ -324,19 +324,42 @@ pub fn read_image(path: impl AsRef<Path>, frame: u32) -> Result<DicomImage> {
     })
 }
 
-/// Load a JPG or PNG export as grey values in [0, 1] (colour images are converted with
-/// the ITU-R 601 luma weights `image` uses).
+/// Whether JPEG `bytes` stop before their end-of-image marker (`FF D9`). Inside
+/// entropy-coded data `FF` is always followed by `00` or a restart marker, so the last
+/// `FF D9` ends the image (or an embedded thumbnail, which then leaves the rest of the
+/// file after it); up to 4 KiB of trailing bytes (padding, vendor trailers) are allowed.
+fn jpeg_truncated(bytes: &[u8]) -> bool {
+    match bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]) {
+        None => true,
+        Some(end) => {
+            let tail = &bytes[end + 2..];
+            tail.len() > 4096 && tail.iter().any(|&b| b != 0)
+        }
+    }
+}
+
+/// Load a JPG, PNG or PGM export as grey values in [0, 1] (colour images are converted
+/// with the ITU-R 601 luma weights `image` uses). A JPEG cut short is an error, as in
+/// Pillow, never a partly grey image.
 pub fn read_picture(path: impl AsRef<Path>) -> Result<Gray> {
     let path = path.as_ref();
-    let img = image::ImageReader::open(path)
-        .map_err(|e| Error::io(path, e))?
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let reader = image::ImageReader::new(std::io::Cursor::new(&bytes[..]))
         .with_guessed_format()
-        .map_err(|e| Error::io(path, e))?
-        .decode()
-        .map_err(|e| Error::Data {
+        .map_err(|e| Error::io(path, e))?;
+    if reader.format() == Some(image::ImageFormat::Jpeg) && jpeg_truncated(&bytes) {
+        return Err(Error::Data {
             file: path.to_path_buf(),
-            message: format!("cannot decode image: {e}"),
-        })?;
+            message: format!(
+                "cannot decode image: JPEG ends without its end-of-image marker after {} bytes (truncated)",
+                bytes.len()
+            ),
+        });
+    }
+    let img = reader.decode().map_err(|e| Error::Data {
+        file: path.to_path_buf(),
+        message: format!("cannot decode image: {e}"),
+    })?;
     let g = img.to_luma32f();
     Ok(Gray {
         width: g.width() as usize,
@@ -345,8 +368,8 @@ pub fn read_picture(path: impl AsRef<Path>) -> Result<Gray> {
     })
 }
 
-/// Any supported image as display grey values: DICOM by content (the `DICM` preamble) or
-/// extension, JPG/PNG otherwise.
+/// Any supported image as display grey values: DICOM by extension (`.dcm`, `.dicom`, or
+/// none), JPG/PNG/PGM otherwise.
 pub fn read_display(path: impl AsRef<Path>) -> Result<Gray> {
     let path = path.as_ref();
     let ext = path

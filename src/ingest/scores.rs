@@ -35,10 +35,16 @@ pub fn read_csv(path: &Path) -> Result<DataFrame> {
 
 /// Write `df` as CSV with a header row (fields quoted where needed).
 pub fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
-    let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    // Written whole under a temporary name, then renamed: a killed process never leaves
+    // a half table under the real name.
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = std::path::PathBuf::from(tmp);
+    let f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     CsvWriter::new(f)
         .finish(df)
-        .map_err(|e| Error::table(path.display().to_string(), e))
+        .map_err(|e| Error::table(path.display().to_string(), e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 /// Find `name` among the frame's columns, or say which similar names exist.

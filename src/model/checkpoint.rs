@@ -5,7 +5,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `config.json` | [`CheckpointInfo`]: crate version, model and training configs (seed included), device, history, and the input recipe ([`Preprocess`]) |
+//! | `config.json` | [`CheckpointInfo`]: crate version, model and training configs (seed included), device, history, the input recipe ([`Preprocess`]), the class names and the chosen decision threshold |
 //! | `model.safetensors` | the weights to use (best epoch under early stopping), PyTorch names and layout |
 //! | `resume/model.bpk` | the latest weights with their parameter ids (burnpack) |
 //! | `resume/optimizer.bpk` | the optimiser state (Adam moments / SGD velocity) |
@@ -57,6 +57,10 @@ pub struct CheckpointInfo {
     /// The decision threshold chosen on validation data ([`Trainer::set_threshold`]).
     #[serde(default)]
     pub threshold: Option<super::predict::DecisionThreshold>,
+    /// Class names in index order ([`Trainer::with_classes`]; empty for a checkpoint
+    /// saved without them).
+    #[serde(default)]
+    pub classes: Vec<String>,
 }
 
 fn save_bpk(model: &Model, path: &Path) -> Result<()> {
@@ -163,6 +167,7 @@ impl Trainer {
             best_value: self.best.as_ref().map(|b| b.0),
             input: self.input.clone(),
             threshold: self.threshold.clone(),
+            classes: self.classes.clone(),
         };
         atomic_dir(dir, |d| {
             save_safetensors(self.model(), &d.join("model.safetensors"))?;
@@ -210,6 +215,7 @@ impl Trainer {
             best,
             input: info.input,
             threshold: info.threshold,
+            classes: info.classes,
             validation: None,
         })
     }

@@ -199,6 +199,62 @@ impl Predictor {
         self.predict_samples(&self.samples(files)?)
     }
 
+    /// Class names in output order: the checkpoint's, else `class_0`, `class_1`, ... (a
+    /// checkpoint saved before names were kept).
+    pub fn classes(&self) -> Vec<String> {
+        let k = self.info.model.classes();
+        if self.info.classes.len() == k {
+            self.info.classes.clone()
+        } else {
+            (0..k).map(|i| format!("class_{i}")).collect()
+        }
+    }
+
+    /// Class probabilities of each file, or why it could not be scored: one unreadable
+    /// file does not stop the others. Files are decoded in parallel and scored in the
+    /// trainer's inference batches (so the images of a run's part, in its order, get
+    /// exactly the run's scores); `progress(done, total)` is called after each batch. The
+    /// outer error is the model's (it cannot fail for one file).
+    pub fn predict_each(
+        &self,
+        files: &[(PathBuf, Option<Laterality>)],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<Result<Vec<f64>>>> {
+        use rayon::prelude::*;
+        let [c, h, w] = self.info.model.input_shape();
+        let mut out = Vec::with_capacity(files.len());
+        for chunk in files.chunks(self.batch()) {
+            let decoded: Vec<Result<crate::imaging::Gray>> = chunk
+                .par_iter()
+                .map(|(p, l)| {
+                    let img = crate::ingest::dicom::read_display(p)?;
+                    self.preprocess.apply(&img, *l == Some(Laterality::Right))
+                })
+                .collect();
+            let ok: Vec<&crate::imaging::Gray> =
+                decoded.iter().filter_map(|d| d.as_ref().ok()).collect();
+            let mut probs = if ok.is_empty() {
+                vec![]
+            } else {
+                let mut data = Vec::with_capacity(ok.len() * h * w);
+                for g in &ok {
+                    data.extend_from_slice(&g.pixels);
+                }
+                let n = ok.len();
+                self.predict_samples(&Samples::new(data, [n, c, h, w], vec![0; n])?)?
+            }
+            .into_iter();
+            for d in decoded {
+                out.push(match d {
+                    Ok(_) => Ok(probs.next().expect("one row per decoded image")),
+                    Err(e) => Err(e),
+                });
+            }
+            progress(out.len(), files.len());
+        }
+        Ok(out)
+    }
+
     /// Class probabilities `[n][classes]` of samples already prepared with
     /// [`Predictor::preprocess`].
     pub fn predict_samples(&self, samples: &Samples) -> Result<Vec<Vec<f64>>> {

@@ -75,6 +75,8 @@ pub struct Trainer {
     pub(crate) input: Option<Preprocess>,
     /// The decision threshold chosen on validation data ([`Trainer::set_threshold`]).
     pub(crate) threshold: Option<DecisionThreshold>,
+    /// Class names in index order ([`Trainer::with_classes`]).
+    pub(crate) classes: Vec<String>,
     /// The validation statistics beyond loss and accuracy ([`Trainer::with_validation`]).
     pub(crate) validation: Option<Box<dyn Validation + Send + Sync>>,
 }
@@ -131,6 +133,7 @@ impl Trainer {
             best: None,
             input: None,
             threshold: None,
+            classes: vec![],
             validation: None,
         })
     }
@@ -167,6 +170,25 @@ impl Trainer {
     /// The input recipe recorded by [`Trainer::with_input`].
     pub fn input(&self) -> Option<&Preprocess> {
         self.input.as_ref()
+    }
+
+    /// Name the classes (index order, as the labels count them), so that a checkpoint
+    /// alone can label its outputs; there must be one per model output.
+    pub fn with_classes(mut self, classes: Vec<String>) -> Result<Self> {
+        let k = self.model_config.classes();
+        if classes.len() != k {
+            return Err(Error::input(
+                "classes",
+                format!("{} class names for a model with {k} outputs", classes.len()),
+            ));
+        }
+        self.classes = classes;
+        Ok(self)
+    }
+
+    /// The class names given to [`Trainer::with_classes`] (empty when none were).
+    pub fn classes(&self) -> &[String] {
+        &self.classes
     }
 
     /// Record the decision threshold chosen for this model (saved with the checkpoint).

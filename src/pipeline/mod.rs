@@ -21,8 +21,10 @@
 //!   [`evaluate`] reads one back at any threshold and [`Level`].
 //! - [`sweep`]: the same run over several seeds with each metric's spread; [`compare`]:
 //!   whether two runs (DeLong) or two sweeps (seed by seed) really differ.
+//! - [`predict`](mod@predict): a saved model on new image files or a manifest's images
+//!   (one part of a run's split, to score it again), unreadable files reported, not fatal.
 //!
-//! The CLI's `train` / `evaluate` and the notebooks call these, so a notebook and
+//! The CLI's `train` / `evaluate` / `predict` and the notebooks call these, so a notebook and
 //! `mammolab train` with the same options give the same numbers.
 //!
 //! ```no_run
@@ -37,6 +39,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod predict;
 pub mod report;
 pub mod rundir;
 pub mod sweep;
@@ -56,7 +59,7 @@ use crate::model::{
     Progress, Sampler, TrainConfig, Trainer, Validation, ValidationMetrics,
 };
 
-pub use rundir::{chosen_threshold, evaluate, level_summary, Level, RunInfo};
+pub use rundir::{chosen_threshold, evaluate, level_summary, read_info, Level, RunInfo};
 pub use sweep::{compare, read_sweep, sweep, Comparison, SeedRun, SweepSummary, SWEEP_METRICS};
 
 /// Everything a run needs besides the manifest. Built with `with_*` methods; saved in
@@ -259,6 +262,7 @@ pub fn fit(data: &Prepared, options: &RunOptions, progress: &mut dyn Progress) -
         .config(data.input_shape(), data.classes.len())?;
     let mut trainer = Trainer::new(model, options.train.clone(), options.device)?
         .with_input(data.options.preprocess.clone())?
+        .with_classes(data.classes.clone())?
         .with_validation(EvalValidation);
     let val = data.val();
     let val = (!val.is_empty()).then_some(val);

@@ -112,13 +112,18 @@ fn write_port_check(trainer: &Trainer, test: &Samples, path: &Path) -> Result<()
 /// `None` for a run that chose none).
 pub fn chosen_threshold(dir: &Path) -> Result<Option<DecisionThreshold>> {
     check_run_dir(dir)?;
-    let p = dir.join("run.json");
-    if !p.is_file() {
+    if !dir.join("run.json").is_file() {
         return Ok(None);
     }
+    Ok(read_info(dir)?.threshold)
+}
+
+/// A run directory's `run.json`.
+pub fn read_info(dir: &Path) -> Result<RunInfo> {
+    check_run_dir(dir)?;
+    let p = dir.join("run.json");
     let text = std::fs::read_to_string(&p).at(&p)?;
-    let info: RunInfo = serde_json::from_str(&text).map_err(|e| Error::data(&p, e))?;
-    Ok(info.threshold)
+    serde_json::from_str(&text).map_err(|e| Error::data(&p, e))
 }
 
 /// What the metrics of [`evaluate`] count.

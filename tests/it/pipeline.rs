@@ -10,7 +10,7 @@ use mammolab::ingest::scores::read_csv;
 use mammolab::manifest::Manifest;
 use mammolab::model::predict::scores;
 use mammolab::model::{ComputeDevice, ModelChoice, Predictor, Silent};
-use mammolab::pipeline::{self, RunInfo, RunOptions};
+use mammolab::pipeline::{self, predict, RunInfo, RunOptions};
 
 /// Set in the child process of [`checkpoint_alone_scores_as_the_run_did`].
 const CHILD_RUN: &str = "MAMMOLAB_TEST_CHECKPOINT_CHILD";
@@ -94,6 +94,41 @@ fn checkpoint_alone_scores_as_the_run_did() {
     let written = score_column(&run.join("predictions.csv"));
     assert_eq!(child.len(), written.len());
     assert_eq!(child, written, "scores from the checkpoint alone");
+
+    // `pipeline::predict` on the run's test part (re-derived from run.json's options)
+    // gives the same scores, labels the classes from the checkpoint, and reports a bad
+    // file instead of failing: here a truncated JPG and a text file named .dcm appended.
+    let p = Predictor::open(&run.join("checkpoint"), ComputeDevice::Cpu).unwrap();
+    assert_eq!(p.classes(), ["normal", "cancer"]);
+    let mut inputs =
+        predict::inputs_from_manifest(&m, info.options.data(), Some(Part::Test)).unwrap();
+    let clean = predict::predict(&p, inputs.clone(), None, &mut |_, _| {}).unwrap();
+    assert_eq!(clean.scores(), written);
+    assert!(clean.errors().is_empty());
+    let jpg = std::fs::read(&inputs[0].file).unwrap();
+    let cut = dir.path().join("cut.jpg");
+    std::fs::write(&cut, &jpg[..jpg.len() / 3]).unwrap();
+    let junk = dir.path().join("junk.dcm");
+    std::fs::write(&junk, "not a DICOM file").unwrap();
+    let (mut extra, skipped) = predict::inputs_from_paths(&[cut.clone(), junk.clone()]).unwrap();
+    assert!(skipped.is_empty());
+    inputs.append(&mut extra);
+    let mixed = predict::predict(&p, inputs, None, &mut |_, _| {}).unwrap();
+    assert_eq!(mixed.scores(), written, "the good files keep their scores");
+    let errors = mixed.errors();
+    assert_eq!(errors.len(), 2);
+    assert!(errors[0].error.contains("truncated"), "{errors:?}");
+    assert!(errors[1].file.ends_with("junk.dcm"), "{errors:?}");
+    assert!(!errors.iter().any(|e| e.error.contains('\n')));
+    // The threshold chosen on validation flags; the summary counts it all.
+    let s = mixed.summary(pipeline::Level::Patient).unwrap();
+    assert_eq!((s.scored, s.failed), (written.len(), 2));
+    assert_eq!(
+        Some(s.threshold.threshold),
+        info.threshold.map(|t| t.threshold)
+    );
+    let at = pipeline::evaluate(&run, s.threshold.threshold, pipeline::Level::Patient).unwrap();
+    assert_eq!(s.metrics.unwrap().confusion, at.confusion);
 }
 
 /// The child half of [`checkpoint_alone_scores_as_the_run_did`]: reads only the checkpoint

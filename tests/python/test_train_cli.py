@@ -8,7 +8,6 @@ import os
 import subprocess
 
 import pandas as pd
-import pytest
 from sklearn import metrics
 
 BIN = os.environ.get("MAMMOLAB_BIN")
@@ -16,16 +15,6 @@ BIN = os.environ.get("MAMMOLAB_BIN")
 
 def run(*args):
     return subprocess.run([BIN, *map(str, args)], capture_output=True, text=True)
-
-
-@pytest.fixture(scope="module")
-def trained(cohort, tmp_path_factory):
-    out, _ = cohort
-    run_dir = tmp_path_factory.mktemp("train") / "cnn"
-    p = run("train", "--manifest", out / "manifest.toml", "--model", "cnn", "--epochs", "2", "--size", "32",
-            "--cache", "none", "--out", run_dir, "--json")
-    assert p.returncode == 0, p.stderr
-    return run_dir, json.loads(p.stdout)
 
 
 def test_run_directory_and_json(trained, cohort):

@@ -1,0 +1,579 @@
+//! Scoring images with a saved model: what `mammolab predict` does.
+//!
+//! The inputs are image files ([`inputs_from_paths`]: files and folders of DICOM, JPG,
+//! PNG or PGM) or a data manifest's labelled images ([`inputs_from_manifest`], optionally
+//! one part of a run's split). [`predict`] decodes and prepares each one with the
+//! checkpoint's own recipe and scores it; a file that cannot be read is reported with its
+//! reason and the others are scored. [`Predictions`] gives the image table (one row per
+//! scored file), the error table (one row per file that was not), a roll-up to breasts
+//! or patients, and metrics when the inputs carry labels.
+//!
+//! ```no_run
+//! use mammolab::model::{ComputeDevice, Predictor};
+//! use mammolab::pipeline::predict::{inputs_from_paths, predict};
+//! # fn main() -> mammolab::Result<()> {
+//! let p = Predictor::open("runs/cnn/checkpoint".as_ref(), ComputeDevice::Cpu)?;
+//! let (inputs, skipped) = inputs_from_paths(&["new_exams/".into()])?;
+//! let out = predict(&p, inputs, None, &mut |_, _| {})?.with_skipped(skipped);
+//! println!("{} scored, {} could not be read", out.scored(), out.errors().len());
+//! # Ok(()) }
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use polars::prelude::{Column, DataFrame};
+use serde::Serialize;
+
+use super::rundir::{level_summary, Level};
+use crate::dataset::{plan_merged, pseudonym, DataOptions, Part};
+use crate::error::{Error, Result};
+use crate::eval::{rollup, Aggregate, BinarySummary};
+use crate::ingest::dicom::read_header;
+use crate::ingest::merge::{merge, Laterality};
+use crate::ingest::scores::write_csv;
+use crate::manifest::Manifest;
+use crate::model::Predictor;
+
+/// File extensions taken from a folder (any file named explicitly is tried).
+pub const IMAGE_EXTENSIONS: [&str; 6] = ["dcm", "dicom", "jpg", "jpeg", "png", "pgm"];
+
+/// One image to score, with what is known about it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Input {
+    /// The file.
+    pub file: PathBuf,
+    /// How the file is shown in the tables (relative to the manifest's folder, or as given).
+    pub shown: String,
+    /// Pseudonymous patient ([`pseudonym`]), from the manifest or the DICOM Patient ID.
+    pub patient: Option<String>,
+    /// Sheet and row of the labelled workbook row (manifest inputs).
+    pub sheet: Option<String>,
+    /// Spreadsheet row number.
+    pub row: Option<u32>,
+    /// Which breast (mirrored as in training when the recipe says so).
+    pub laterality: Option<Laterality>,
+    /// View (CC, MLO, ...).
+    pub view: Option<String>,
+    /// The workbook's class for the image (manifest inputs).
+    pub class: Option<String>,
+}
+
+/// A file that was not scored and why: unreadable, undecodable, or skipped (a file in a
+/// folder that is not an image).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Failure {
+    /// The file as shown in the tables.
+    pub file: String,
+    /// One line: the reader's error, or why it was skipped.
+    pub error: String,
+}
+
+fn is_image_name(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_lowercase().as_str()))
+}
+
+fn is_dicom_name(p: &Path) -> bool {
+    let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+    matches!(ext.to_lowercase().as_str(), "dcm" | "dicom" | "")
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, skipped: &mut Vec<Failure>) -> Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .map(|e| e.map(|e| e.path()).map_err(|e| Error::io(dir, e)))
+        .collect::<Result<_>>()?;
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, files, skipped)?;
+        } else if is_image_name(&p) {
+            files.push(p);
+        } else {
+            skipped.push(Failure {
+                file: p.display().to_string(),
+                error: format!(
+                    "skipped: not an image name (folders are searched for {})",
+                    IMAGE_EXTENSIONS.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The images named by `paths`: files as given (any name), folders searched recursively
+/// for [`IMAGE_EXTENSIONS`] in name order. A DICOM file's header gives its patient
+/// (as a pseudonym), laterality and view; a JPG/PNG/PGM has none of them, so a recipe that
+/// mirrors right breasts leaves it as it is (the summary counts them). The second value
+/// lists the folder files that are not images, so every file is accounted for.
+pub fn inputs_from_paths(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<Failure>)> {
+    if paths.is_empty() {
+        return Err(Error::Param {
+            name: "images",
+            message: "no image files or folders given".into(),
+        });
+    }
+    let mut files = vec![];
+    let mut skipped = vec![];
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut files, &mut skipped)?;
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let inputs = files
+        .into_iter()
+        .map(|file| {
+            // A header that cannot be read leaves the fields empty; decoding the file then
+            // fails with the reader's own message.
+            let header = if is_dicom_name(&file) {
+                read_header(&file).ok()
+            } else {
+                None
+            };
+            let h = header.unwrap_or_default();
+            Input {
+                shown: file.display().to_string(),
+                patient: h.patient_id.as_deref().map(pseudonym),
+                sheet: None,
+                row: None,
+                laterality: h.laterality.as_deref().and_then(Laterality::parse),
+                view: h.view,
+                class: None,
+                file,
+            }
+        })
+        .collect();
+    Ok((inputs, skipped))
+}
+
+/// The labelled images of a manifest, as `options` picks them (its positive label, DICOM
+/// or JPG, split fractions and seed): every image, or those of one `part` of the split
+/// (with a run's `options`, exactly that run's part). Files are shown relative to the
+/// manifest's folder.
+pub fn inputs_from_manifest(
+    manifest: &Manifest,
+    options: &DataOptions,
+    part: Option<Part>,
+) -> Result<Vec<Input>> {
+    let merged = merge(manifest)?;
+    let plan = plan_merged(&merged, options)?;
+    let all: Vec<usize> = (0..plan.items.len()).collect();
+    let idx = match part {
+        Some(p) => p.of(&plan.split),
+        None => &all,
+    };
+    Ok(idx
+        .iter()
+        .map(|&i| {
+            let it = &plan.items[i];
+            let shown = it
+                .path
+                .strip_prefix(&merged.base_dir)
+                .unwrap_or(&it.path)
+                .display()
+                .to_string();
+            Input {
+                file: it.path.clone(),
+                shown,
+                patient: Some(it.pseudonym()),
+                sheet: Some(it.sheet.clone()),
+                row: Some(it.row),
+                laterality: it.laterality,
+                view: it.view.clone(),
+                class: Some(plan.classes[it.class].clone()),
+            }
+        })
+        .collect())
+}
+
+fn group_patient(i: &Input, level: Level) -> Result<&str> {
+    i.patient.as_deref().ok_or_else(|| {
+        Error::input(
+            "level",
+            format!(
+                "{}: no patient (neither a manifest row nor a DICOM Patient ID), so it cannot be rolled up to {}s",
+                i.shown,
+                level.name()
+            ),
+        )
+    })
+}
+
+/// Check before scoring that `inputs` can be rolled up to `level`: breasts and patients
+/// need every image's patient.
+pub fn check_level(inputs: &[Input], level: Level) -> Result<()> {
+    if level != Level::Image {
+        for i in inputs {
+            group_patient(i, level)?;
+        }
+    }
+    Ok(())
+}
+
+/// The decision threshold a prediction flags at, and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Flagging {
+    /// Flag when the positive-class probability is `>=` this.
+    pub threshold: f64,
+    /// `given` (by the caller), `validation (<rule>)` (the checkpoint's), or `default`.
+    pub source: String,
+}
+
+impl Flagging {
+    /// `given` when set, else the checkpoint's threshold chosen on validation, else 0.5.
+    pub fn of(predictor: &Predictor, given: Option<f64>) -> Self {
+        match (given, predictor.threshold()) {
+            (Some(t), _) => Self {
+                threshold: t,
+                source: "given".into(),
+            },
+            (None, Some(t)) => Self {
+                threshold: t.threshold,
+                source: format!("validation ({})", t.rule),
+            },
+            (None, None) => Self {
+                threshold: 0.5,
+                source: "default".into(),
+            },
+        }
+    }
+}
+
+/// What [`predict`] made: the scored inputs, the failures, and how long it took.
+#[derive(Debug, Clone)]
+pub struct Predictions {
+    classes: Vec<String>,
+    scored: Vec<(Input, Vec<f64>)>,
+    errors: Vec<Failure>,
+    flagging: Flagging,
+    mirrored_unknown: usize,
+    seconds: f64,
+}
+
+/// Score `inputs` with `predictor` (see the module docs); `skipped` (from
+/// [`inputs_from_paths`]) joins the failures. `progress(done, total)` follows the batches.
+pub fn predict(
+    predictor: &Predictor,
+    inputs: Vec<Input>,
+    threshold: Option<f64>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Predictions> {
+    let t = Instant::now();
+    let files: Vec<(PathBuf, Option<Laterality>)> = inputs
+        .iter()
+        .map(|i| (i.file.clone(), i.laterality))
+        .collect();
+    let results = predictor.predict_each(&files, progress)?;
+    let mut scored = vec![];
+    let mut errors = vec![];
+    for (input, r) in inputs.into_iter().zip(results) {
+        match r {
+            Ok(p) => scored.push((input, p)),
+            Err(e) => errors.push(Failure {
+                file: input.shown,
+                error: e.to_string().replace('\n', " "),
+            }),
+        }
+    }
+    let mirrored_unknown = if predictor.preprocess().flip_right {
+        scored
+            .iter()
+            .filter(|(i, _)| i.laterality.is_none())
+            .count()
+    } else {
+        0
+    };
+    Ok(Predictions {
+        classes: predictor.classes(),
+        scored,
+        errors,
+        flagging: Flagging::of(predictor, threshold),
+        mirrored_unknown,
+        seconds: t.elapsed().as_secs_f64(),
+    })
+}
+
+/// What `mammolab predict --json` prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PredictSummary {
+    /// Class names in output order (the last is the one `score` is the probability of).
+    pub classes: Vec<String>,
+    /// Files scored.
+    pub scored: usize,
+    /// Files not scored (unreadable, undecodable or skipped): the error table's rows.
+    pub failed: usize,
+    /// The threshold images were flagged at.
+    pub threshold: Flagging,
+    /// Scored images at or above it.
+    pub flagged: usize,
+    /// Scored images without a laterality although the recipe mirrors right breasts (they
+    /// were not mirrored).
+    pub unknown_laterality: usize,
+    /// Seconds spent decoding and scoring.
+    pub seconds: f64,
+    /// Scored images per second.
+    pub images_per_second: f64,
+    /// Metrics at the threshold, at `level`, when every scored image has a class.
+    pub metrics: Option<BinarySummary>,
+    /// The level of `metrics`.
+    pub level: Level,
+}
+
+impl Predictions {
+    /// Class names in output order.
+    pub fn classes(&self) -> &[String] {
+        &self.classes
+    }
+
+    /// Number of files scored.
+    pub fn scored(&self) -> usize {
+        self.scored.len()
+    }
+
+    /// The scored inputs with their class probabilities, in input order.
+    pub fn rows(&self) -> &[(Input, Vec<f64>)] {
+        &self.scored
+    }
+
+    /// Files that were not scored, with why.
+    pub fn errors(&self) -> &[Failure] {
+        &self.errors
+    }
+
+    /// Add failures found before scoring (the skipped files of [`inputs_from_paths`]).
+    pub fn with_skipped(mut self, skipped: Vec<Failure>) -> Self {
+        self.errors.extend(skipped);
+        self
+    }
+
+    /// The threshold images are flagged at.
+    pub fn flagging(&self) -> &Flagging {
+        &self.flagging
+    }
+
+    /// The positive-class probability (the last class) of each scored image.
+    pub fn scores(&self) -> Vec<f64> {
+        self.scored
+            .iter()
+            .map(|(_, p)| p.last().copied().unwrap_or(0.0))
+            .collect()
+    }
+
+    /// One row per scored image: `file, patient, sheet, row, laterality, view, class,
+    /// label` (1 when `class` is the positive class; empty when unknown), `score` (the
+    /// positive-class probability), `flagged` (score >= the threshold) and `p_<class>`
+    /// for every class. `label`, `score`, `patient` and `laterality` are the columns
+    /// [`level_summary`] and `mammolab metrics` read.
+    pub fn table(&self) -> Result<DataFrame> {
+        let rows = &self.scored;
+        let text = |f: &dyn Fn(&Input) -> Option<String>| -> Vec<Option<String>> {
+            rows.iter().map(|(i, _)| f(i)).collect()
+        };
+        let positive = self.classes.last().cloned().unwrap_or_default();
+        let scores = self.scores();
+        let mut cols = vec![
+            Column::new("file".into(), text(&|i| Some(i.shown.clone()))),
+            Column::new("patient".into(), text(&|i| i.patient.clone())),
+            Column::new("sheet".into(), text(&|i| i.sheet.clone())),
+            Column::new(
+                "row".into(),
+                rows.iter().map(|(i, _)| i.row).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "laterality".into(),
+                text(&|i| i.laterality.map(|l| l.code().to_string())),
+            ),
+            Column::new("view".into(), text(&|i| i.view.clone())),
+            Column::new("class".into(), text(&|i| i.class.clone())),
+            Column::new(
+                "label".into(),
+                rows.iter()
+                    .map(|(i, _)| i.class.as_ref().map(|c| u32::from(*c == positive)))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "flagged".into(),
+                scores
+                    .iter()
+                    .map(|&s| s >= self.flagging.threshold)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new("score".into(), scores),
+        ];
+        for (k, name) in self.classes.iter().enumerate() {
+            cols.push(Column::new(
+                format!("p_{name}").into(),
+                rows.iter().map(|(_, p)| p[k]).collect::<Vec<_>>(),
+            ));
+        }
+        DataFrame::new_infer_height(cols).map_err(|e| Error::table("predictions", e))
+    }
+
+    /// The failures as a table: `file, error`.
+    pub fn errors_table(&self) -> Result<DataFrame> {
+        DataFrame::new_infer_height(vec![
+            Column::new(
+                "file".into(),
+                self.errors
+                    .iter()
+                    .map(|f| f.file.clone())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "error".into(),
+                self.errors
+                    .iter()
+                    .map(|f| f.error.clone())
+                    .collect::<Vec<_>>(),
+            ),
+        ])
+        .map_err(|e| Error::table("prediction errors", e))
+    }
+
+    fn group_keys(&self, level: Level) -> Result<Vec<String>> {
+        self.scored
+            .iter()
+            .map(|(i, _)| {
+                let p = group_patient(i, level)?;
+                Ok(match level {
+                    Level::Breast => {
+                        format!("{p}-{}", i.laterality.map(|l| l.code()).unwrap_or(""))
+                    }
+                    _ => p.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// The image scores rolled up to `level` (each breast's or patient's highest image
+    /// score, positive if any image is): `patient` (and `laterality` for breasts),
+    /// `images`, `label` (empty when an image's class is unknown), `score`, `flagged`.
+    /// An error when an image has no patient.
+    pub fn rollup(&self, level: Level) -> Result<DataFrame> {
+        if level == Level::Image {
+            return self.table();
+        }
+        let keys = self.group_keys(level)?;
+        let labels: Vec<bool> = self.labels().unwrap_or_else(|| vec![false; keys.len()]);
+        let known = self.labels().is_some();
+        let r = rollup(&keys, &labels, &self.scores(), Aggregate::Max)?;
+        let mut first_of = std::collections::HashMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            first_of.entry(k).or_insert(i);
+        }
+        let first: Vec<&Input> = r
+            .groups
+            .iter()
+            .map(|g| &self.scored[first_of[g]].0)
+            .collect();
+        let mut cols = vec![Column::new(
+            "patient".into(),
+            first.iter().map(|i| i.patient.clone()).collect::<Vec<_>>(),
+        )];
+        if level == Level::Breast {
+            cols.push(Column::new(
+                "laterality".into(),
+                first
+                    .iter()
+                    .map(|i| i.laterality.map(|l| l.code().to_string()))
+                    .collect::<Vec<_>>(),
+            ));
+        }
+        cols.extend([
+            Column::new(
+                "images".into(),
+                r.sizes.iter().map(|&n| n as u32).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "label".into(),
+                r.labels
+                    .iter()
+                    .map(|&l| known.then_some(u32::from(l)))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "flagged".into(),
+                r.scores
+                    .iter()
+                    .map(|&s| s >= self.flagging.threshold)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new("score".into(), r.scores.clone()),
+        ]);
+        DataFrame::new_infer_height(cols).map_err(|e| Error::table("predictions", e))
+    }
+
+    /// Positive or not for each scored image, when every one has a class.
+    fn labels(&self) -> Option<Vec<bool>> {
+        let positive = self.classes.last()?;
+        self.scored
+            .iter()
+            .map(|(i, _)| i.class.as_ref().map(|c| c == positive))
+            .collect()
+    }
+
+    /// Counts, threshold, speed, and metrics at `level` when the images have classes
+    /// (from a manifest) of both kinds.
+    pub fn summary(&self, level: Level) -> Result<PredictSummary> {
+        let scores = self.scores();
+        let metrics = match self.labels() {
+            Some(l) if l.iter().any(|&x| x) && l.iter().any(|&x| !x) => Some(level_summary(
+                &self.table()?,
+                self.flagging.threshold,
+                level,
+            )?),
+            _ => None,
+        };
+        Ok(PredictSummary {
+            classes: self.classes.clone(),
+            scored: self.scored.len(),
+            failed: self.errors.len(),
+            threshold: self.flagging.clone(),
+            flagged: scores
+                .iter()
+                .filter(|&&s| s >= self.flagging.threshold)
+                .count(),
+            unknown_laterality: self.mirrored_unknown,
+            seconds: self.seconds,
+            images_per_second: if self.seconds > 0.0 {
+                self.scored.len() as f64 / self.seconds
+            } else {
+                0.0
+            },
+            metrics,
+            level,
+        })
+    }
+
+    /// Write the image table to `out` (CSV), the roll-up beside it as
+    /// `<stem>.<level>.csv` when `level` is breast or patient, and the failures as
+    /// `<stem>.errors.csv` (always, so an empty one says nothing failed). Returns the
+    /// paths written. Each file is written whole under a temporary name and renamed.
+    pub fn write(&self, out: &Path, level: Level) -> Result<Vec<PathBuf>> {
+        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let beside = |suffix: &str| {
+            let stem = out
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "predictions".into());
+            out.with_file_name(format!("{stem}.{suffix}.csv"))
+        };
+        // Every table is made before any is written.
+        let mut tables = vec![(out.to_path_buf(), self.table()?)];
+        if level != Level::Image {
+            tables.push((beside(level.name()), self.rollup(level)?));
+        }
+        tables.push((beside("errors"), self.errors_table()?));
+        for (p, t) in &mut tables {
+            write_csv(t, p)?;
+        }
+        Ok(tables.into_iter().map(|(p, _)| p).collect())
+    }
+}
