@@ -32,7 +32,9 @@
 //!   charts and DataFrames in evcxr notebooks.
 //! - [`pipeline`]: a run from [`pipeline::RunOptions`] to a run directory: prepare -> fit ->
 //!   scores -> metrics, as `mammolab train` does it; reading a run back at any threshold and
-//!   level; the text summaries the CLI and notebooks print.
+//!   level; [`pipeline::predict`]: a checkpoint on new image files or a manifest's images
+//!   (`mammolab predict`), bad files reported; the text summaries the CLI and notebooks
+//!   print.
 //! - [`notebook`]: a notebook's parameters, read from the environment once, and a redactor
 //!   that shows patients only as pseudonyms.
 //!
