@@ -13,7 +13,7 @@ use mammolab::eval::{
     self, BinaryConfusion, BinarySummary, Binning, ThresholdRule, ThresholdSweep,
 };
 use mammolab::imaging::Filter;
-use mammolab::ingest::dicom::{read_header, read_image};
+use mammolab::ingest::dicom::{read_header, read_image_opt};
 use mammolab::ingest::merge::{merge, Status};
 use mammolab::ingest::sheets::{read_all, SheetOptions};
 use mammolab::ingest::ScoreTable;
@@ -137,6 +137,9 @@ enum Command {
     Dicom {
         /// The DICOM file.
         file: PathBuf,
+        /// Which frame of a multi-frame image (0-based).
+        #[arg(long, default_value_t = 0)]
+        frame: u32,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
@@ -485,11 +488,31 @@ fn run(command: Command) -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Dicom { file, json } => {
-            let img = read_image(&file, 0)?;
+        Command::Dicom { file, frame, json } => {
             let h = read_header(&file)?;
+            let Some(img) = read_image_opt(&file, frame)? else {
+                // A valid DICOM file that is not an image: its header, and that it has none.
+                if json {
+                    let mut v = serde_json::to_value(&h)?;
+                    v["pixel_data"] = serde_json::json!(false);
+                    println!("{v}");
+                } else {
+                    println!("{}", file.display());
+                    println!(
+                        "  no pixel data (7FE0,0010): SOP class {}, modality {}; header only",
+                        h.sop_class.as_deref().unwrap_or("(none)"),
+                        h.modality.as_deref().unwrap_or("(none)")
+                    );
+                    println!("  transfer syntax {}", h.transfer_syntax);
+                    println!("  header {h:?}");
+                }
+                return Ok(());
+            };
             if json {
-                println!("{}", serde_json::to_string(&img.info)?);
+                let mut v = serde_json::to_value(&img.info)?;
+                v["frame"] = serde_json::json!(frame);
+                v["stored_sha256"] = serde_json::json!(stored_sha256(&img.stored));
+                println!("{v}");
             } else {
                 let i = &img.info;
                 println!("{}", file.display());
@@ -705,6 +728,17 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// sha256 of the frame's stored values (first sample of each pixel, row-major) as
+/// little-endian i64: what numpy's `a[..., 0].astype("<i8").tobytes()` hashes to, so a
+/// test can compare every value with pydicom's `pixel_array`, not only the statistics.
+fn stored_sha256(stored: &[f64]) -> String {
+    let bytes: Vec<u8> = stored
+        .iter()
+        .flat_map(|&v| (v as i64).to_le_bytes())
+        .collect();
+    mammolab::manifest::sha256_bytes(&bytes)
 }
 
 /// `mammolab predict`: inputs from --images or a manifest, scored with a bar, written.

@@ -1,10 +1,16 @@
-//! DICOM files (dicom-rs) and JPG/PNG exports (image) into pixels.
+//! DICOM files (dicom-rs) and JPG/PNG/PGM exports (image) into pixels.
 //!
 //! Decoding supports what dicom-pixeldata 0.10 decodes with the features mammolab enables:
-//! uncompressed little and big endian, deflated, RLE lossless, JPEG baseline/extended/
-//! lossless and JPEG 2000 (pure-Rust OpenJPEG port). JPEG-LS needs the CharLS C++ library
-//! and is reported as unsupported. Stored values follow pydicom's `pixel_array`: masked to
-//! Bits Stored and sign-extended when Pixel Representation is 1.
+//! uncompressed little and big endian, deflated, RLE lossless (8/16-bit), JPEG baseline/
+//! extended 8-bit/lossless and JPEG 2000 (pure-Rust OpenJPEG port), any frame. JPEG-LS
+//! needs the CharLS C++ library and is reported as unsupported; 32-bit RLE, 12-bit JPEG
+//! and uncompressed YBR_FULL_422 fail in one line. Stored values follow pydicom's
+//! `pixel_array`: masked to Bits Stored and sign-extended when Pixel Representation is 1;
+//! 32-bit explicit big endian samples are put back together from the 16-bit words the
+//! parser swapped. An RGB JPEG without an Adobe marker or R/G/B component ids is refused
+//! (dicom-rs would convert it from YCbCr, pydicom does not). A file without pixel data is
+//! [`read_image_opt`]'s `None`. `tests/python/test_dicom_pixels.py` compares every file of
+//! pydicom's test set.
 
 use std::path::Path;
 
@@ -38,6 +44,12 @@ pub struct DicomHeader {
     pub view: Option<String>,
     /// (0008,0070) Manufacturer.
     pub manufacturer: Option<String>,
+    /// (0008,0060) Modality.
+    pub modality: Option<String>,
+    /// (0008,0016) SOP Class UID: what the file is (an image, a report, a plan, ...).
+    pub sop_class: Option<String>,
+    /// The transfer syntax UID of the file meta group.
+    pub transfer_syntax: String,
     /// Set when the file is too short to hold its uncompressed pixel data.
     pub truncated: Option<String>,
 }
@@ -105,6 +117,18 @@ pub fn read_header(path: impl AsRef<Path>) -> Result<DicomHeader> {
         laterality: text(&obj, tags::IMAGE_LATERALITY).or_else(|| text(&obj, tags::LATERALITY)),
         view: text(&obj, tags::VIEW_POSITION),
         manufacturer: text(&obj, tags::MANUFACTURER),
+        modality: text(&obj, tags::MODALITY),
+        sop_class: text(&obj, tags::SOP_CLASS_UID)
+            .or_else(|| {
+                Some(
+                    obj.meta()
+                        .media_storage_sop_class_uid()
+                        .trim_end_matches('\0')
+                        .to_string(),
+                )
+            })
+            .filter(|s| !s.is_empty()),
+        transfer_syntax: ts,
     })
 }
 
@@ -178,8 +202,16 @@ impl DicomImage {
     }
 }
 
-/// Decode frame `frame` (0-based) of a DICOM file.
+/// Decode frame `frame` (0-based) of a DICOM file; an error naming (7FE0,0010) when it
+/// has no pixel data ([`read_image_opt`] tells that case apart).
 pub fn read_image(path: impl AsRef<Path>, frame: u32) -> Result<DicomImage> {
+    let path = path.as_ref();
+    read_image_opt(path, frame)?.ok_or_else(|| dicom_err(path, "no pixel data (7FE0,0010)"))
+}
+
+/// [`read_image`], with `None` for a valid DICOM file without pixel data (a structured
+/// report, an RT plan, a DICOMDIR).
+pub fn read_image_opt(path: impl AsRef<Path>, frame: u32) -> Result<Option<DicomImage>> {
     let path = path.as_ref();
     if !path.is_file() {
         return Err(Error::io(
@@ -193,8 +225,32 @@ pub fn read_image(path: impl AsRef<Path>, frame: u32) -> Result<DicomImage> {
         .transfer_syntax()
         .trim_end_matches('\0')
         .to_string();
-    if obj.element_opt(tags::PIXEL_DATA).ok().flatten().is_none() {
-        return Err(dicom_err(path, "no pixel data (7FE0,0010)"));
+    let Some(pixel_data) = obj.element_opt(tags::PIXEL_DATA).ok().flatten() else {
+        return Ok(None);
+    };
+    // An RGB JPEG that does not say it is RGB (no Adobe marker, component ids not R G B):
+    // pydicom keeps its samples, dicom-rs's decoder converts them from YCbCr. Refused
+    // rather than decoded to other numbers than pydicom's.
+    let baseline = ["1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"];
+    if baseline.contains(&ts.as_str())
+        && text(&obj, tags::PHOTOMETRIC_INTERPRETATION).as_deref() == Some("RGB")
+    {
+        let first = pixel_data.value().fragments().and_then(|f| f.first());
+        if first.is_some_and(|f| !jpeg_says_rgb(f)) {
+            return Err(dicom_err(
+                path,
+                "RGB JPEG without an Adobe (APP14) marker or R/G/B component ids: decoders disagree on its colours (pydicom keeps them, dicom-rs converts from YCbCr); not decoded",
+            ));
+        }
+    }
+    let frames: u32 = text(&obj, tags::NUMBER_OF_FRAMES)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    if frame >= frames.max(1) {
+        return Err(dicom_err(
+            path,
+            format!("frame {frame} is out of range: the file has {frames} (counted from 0)"),
+        ));
     }
     let px = obj.decode_pixel_data_frame(frame).map_err(|e| {
         let m = e.to_string();
@@ -240,17 +296,20 @@ pub fn read_image(path: impl AsRef<Path>, frame: u32) -> Result<DicomImage> {
             format!("{bits_allocated} bits allocated is not supported"),
         ));
     }
+    // Explicit VR big endian: the parser byte-swaps pixel data as OW, 16-bit word by word,
+    // so a 32-bit sample arrives as its two words, high word first, each little endian.
+    let big_endian_words = ts == "1.2.840.10008.1.2.2" && bytes == 4;
     // Statistics over every sample, as over pydicom's pixel_array.
     let all = |k: usize| -> f64 {
+        let b = |i: usize| data[bytes * k + i];
         let raw = match bytes {
-            1 => data[k] as u64,
-            2 => u16::from_le_bytes([data[2 * k], data[2 * k + 1]]) as u64,
-            _ => u32::from_le_bytes([
-                data[4 * k],
-                data[4 * k + 1],
-                data[4 * k + 2],
-                data[4 * k + 3],
-            ]) as u64,
+            1 => b(0) as u64,
+            2 => u16::from_le_bytes([b(0), b(1)]) as u64,
+            _ if big_endian_words => {
+                (u16::from_le_bytes([b(0), b(1)]) as u64) << 16
+                    | u16::from_le_bytes([b(2), b(3)]) as u64
+            }
+            _ => u32::from_le_bytes([b(0), b(1), b(2), b(3)]) as u64,
         } & mask;
         if signed && raw >> (bits_stored - 1) & 1 == 1 {
             (raw as i64 - (1i64 << bits_stored)) as f64
@@ -300,10 +359,7 @@ pub fn read_image(path: impl AsRef<Path>, frame: u32) -> Result<DicomImage> {
         },
         _ => Voi::MinMax,
     };
-    let frames = text(&obj, tags::NUMBER_OF_FRAMES)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
-    Ok(DicomImage {
+    Ok(Some(DicomImage {
         info: DicomInfo {
             transfer_syntax: ts,
             modality: text(&obj, tags::MODALITY),
@@ -321,7 +377,24 @@ pub fn read_image(path: impl AsRef<Path>, frame: u32) -> Result<DicomImage> {
         stored,
         rescale,
         voi,
-    })
+    }))
+}
+
+/// Whether a JPEG stream marks its samples as RGB for a decoder: an Adobe APP14 segment
+/// (`FF EE`, "Adobe"), or a frame header whose component ids are `R`, `G`, `B`.
+fn jpeg_says_rgb(bytes: &[u8]) -> bool {
+    let adobe = bytes
+        .windows(9)
+        .any(|w| w[..2] == [0xFF, 0xEE] && &w[4..9] == b"Adobe");
+    let sof = bytes
+        .windows(2)
+        .position(|w| w[0] == 0xFF && matches!(w[1], 0xC0 | 0xC1));
+    let rgb_ids = sof.is_some_and(|k| {
+        let ids = |c: usize| bytes.get(k + 10 + 3 * c).copied();
+        bytes.get(k + 9) == Some(&3)
+            && [ids(0), ids(1), ids(2)] == [Some(b'R'), Some(b'G'), Some(b'B')]
+    });
+    adobe || rgb_ids
 }
 
 /// Whether JPEG `bytes` stop before their end-of-image marker (`FF D9`). Inside
