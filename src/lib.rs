@@ -37,6 +37,8 @@
 //!   print.
 //! - [`notebook`]: a notebook's parameters, read from the environment once, and a redactor
 //!   that shows patients only as pseudonyms.
+//! - [`privacy`]: pseudonyms keyed by a secret (HMAC-SHA256), so they cannot be reversed
+//!   by trying every possible patient id.
 //!
 //! Ingest, dataset, model, eval and plot modules follow the same rule: functions take
 //! values and return values; nothing below the binary prints, panics on bad data, or reads
@@ -120,6 +122,7 @@ pub mod model;
 pub mod notebook;
 pub mod pipeline;
 pub mod plot;
+pub mod privacy;
 pub mod rng;
 pub mod synth;
 

@@ -45,6 +45,11 @@ pub const SCHEMA: u32 = 1;
 pub struct Manifest {
     /// Format version; must be [`SCHEMA`].
     pub schema: u32,
+    /// Let table, image-root and truth paths leave the manifest's folder (absolute, or
+    /// with `..`). Off by default, so a manifest cannot point a run at files elsewhere on
+    /// the machine without saying so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_outside: bool,
     /// Name, description, licence and provenance.
     pub cohort: Cohort,
     /// Spreadsheets and CSV files.
@@ -300,6 +305,38 @@ impl Manifest {
                 ));
             }
         }
+        if !self.allow_outside {
+            let paths = self
+                .tables
+                .iter()
+                .map(|t| (format!("table `{}`", t.id), &t.path))
+                .chain(
+                    self.image_roots
+                        .iter()
+                        .map(|r| (format!("image_root `{}`", r.id), &r.path)),
+                )
+                .chain(
+                    self.synth
+                        .iter()
+                        .map(|s| ("synth.truth".to_string(), &s.truth)),
+                );
+            for (what, p) in paths {
+                let leaves = p.is_absolute()
+                    || p.has_root()
+                    || p.components().any(|c| {
+                        matches!(
+                            c,
+                            std::path::Component::ParentDir | std::path::Component::Prefix(_)
+                        )
+                    });
+                if leaves {
+                    return Err(format!(
+                        "{what}: path `{}` leaves the manifest's folder; give it relative to the manifest, or set `allow_outside = true` at the top of the manifest",
+                        p.display()
+                    ));
+                }
+            }
+        }
         if let Some(k) = &self.key {
             if k.columns.is_empty() {
                 return Err("key.columns is empty".into());
@@ -401,6 +438,6 @@ pub fn sha256_bytes(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

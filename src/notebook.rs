@@ -8,6 +8,7 @@
 //! | `MAMMOLAB_DATA` | cohort folder (generated there with seed 1 if it has no `manifest.toml`) | `<crate>/data/synthetic-<profile>` |
 //! | `MAMMOLAB_DEVICE` | `cpu`, `cuda` | `cpu` |
 //! | `MAMMOLAB_CACHE` | decoded-image cache lives in `$MAMMOLAB_CACHE/images` | `~/.cache/mammolab` |
+//! | `MAMMOLAB_KEY` | the pseudonym key file ([`crate::privacy`]) | `~/.config/mammolab/pseudonym.key` |
 //!
 //! [`Setup::from_env`] is the one place a notebook reads the environment: it reads every
 //! variable once, and tunes the allocator for training
@@ -84,8 +85,17 @@ fn env_or(name: &str, default: &str) -> String {
 
 impl Setup {
     /// Read `MAMMOLAB_PROFILE`, `MAMMOLAB_DATA` and `MAMMOLAB_DEVICE`; a bad value is a
-    /// one-line error naming the variable.
+    /// one-line error naming the variable. Installs the project's pseudonym key
+    /// ([`crate::privacy`]; `MAMMOLAB_KEY`, else the config folder), made on first use.
     pub fn from_env() -> Result<Self> {
+        crate::privacy::install_from(
+            crate::privacy::default_key_file(
+                std::env::var_os("MAMMOLAB_KEY"),
+                std::env::var_os("XDG_CONFIG_HOME"),
+                std::env::var_os("HOME"),
+            )
+            .as_deref(),
+        )?;
         let profile: Profile = choice("MAMMOLAB_PROFILE", &env_or("MAMMOLAB_PROFILE", "default"))?;
         let device: ComputeDevice = choice("MAMMOLAB_DEVICE", &env_or("MAMMOLAB_DEVICE", "cpu"))?;
         if std::env::var_os("GLIBC_TUNABLES").is_none() {

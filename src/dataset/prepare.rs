@@ -16,7 +16,7 @@ use super::{grouped_split, leakage, load_images, Fractions, Preprocess, Samples,
 use crate::error::{Error, Result};
 use crate::imaging::{Filter, Gray};
 use crate::ingest::merge::{merge, Laterality, MergeResult};
-use crate::manifest::{sha256_bytes, Manifest};
+use crate::manifest::Manifest;
 
 /// The intensity normalisation of [`DataOptions::new`]: `(x - mean) / std` with these
 /// (mean, std).
@@ -148,9 +148,10 @@ impl DataOptions {
     }
 }
 
-/// Pseudonym of a patient id: `P-` + the first 10 hex digits of its sha256.
+/// Pseudonym of a patient id: `P-` + the first 10 hex digits of its HMAC-SHA256 under the
+/// process's pseudonym key ([`crate::privacy`]).
 pub fn pseudonym(patient_id: &str) -> String {
-    format!("P-{}", &sha256_bytes(patient_id.as_bytes())[..10])
+    crate::privacy::pseudonym(patient_id)
 }
 
 /// One image to learn from.

@@ -190,6 +190,7 @@ impl Trainer {
         let info = read_info(dir)?;
         let compute = compute.unwrap_or(info.device);
         let device = Device::autodiff(compute.device()?);
+        let _rng = super::train::rng_lock();
         let mut model = info.model.init(&device)?;
         load_bpk(&mut model, &dir.join("resume/model.bpk"))?;
         let best = match info.best_value {
@@ -225,6 +226,9 @@ impl Trainer {
 pub fn load_model(dir: &Path, compute: ComputeDevice) -> Result<(CheckpointInfo, Model)> {
     let info = read_info(dir)?;
     let device = compute.device()?;
+    // Building the modules may draw initial weights from burn's process-wide generator:
+    // hold its lock, so a trainer in another thread keeps its reproducible draws.
+    let _rng = super::train::rng_lock();
     let mut model = info.model.init(&device)?;
     load_safetensors(&mut model, &dir.join("model.safetensors"))?;
     Ok((info, model.valid()))

@@ -86,7 +86,7 @@ pub struct Trainer {
 /// cannot interleave their draws and runs stay reproducible.
 static RNG_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
     RNG_LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 

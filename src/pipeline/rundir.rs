@@ -10,8 +10,9 @@
 //! | `metrics_chosen.json` | the same at the threshold chosen on the validation part (`run.json`'s `threshold`; absent when none could be chosen) |
 //! | `port_check.safetensors` | up to 8 test inputs and the model's logits for them, to check a port of the model to another framework |
 //!
-//! Patients are written as pseudonyms (`P-` + 10 hex digits of the sha256 of the id), so a
-//! run directory can be shared without the hospital's identifiers.
+//! Patients are written as pseudonyms (`P-` + 10 hex digits of the HMAC-SHA256 of the id
+//! under the project's secret key, [`crate::privacy`]), so a run directory can be shared
+//! without the hospital's identifiers and without a way back to them.
 
 use std::path::{Path, PathBuf};
 

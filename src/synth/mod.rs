@@ -599,6 +599,7 @@ fn cohort_manifest(opts: &SynthOptions, out: &Path) -> Result<Manifest> {
     };
     Ok(Manifest {
         schema: manifest::SCHEMA,
+        allow_outside: false,
         cohort: Cohort {
             name: format!("synthetic-{}", opts.profile.name()),
             description: "Synthetic hospital export shaped like seed 001: two workbooks, DICOM and JPG image folders, planted faults listed in ground_truth.json".into(),

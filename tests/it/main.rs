@@ -8,6 +8,7 @@ mod model;
 mod notebook;
 mod pipeline;
 mod plot;
+mod privacy;
 mod split;
 mod synth;
 

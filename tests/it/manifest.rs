@@ -59,6 +59,9 @@ fn structural_errors_are_one_line_and_name_the_problem() {
         ("schema = 1\n[cohort]\nname = \"x\"\n[[table]]\nid = \"t\"\npath = \"a.xlsx\"\nsha256 = \"abc\"\n", "64 hexadecimal"),
         ("schema = 1\n[cohort]\nname = \"x\"\nbogus = 3\n", "bogus"),
         ("schema = 1\n[cohort\nname = \"x\"\n", "line 2"),
+        // Paths that leave the manifest's folder need `allow_outside = true`.
+        ("schema = 1\n[cohort]\nname = \"x\"\n[[table]]\nid = \"t\"\npath = \"../other/a.xlsx\"\n", "table `t`: path `../other/a.xlsx` leaves"),
+        ("schema = 1\n[cohort]\nname = \"x\"\n[[image_root]]\nid = \"r\"\npath = \"/etc\"\n", "image_root `r`: path `/etc` leaves"),
     ];
     for (text, needle) in cases {
         let err = Manifest::from_toml_str(text, "/tmp/m.toml")
@@ -74,6 +77,19 @@ fn structural_errors_are_one_line_and_name_the_problem() {
 fn round_trips_through_toml() {
     let (dir, _) = crate::ci_cohort();
     let m = Manifest::open(dir.path().join("manifest.toml")).unwrap();
+    let again = Manifest::from_toml_str(&m.to_toml_string().unwrap(), &m.source).unwrap();
+    assert_eq!(m, again);
+}
+
+#[test]
+fn allow_outside_lets_paths_leave_the_folder() {
+    let text = "schema = 1\nallow_outside = true\n[cohort]\nname = \"x\"\n[[table]]\nid = \"t\"\npath = \"../a.xlsx\"\n[[image_root]]\nid = \"r\"\npath = \"/data/images\"\n";
+    let m = Manifest::from_toml_str(text, "/tmp/m/m.toml").unwrap();
+    assert!(m.allow_outside);
+    assert_eq!(
+        m.resolve(&m.image_roots[0].path),
+        std::path::PathBuf::from("/data/images")
+    );
     let again = Manifest::from_toml_str(&m.to_toml_string().unwrap(), &m.source).unwrap();
     assert_eq!(m, again);
 }

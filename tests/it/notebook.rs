@@ -121,7 +121,12 @@ fn setup_reads_the_environment_with_one_line_errors() {
     std::env::set_var("MAMMOLAB_PROFILE", "ci");
     std::env::set_var("MAMMOLAB_DEVICE", "cpu");
     std::env::set_var("MAMMOLAB_DATA", "/tmp/somewhere");
+    // The key file Setup installs, made on first use (not the user's own).
+    let key_dir = tempfile::tempdir().unwrap();
+    let key = key_dir.path().join("pseudonym.key");
+    std::env::set_var("MAMMOLAB_KEY", &key);
     let s = Setup::from_env().unwrap();
+    assert!(key.is_file(), "Setup made the pseudonym key");
     assert_eq!(s.profile, Profile::Ci);
     assert_eq!(s.data, std::path::PathBuf::from("/tmp/somewhere"));
     assert_eq!(s.run_options(ModelChoice::Cnn).train().epochs, s.epochs());

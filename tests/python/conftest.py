@@ -4,9 +4,15 @@ run trained on it (2 epochs, 32 px)."""
 import json
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# One pseudonym key for every mammolab process of the test session, made on first use in
+# a temporary folder (never the user's own key): pseudonyms join across processes.
+KEY_FILE = Path(tempfile.mkdtemp(prefix="mammolab-key-")) / "pseudonym.key"
+os.environ["MAMMOLAB_KEY"] = str(KEY_FILE)
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,19 @@
 """`mammolab predict` end to end: a run's test images scored again in a fresh process give
 exactly the run's `predictions.csv` scores; bad files are reported one line each and the
 others are scored; the patient roll-up and the metrics agree with pandas and scikit-learn
-(1e-12); PGM and PNG files written by Pillow from the same pixels score identically."""
+(1e-12); PGM and PNG files written by Pillow from the same pixels score identically;
+pseudonyms are Python's `hmac` (HMAC-SHA256) of the patient id under the session's key,
+and no file a run or a prediction writes holds a patient id or name."""
 
+import hashlib
+import hmac
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import numpy as np
+import pydicom
 import pandas as pd
 from PIL import Image
 from sklearn import metrics
@@ -118,3 +124,33 @@ def test_one_line_errors(trained, tmp_path):
         assert p.returncode == code, (args, p.stderr)
         lines = p.stderr.strip().splitlines()
         assert len(lines) == 1 and needle in lines[0], (args, p.stderr)
+
+
+def test_pseudonyms_are_keyed_and_outputs_hold_no_identifiers(trained, cohort, tmp_path):
+    run_dir, _ = trained
+    base, truth = cohort
+    out = tmp_path / "all.csv"
+    predict_json("--run", run_dir, "--part", "test", "--out", out, "--level", "breast")
+    key = bytes.fromhex(Path(os.environ["MAMMOLAB_KEY"]).read_text().strip())
+    patient_of = {i[k]: i["patient_id"] for i in truth["images"] for k in ("jpg", "dicom") if i.get(k)}
+    got = pd.read_csv(out)
+    want = ["P-" + hmac.new(key, patient_of[f].encode(), hashlib.sha256).hexdigest()[:10] for f in got["file"]]
+    assert got["patient"].tolist() == want
+    # Not the unkeyed sha256 that trying all 10^9 DIT ids would reverse.
+    f = got["file"][0]
+    assert got["patient"][0] != "P-" + hashlib.sha256(patient_of[f].encode()).hexdigest()[:10]
+    # Every file of the run directory and of the prediction, text or binary.
+    ids = {i["patient_id"] for i in truth["images"]}
+    # Names and birth dates as pydicom reads them from the DICOM headers.
+    names = set()
+    for i in truth["images"][:400]:
+        if i.get("dicom") and (base / i["dicom"]).is_file():
+            ds = pydicom.dcmread(base / i["dicom"], stop_before_pixels=True)
+            names |= {str(v) for v in (ds.get("PatientName"), ds.get("PatientBirthDate"), ds.get("AccessionNumber")) if v}
+    assert names, "no DICOM header named a patient"
+    written = [p for p in run_dir.rglob("*") if p.is_file()] + [p for p in tmp_path.iterdir() if p.is_file()]
+    assert len(written) > 10
+    for p in written:
+        text = p.read_bytes().decode("latin-1")
+        leaked = [x for x in ids | names if x in text]
+        assert not leaked, (p, leaked[:3])
