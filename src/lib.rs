@@ -39,6 +39,7 @@
 //!   that shows patients only as pseudonyms.
 //! - [`privacy`]: pseudonyms keyed by a secret (HMAC-SHA256), so they cannot be reversed
 //!   by trying every possible patient id.
+//! - [`outlock`]: one writer per output folder or file.
 //!
 //! Ingest, dataset, model, eval and plot modules follow the same rule: functions take
 //! values and return values; nothing below the binary prints, panics on bad data, or reads
@@ -120,6 +121,7 @@ pub mod ingest;
 pub mod manifest;
 pub mod model;
 pub mod notebook;
+pub mod outlock;
 pub mod pipeline;
 pub mod plot;
 pub mod privacy;

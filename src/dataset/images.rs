@@ -127,7 +127,9 @@ pub struct ImageBatch {
 ///
 /// With `cache_dir`, the batch is stored as `<key>.f32` there, the key being the sha256 of
 /// `cache_tag` (e.g. the manifest's table checksums), the preprocessing parameters and the
-/// file list; a later call with the same inputs reads it back instead of decoding.
+/// file list; a later call with the same inputs reads it back instead of decoding. The
+/// file ends with the sha256 of its values: a truncated or corrupted cache file is
+/// detected, decoded again and rewritten, never used.
 pub fn load_images(
     files: &[(PathBuf, bool)],
     pre: &Preprocess,
@@ -146,8 +148,11 @@ pub fn load_images(
     if let Some(dir) = cache_dir {
         let p = dir.join(format!("{key}.f32"));
         if let Ok(bytes) = std::fs::read(&p) {
-            if bytes.len() == files.len() * per * 4 {
-                let data = bytes
+            let n = files.len() * per * 4;
+            let intact = bytes.len() == n + 32
+                && crate::manifest::hex(&bytes[n..]) == sha256_bytes(&bytes[..n]);
+            if intact {
+                let data = bytes[..n]
                     .chunks_exact(4)
                     .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                     .collect();
@@ -173,7 +178,9 @@ pub fn load_images(
         std::fs::create_dir_all(dir).at(dir)?;
         let p = dir.join(format!("{key}.f32"));
         let tmp = dir.join(format!("{key}.f32.tmp"));
-        let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let mut bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let sum = <sha2::Sha256 as sha2::Digest>::digest(&bytes);
+        bytes.extend_from_slice(&sum);
         // Written whole, then renamed: a crash never leaves a half cache file.
         std::fs::write(&tmp, bytes).at(&tmp)?;
         std::fs::rename(&tmp, &p).map_err(|e| Error::io(&p, e))?;

@@ -410,6 +410,8 @@ pub fn run(
     options.validate()?;
     // An unusable device fails before minutes of merging and decoding.
     options.device.device()?;
+    // One writer per run directory.
+    let _lock = crate::outlock::OutLock::folder(out)?;
     let data = prepare(manifest, options)?;
 
     let t1 = Instant::now();

@@ -555,9 +555,7 @@ impl Predictions {
     /// `<stem>.errors.csv` (always, so an empty one says nothing failed). Returns the
     /// paths written. Each file is written whole under a temporary name and renamed.
     pub fn write(&self, out: &Path, level: Level) -> Result<Vec<PathBuf>> {
-        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
+        let _lock = crate::outlock::OutLock::file(out)?;
         let beside = |suffix: &str| {
             let stem = out
                 .file_stem()

@@ -124,7 +124,7 @@ pub fn sweep(
         });
     }
     options.validate()?;
-    std::fs::create_dir_all(out).at(out)?;
+    let _lock = crate::outlock::OutLock::folder(out)?;
     let mut runs = Vec::with_capacity(seeds.len());
     for &seed in seeds {
         on_seed(seed);

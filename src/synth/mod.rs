@@ -122,6 +122,7 @@ pub struct SynthSummary {
 /// Generate a cohort into `out` (created if needed; must be empty unless overwriting).
 pub fn generate(opts: &SynthOptions, out: &Path) -> Result<SynthSummary> {
     opts.spec.validate()?;
+    let _lock = crate::outlock::OutLock::folder(out)?;
     prepare_out(out, opts.overwrite)?;
     let spec = &opts.spec;
     let seed = opts.seed;
@@ -166,7 +167,9 @@ pub fn generate(opts: &SynthOptions, out: &Path) -> Result<SynthSummary> {
 
 fn prepare_out(out: &Path, overwrite: bool) -> Result<()> {
     if out.exists() {
-        let non_empty = fs::read_dir(out).at(out)?.next().is_some();
+        let non_empty = fs::read_dir(out)
+            .at(out)?
+            .any(|e| e.map_or(true, |e| e.file_name() != crate::outlock::LOCK_NAME));
         if non_empty && !overwrite {
             return Err(Error::Param {
                 name: "out",
@@ -647,6 +650,9 @@ fn dir_size(dir: &Path) -> Result<(usize, u64)> {
     let mut bytes = 0;
     for entry in fs::read_dir(dir).at(dir)? {
         let entry = entry.at(dir)?;
+        if entry.file_name() == crate::outlock::LOCK_NAME {
+            continue; // the writer's own lock, gone when generate returns
+        }
         let meta = entry.metadata().at(entry.path())?;
         if meta.is_dir() {
             let (f, b) = dir_size(&entry.path())?;

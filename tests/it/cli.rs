@@ -69,3 +69,80 @@ fn bad_input_is_one_line_on_stderr_and_exit_1() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("ci, default, large"));
 }
+
+/// `kill -9` during `train` leaves nothing a later command trusts: no `predictions.csv` or
+/// `run.json` (written only when the run is complete), a stale lock that the next `train`
+/// into the same folder takes over, and `evaluate` says it is not a run in one line.
+/// While a process holds the folder, a second writer refuses it.
+#[test]
+fn killed_train_leaves_nothing_trusted_and_writers_exclude_each_other() {
+    use mammolab::outlock::{OutLock, LOCK_NAME};
+    let cohort = crate::ci_cohort().0.path().join("manifest.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = out.to_str().unwrap();
+    let args = [
+        "train",
+        "--manifest",
+        cohort.to_str().unwrap(),
+        "--size",
+        "32",
+        "--cache",
+        "none",
+        "--out",
+        o,
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mammolab"))
+        .args(args)
+        .args(["--epochs", "200"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it while it trains: the lock exists from the start, then merging and decoding
+    // take about a second.
+    let t = std::time::Instant::now();
+    while !out.join(LOCK_NAME).exists() && t.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(3000));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        out.join(LOCK_NAME).exists(),
+        "the killed run's lock stays behind"
+    );
+    for f in ["predictions.csv", "run.json", "metrics.json", "checkpoint"] {
+        assert!(
+            !out.join(f).exists(),
+            "{f} written by a run that did not finish"
+        );
+    }
+    let e = mammolab(&["evaluate", "--run", o]);
+    assert_eq!(e.status.code(), Some(1));
+    let err = String::from_utf8(e.stderr).unwrap();
+    assert!(
+        err.lines().count() == 1 && err.contains("not a `mammolab train` run directory"),
+        "{err}"
+    );
+
+    // Held by a live process (this one): another writer refuses, naming it.
+    let held = OutLock::folder(&out).unwrap();
+    let r = mammolab(&[&args[..], &["--epochs", "1"]].concat());
+    assert_eq!(r.status.code(), Some(1));
+    let err = String::from_utf8(r.stderr).unwrap();
+    assert!(
+        err.lines().count() == 1
+            && err.contains(&format!(
+                "another mammolab (process {})",
+                std::process::id()
+            )),
+        "{err}"
+    );
+    drop(held);
+
+    // Free again: a complete run, and no lock left behind.
+    let r = mammolab(&[&args[..], &["--epochs", "1"]].concat());
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(out.join("predictions.csv").is_file() && !out.join(LOCK_NAME).exists());
+}

@@ -260,8 +260,31 @@ fn images_load_resized_and_cached() {
     let b = load_images(&files, &pre, Some(cache.path()), "ci").unwrap();
     assert!(b.from_cache);
     assert_eq!(a.data, b.data);
+    // The one cache file so far: the values and their sha256.
+    let entries: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1);
+    let entry = entries[0].clone();
+    assert_eq!(std::fs::read(&entry).unwrap().len(), 12 * 80 * 64 * 4 + 32);
     let c = load_images(&files, &Preprocess::new(64, 80), Some(cache.path()), "ci").unwrap();
     assert!(!c.from_cache, "other parameters, other cache entry");
+
+    // A cache file with one flipped bit, or cut short, is detected and rebuilt.
+    for damage in ["bit", "cut"] {
+        let mut bytes = std::fs::read(&entry).unwrap();
+        match damage {
+            "bit" => bytes[1000] ^= 0x10,
+            _ => bytes.truncate(bytes.len() / 2),
+        }
+        std::fs::write(&entry, &bytes).unwrap();
+        let d = load_images(&files, &pre, Some(cache.path()), "ci").unwrap();
+        assert!(!d.from_cache, "{damage}: a damaged cache file was used");
+        assert_eq!(d.data, a.data);
+        let e = load_images(&files, &pre, Some(cache.path()), "ci").unwrap();
+        assert!(e.from_cache, "{damage}: rebuilt and used again");
+    }
 
     // The DICOM display pipeline agrees with the JPG export written from the same pixels
     // (the cohort's JPG is the linear VOI of the rescaled DICOM, 8-bit).

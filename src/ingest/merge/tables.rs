@@ -186,7 +186,7 @@ impl MergeResult {
     /// Write `merged.parquet`, `records.csv`, `audit.csv`, `audit.parquet`, `audit.xlsx`
     /// and `summary.json` into `dir` (created).
     pub fn write(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).at(dir)?;
+        let _lock = crate::outlock::OutLock::folder(dir)?;
         let write_csv =
             |df: &mut DataFrame, name: &str| crate::ingest::scores::write_csv(df, &dir.join(name));
         let write_parquet = |df: &mut DataFrame, name: &str| -> Result<()> {
