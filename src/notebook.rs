@@ -88,13 +88,10 @@ impl Setup {
     /// one-line error naming the variable. Installs the project's pseudonym key
     /// ([`crate::privacy`]; `MAMMOLAB_KEY`, else the config folder), made on first use.
     pub fn from_env() -> Result<Self> {
-        crate::privacy::install_from(
-            crate::privacy::default_key_file(
-                std::env::var_os("MAMMOLAB_KEY"),
-                std::env::var_os("XDG_CONFIG_HOME"),
-                std::env::var_os("HOME"),
-            )
-            .as_deref(),
+        crate::privacy::install_default(
+            std::env::var_os("MAMMOLAB_KEY"),
+            std::env::var_os("XDG_CONFIG_HOME"),
+            std::env::var_os("HOME"),
         )?;
         let profile: Profile = choice("MAMMOLAB_PROFILE", &env_or("MAMMOLAB_PROFILE", "default"))?;
         let device: ComputeDevice = choice("MAMMOLAB_DEVICE", &env_or("MAMMOLAB_DEVICE", "cpu"))?;

@@ -183,12 +183,22 @@ pub fn default_key_file(
         .or_else(|| set(home).map(|h| h.join(".config/mammolab/pseudonym.key")))
 }
 
-/// Install the key of [`default_key_file`] (created on first use) for this process: what
-/// the CLI and [`notebook::Setup`](crate::notebook::Setup) do. `None` (no variable set)
-/// leaves the per-process random key.
+/// Install the key file `path` (created on first use) for this process; `None` leaves
+/// the per-process random key.
 pub fn install_from(path: Option<&Path>) -> Result<()> {
     match path {
         Some(p) => install(PseudonymKey::load_or_create(p)?),
         None => Ok(()),
     }
+}
+
+/// Install the key of [`default_key_file`] for the environment's values of `MAMMOLAB_KEY`,
+/// `XDG_CONFIG_HOME` and `HOME`, read by the caller: what the CLI and
+/// [`notebook::Setup`](crate::notebook::Setup) do.
+pub fn install_default(
+    mammolab_key: Option<OsString>,
+    xdg_config_home: Option<OsString>,
+    home: Option<OsString>,
+) -> Result<()> {
+    install_from(default_key_file(mammolab_key, xdg_config_home, home).as_deref())
 }

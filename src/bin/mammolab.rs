@@ -364,13 +364,10 @@ fn main() -> ExitCode {
 fn run(command: Command) -> anyhow::Result<()> {
     if matches!(command, Command::Train { .. } | Command::Predict { .. }) {
         // Their tables carry pseudonyms: key them with the project's secret.
-        mammolab::privacy::install_from(
-            mammolab::privacy::default_key_file(
-                std::env::var_os("MAMMOLAB_KEY"),
-                std::env::var_os("XDG_CONFIG_HOME"),
-                std::env::var_os("HOME"),
-            )
-            .as_deref(),
+        mammolab::privacy::install_default(
+            std::env::var_os("MAMMOLAB_KEY"),
+            std::env::var_os("XDG_CONFIG_HOME"),
+            std::env::var_os("HOME"),
         )?;
     }
     match command {
