@@ -8,8 +8,9 @@ anywhere). By default one kernel runs the whole suite: before each notebook afte
 and the prelude again) give the notebook a fresh kernel's state while evcxr keeps its compiled
 dependencies and rust-analyzer's index; that saves ~55 s per notebook (kernels/README.md).
 `--fresh-kernels` starts a new kernel per notebook instead. Then write the executed copy and an HTML page to OUT; then fail it on any error output,
-any panic, a stderr line naming an error, or fewer figures (image/png or image/svg+xml
-outputs) than its metadata `mammolab.figures` promises. OUT/summary.json records the
+any panic, a stderr line naming an error, fewer figures (image/png or image/svg+xml
+outputs) than its metadata `mammolab.figures` promises, or an output that shows a patient
+id or DICOM patient name of the cohort (from its ground_truth.json). OUT/summary.json records the
 timings (kernel start = evcxr loading mammolab, the first `:dep`; per-cell seconds).
 
 Usage: python scripts/notebooks.py [--out DIR] [--only 03,05] [--fresh-kernels] [--check-stripped-only] NOTEBOOK...
@@ -73,6 +74,37 @@ def scan(nb):
             # the cell as fine: any stderr text fails the notebook.
             problems.append(f"{where}: stderr: {lines[0][:300]}")
     return figures, problems
+
+
+def cohort_identifiers():
+    """Patient ids (and the synthetic DICOMs' patient names) of the cohort the notebooks
+    read, from its ground_truth.json: no executed notebook may show one."""
+    profile = os.environ.get("MAMMOLAB_PROFILE", "default")
+    data = os.environ.get("MAMMOLAB_DATA") or Path(__file__).resolve().parent.parent / "data" / f"synthetic-{profile}"
+    truth = Path(data) / "ground_truth.json"
+    if not truth.is_file():
+        return set()
+    ids = set()
+    for image in json.loads(truth.read_text(encoding="utf-8")).get("images", []):
+        if image.get("patient_id"):
+            ids.add(image["patient_id"])
+        if image.get("pseudonym"):
+            ids.add("SYNTHETIC^" + image["pseudonym"])
+    return ids
+
+
+def leaks(nb, ids):
+    """One problem per cell whose outputs show a cohort identifier (masked in the message,
+    so the CI log does not show it either)."""
+    problems = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        text = json.dumps(cell.get("outputs", []), ensure_ascii=False)
+        found = sorted(x for x in ids if x in text)
+        if found:
+            problems.append(f"cell {i}: shows {len(found)} patient identifier(s) of the cohort, e.g. {found[0][:3]}...")
+    return problems
 
 
 def cell_seconds(nb):
@@ -180,6 +212,7 @@ def run_one(path, out, kernel, timeout, startup_timeout, shared=None):
     rec["figures"] = figures
     rec["expected_figures"] = expected
     rec["problems"] += problems
+    rec["problems"] += leaks(nb, cohort_identifiers())
     if figures < expected:
         rec["problems"].append(f"{figures} figures, expected at least {expected}")
     secs = cell_seconds(nb)

@@ -246,7 +246,9 @@ impl Predictor {
             .into_iter();
             for d in decoded {
                 out.push(match d {
-                    Ok(_) => Ok(probs.next().expect("one row per decoded image")),
+                    Ok(_) => Ok(probs.next().ok_or_else(|| {
+                        Error::input("model output", "fewer rows than decoded images")
+                    })?),
                     Err(e) => Err(e),
                 });
             }
