@@ -814,14 +814,15 @@ fn predict_command(
     .with_skipped(skipped);
     bar.finish_and_clear();
     let written = result.write(out, level)?;
+    // `write` puts the errors table last.
+    let errors_file = written
+        .last()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     if result.scored() == 0 {
         anyhow::bail!(
-            "none of the {} files could be scored: see {}",
-            result.errors().len(),
-            written
-                .last()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
+            "none of the {} files could be scored: see {errors_file}",
+            result.errors().len()
         );
     }
     let s = result.summary(level)?;
@@ -842,12 +843,8 @@ fn predict_command(
     );
     if s.failed > 0 {
         println!(
-            "  {} not scored (unreadable, undecodable or not an image): see {}",
-            s.failed,
-            written
-                .last()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
+            "  {} not scored (unreadable, undecodable or not an image): see {errors_file}",
+            s.failed
         );
     }
     if s.unknown_laterality > 0 {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::error::IoContext;
 use crate::error::{Error, Result};
@@ -73,6 +74,11 @@ impl Preprocess {
             height: self.height,
             pixels: values.iter().map(|v| v * s + m).collect(),
         }
+    }
+
+    /// Decode an image file ([`read_display`]) and preprocess it (`right`: a right breast).
+    pub fn read(&self, path: &Path, right: bool) -> Result<Gray> {
+        self.apply(&read_display(path)?, right)
     }
 
     /// Preprocess one decoded image.
@@ -149,8 +155,7 @@ pub fn load_images(
         let p = dir.join(format!("{key}.f32"));
         if let Ok(bytes) = std::fs::read(&p) {
             let n = files.len() * per * 4;
-            let intact = bytes.len() == n + 32
-                && crate::manifest::hex(&bytes[n..]) == sha256_bytes(&bytes[..n]);
+            let intact = bytes.len() == n + 32 && bytes[n..] == Sha256::digest(&bytes[..n])[..];
             if intact {
                 let data = bytes[..n]
                     .chunks_exact(4)
@@ -168,7 +173,7 @@ pub fn load_images(
     }
     let imgs: Vec<Gray> = files
         .par_iter()
-        .map(|(f, right)| pre.apply(&read_display(f)?, *right))
+        .map(|(f, right)| pre.read(f, *right))
         .collect::<Result<_>>()?;
     let mut data = Vec::with_capacity(files.len() * per);
     for g in &imgs {
@@ -179,7 +184,7 @@ pub fn load_images(
         let p = dir.join(format!("{key}.f32"));
         let tmp = dir.join(format!("{key}.f32.tmp"));
         let mut bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let sum = <sha2::Sha256 as sha2::Digest>::digest(&bytes);
+        let sum = Sha256::digest(&bytes);
         bytes.extend_from_slice(&sum);
         // Written whole, then renamed: a crash never leaves a half cache file.
         std::fs::write(&tmp, bytes).at(&tmp)?;

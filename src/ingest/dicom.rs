@@ -441,16 +441,19 @@ pub fn read_picture(path: impl AsRef<Path>) -> Result<Gray> {
     })
 }
 
+/// Whether [`read_display`] reads `path` as DICOM: extension `.dcm`, `.dicom` or none.
+pub fn is_dicom_path(path: &Path) -> bool {
+    matches!(
+        crate::ingest::index::ext_of(path).as_str(),
+        "dcm" | "dicom" | ""
+    )
+}
+
 /// Any supported image as display grey values: DICOM by extension (`.dcm`, `.dicom`, or
 /// none), JPG/PNG/PGM otherwise.
 pub fn read_display(path: impl AsRef<Path>) -> Result<Gray> {
     let path = path.as_ref();
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_lowercase();
-    if matches!(ext.as_str(), "dcm" | "dicom" | "") {
+    if is_dicom_path(path) {
         read_image(path, 0)?.display()
     } else {
         read_picture(path)

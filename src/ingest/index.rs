@@ -42,19 +42,27 @@ impl Lookup {
     }
 }
 
-fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
+/// Every file below `dir` (folders walked in parallel; in no particular order).
+pub fn files_below(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .at(dir)?
         .map(|e| e.map(|e| e.path()).at(dir))
         .collect::<Result<_>>()?;
     let nested: Vec<Vec<PathBuf>> = entries
         .into_par_iter()
-        .map(|p| if p.is_dir() { walk(&p) } else { Ok(vec![p]) })
+        .map(|p| {
+            if p.is_dir() {
+                files_below(&p)
+            } else {
+                Ok(vec![p])
+            }
+        })
         .collect::<Result<_>>()?;
     Ok(nested.into_iter().flatten().collect())
 }
 
-fn ext_of(p: &Path) -> String {
+/// The extension of `p` in lower case (empty when it has none).
+pub fn ext_of(p: &Path) -> String {
     p.extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
@@ -74,7 +82,7 @@ impl ImageIndex {
     pub fn build(base: &Path, roots: &[PathBuf], extensions: &[String]) -> Result<Self> {
         let mut files = vec![];
         for r in roots {
-            let mut found = walk(&base.join(r))?;
+            let mut found = files_below(&base.join(r))?;
             found.retain(|p| extensions.is_empty() || extensions.contains(&ext_of(p)));
             files.extend(
                 found

@@ -226,10 +226,7 @@ impl Predictor {
         for chunk in files.chunks(self.batch()) {
             let decoded: Vec<Result<crate::imaging::Gray>> = chunk
                 .par_iter()
-                .map(|(p, l)| {
-                    let img = crate::ingest::dicom::read_display(p)?;
-                    self.preprocess.apply(&img, *l == Some(Laterality::Right))
-                })
+                .map(|(p, l)| self.preprocess.read(p, *l == Some(Laterality::Right)))
                 .collect();
             let ok: Vec<&crate::imaging::Gray> =
                 decoded.iter().filter_map(|d| d.as_ref().ok()).collect();

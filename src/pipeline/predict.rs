@@ -25,11 +25,12 @@ use std::time::Instant;
 use polars::prelude::{Column, DataFrame};
 use serde::Serialize;
 
-use super::rundir::{level_summary, Level};
+use super::rundir::{group_key, level_summary, Level};
 use crate::dataset::{plan_merged, pseudonym, DataOptions, Part};
 use crate::error::{Error, Result};
 use crate::eval::{rollup, Aggregate, BinarySummary};
-use crate::ingest::dicom::read_header;
+use crate::ingest::dicom::{is_dicom_path, read_header};
+use crate::ingest::index::{ext_of, files_below};
 use crate::ingest::merge::{merge, Laterality};
 use crate::ingest::scores::write_csv;
 use crate::manifest::Manifest;
@@ -69,27 +70,12 @@ pub struct Failure {
     pub error: String,
 }
 
-fn is_image_name(p: &Path) -> bool {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_lowercase().as_str()))
-}
-
-fn is_dicom_name(p: &Path) -> bool {
-    let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-    matches!(ext.to_lowercase().as_str(), "dcm" | "dicom" | "")
-}
-
-fn walk(dir: &Path, files: &mut Vec<PathBuf>, skipped: &mut Vec<Failure>) -> Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .map(|e| e.map(|e| e.path()).map_err(|e| Error::io(dir, e)))
-        .collect::<Result<_>>()?;
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, files, skipped)?;
-        } else if is_image_name(&p) {
+/// The image files below `dir` in name order, and its other files as skipped failures.
+fn images_below(dir: &Path, files: &mut Vec<PathBuf>, skipped: &mut Vec<Failure>) -> Result<()> {
+    let mut found = files_below(dir)?;
+    found.sort();
+    for p in found {
+        if IMAGE_EXTENSIONS.contains(&ext_of(&p).as_str()) {
             files.push(p);
         } else {
             skipped.push(Failure {
@@ -120,7 +106,7 @@ pub fn inputs_from_paths(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<Failure>)
     let mut skipped = vec![];
     for p in paths {
         if p.is_dir() {
-            walk(p, &mut files, &mut skipped)?;
+            images_below(p, &mut files, &mut skipped)?;
         } else {
             files.push(p.clone());
         }
@@ -130,7 +116,7 @@ pub fn inputs_from_paths(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<Failure>)
         .map(|file| {
             // A header that cannot be read leaves the fields empty; decoding the file then
             // fails with the reader's own message.
-            let header = if is_dicom_name(&file) {
+            let header = if is_dicom_path(&file) {
                 read_header(&file).ok()
             } else {
                 None
@@ -171,15 +157,9 @@ pub fn inputs_from_manifest(
         .iter()
         .map(|&i| {
             let it = &plan.items[i];
-            let shown = it
-                .path
-                .strip_prefix(&merged.base_dir)
-                .unwrap_or(&it.path)
-                .display()
-                .to_string();
             Input {
                 file: it.path.clone(),
-                shown,
+                shown: merged.shown_path(&it.path),
                 patient: Some(it.pseudonym()),
                 sheet: Some(it.sheet.clone()),
                 row: Some(it.row),
@@ -439,13 +419,8 @@ impl Predictions {
         self.scored
             .iter()
             .map(|(i, _)| {
-                let p = group_patient(i, level)?;
-                Ok(match level {
-                    Level::Breast => {
-                        format!("{p}-{}", i.laterality.map(|l| l.code()).unwrap_or(""))
-                    }
-                    _ => p.to_string(),
-                })
+                let side = i.laterality.map(|l| l.code()).unwrap_or("");
+                Ok(group_key(level, group_patient(i, level)?, side))
             })
             .collect()
     }
@@ -459,8 +434,8 @@ impl Predictions {
             return self.table();
         }
         let keys = self.group_keys(level)?;
-        let labels: Vec<bool> = self.labels().unwrap_or_else(|| vec![false; keys.len()]);
-        let known = self.labels().is_some();
+        let known = self.labels();
+        let labels = known.clone().unwrap_or_else(|| vec![false; keys.len()]);
         let r = rollup(&keys, &labels, &self.scores(), Aggregate::Max)?;
         let mut first_of = std::collections::HashMap::new();
         for (i, k) in keys.iter().enumerate() {
@@ -493,7 +468,7 @@ impl Predictions {
                 "label".into(),
                 r.labels
                     .iter()
-                    .map(|&l| known.then_some(u32::from(l)))
+                    .map(|&l| known.is_some().then_some(u32::from(l)))
                     .collect::<Vec<_>>(),
             ),
             Column::new(

@@ -190,15 +190,27 @@ fn summary_at(df: &DataFrame, p: &Path, threshold: f64, level: Level) -> Result<
         return BinarySummary::new(&t.labels, &t.scores, threshold);
     }
     let text = |name: &str| text_column(df, p, name);
-    let mut groups = text("patient")?;
-    if level == Level::Breast {
-        for (g, side) in groups.iter_mut().zip(text("laterality")?) {
-            g.push('-');
-            g.push_str(&side);
-        }
-    }
+    let patients = text("patient")?;
+    let sides = match level {
+        Level::Breast => text("laterality")?,
+        _ => vec![String::new(); patients.len()],
+    };
+    let groups: Vec<String> = patients
+        .iter()
+        .zip(&sides)
+        .map(|(patient, side)| group_key(level, patient, side))
+        .collect();
     let r = rollup(&groups, &t.labels, &t.scores, Aggregate::Max)?;
     BinarySummary::new(&r.labels, &r.scores, threshold)
+}
+
+/// What images of one `level` group share: the patient, and for a breast also the side
+/// (`L`, `R`, or empty when unknown).
+pub(super) fn group_key(level: Level, patient: &str, side: &str) -> String {
+    match level {
+        Level::Breast => format!("{patient}-{side}"),
+        _ => patient.to_string(),
+    }
 }
 
 /// Column `name` of a predictions table as text (nulls as empty), naming the file `p` in
