@@ -152,12 +152,14 @@ pub mod prelude {
     pub use crate::manifest::Manifest;
     pub use crate::model::baseline::{numeric_features, Logistic, LogisticOptions, MajorityClass};
     pub use crate::model::predict::{latent_means, probabilities, reconstructions, scores};
+    pub use crate::model::saliency::{self, Method as SaliencyMethod};
     pub use crate::model::{
         ClassLoss, ClassWeights, CnnConfig, ComputeDevice, DecisionThreshold, DeepCnnConfig,
         EarlyStopping, EpochLines, HeadTraining, History, ModelChoice, ModelConfig, Monitor,
-        OptimizerKind, Predictor, Sampler, Schedule, Silent, TrainConfig, Trainer, VaeConfig,
+        OptimizerKind, Predictor, Saliency, Sampler, Schedule, Silent, TrainConfig, Trainer,
+        VaeConfig,
     };
-    pub use crate::notebook::{Redactor, Setup};
+    pub use crate::notebook::{lesion_hit_table, lesion_hits, LesionHit, Redactor, Setup};
     pub use crate::pipeline::{self, level_summary, report, Level, RunOptions, Scored};
     pub use crate::plot::{self, CellValues, Figure, Table, Tile};
     pub use crate::synth::{self, Profile, SynthOptions, SynthSummary};

@@ -335,3 +335,130 @@ impl Redactor {
         Ok(Table::new(self.frame(df)?))
     }
 }
+
+/// One saliency map checked against a synthetic cohort's ground truth ([`lesion_hits`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LesionHit {
+    /// The image as the tables show it (relative to the cohort folder).
+    pub file: String,
+    /// `spiculated_mass`, `calcifications` or `benign_mass`.
+    pub lesion: String,
+    /// Lesion centre and radius in image pixels.
+    pub circle: [f64; 3],
+    /// The map's peak in image pixels (`None`: nothing in the map was positive).
+    pub peak: Option<(f64, f64)>,
+    /// Peak to lesion centre, in radii.
+    pub distance_in_radii: Option<f64>,
+    /// The probability that a point drawn uniformly in the model's crop box falls inside
+    /// the lesion: what "inside" scores by chance.
+    pub chance: f64,
+}
+
+impl LesionHit {
+    /// The peak lies inside the lesion's circle.
+    pub fn inside(&self) -> bool {
+        self.distance_in_radii.is_some_and(|d| d <= 1.0)
+    }
+}
+
+/// Each map of an image with a planted lesion, against the lesion's position in
+/// `ground_truth.json` of the cohort in `root`; `maps` pairs the image as shown (the path
+/// relative to `root`, as [`Input::shown`](crate::pipeline::predict::Input::shown)) with
+/// its [`Saliency`](crate::model::Saliency). Images without a lesion are left out.
+pub fn lesion_hits(
+    root: &std::path::Path,
+    maps: &[(String, crate::model::Saliency)],
+) -> Result<Vec<LesionHit>> {
+    use crate::error::IoContext;
+    let path = root.join(synth::TRUTH);
+    let text = std::fs::read_to_string(&path).at(&path)?;
+    let truth: synth::truth::GroundTruth =
+        serde_json::from_str(&text).map_err(|e| Error::data(&path, e))?;
+    let mut by_file = HashMap::new();
+    for i in &truth.images {
+        if let (Some(kind), Some(xyr)) = (&i.lesion, i.lesion_xyr) {
+            by_file.insert(i.jpg.as_str(), (kind, xyr));
+            by_file.insert(i.dicom.as_str(), (kind, xyr));
+        }
+    }
+    Ok(maps
+        .iter()
+        .filter_map(|(shown, s)| {
+            let (kind, [x, y, r]) = by_file.get(shown.as_str())?;
+            let (x, y, r) = (*x as f64, *y as f64, (*r as f64).max(1e-9));
+            let peak = s.peak();
+            let (x0, y0, x1, y1) = s.placement.crop;
+            let area = ((x1 - x0) * (y1 - y0)).max(1) as f64;
+            Some(LesionHit {
+                file: shown.clone(),
+                lesion: kind.to_string(),
+                circle: [x, y, r],
+                peak,
+                distance_in_radii: peak.map(|(px, py)| (px - x).hypot(py - y) / r),
+                chance: (std::f64::consts::PI * r * r / area).min(1.0),
+            })
+        })
+        .collect())
+}
+
+/// [`lesion_hits`] per lesion kind and over all: images, peaks inside the lesion (count
+/// and fraction), the median peak distance in radii, and the mean chance of "inside".
+pub fn lesion_hit_table(hits: &[LesionHit]) -> Result<DataFrame> {
+    let mut kinds: Vec<&str> = hits.iter().map(|h| h.lesion.as_str()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let mut groups: Vec<(String, Vec<&LesionHit>)> = kinds
+        .iter()
+        .map(|k| {
+            (
+                k.to_string(),
+                hits.iter().filter(|h| h.lesion == *k).collect(),
+            )
+        })
+        .collect();
+    groups.push(("all".into(), hits.iter().collect()));
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        match v.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => v[n / 2],
+            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        }
+    };
+    let n: Vec<u32> = groups.iter().map(|(_, g)| g.len() as u32).collect();
+    let inside: Vec<u32> = groups
+        .iter()
+        .map(|(_, g)| g.iter().filter(|h| h.inside()).count() as u32)
+        .collect();
+    DataFrame::new_infer_height(vec![
+        Column::new(
+            "lesion".into(),
+            groups.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new("images".into(), n.clone()),
+        Column::new("peak_inside".into(), inside.clone()),
+        Column::new(
+            "fraction_inside".into(),
+            inside
+                .iter()
+                .zip(&n)
+                .map(|(&i, &n)| i as f64 / n.max(1) as f64)
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "median_distance_radii".into(),
+            groups
+                .iter()
+                .map(|(_, g)| median(&mut g.iter().filter_map(|h| h.distance_in_radii).collect()))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "chance_inside".into(),
+            groups
+                .iter()
+                .map(|(_, g)| g.iter().map(|h| h.chance).sum::<f64>() / g.len().max(1) as f64)
+                .collect::<Vec<_>>(),
+        ),
+    ])
+    .map_err(|e| Error::table("lesion hits", e))
+}

@@ -18,6 +18,7 @@ use mammolab::ingest::merge::{merge, Status};
 use mammolab::ingest::sheets::{read_all, SheetOptions};
 use mammolab::ingest::ScoreTable;
 use mammolab::manifest::Manifest;
+use mammolab::model::saliency::Method as SaliencyMethod;
 use mammolab::model::{
     epoch_line, keep_freed_memory, ClassLoss, ClassWeights, ComputeDevice, EarlyStopping,
     EpochStats, ModelChoice, Monitor, Predictor, Progress, Sampler,
@@ -295,6 +296,18 @@ enum Command {
         /// else 0.5).
         #[arg(long)]
         threshold: Option<f64>,
+        /// Also write what the model looks at into DIR: one PNG overlay per scored image,
+        /// saliency.csv (each map's peak in image pixels) and saliency.safetensors (inputs
+        /// and maps).
+        #[arg(long, value_name = "DIR")]
+        saliency: Option<PathBuf>,
+        /// grad-cam (the last convolutional layer) or occlusion (model-agnostic; one
+        /// forward pass per occluded square, ~225 per image).
+        #[arg(long, value_enum, default_value_t = SaliencyMethod::GradCam, requires = "saliency")]
+        saliency_method: SaliencyMethod,
+        /// The class the maps explain (default: the positive class, the last).
+        #[arg(long, requires = "saliency")]
+        saliency_class: Option<String>,
         /// Print one JSON object instead of a summary.
         #[arg(long)]
         json: bool,
@@ -662,9 +675,21 @@ fn run(command: Command) -> anyhow::Result<()> {
             out,
             level,
             threshold,
+            saliency,
+            saliency_method,
+            saliency_class,
             json,
         } => predict_command(
-            run, checkpoint, images, manifest, part, &out, level, threshold, json,
+            run,
+            checkpoint,
+            images,
+            manifest,
+            part,
+            &out,
+            level,
+            threshold,
+            saliency.map(|d| (d, saliency_method, saliency_class)),
+            json,
         )?,
         Command::Compare { a, b, json } => {
             let c = pipeline::compare(&a, &b)?;
@@ -760,6 +785,7 @@ fn predict_command(
     out: &std::path::Path,
     level: Level,
     threshold: Option<f64>,
+    saliency: Option<(PathBuf, SaliencyMethod, Option<String>)>,
     json: bool,
 ) -> anyhow::Result<()> {
     if part.is_some() && run.is_none() {
@@ -797,6 +823,11 @@ fn predict_command(
         predict::inputs_from_paths(&images)?
     };
     predict::check_level(&inputs, level)?;
+    let saliency = saliency
+        .map(|(d, m, c)| {
+            predict::class_index(&predictor.classes(), c.as_deref()).map(|k| (d, m, k))
+        })
+        .transpose()?;
     let total = inputs.len();
     let bar = if json {
         indicatif::ProgressBar::hidden()
@@ -826,10 +857,29 @@ fn predict_command(
         );
     }
     let s = result.summary(level)?;
+    let maps = match saliency {
+        Some((dir, method, class)) => {
+            bar.reset();
+            bar.set_length(result.scored() as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "saliency [{bar:30}] {pos}/{len} images  ({per_sec}, eta {eta})",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            let w =
+                predict::write_saliency(&predictor, &result, class, method, &dir, &mut |d, _| {
+                    bar.set_position(d as u64)
+                })?;
+            bar.finish_and_clear();
+            Some(w)
+        }
+        None => None,
+    };
     if json {
         let mut v = serde_json::to_value(&s)?;
         v["checkpoint"] = serde_json::json!(ckpt);
         v["written"] = serde_json::json!(written);
+        v["saliency"] = serde_json::json!(maps);
         println!("{v}");
         return Ok(());
     }
@@ -866,6 +916,19 @@ fn predict_command(
     }
     for p in &written {
         println!("  wrote {}", p.display());
+    }
+    if let Some(w) = maps {
+        println!(
+            "  {} maps of p({}) for {} images{} in {} (saliency.csv, saliency.safetensors, one PNG per image)",
+            w.method,
+            w.class,
+            w.images,
+            w.layer
+                .as_deref()
+                .map(|l| format!(" at {l}"))
+                .unwrap_or_default(),
+            w.dir.display()
+        );
     }
     Ok(())
 }

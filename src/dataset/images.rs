@@ -81,6 +81,19 @@ impl Preprocess {
         self.apply(&read_display(path)?, right)
     }
 
+    /// Where the model input made from `img` comes from in `img`: the crop box and the flip.
+    pub fn placement(&self, img: &Gray, right: bool) -> Placement {
+        Placement {
+            crop: match self.crop_threshold {
+                Some(t) => img.foreground_box(t),
+                None => (0, 0, img.width, img.height),
+            },
+            flipped: self.flip_right && right,
+            input: [self.width, self.height],
+            image: [img.width, img.height],
+        }
+    }
+
     /// Preprocess one decoded image.
     pub fn apply(&self, img: &Gray, right: bool) -> Result<Gray> {
         let cropped;
@@ -97,6 +110,71 @@ impl Preprocess {
             out.normalise(m, s);
         }
         Ok(out)
+    }
+}
+
+/// How a model input sits in the decoded image it was made from ([`Preprocess::placement`]):
+/// maps and points at the input's size go back onto the mammogram, for overlays and for
+/// comparing a saliency peak with a lesion position given in image pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    /// The crop box `(x0, y0, x1, y1)` in image pixels, exclusive ends (the whole image
+    /// without a crop).
+    pub crop: (usize, usize, usize, usize),
+    /// Whether the input was mirrored (a right breast with `flip_right`).
+    pub flipped: bool,
+    /// Model input `[width, height]`.
+    pub input: [usize; 2],
+    /// Decoded image `[width, height]`.
+    pub image: [usize; 2],
+}
+
+impl Placement {
+    /// Image coordinates (pixel units, continuous) of the centre of input pixel `(u, v)`.
+    pub fn to_image(&self, u: usize, v: usize) -> (f64, f64) {
+        let [iw, ih] = self.input;
+        let u = if self.flipped {
+            iw - 1 - u.min(iw - 1)
+        } else {
+            u
+        };
+        let (x0, y0, x1, y1) = self.crop;
+        (
+            x0 as f64 + (u as f64 + 0.5) * (x1 - x0) as f64 / iw as f64,
+            y0 as f64 + (v as f64 + 0.5) * (y1 - y0) as f64 / ih as f64,
+        )
+    }
+
+    /// A map at the input size (`input` width x height) laid over the decoded image: resized
+    /// to the crop box ([`upsample_bilinear`](crate::imaging::upsample_bilinear)), mirrored
+    /// back, 0 outside the box.
+    pub fn to_image_map(&self, map: &Gray) -> Result<Gray> {
+        let [iw, ih] = self.input;
+        if map.width != iw || map.height != ih {
+            return Err(Error::input(
+                "placement",
+                format!(
+                    "map is {}x{}, the model input {iw}x{ih}",
+                    map.width, map.height
+                ),
+            ));
+        }
+        let (x0, y0, x1, y1) = self.crop;
+        let mut boxed =
+            crate::imaging::upsample_bilinear(&map.pixels, [ih, iw], [y1 - y0, x1 - x0])?;
+        if self.flipped {
+            boxed.flip_horizontal();
+        }
+        let [w, h] = self.image;
+        let mut pixels = vec![0f32; w * h];
+        for (y, row) in boxed.pixels.chunks_exact(boxed.width).enumerate() {
+            pixels[(y0 + y) * w + x0..(y0 + y) * w + x0 + row.len()].copy_from_slice(row);
+        }
+        Ok(Gray {
+            width: w,
+            height: h,
+            pixels,
+        })
     }
 }
 

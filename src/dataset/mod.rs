@@ -29,7 +29,7 @@ mod samples;
 mod split;
 pub mod tabular;
 
-pub use images::{default_image_cache, load_images, ImageBatch, Preprocess};
+pub use images::{default_image_cache, load_images, ImageBatch, Placement, Preprocess};
 pub use prepare::{
     plan_merged, prepare, prepare_merged, pseudonym, DataOptions, ImageItem, ImageSource, Part,
     PartCounts, Plan, Prepared, SplitLeak, NORMALISE,

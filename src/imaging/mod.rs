@@ -186,6 +186,45 @@ pub fn resize_max(img: &Gray, width: usize, height: usize) -> Gray {
     }
 }
 
+/// Bilinear resampling of `values` (row-major `[h, w]`) to `[out_h, out_w]` with PyTorch's
+/// `F.interpolate(mode="bilinear", align_corners=False)` convention: output pixel centres map
+/// to `(o + 0.5) * in / out - 0.5`, clamped to the first pixel below 0 and to the last one at
+/// the end. No antialiasing (for enlarging saliency maps; [`resize`] is for images).
+pub fn upsample_bilinear(
+    values: &[f32],
+    [h, w]: [usize; 2],
+    [out_h, out_w]: [usize; 2],
+) -> Result<Gray> {
+    if h == 0 || w == 0 || out_h == 0 || out_w == 0 || values.len() != h * w {
+        return Err(Error::input(
+            "imaging::upsample_bilinear",
+            format!("{} values for {w}x{h}, to {out_w}x{out_h}", values.len()),
+        ));
+    }
+    let axis = |o: usize, out: usize, src: usize| {
+        let s = ((o as f64 + 0.5) * src as f64 / out as f64 - 0.5).max(0.0);
+        let i0 = (s.floor() as usize).min(src - 1);
+        let i1 = (i0 + 1).min(src - 1);
+        (i0, i1, (s - i0 as f64) as f32)
+    };
+    let cols: Vec<_> = (0..out_w).map(|x| axis(x, out_w, w)).collect();
+    let mut pixels = Vec::with_capacity(out_h * out_w);
+    for y in 0..out_h {
+        let (y0, y1, ly) = axis(y, out_h, h);
+        for &(x0, x1, lx) in &cols {
+            let at = |yy: usize, xx: usize| values[yy * w + xx];
+            let top = at(y0, x0) * (1.0 - lx) + at(y0, x1) * lx;
+            let bottom = at(y1, x0) * (1.0 - lx) + at(y1, x1) * lx;
+            pixels.push(top * (1.0 - ly) + bottom * ly);
+        }
+    }
+    Ok(Gray {
+        width: out_w,
+        height: out_h,
+        pixels,
+    })
+}
+
 /// Resampling filter for [`resize`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 pub enum Filter {

@@ -196,11 +196,21 @@ impl ConvBlock {
 
     /// `[b, inp, s, s]` -> `[b, out, s' / 2, s' / 2]` (s' = s, or s - 2 unpadded).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.reduce(self.activate(x))
+    }
+
+    /// Convolution (+ batch norm) + ReLU: `[b, out, s', s']`, before the pool.
+    pub fn activate(&self, x: Tensor<4>) -> Tensor<4> {
         let mut x = self.conv.forward(x);
         if let Some(n) = &self.norm {
             x = n.forward(x);
         }
-        let x = self.pool.forward(relu(x));
+        relu(x)
+    }
+
+    /// The 2x2 max-pool (+ dropout) after [`ConvBlock::activate`].
+    pub fn reduce(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = self.pool.forward(x);
         match &self.dropout {
             Some(d) => d.forward(x),
             None => x,
@@ -221,11 +231,24 @@ pub struct Cnn {
 impl Cnn {
     /// Class logits `[batch, classes]` for images `[batch, channels, size, size]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.head(self.features(x))
+    }
+
+    /// The last convolution's activation (after its ReLU, before its pool; torch name
+    /// `blocks.<last>.conv`): `[batch, filters.last, s', s']`, the layer Grad-CAM explains.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
+        let (last, first) = self.blocks.split_last().expect("init checks >= 1 block");
         let mut x = x;
-        for b in &self.blocks {
+        for b in first {
             x = b.forward(x);
         }
-        let x: Tensor<2> = x.flatten(1, 3);
+        last.activate(x)
+    }
+
+    /// Logits from [`Cnn::features`]: the last pool, the dense layer and the classifier.
+    pub fn head(&self, a: Tensor<4>) -> Tensor<2> {
+        let last = self.blocks.last().expect("init checks >= 1 block");
+        let x: Tensor<2> = last.reduce(a).flatten(1, 3);
         let mut x = self.dense.forward(x);
         if let Some(n) = &self.dense_norm {
             x = n.forward(x);
@@ -235,5 +258,10 @@ impl Cnn {
             x = d.forward(x);
         }
         self.logits.forward(x)
+    }
+
+    /// How many conv blocks (the last is `blocks.<n - 1>`).
+    pub fn blocks(&self) -> usize {
+        self.blocks.len()
     }
 }

@@ -122,6 +122,12 @@ pub struct DeepCnn {
 impl DeepCnn {
     /// Class logits `[batch, classes]` for images `[batch, channels, size, size]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.head(self.features(x))
+    }
+
+    /// The last block's output (`blocks.<last>`, after its ReLU): `[batch, width, size / 4,
+    /// size / 4]`, the layer Grad-CAM explains.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
         let mut x = self.pool.forward(relu(self.stem.forward(x)));
         let half = self.blocks.len() / 2;
         for (i, b) in self.blocks.iter().enumerate() {
@@ -131,7 +137,17 @@ impl DeepCnn {
             let f = b.conv2.forward(relu(b.conv1.forward(x.clone())));
             x = if self.residual { relu(x + f) } else { relu(f) };
         }
-        let x: Tensor<2> = self.gap.forward(x).flatten(1, 3);
+        x
+    }
+
+    /// Logits from [`DeepCnn::features`]: global average pooling and the classifier.
+    pub fn head(&self, a: Tensor<4>) -> Tensor<2> {
+        let x: Tensor<2> = self.gap.forward(a).flatten(1, 3);
         self.logits.forward(x)
+    }
+
+    /// How many blocks (the last is `blocks.<n - 1>`).
+    pub fn blocks(&self) -> usize {
+        self.blocks.len()
     }
 }

@@ -44,6 +44,7 @@ pub mod deep;
 pub mod history;
 pub mod loss;
 pub mod predict;
+pub mod saliency;
 pub mod train;
 pub mod vae;
 
@@ -61,7 +62,7 @@ pub use history::{
     ValidationMetrics,
 };
 pub use loss::ClassLoss;
-pub use predict::{DecisionThreshold, Predictor};
+pub use predict::{DecisionThreshold, Predictor, Saliency};
 pub use train::{epoch_order, Trainer};
 pub use vae::{HeadTraining, Reconstruction, Vae, VaeConfig};
 
@@ -272,6 +273,40 @@ impl Model {
             Self::Cnn(m) => m.forward(x),
             Self::Deep(m) => m.forward(x),
             Self::Vae(m) => m.classify(m.encode(x).0),
+        }
+    }
+
+    /// The activation [`saliency::grad_cam`] explains, `[batch, k, h, w]`: the last
+    /// convolution of the CNN (after ReLU, before its pool), the residual / plain net's last
+    /// block, the VAE encoder's last convolution. `self.head(self.features(x))` equals
+    /// `self.logits(x)`.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Self::Cnn(m) => m.features(x),
+            Self::Deep(m) => m.features(x),
+            Self::Vae(m) => m.features(x),
+        }
+    }
+
+    /// Class logits `[batch, classes]` from [`Model::features`].
+    pub fn head(&self, a: Tensor<4>) -> Tensor<2> {
+        match self {
+            Self::Cnn(m) => m.head(a),
+            Self::Deep(m) => m.head(a),
+            Self::Vae(m) => m.head_logits(a),
+        }
+    }
+
+    /// The PyTorch name of the module whose output [`Model::features`] is (in the layout
+    /// of the exported `model.safetensors`), e.g. `blocks.2.conv` (then ReLU).
+    pub fn features_layer(&self) -> String {
+        match self {
+            Self::Cnn(m) => format!(
+                "blocks.{}.conv (after ReLU, before the pool)",
+                m.blocks() - 1
+            ),
+            Self::Deep(m) => format!("blocks.{} (output, after ReLU)", m.blocks() - 1),
+            Self::Vae(m) => format!("encoder.{} (after ReLU)", m.encoder_layers() - 1),
         }
     }
 }

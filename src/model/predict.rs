@@ -11,8 +11,9 @@ use burn::tensor::activation::softmax;
 
 use super::train::images_tensor;
 use super::{ComputeDevice, Model};
-use crate::dataset::{load_images, Preprocess, Samples};
+use crate::dataset::{load_images, Placement, Preprocess, Samples};
 use crate::error::{Error, Result};
+use crate::imaging::Gray;
 use crate::ingest::merge::Laterality;
 
 /// The decision threshold chosen for a model on labelled data it was not trained on (a
@@ -159,6 +160,11 @@ impl Predictor {
         })
     }
 
+    /// The layer Grad-CAM explains ([`Model::features_layer`]).
+    pub fn features_layer(&self) -> String {
+        self.model.features_layer()
+    }
+
     /// The checkpoint's `config.json`.
     pub fn info(&self) -> &super::checkpoint::CheckpointInfo {
         &self.info
@@ -254,9 +260,139 @@ impl Predictor {
         Ok(out)
     }
 
+    /// What the model looks at in each file when it scores `class` (see
+    /// [`super::saliency`]): the map at the model input's size, the decoded image and how the
+    /// input sits in it. As [`Predictor::predict_each`], one unreadable file does not stop
+    /// the others. Occlusion fills its squares with the input value of black.
+    pub fn saliency(
+        &self,
+        files: &[(PathBuf, Option<Laterality>)],
+        class: usize,
+        method: super::saliency::Method,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<Result<Saliency>>> {
+        use super::saliency::{grad_cam, occlusion, Method, Occlusion};
+        use rayon::prelude::*;
+        let [c, h, w] = self.info.model.input_shape();
+        let (mean, std) = self.preprocess.normalise.unwrap_or((0.0, 1.0));
+        let how = Occlusion::for_size(h.min(w), -mean / std);
+        let mut out = Vec::with_capacity(files.len());
+        for chunk in files.chunks(self.batch()) {
+            let decoded: Vec<Result<(Gray, Gray, Placement)>> = chunk
+                .par_iter()
+                .map(|(p, l)| {
+                    let right = *l == Some(Laterality::Right);
+                    let image = crate::ingest::dicom::read_display(p)?;
+                    let input = self.preprocess.apply(&image, right)?;
+                    let placement = self.preprocess.placement(&image, right);
+                    Ok((image, input, placement))
+                })
+                .collect();
+            let ok: Vec<&(Gray, Gray, Placement)> =
+                decoded.iter().filter_map(|d| d.as_ref().ok()).collect();
+            let mut data = Vec::with_capacity(ok.len() * c * h * w);
+            for (_, g, _) in &ok {
+                data.extend_from_slice(&g.pixels);
+            }
+            let n = ok.len();
+            let samples = Samples::new(data, [n, c, h, w], vec![0; n])?;
+            let all: Vec<usize> = (0..n).collect();
+            let probs = if n == 0 {
+                vec![]
+            } else {
+                self.predict_samples(&samples)?
+            };
+            let (maps, cams): (Vec<Gray>, Vec<Option<super::saliency::GradCam>>) = match method {
+                Method::GradCam => grad_cam(&self.model, &samples, &all, class, &self.device)?
+                    .into_iter()
+                    .map(|g| (g.map.clone(), Some(g)))
+                    .unzip(),
+                Method::Occlusion => occlusion(
+                    &self.model,
+                    &samples,
+                    &all,
+                    class,
+                    &how,
+                    self.batch(),
+                    &self.device,
+                )?
+                .into_iter()
+                .map(|m| (m, None))
+                .unzip(),
+            };
+            let mut made = maps.into_iter().zip(cams).zip(probs);
+            for d in decoded {
+                out.push(match d {
+                    Ok((image, input, placement)) => {
+                        let ((map, grad_cam), probabilities) = made.next().ok_or_else(|| {
+                            Error::input("model output", "fewer maps than decoded images")
+                        })?;
+                        Ok(Saliency {
+                            class,
+                            method,
+                            probabilities,
+                            input,
+                            map,
+                            image,
+                            placement,
+                            grad_cam,
+                        })
+                    }
+                    Err(e) => Err(e),
+                });
+            }
+            progress(out.len(), files.len());
+        }
+        Ok(out)
+    }
+
     /// Class probabilities `[n][classes]` of samples already prepared with
     /// [`Predictor::preprocess`].
     pub fn predict_samples(&self, samples: &Samples) -> Result<Vec<Vec<f64>>> {
         probabilities(&self.model, samples, self.batch(), &self.device)
+    }
+}
+
+/// One file's saliency map ([`Predictor::saliency`]).
+#[derive(Debug, Clone)]
+pub struct Saliency {
+    /// The class explained.
+    pub class: usize,
+    /// How the map was made.
+    pub method: super::saliency::Method,
+    /// Class probabilities of the file.
+    pub probabilities: Vec<f64>,
+    /// The model input, as the model saw it (normalised when the recipe normalises:
+    /// [`Preprocess::unapply`] shows it).
+    pub input: Gray,
+    /// The map at the model input's size (Grad-CAM: >= 0; occlusion: probability drop).
+    pub map: Gray,
+    /// The decoded image.
+    pub image: Gray,
+    /// How the input sits in `image`.
+    pub placement: Placement,
+    /// Grad-CAM's channel weights and raw map (`None` for occlusion).
+    pub grad_cam: Option<super::saliency::GradCam>,
+}
+
+impl Saliency {
+    /// The map's peak in image pixels (continuous coordinates of the input pixel's centre),
+    /// or `None` when no value is positive (Grad-CAM found no evidence for the class, or
+    /// no square lowered the probability).
+    pub fn peak(&self) -> Option<(f64, f64)> {
+        let (u, v) = super::saliency::peak(&self.map);
+        (self.map.pixels[v * self.map.width + u] > 0.0).then(|| self.placement.to_image(u, v))
+    }
+
+    /// The map laid over the decoded image (0 outside the crop), divided by its largest
+    /// positive value so it is in [0, 1] for [`crate::plot::Tile::with_heat`] (all 0 when
+    /// nothing is positive).
+    pub fn on_image(&self) -> Result<Gray> {
+        let mut g = self.placement.to_image_map(&self.map)?;
+        let top = g.pixels.iter().copied().fold(0f32, f32::max);
+        for v in &mut g.pixels {
+            *v = if top > 0.0 { v.max(0.0) / top } else { 0.0 };
+        }
+        Ok(g)
     }
 }

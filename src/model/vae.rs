@@ -196,12 +196,28 @@ pub struct Vae {
 impl Vae {
     /// Latent mean and log-variance of `x`.
     pub fn encode(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
+        let h: Tensor<2> = self.features(x).flatten(1, 3);
+        (self.mu.forward(h.clone()), self.log_var.forward(h))
+    }
+
+    /// The encoder's last convolution after its ReLU (`encoder.<last>`): `[batch,
+    /// filters.last, size / 2^k, size / 2^k]`, the layer Grad-CAM explains for the head.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
         let mut x = x;
         for c in &self.encoder {
             x = relu(c.forward(x));
         }
-        let h: Tensor<2> = x.flatten(1, 3);
-        (self.mu.forward(h.clone()), self.log_var.forward(h))
+        x
+    }
+
+    /// Class logits from [`Vae::features`]: the latent mean, then the head.
+    pub fn head_logits(&self, a: Tensor<4>) -> Tensor<2> {
+        self.classify(self.mu.forward(a.flatten(1, 3)))
+    }
+
+    /// How many encoder convolutions.
+    pub fn encoder_layers(&self) -> usize {
+        self.encoder.len()
     }
 
     /// Decode latent codes `[batch, latent]` to images.

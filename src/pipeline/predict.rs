@@ -550,3 +550,167 @@ impl Predictions {
         Ok(tables.into_iter().map(|(p, _)| p).collect())
     }
 }
+
+/// What [`write_saliency`] wrote.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SaliencyWritten {
+    /// The folder.
+    pub dir: PathBuf,
+    /// `grad_cam` or `occlusion`.
+    pub method: &'static str,
+    /// The class explained.
+    pub class: String,
+    /// The layer Grad-CAM explains (PyTorch name in the exported weights).
+    pub layer: Option<String>,
+    /// Overlays written (one PNG per image).
+    pub images: usize,
+    /// Files that could not be read this time (also in the table, with no peak).
+    pub failed: usize,
+}
+
+/// The index of class `name` among `classes` (default: the last, the positive class), or a
+/// one-line error listing them.
+pub fn class_index(classes: &[String], name: Option<&str>) -> Result<usize> {
+    match name {
+        None => Ok(classes.len().saturating_sub(1)),
+        Some(n) => classes
+            .iter()
+            .position(|c| c == n)
+            .ok_or_else(|| Error::Param {
+                name: "class",
+                message: format!("{n:?} is not one of the model's classes {classes:?}"),
+            }),
+    }
+}
+
+/// Saliency maps of the scored images of `predictions` for class `class`, into `dir`:
+/// `saliency.csv` (file, patient, laterality, view, probability of the class, the map's peak
+/// in image pixels, empty when nothing in the map is positive, the overlay's name), one PNG
+/// per image (the decoded image beside it with the map laid over it and the peak crossed)
+/// and `saliency.safetensors` (`input` `[n, c, h, w]` as the model saw it, `map` `[n, h, w]`;
+/// for Grad-CAM also `weights` `[n, k]` and `raw` `[n, h', w']` before the ReLU) for checking
+/// against another framework.
+pub fn write_saliency(
+    predictor: &Predictor,
+    predictions: &Predictions,
+    class: usize,
+    method: crate::model::saliency::Method,
+    dir: &Path,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<SaliencyWritten> {
+    use crate::model::saliency::Method;
+    use crate::plot::{image_grid, Figure, Tile};
+    let _lock = crate::outlock::OutLock::folder(dir)?;
+    let classes = predictor.classes();
+    let name = classes.get(class).cloned().ok_or_else(|| Error::Param {
+        name: "class",
+        message: format!("class {class} of {} classes", classes.len()),
+    })?;
+    let inputs: Vec<&Input> = predictions.scored.iter().map(|(i, _)| i).collect();
+    let files: Vec<(PathBuf, Option<Laterality>)> = inputs
+        .iter()
+        .map(|i| (i.file.clone(), i.laterality))
+        .collect();
+    let maps = predictor.saliency(&files, class, method, progress)?;
+    let mut rows: Vec<[String; 8]> = vec![];
+    let (mut tensors_in, mut weights, mut raws, mut ups) = (vec![], vec![], vec![], vec![]);
+    let (mut k, mut fside) = (0, [0, 0]);
+    let mut failed = 0;
+    for (n, (input, m)) in inputs.iter().zip(maps).enumerate() {
+        let common = [
+            input.shown.clone(),
+            input.patient.clone().unwrap_or_default(),
+            input.laterality.map(|l| l.to_string()).unwrap_or_default(),
+            input.view.clone().unwrap_or_default(),
+        ];
+        let m = match m {
+            Ok(m) => m,
+            Err(_) => {
+                failed += 1;
+                let [a, b, c, d] = common;
+                rows.push([
+                    a,
+                    b,
+                    c,
+                    d,
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]);
+                continue;
+            }
+        };
+        let stem = input
+            .file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let png = format!("{n:05}_{stem}.png");
+        let peak = m.peak();
+        let p = m.probabilities.get(class).copied().unwrap_or(f64::NAN);
+        let heat = m.on_image()?;
+        let left = Tile::new(&m.image, stem.clone());
+        let mut right = Tile::new(&m.image, format!("{} p({name}) = {p:.3}", method.name()))
+            .with_heat(&heat.pixels)?;
+        if let Some((x, y)) = peak {
+            right = right.with_cross(x as f32, y as f32);
+        }
+        let aspect = m.image.height as f64 / m.image.width.max(1) as f64;
+        let h = (300.0 * aspect).clamp(150.0, 900.0) as u32 + 60;
+        Figure::png(640, h, |a| image_grid(a, &[left, right], 2, &input.shown))?
+            .save(dir.join(&png))?;
+        if let Some(g) = &m.grad_cam {
+            k = g.weights.len();
+            fside = g.feature_size;
+            weights.extend_from_slice(&g.weights);
+            raws.extend_from_slice(&g.raw);
+        }
+        ups.extend_from_slice(&m.map.pixels);
+        tensors_in.extend_from_slice(&m.input.pixels);
+        let [a, b, c, d] = common;
+        let (px, py) = peak.map_or((String::new(), String::new()), |(x, y)| {
+            (format!("{x:.1}"), format!("{y:.1}"))
+        });
+        rows.push([a, b, c, d, format!("{p}"), px, py, png]);
+    }
+    let col = |j: usize, name: &str| {
+        Column::new(
+            name.into(),
+            rows.iter().map(|r| r[j].clone()).collect::<Vec<_>>(),
+        )
+    };
+    let mut table = DataFrame::new_infer_height(vec![
+        col(0, "file"),
+        col(1, "patient"),
+        col(2, "laterality"),
+        col(3, "view"),
+        col(4, &format!("p_{name}")),
+        col(5, "peak_x"),
+        col(6, "peak_y"),
+        col(7, "overlay"),
+    ])
+    .map_err(|e| Error::table("saliency", e))?;
+    write_csv(&mut table, &dir.join("saliency.csv"))?;
+    let done = inputs.len() - failed;
+    if done > 0 {
+        let [c, h, w] = predictor.info().model.input_shape();
+        let mut tensors: Vec<(&str, Vec<usize>, &[f32])> = vec![
+            ("input", vec![done, c, h, w], &tensors_in),
+            ("map", vec![done, h, w], &ups),
+        ];
+        if method == Method::GradCam {
+            tensors.push(("weights", vec![done, k], &weights));
+            tensors.push(("raw", vec![done, fside[0], fside[1]], &raws));
+        }
+        crate::model::checkpoint::write_tensors(&dir.join("saliency.safetensors"), &tensors)?;
+    }
+    Ok(SaliencyWritten {
+        dir: dir.to_path_buf(),
+        method: method.name(),
+        class: name,
+        layer: (method == Method::GradCam).then(|| predictor.features_layer()),
+        images: done,
+        failed,
+    })
+}

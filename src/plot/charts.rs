@@ -641,6 +641,14 @@ pub struct Tile {
     pub caption: String,
     /// `Some(true)` prints the caption green, `Some(false)` red (a wrong prediction).
     pub correct: Option<bool>,
+    /// A heat map over the image (`width * height` values in [0, 1], e.g. a saliency map
+    /// divided by its maximum), blended in with a blue-to-red colour scale; 0 leaves the
+    /// pixel grey.
+    pub heat: Option<Vec<f32>>,
+    /// Circles `[x, y, radius]` in image pixels (e.g. the true lesion), drawn in green.
+    pub circles: Vec<[f32; 3]>,
+    /// A cross at `[x, y]` in image pixels (e.g. the saliency peak), drawn in white.
+    pub cross: Option<[f32; 2]>,
 }
 
 impl Tile {
@@ -652,7 +660,40 @@ impl Tile {
             height: img.height,
             caption: caption.into(),
             correct: None,
+            heat: None,
+            circles: vec![],
+            cross: None,
         }
+    }
+
+    /// The same tile with `heat` (values clamped to [0, 1]) blended over it, or an error when
+    /// it is not one value per pixel.
+    pub fn with_heat(mut self, heat: &[f32]) -> Result<Self> {
+        if heat.len() != self.width * self.height {
+            return Err(Error::input(
+                "plot",
+                format!(
+                    "tile: {} heat values for {}x{}",
+                    heat.len(),
+                    self.width,
+                    self.height
+                ),
+            ));
+        }
+        self.heat = Some(heat.iter().map(|v| v.clamp(0.0, 1.0)).collect());
+        Ok(self)
+    }
+
+    /// The same tile with a green circle at `(x, y)`, radius `r` (image pixels).
+    pub fn with_circle(mut self, x: f32, y: f32, r: f32) -> Self {
+        self.circles.push([x, y, r]);
+        self
+    }
+
+    /// The same tile with a white cross at `(x, y)` (image pixels).
+    pub fn with_cross(mut self, x: f32, y: f32) -> Self {
+        self.cross = Some([x, y]);
+        self
     }
 
     /// The same tile with its caption green (`true`) or red (`false`).
@@ -672,16 +713,16 @@ pub fn image_grid<DB: DrawingBackend>(
 ) -> Result<()> {
     const C: &str = "image_grid";
     check_nonempty(C, tiles.len(), "images")?;
-    if let Some((i, t)) = tiles
-        .iter()
-        .enumerate()
-        .find(|(_, t)| t.width == 0 || t.height == 0 || t.pixels.len() != t.width * t.height)
-    {
+    if let Some((i, t)) = tiles.iter().enumerate().find(|(_, t)| {
+        let n = t.width * t.height;
+        n == 0 || t.pixels.len() != n || t.heat.as_ref().is_some_and(|h| h.len() != n)
+    }) {
         return Err(Error::input(
             "plot",
             format!(
-                "{C}: tile {i} has {} pixels for {}x{}",
+                "{C}: tile {i} has {} pixels ({} heat values) for {}x{}",
                 t.pixels.len(),
+                t.heat.as_ref().map_or(0, |h| h.len()),
                 t.width,
                 t.height
             ),
@@ -714,8 +755,16 @@ pub fn image_grid<DB: DrawingBackend>(
             let sy = ((y as f64 / scale) as usize).min(t.height - 1);
             for x in 0..w {
                 let sx = ((x as f64 / scale) as usize).min(t.width - 1);
-                let v = (t.pixels[sy * t.width + sx].clamp(0.0, 1.0) * 255.0).round() as u8;
-                rgb.extend([v, v, v]);
+                let g = t.pixels[sy * t.width + sx].clamp(0.0, 1.0);
+                let px = match &t.heat {
+                    Some(heat) => {
+                        let v = heat[sy * t.width + sx];
+                        let a = 0.6 * ((v - 0.1) / 0.9).clamp(0.0, 1.0);
+                        heat_colour(v).map(|c| (1.0 - a) * g + a * c)
+                    }
+                    None => [g; 3],
+                };
+                rgb.extend(px.map(|c| (c * 255.0).round() as u8));
             }
         }
         let pos = (((cw - w) / 2) as i32, ((ch - h) / 2) as i32);
@@ -725,6 +774,31 @@ pub fn image_grid<DB: DrawingBackend>(
                 message: "bitmap size mismatch".into(),
             })?;
         inner.draw(&elem).map_err(drawing(C))?;
+        let at = |x: f32, y: f32| {
+            (
+                pos.0 + (x as f64 * scale) as i32,
+                pos.1 + (y as f64 * scale) as i32,
+            )
+        };
+        for &[x, y, r] in &t.circles {
+            let ring = Circle::new(
+                at(x, y),
+                ((r as f64 * scale) as i32).max(3),
+                RGBColor(40, 220, 90).stroke_width(2),
+            );
+            inner.draw(&ring).map_err(drawing(C))?;
+        }
+        if let Some([x, y]) = t.cross {
+            inner
+                .draw(&Cross::new(at(x, y), 6, WHITE.stroke_width(2)))
+                .map_err(drawing(C))?;
+        }
     }
     Ok(())
+}
+
+/// Blue (0) through cyan, yellow to red (1): the colour of a heat value.
+fn heat_colour(v: f32) -> [f32; 3] {
+    let band = |centre: f32| (1.5 - (4.0 * v - centre).abs()).clamp(0.0, 1.0);
+    [band(3.0), band(2.0), band(1.0)]
 }

@@ -51,6 +51,9 @@ fn every_chart_renders() {
             height: 40,
             caption: format!("cancer p={:.2}", i as f64 / 6.0),
             correct: Some(i % 2 == 0),
+            heat: None,
+            circles: vec![],
+            cross: None,
         })
         .collect();
     let points: Vec<(f64, f64)> = s
@@ -163,9 +166,16 @@ fn charts_refuse_bad_input() {
         height: 2,
         caption: String::new(),
         correct: None,
+        heat: None,
+        circles: vec![],
+        cross: None,
     };
     let e = Figure::png(100, 100, |a| plot::image_grid(a, &[tile], 1, "x")).unwrap_err();
-    assert!(e.to_string().contains("tile 0 has 3 pixels for 2x2"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("tile 0 has 3 pixels (0 heat values) for 2x2"),
+        "{e}"
+    );
 }
 
 #[test]
