@@ -22,7 +22,8 @@
 //! (optimisers, schedule, early stopping, class weights, balanced sampling, focal loss),
 //! [`history`] what training reports (per-epoch statistics, progress callbacks), [`train`]
 //! the loop, [`checkpoint`] safetensors + JSON on disk (with the input recipe), and
-//! [`predict`] scores per image and the [`Predictor`] that scores files from a checkpoint.
+//! [`predict`] scores per image and the [`Predictor`] that scores files from a checkpoint,
+//! [`saliency`] what a network looks at (Grad-CAM on [`Model::features`], occlusion).
 //! [`baseline`] holds the majority-class and logistic-regression baselines a CNN must beat.
 //!
 //! ```no_run

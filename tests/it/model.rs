@@ -634,3 +634,116 @@ fn seed_cnn_with_batch_norm() {
     let p = probabilities(&m, &train, 32, &cpu()).unwrap();
     assert_eq!(p, t.predict(&train).unwrap());
 }
+
+/// `imaging::upsample_bilinear` against `F.interpolate(mode="bilinear",
+/// align_corners=False)` of PyTorch 2.9.1 (`tests/data/torch_reference.json`, made by
+/// `tests/python/make_torch_reference.py`): enlarging and shrinking. Tolerance 1e-6 (f32).
+#[test]
+fn bilinear_resampling_matches_pytorch_interpolate() {
+    let text =
+        std::fs::read_to_string(crate::repo().join("tests/data/torch_reference.json")).unwrap();
+    let r: Value = serde_json::from_str(&text).unwrap();
+    let nums = |v: &Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let cases = r["interpolate"].as_array().unwrap();
+    assert_eq!(cases.len(), 4);
+    for c in cases {
+        let input: Vec<f32> = nums(&c["input"]).into_iter().map(|v| v as f32).collect();
+        let [h, w] = [0, 1].map(|i| nums(&c["shape"])[i] as usize);
+        let [oh, ow] = [0, 1].map(|i| nums(&c["size"])[i] as usize);
+        let got = mammolab::imaging::upsample_bilinear(&input, [h, w], [oh, ow]).unwrap();
+        assert_eq!((got.width, got.height), (ow, oh));
+        for (i, (g, want)) in got.pixels.iter().zip(nums(&c["output"])).enumerate() {
+            assert!(
+                (*g as f64 - want).abs() < 1e-6,
+                "{h}x{w} -> {oh}x{ow}, value {i}: {g} vs PyTorch {want}"
+            );
+        }
+    }
+}
+
+/// For a network that ends in global average pooling and one linear layer, Grad-CAM's
+/// channel weights are the class's weights / (h * w), so its raw map sums to the logit
+/// minus the bias (the CAM identity of Zhou et al. 2016): checks the gradient without
+/// another framework.
+#[test]
+fn grad_cam_of_a_pooled_network_sums_to_the_logit() {
+    use mammolab::model::saliency::grad_cam;
+    let d = cpu();
+    let cfg = ModelConfig::Deep(DeepCnnConfig::new(16, 1, 3, 2, true));
+    let model = cfg.init(&d).unwrap();
+    let samples = blobs(5, 16, 11);
+    let idx: Vec<usize> = (0..5).collect();
+    let x = Tensor::<4>::from_data(TensorData::new(samples.gather(&idx), [5, 1, 16, 16]), &d);
+    let logits: Vec<f32> = model.logits(x.clone()).into_data().to_vec().unwrap();
+    let a = model.features(x);
+    let bias: Vec<f32> = model
+        .head(a.zeros_like())
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap();
+    for class in 0..3 {
+        let cams = grad_cam(&model, &samples, &idx, class, &d).unwrap();
+        assert_eq!(cams.len(), 5);
+        for (n, cam) in cams.iter().enumerate() {
+            assert_eq!(cam.feature_size, [4, 4], "16 px, pooled after the stem and half the blocks");
+            assert_eq!((cam.map.width, cam.map.height), (16, 16));
+            let sum: f64 = cam.raw.iter().map(|&v| v as f64).sum();
+            let want = (logits[n * 3 + class] - bias[n * 3 + class]) as f64;
+            assert!((sum - want).abs() < 1e-4, "image {n} class {class}: {sum} vs {want}");
+        }
+    }
+    let e = grad_cam(&model, &samples, &idx, 3, &d).unwrap_err();
+    assert!(e.to_string().contains("the model has 3 classes"), "{e}");
+}
+
+/// A CNN trained to find a bright square looks at the square: the peak of its Grad-CAM and
+/// of its occlusion map lies on the square (within 2 px) for most positive images.
+#[test]
+fn saliency_of_a_trained_cnn_points_at_the_blob() {
+    use mammolab::model::saliency::{grad_cam, occlusion, peak, Occlusion};
+    let mut c = CnnConfig::seed001(24, 1, 2);
+    c.filters = vec![8, 16];
+    c.dense = 16;
+    c.same_padding = true;
+    let mut t = Trainer::new(ModelConfig::Cnn(c), quick(8), ComputeDevice::Cpu).unwrap();
+    t.fit(&blobs(200, 24, 21), None, &mut Silent).unwrap();
+    let test = blobs(100, 24, 22);
+    let pos: Vec<usize> = (0..100).filter(|&i| test.labels[i] == 1).collect();
+    let model = t.inference_model();
+    let d = cpu();
+    let cams = grad_cam(&model, &test, &pos, 1, &d).unwrap();
+    let occ = occlusion(&model, &test, &pos, 1, &Occlusion::for_size(24, 0.0), 64, &d).unwrap();
+    // The square: the 4x4 window with the largest sum (its pixels are >= 0.8, noise < 0.3).
+    let square = |i: usize| {
+        let img = test.gather(&[i]);
+        let mut best = (0, 0, f32::MIN);
+        for y in 0..=20 {
+            for x in 0..=20 {
+                let s: f32 = (0..16).map(|k| img[(y + k / 4) * 24 + x + k % 4]).sum();
+                if s > best.2 {
+                    best = (x, y, s);
+                }
+            }
+        }
+        (best.0, best.1)
+    };
+    let on = |(px, py): (usize, usize), (x, y): (usize, usize)| {
+        px + 2 >= x && px <= x + 5 && py + 2 >= y && py <= y + 5
+    };
+    let hits = |maps: Vec<&mammolab::imaging::Gray>| {
+        maps.iter()
+            .zip(&pos)
+            .filter(|(m, &i)| on(peak(m), square(i)))
+            .count()
+    };
+    let g = hits(cams.iter().map(|c| &c.map).collect());
+    let o = hits(occ.iter().collect());
+    assert!(g * 4 >= pos.len() * 3, "Grad-CAM on the square for {g} of {}", pos.len());
+    assert!(o * 4 >= pos.len() * 3, "occlusion on the square for {o} of {}", pos.len());
+}

@@ -203,3 +203,52 @@ fn tables_escape_and_elide() {
     let html = Table::new(report.to_dataframe().unwrap()).to_html();
     assert!(html.contains("weighted avg"));
 }
+
+/// A model input's map goes back onto the decoded image through the crop and the flip.
+#[test]
+fn placement_undoes_crop_and_flip() {
+    use mammolab::dataset::Preprocess;
+    use mammolab::imaging::Gray;
+    // A 40 x 20 image whose bright part (the "breast") is x 10..30, y 0..20.
+    let mut img = Gray {
+        width: 40,
+        height: 20,
+        pixels: vec![0.0; 800],
+    };
+    for y in 0..20 {
+        for x in 10..30 {
+            img.pixels[y * 40 + x] = 0.5;
+        }
+    }
+    let pre = Preprocess::new(10, 10).with_crop(0.1).with_flip_right();
+    for right in [false, true] {
+        let p = pre.placement(&img, right);
+        assert_eq!(p.crop, (10, 0, 30, 20));
+        assert_eq!(p.flipped, right);
+        // Input pixel (1, 4): 2 x 2 image pixels each; mirrored for the right breast.
+        let (x, y) = p.to_image(1, 4);
+        let want_x = if right { 10.0 + 17.0 } else { 10.0 + 3.0 };
+        assert_eq!((x, y), (want_x, 9.0));
+        let mut map = Gray {
+            width: 10,
+            height: 10,
+            pixels: vec![0.0; 100],
+        };
+        map.pixels[4 * 10 + 1] = 1.0;
+        let on = p.to_image_map(&map).unwrap();
+        assert_eq!((on.width, on.height), (40, 20));
+        let best = mammolab::model::saliency::peak(&on);
+        assert!(
+            (best.0 as f64 + 0.5 - x).abs() <= 1.0 && (best.1 as f64 + 0.5 - y).abs() <= 1.0,
+            "{best:?} vs {x},{y}"
+        );
+        assert!(on.pixels[..10].iter().all(|&v| v == 0.0), "0 outside the crop");
+    }
+    let bad = Gray {
+        width: 3,
+        height: 3,
+        pixels: vec![0.0; 9],
+    };
+    let e = pre.placement(&img, false).to_image_map(&bad).unwrap_err();
+    assert!(e.to_string().contains("map is 3x3, the model input 10x10"), "{e}");
+}

@@ -6,6 +6,8 @@
 - vae: reconstruction as `F.mse_loss(reduction="sum")` / batch and
   `F.binary_cross_entropy(reduction="sum")` / batch; KL of N(mu, exp(log_var)) from N(0, I)
   via `torch.distributions.kl_divergence`, summed / batch.
+- interpolate: `F.interpolate(mode="bilinear", align_corners=False)` enlarging (saliency
+  maps to the input size) and shrinking, for `imaging::upsample_bilinear`.
 """
 
 import json
@@ -35,6 +37,12 @@ def reference():
     mu = torch.randn(b, 6, generator=g, dtype=torch.float64)
     log_var = torch.randn(b, 6, generator=g, dtype=torch.float64) * 0.5
     kl = kl_divergence(Normal(mu, torch.exp(0.5 * log_var)), Normal(0.0, 1.0)).sum() / b
+    small = torch.rand(3, 4, generator=g, dtype=torch.float64)
+    big = torch.rand(9, 7, generator=g, dtype=torch.float64)
+
+    def bilinear(t, size):
+        return floats(F.interpolate(t[None, None], size=size, mode="bilinear", align_corners=False)[0, 0])
+
     return {
         "torch_version": torch.__version__,
         "loss": {
@@ -56,6 +64,10 @@ def reference():
             "bce": float(F.binary_cross_entropy(rec, x, reduction="sum") / b),
             "kl": float(kl),
         },
+        "interpolate": [
+            {"input": floats(t), "shape": list(t.shape), "size": list(size), "output": bilinear(t, size)}
+            for t, size in [(small, (12, 16)), (small, (7, 5)), (big, (4, 3)), (big, (9, 7))]
+        ],
     }
 
 
