@@ -680,22 +680,29 @@ fn grad_cam_of_a_pooled_network_sums_to_the_logit() {
     let samples = blobs(5, 16, 11);
     let idx: Vec<usize> = (0..5).collect();
     let x = Tensor::<4>::from_data(TensorData::new(samples.gather(&idx), [5, 1, 16, 16]), &d);
-    let logits: Vec<f32> = model.logits(x.clone()).into_data().to_vec().unwrap();
+    let logits: Vec<f32> = model.logits(x.clone()).into_data().try_to_vec().unwrap();
     let a = model.features(x);
     let bias: Vec<f32> = model
         .head(a.zeros_like())
         .into_data()
-        .to_vec::<f32>()
+        .try_to_vec::<f32>()
         .unwrap();
     for class in 0..3 {
         let cams = grad_cam(&model, &samples, &idx, class, &d).unwrap();
         assert_eq!(cams.len(), 5);
         for (n, cam) in cams.iter().enumerate() {
-            assert_eq!(cam.feature_size, [4, 4], "16 px, pooled after the stem and half the blocks");
+            assert_eq!(
+                cam.feature_size,
+                [4, 4],
+                "16 px, pooled after the stem and half the blocks"
+            );
             assert_eq!((cam.map.width, cam.map.height), (16, 16));
             let sum: f64 = cam.raw.iter().map(|&v| v as f64).sum();
             let want = (logits[n * 3 + class] - bias[n * 3 + class]) as f64;
-            assert!((sum - want).abs() < 1e-4, "image {n} class {class}: {sum} vs {want}");
+            assert!(
+                (sum - want).abs() < 1e-4,
+                "image {n} class {class}: {sum} vs {want}"
+            );
         }
     }
     let e = grad_cam(&model, &samples, &idx, 3, &d).unwrap_err();
@@ -718,7 +725,16 @@ fn saliency_of_a_trained_cnn_points_at_the_blob() {
     let model = t.inference_model();
     let d = cpu();
     let cams = grad_cam(&model, &test, &pos, 1, &d).unwrap();
-    let occ = occlusion(&model, &test, &pos, 1, &Occlusion::for_size(24, 0.0), 64, &d).unwrap();
+    let occ = occlusion(
+        &model,
+        &test,
+        &pos,
+        1,
+        &Occlusion::for_size(24, 0.0),
+        64,
+        &d,
+    )
+    .unwrap();
     // The square: the 4x4 window with the largest sum (its pixels are >= 0.8, noise < 0.3).
     let square = |i: usize| {
         let img = test.gather(&[i]);
@@ -744,6 +760,14 @@ fn saliency_of_a_trained_cnn_points_at_the_blob() {
     };
     let g = hits(cams.iter().map(|c| &c.map).collect());
     let o = hits(occ.iter().collect());
-    assert!(g * 4 >= pos.len() * 3, "Grad-CAM on the square for {g} of {}", pos.len());
-    assert!(o * 4 >= pos.len() * 3, "occlusion on the square for {o} of {}", pos.len());
+    assert!(
+        g * 4 >= pos.len() * 3,
+        "Grad-CAM on the square for {g} of {}",
+        pos.len()
+    );
+    assert!(
+        o * 4 >= pos.len() * 3,
+        "occlusion on the square for {o} of {}",
+        pos.len()
+    );
 }

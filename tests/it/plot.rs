@@ -242,7 +242,10 @@ fn placement_undoes_crop_and_flip() {
             (best.0 as f64 + 0.5 - x).abs() <= 1.0 && (best.1 as f64 + 0.5 - y).abs() <= 1.0,
             "{best:?} vs {x},{y}"
         );
-        assert!(on.pixels[..10].iter().all(|&v| v == 0.0), "0 outside the crop");
+        assert!(
+            on.pixels[..10].iter().all(|&v| v == 0.0),
+            "0 outside the crop"
+        );
     }
     let bad = Gray {
         width: 3,
@@ -250,5 +253,8 @@ fn placement_undoes_crop_and_flip() {
         pixels: vec![0.0; 9],
     };
     let e = pre.placement(&img, false).to_image_map(&bad).unwrap_err();
-    assert!(e.to_string().contains("map is 3x3, the model input 10x10"), "{e}");
+    assert!(
+        e.to_string().contains("map is 3x3, the model input 10x10"),
+        "{e}"
+    );
 }

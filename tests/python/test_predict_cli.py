@@ -154,3 +154,34 @@ def test_pseudonyms_are_keyed_and_outputs_hold_no_identifiers(trained, cohort, t
         text = p.read_bytes().decode("latin-1")
         leaked = [x for x in ids | names if x in text]
         assert not leaked, (p, leaked[:3])
+
+
+def test_saliency_overlays_open_in_pillow_and_peaks_lie_on_the_image(trained, cohort, tmp_path):
+    """--saliency: one overlay PNG per scored image (Pillow opens each), saliency.csv with one
+    row per scored image, its peaks inside the decoded image (pydicom/Pillow size), a corrupt
+    input reported once and not explained; an unknown class is a one-line error."""
+    run_dir, _ = trained
+    root, _ = cohort
+    jpgs = sorted(root.rglob("*.jpg"))[:3]
+    bad = tmp_path / "cut.jpg"
+    bad.write_bytes(jpgs[0].read_bytes()[:2000])
+    maps = tmp_path / "maps"
+    for method in ["grad-cam", "occlusion"]:
+        out = maps / method
+        s = predict_json("--run", run_dir, "--images", *jpgs, bad, "--out", tmp_path / f"{method}.csv",
+                         "--saliency", out, "--saliency-method", method, "--saliency-class", "normal")
+        assert s["scored"] == 3 and s["failed"] == 1
+        assert s["saliency"]["images"] == 3 and s["saliency"]["class"] == "normal"
+        table = pd.read_csv(out / "saliency.csv")
+        assert len(table) == 3 and list(table.columns[:5]) == ["file", "patient", "laterality", "view", "p_normal"]
+        for (_, row), jpg in zip(table.iterrows(), jpgs):
+            with Image.open(out / row["overlay"]) as im:
+                assert im.format == "PNG" and im.size[0] == 640
+            w, h = Image.open(jpg).size
+            if not np.isnan(row["peak_x"]):
+                assert 0 <= row["peak_x"] < w and 0 <= row["peak_y"] < h
+        assert sorted(p.name for p in out.glob("*.png")) == sorted(table["overlay"])
+    p = run("predict", "--run", run_dir, "--images", jpgs[0], "--out", tmp_path / "x.csv",
+            "--saliency", maps / "x", "--saliency-class", "benign")
+    assert p.returncode != 0
+    assert p.stderr.strip().count("\n") == 0 and "not one of the model's classes" in p.stderr, p.stderr

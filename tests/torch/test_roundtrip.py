@@ -39,10 +39,17 @@ class Cnn(nn.Module):
         self.dense = nn.Linear(chans[-1] * side * side, cfg["dense"])
         self.logits = nn.Linear(cfg["dense"], cfg["classes"])
 
-    def forward(self, x):
-        for b in self.blocks:
+    def features(self, x):
+        """The last convolution after its ReLU, before its pool (what Grad-CAM explains)."""
+        for b in self.blocks[:-1]:
             x = b(x)
-        return self.logits(F.relu(self.dense(x.flatten(1))))
+        return F.relu(self.blocks[-1].conv(x))
+
+    def classify(self, a):
+        return self.logits(F.relu(self.dense(F.max_pool2d(a, 2).flatten(1))))
+
+    def forward(self, x):
+        return self.classify(self.features(x))
 
 
 class DeepBlock(nn.Module):
@@ -61,7 +68,8 @@ class Deep(nn.Module):
         self.blocks = nn.ModuleList(DeepBlock(w) for _ in range(cfg["blocks"]))
         self.logits = nn.Linear(w, cfg["classes"])
 
-    def forward(self, x):
+    def features(self, x):
+        """The last block's output."""
         x = F.max_pool2d(F.relu(self.stem(x)), 2)
         half = len(self.blocks) // 2
         for i, b in enumerate(self.blocks):
@@ -69,7 +77,13 @@ class Deep(nn.Module):
                 x = F.max_pool2d(x, 2)
             f = b.conv2(F.relu(b.conv1(x)))
             x = F.relu(x + f) if self.residual else F.relu(f)
-        return self.logits(F.adaptive_avg_pool2d(x, 1).flatten(1))
+        return x
+
+    def classify(self, a):
+        return self.logits(F.adaptive_avg_pool2d(a, 1).flatten(1))
+
+    def forward(self, x):
+        return self.classify(self.features(x))
 
 
 class Vae(nn.Module):
@@ -87,10 +101,17 @@ class Vae(nn.Module):
         self.decoder = nn.ModuleList(nn.ConvTranspose2d(a, b, 4, stride=2, padding=1) for a, b in zip(rev, rev[1:]))
         self.head = nn.Linear(cfg["latent"], cfg["classes"])
 
-    def forward(self, x):
+    def features(self, x):
+        """The encoder's last convolution after its ReLU."""
         for c in self.encoder:
             x = F.relu(c(x))
-        return self.head(self.mu(x.flatten(1)))
+        return x
+
+    def classify(self, a):
+        return self.head(self.mu(a.flatten(1)))
+
+    def forward(self, x):
+        return self.classify(self.features(x))
 
 
 def build(cfg):

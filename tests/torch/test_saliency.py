@@ -7,7 +7,7 @@ A = the explained layer's activation, alpha_k = spatial mean of d logit_c / d A_
 raw = sum_k alpha_k A_k, map = F.interpolate(ReLU(raw), input size, bilinear,
 align_corners=False). The explained layer is the one mammolab names (`blocks.<last>.conv`
 after ReLU for the CNN, `blocks.<last>` for the residual net, `encoder.<last>` after ReLU for
-the VAE); `head(features(x))` is checked to equal the full module's logits first.
+the VAE: `features` of the modules in test_roundtrip.py, `classify` the rest).
 Tolerances (f32 on both sides): channel weights and raw maps within 1e-4 of the largest
 magnitude plus 1e-7, the upsampled map within 1e-4 of its largest value plus 1e-7.
 
@@ -25,33 +25,6 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from test_roundtrip import BIN, build, cohort  # noqa: F401  (cohort is a fixture)
-
-
-def features(net, kind, x):
-    if kind == "cnn":
-        for b in net.blocks[:-1]:
-            x = b(x)
-        return F.relu(net.blocks[-1].conv(x))
-    if kind == "deep":
-        x = F.max_pool2d(F.relu(net.stem(x)), 2)
-        half = len(net.blocks) // 2
-        for i, b in enumerate(net.blocks):
-            if i == half and i > 0:
-                x = F.max_pool2d(x, 2)
-            f = b.conv2(F.relu(b.conv1(x)))
-            x = F.relu(x + f) if net.residual else F.relu(f)
-        return x
-    for c in net.encoder:
-        x = F.relu(c(x))
-    return x
-
-
-def head(net, kind, a):
-    if kind == "cnn":
-        return net.logits(F.relu(net.dense(F.max_pool2d(a, 2).flatten(1))))
-    if kind == "deep":
-        return net.logits(F.adaptive_avg_pool2d(a, 1).flatten(1))
-    return net.head(net.mu(a.flatten(1)))
 
 
 def close(ours, theirs, what):
@@ -101,7 +74,6 @@ def saliency(run, tmp_path, method, images=None, cls=None):
 @pytest.mark.parametrize("model", ["cnn", "vae", "resnet"])
 def test_grad_cam_equals_pytorch(cohort, runs, tmp_path, model):
     run, cfg, net = trained(cohort, runs, model)
-    kind = cfg["model"]["kind"]
     # Both classes: after one epoch the evidence for one of them is often negative
     # everywhere (an all-zero map after the ReLU); the other's map is not.
     map_scales = []
@@ -110,10 +82,8 @@ def test_grad_cam_equals_pytorch(cohort, runs, tmp_path, model):
         assert written["method"] == "grad_cam" and written["class"] == name
         x = t["input"]
         assert x.shape[0] == written["images"] > 0
-        with torch.no_grad():
-            assert torch.allclose(head(net, kind, features(net, kind, x)), net(x), atol=1e-5)
-        a = features(net, kind, x).detach().requires_grad_(True)
-        (g,) = torch.autograd.grad(head(net, kind, a)[:, c].sum(), a)
+        a = net.features(x).detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(net.classify(a)[:, c].sum(), a)
         alpha = g.mean(dim=(2, 3))
         raw = (alpha[:, :, None, None] * a).sum(1).detach()
         up = F.interpolate(F.relu(raw)[:, None], size=x.shape[2:], mode="bilinear", align_corners=False)[:, 0]
