@@ -585,11 +585,13 @@ pub fn class_index(classes: &[String], name: Option<&str>) -> Result<usize> {
 
 /// Saliency maps of the scored images of `predictions` for class `class`, into `dir`:
 /// `saliency.csv` (file, patient, laterality, view, probability of the class, the map's peak
-/// in image pixels, empty when nothing in the map is positive, the overlay's name), one PNG
-/// per image (the decoded image beside it with the map laid over it and the peak crossed)
-/// and `saliency.safetensors` (`input` `[n, c, h, w]` as the model saw it, `map` `[n, h, w]`;
-/// for Grad-CAM also `weights` `[n, k]` and `raw` `[n, h', w']` before the ReLU) for checking
-/// against another framework.
+/// in image pixels, empty when nothing in the map is positive, the overlay's name, and why
+/// a file could not be read again when it could not), one PNG per image (the decoded image
+/// beside it with the map laid over it and the peak crossed) and `saliency.safetensors`
+/// (`input` `[n, c, h, w]` as the model saw it, `map` `[n, h, w]`; for Grad-CAM also
+/// `weights` `[n, k]` and `raw` `[n, h', w']` before the ReLU; one entry per table row with
+/// an overlay, in order) for checking against another framework. Images are decoded and
+/// explained 64 at a time, so memory stays bounded whatever the number of files.
 pub fn write_saliency(
     predictor: &Predictor,
     predictions: &Predictions,
@@ -607,72 +609,71 @@ pub fn write_saliency(
         message: format!("class {class} of {} classes", classes.len()),
     })?;
     let inputs: Vec<&Input> = predictions.scored.iter().map(|(i, _)| i).collect();
-    let files: Vec<(PathBuf, Option<Laterality>)> = inputs
-        .iter()
-        .map(|i| (i.file.clone(), i.laterality))
-        .collect();
-    let maps = predictor.saliency(&files, class, method, progress)?;
-    let mut rows: Vec<[String; 8]> = vec![];
+    let mut rows: Vec<[String; 9]> = vec![];
     let (mut tensors_in, mut weights, mut raws, mut ups) = (vec![], vec![], vec![], vec![]);
     let (mut k, mut fside) = (0, [0, 0]);
     let mut failed = 0;
-    for (n, (input, m)) in inputs.iter().zip(maps).enumerate() {
-        let common = [
-            input.shown.clone(),
-            input.patient.clone().unwrap_or_default(),
-            input.laterality.map(|l| l.to_string()).unwrap_or_default(),
-            input.view.clone().unwrap_or_default(),
-        ];
-        let m = match m {
-            Ok(m) => m,
-            Err(_) => {
-                failed += 1;
-                let [a, b, c, d] = common;
-                rows.push([
-                    a,
-                    b,
-                    c,
-                    d,
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                ]);
-                continue;
+    // A chunk at a time: each map holds its decoded image, which for a full-field
+    // mammogram is tens of megabytes.
+    const CHUNK: usize = 64;
+    for (ci, chunk) in inputs.chunks(CHUNK).enumerate() {
+        let files: Vec<(PathBuf, Option<Laterality>)> = chunk
+            .iter()
+            .map(|i| (i.file.clone(), i.laterality))
+            .collect();
+        let maps = predictor.saliency(&files, class, method, &mut |done, _| {
+            progress(ci * CHUNK + done, inputs.len())
+        })?;
+        for (j, (input, m)) in chunk.iter().zip(maps).enumerate() {
+            let n = ci * CHUNK + j;
+            let [a, b, c, d] = [
+                input.shown.clone(),
+                input.patient.clone().unwrap_or_default(),
+                input.laterality.map(|l| l.to_string()).unwrap_or_default(),
+                input.view.clone().unwrap_or_default(),
+            ];
+            let m = match m {
+                Ok(m) => m,
+                Err(e) => {
+                    failed += 1;
+                    let none = String::new;
+                    let error = e.to_string().replace('\n', " ");
+                    rows.push([a, b, c, d, none(), none(), none(), none(), error]);
+                    continue;
+                }
+            };
+            let stem = input
+                .file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let png = format!("{n:05}_{stem}.png");
+            let peak = m.peak();
+            let p = m.probabilities.get(class).copied().unwrap_or(f64::NAN);
+            let heat = m.on_image()?;
+            let left = Tile::new(&m.image, stem.clone());
+            let mut right = Tile::new(&m.image, format!("{} p({name}) = {p:.3}", method.name()))
+                .with_heat(&heat.pixels)?;
+            if let Some((x, y)) = peak {
+                right = right.with_cross(x as f32, y as f32);
             }
-        };
-        let stem = input
-            .file
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let png = format!("{n:05}_{stem}.png");
-        let peak = m.peak();
-        let p = m.probabilities.get(class).copied().unwrap_or(f64::NAN);
-        let heat = m.on_image()?;
-        let left = Tile::new(&m.image, stem.clone());
-        let mut right = Tile::new(&m.image, format!("{} p({name}) = {p:.3}", method.name()))
-            .with_heat(&heat.pixels)?;
-        if let Some((x, y)) = peak {
-            right = right.with_cross(x as f32, y as f32);
+            let aspect = m.image.height as f64 / m.image.width.max(1) as f64;
+            let h = (300.0 * aspect).clamp(150.0, 900.0) as u32 + 60;
+            Figure::png(640, h, |a| image_grid(a, &[left, right], 2, &input.shown))?
+                .save(dir.join(&png))?;
+            if let Some(g) = &m.grad_cam {
+                k = g.weights.len();
+                fside = g.feature_size;
+                weights.extend_from_slice(&g.weights);
+                raws.extend_from_slice(&g.raw);
+            }
+            ups.extend_from_slice(&m.map.pixels);
+            tensors_in.extend_from_slice(&m.input.pixels);
+            let (px, py) = peak.map_or((String::new(), String::new()), |(x, y)| {
+                (format!("{x:.1}"), format!("{y:.1}"))
+            });
+            rows.push([a, b, c, d, format!("{p}"), px, py, png, String::new()]);
         }
-        let aspect = m.image.height as f64 / m.image.width.max(1) as f64;
-        let h = (300.0 * aspect).clamp(150.0, 900.0) as u32 + 60;
-        Figure::png(640, h, |a| image_grid(a, &[left, right], 2, &input.shown))?
-            .save(dir.join(&png))?;
-        if let Some(g) = &m.grad_cam {
-            k = g.weights.len();
-            fside = g.feature_size;
-            weights.extend_from_slice(&g.weights);
-            raws.extend_from_slice(&g.raw);
-        }
-        ups.extend_from_slice(&m.map.pixels);
-        tensors_in.extend_from_slice(&m.input.pixels);
-        let [a, b, c, d] = common;
-        let (px, py) = peak.map_or((String::new(), String::new()), |(x, y)| {
-            (format!("{x:.1}"), format!("{y:.1}"))
-        });
-        rows.push([a, b, c, d, format!("{p}"), px, py, png]);
     }
     let col = |j: usize, name: &str| {
         Column::new(
@@ -689,6 +690,7 @@ pub fn write_saliency(
         col(5, "peak_x"),
         col(6, "peak_y"),
         col(7, "overlay"),
+        col(8, "error"),
     ])
     .map_err(|e| Error::table("saliency", e))?;
     write_csv(&mut table, &dir.join("saliency.csv"))?;
