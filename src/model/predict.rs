@@ -365,7 +365,7 @@ pub struct Saliency {
     /// The model input, as the model saw it (normalised when the recipe normalises:
     /// [`Preprocess::unapply`] shows it).
     pub input: Gray,
-    /// The map at the model input's size (Grad-CAM: >= 0; occlusion: probability drop).
+    /// The map at the model input's size (Grad-CAM: >= 0; occlusion: drop of the log-odds).
     pub map: Gray,
     /// The decoded image.
     pub image: Gray,

@@ -12,9 +12,13 @@
 //!
 //! **Occlusion sensitivity** (Zeiler & Fergus 2014) needs no gradient and works for any
 //! model: a `patch x patch` square of the input is set to `fill` (the input value of black,
-//! i.e. no tissue) at every `stride`, and each pixel's value is the mean drop of the class
-//! probability over the squares that cover it. Positive: the region supports the class.
-//! It costs one forward pass per square (225 for a 64 px input, patch 8, stride 4).
+//! i.e. no tissue) at every `stride`, and each pixel's value is the mean drop of the class's
+//! **log-odds** (`logit_c - logsumexp` of the other logits; `logit_1 - logit_0` for two
+//! classes) over the squares that cover it. Positive: the region supports the class. The
+//! log-odds rather than the probability because a confident model (p = 0.9999) barely moves
+//! its probability when one square is hidden: on the default cohort, a probability-drop map had
+//! no positive value for 7 of 16 test cancers. It costs one forward pass per square (225 for a
+//! 64 px input, patch 8, stride 4).
 //!
 //! Both give maps at the model input's size; [`crate::dataset::Placement`] puts one back on the
 //! decoded mammogram (crop, flip and resize undone), where the cohort's ground truth gives
@@ -151,6 +155,18 @@ pub fn grad_cam(
         .collect()
 }
 
+/// `log(p_c / (1 - p_c))` of softmax(`logits`), computed stably from the logits.
+fn log_odds(logits: &[f32], class: usize) -> f64 {
+    let others = logits
+        .iter()
+        .enumerate()
+        .filter(|&(j, _)| j != class)
+        .map(|(_, &v)| v as f64);
+    let top = others.clone().fold(f64::NEG_INFINITY, f64::max);
+    let lse = top + others.map(|v| (v - top).exp()).sum::<f64>().ln();
+    logits[class] as f64 - lse
+}
+
 /// Top-left corners along one side: every `stride`, the last one moved to touch the edge.
 fn starts(side: usize, patch: usize, stride: usize) -> Vec<usize> {
     let last = side.saturating_sub(patch);
@@ -197,13 +213,13 @@ pub fn occlusion(
     let mut out = Vec::with_capacity(idx.len());
     for &i in idx {
         let image = samples.gather(&[i]);
-        let score = |data: Vec<f32>, n: usize| -> Result<Vec<f32>> {
+        let score = |data: Vec<f32>, n: usize| -> Result<Vec<f64>> {
             let x = Tensor::<4>::from_data(TensorData::new(data, [n, c, h, w]), device);
             let logits = model.logits(x);
             let k = logits.dims()[1];
             check_class(class, k)?;
-            let p = to_vec(softmax(logits, 1), "probabilities")?;
-            Ok((0..n).map(|j| p[j * k + class]).collect())
+            let l = to_vec(logits, "logits")?;
+            Ok(l.chunks_exact(k).map(|r| log_odds(r, class)).collect())
         };
         let base = score(image.clone(), 1)?[0];
         let mut drop = vec![0f64; h * w];
@@ -224,7 +240,7 @@ pub fn occlusion(
             for (&(y0, x0), pk) in chunk.iter().zip(p) {
                 for y in y0..y0 + how.patch {
                     for x in x0..x0 + how.patch {
-                        drop[y * w + x] += (base - pk) as f64;
+                        drop[y * w + x] += base - pk;
                         cover[y * w + x] += 1;
                     }
                 }
@@ -290,6 +306,15 @@ mod tests {
         assert_eq!(starts(10, 4, 3), vec![0, 3, 6]);
         assert_eq!(starts(10, 4, 4), vec![0, 4, 6]);
         assert_eq!(starts(4, 4, 2), vec![0]);
+    }
+
+    #[test]
+    fn log_odds_of_softmax() {
+        let l = [0.5f32, 2.0, -1.0];
+        let e: Vec<f64> = l.iter().map(|&v| (v as f64).exp()).collect();
+        let p = e[1] / e.iter().sum::<f64>();
+        assert!((log_odds(&l, 1) - (p / (1.0 - p)).ln()).abs() < 1e-12);
+        assert!((log_odds(&[1.0, 4.0], 1) - 3.0).abs() < 1e-12);
     }
 
     #[test]

@@ -13,7 +13,8 @@ magnitude plus 1e-7, the upsampled map within 1e-4 of its largest value plus 1e-
 
 Occlusion sensitivity (Zeiler & Fergus 2014) for the CNN: squares of side size/8 every
 size/16, the last one moved to the edge, filled with the input value of black; a pixel's
-value is the mean drop of p(class) over the squares covering it. Same tolerance.
+value is the mean drop of the class's log-odds (log p / (1 - p) of the softmax) over the
+squares covering it. Same tolerance.
 """
 
 import json
@@ -112,16 +113,20 @@ def test_occlusion_equals_pytorch(cohort, runs, tmp_path):
         return s if s[-1] == side - patch else s + [side - patch]
 
     c = len(cfg["classes"]) - 1
-    want = torch.zeros(n, h, w)
+
+    def log_odds(logits):
+        p = F.softmax(logits.double(), 1)[:, c]
+        return torch.log(p) - torch.log1p(-p)
+
     with torch.no_grad():
-        base = F.softmax(net(x), 1)[:, c]
+        base = log_odds(net(x))
         drop = torch.zeros(n, h, w, dtype=torch.float64)
         cover = torch.zeros(h, w)
         for y0 in starts(h):
             for x0 in starts(w):
                 occ = x.clone()
                 occ[:, :, y0:y0 + patch, x0:x0 + patch] = fill
-                d = (base - F.softmax(net(occ), 1)[:, c]).double()
+                d = base - log_odds(net(occ))
                 drop[:, y0:y0 + patch, x0:x0 + patch] += d[:, None, None]
                 cover[y0:y0 + patch, x0:x0 + patch] += 1
         want = (drop / cover).float()
