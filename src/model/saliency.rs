@@ -7,7 +7,7 @@
 //! [`upsample_bilinear`] (PyTorch's `F.interpolate(mode="bilinear", align_corners=False)`).
 //! The gradient comes from burn's autodiff: `A` is computed on the plain device, then marked
 //! as a leaf that requires a gradient, so only the head (pool, dense layers) is recorded.
-//! `tests/torch/test_saliency.py` computes the same maps with PyTorch hooks on the exported
+//! `tests/torch/test_saliency.py` computes the same maps with `torch.autograd` on the exported
 //! weights.
 //!
 //! **Occlusion sensitivity** (Zeiler & Fergus 2014) needs no gradient and works for any
