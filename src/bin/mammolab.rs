@@ -919,7 +919,7 @@ fn predict_command(
     }
     if let Some(w) = maps {
         println!(
-            "  {} maps of p({}) for {} images{} in {} (saliency.csv, saliency.safetensors, one PNG per image)",
+            "  {} maps for class {} of {} images{} in {} (saliency.csv, saliency.safetensors, one PNG per image)",
             w.method,
             w.class,
             w.images,
