@@ -427,10 +427,10 @@ pub fn lesion_hit_table(methods: &[(&str, &[LesionHit])]) -> Result<DataFrame> {
     }
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
-        match v.len() {
-            0 => f64::NAN,
-            n if n % 2 == 1 => v[n / 2],
-            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            crate::eval::quantile_sorted(&v, 0.5)
         }
     };
     let n: Vec<u32> = groups.iter().map(|(_, _, g)| g.len() as u32).collect();

@@ -52,6 +52,7 @@ pub use bootstrap::{
     bootstrap_ci, probabilistic_f1, rollup, Aggregate, BootstrapOptions, Interval, Resampling,
     Rollup,
 };
+pub(crate) use calibration::quantile_sorted;
 pub use calibration::{brier_score, calibration_curve, log_loss, Binning, CalibrationCurve};
 pub use confusion::{BinaryConfusion, BinaryMetrics, ConfusionMatrix};
 pub use curves::{average_precision, pr_curve, roc_auc, roc_curve, PrCurve, RocCurve};

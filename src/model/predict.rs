@@ -227,24 +227,17 @@ impl Predictor {
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Vec<Result<Vec<f64>>>> {
         use rayon::prelude::*;
-        let [c, h, w] = self.info.model.input_shape();
         let mut out = Vec::with_capacity(files.len());
         for chunk in files.chunks(self.batch()) {
             let decoded: Vec<Result<crate::imaging::Gray>> = chunk
                 .par_iter()
                 .map(|(p, l)| self.preprocess.read(p, *l == Some(Laterality::Right)))
                 .collect();
-            let ok: Vec<&crate::imaging::Gray> =
-                decoded.iter().filter_map(|d| d.as_ref().ok()).collect();
-            let mut probs = if ok.is_empty() {
+            let samples = self.stack(decoded.iter().filter_map(|d| d.as_ref().ok()))?;
+            let mut probs = if samples.is_empty() {
                 vec![]
             } else {
-                let mut data = Vec::with_capacity(ok.len() * h * w);
-                for g in &ok {
-                    data.extend_from_slice(&g.pixels);
-                }
-                let n = ok.len();
-                self.predict_samples(&Samples::new(data, [n, c, h, w], vec![0; n])?)?
+                self.predict_samples(&samples)?
             }
             .into_iter();
             for d in decoded {
@@ -273,7 +266,7 @@ impl Predictor {
     ) -> Result<Vec<Result<Saliency>>> {
         use super::saliency::{grad_cam, occlusion, Method, Occlusion};
         use rayon::prelude::*;
-        let [c, h, w] = self.info.model.input_shape();
+        let [_, h, w] = self.info.model.input_shape();
         let (mean, std) = self.preprocess.normalise.unwrap_or((0.0, 1.0));
         let how = Occlusion::for_size(h.min(w), -mean / std);
         let mut out = Vec::with_capacity(files.len());
@@ -288,14 +281,12 @@ impl Predictor {
                     Ok((image, input, placement))
                 })
                 .collect();
-            let ok: Vec<&(Gray, Gray, Placement)> =
-                decoded.iter().filter_map(|d| d.as_ref().ok()).collect();
-            let mut data = Vec::with_capacity(ok.len() * c * h * w);
-            for (_, g, _) in &ok {
-                data.extend_from_slice(&g.pixels);
-            }
-            let n = ok.len();
-            let samples = Samples::new(data, [n, c, h, w], vec![0; n])?;
+            let samples = self.stack(
+                decoded
+                    .iter()
+                    .filter_map(|d| d.as_ref().ok().map(|(_, input, _)| input)),
+            )?;
+            let n = samples.len();
             let all: Vec<usize> = (0..n).collect();
             let probs = if n == 0 {
                 vec![]
@@ -346,6 +337,18 @@ impl Predictor {
         Ok(out)
     }
 
+    /// Prepared images (model input size) stacked into one [`Samples`], labels all 0.
+    fn stack<'a>(&self, inputs: impl Iterator<Item = &'a Gray>) -> Result<Samples> {
+        let [c, h, w] = self.info.model.input_shape();
+        let mut data = vec![];
+        let mut n = 0;
+        for g in inputs {
+            data.extend_from_slice(&g.pixels);
+            n += 1;
+        }
+        Samples::new(data, [n, c, h, w], vec![0; n])
+    }
+
     /// Class probabilities `[n][classes]` of samples already prepared with
     /// [`Predictor::preprocess`].
     pub fn predict_samples(&self, samples: &Samples) -> Result<Vec<Vec<f64>>> {
@@ -378,7 +381,7 @@ pub struct Saliency {
 impl Saliency {
     /// The map's peak in image pixels (continuous coordinates of the input pixel's centre),
     /// or `None` when no value is positive (Grad-CAM found no evidence for the class, or
-    /// no square lowered the probability).
+    /// no square lowered its log-odds).
     pub fn peak(&self) -> Option<(f64, f64)> {
         let (u, v) = super::saliency::peak(&self.map);
         (self.map.pixels[v * self.map.width + u] > 0.0).then(|| self.placement.to_image(u, v))
