@@ -176,7 +176,8 @@ enum Command {
         #[arg(long)]
         manifest: PathBuf,
         /// cnn (seed 001), cnn-bn (the same with batch norm), vae (seed 000), resnet or plain
-        /// (the skip-connection experiment).
+        /// (the skip-connection experiment), resnet18 or resnet50 (torchvision's, for
+        /// --pretrained).
         #[arg(long, value_enum, default_value_t = ModelChoice::Cnn)]
         model: ModelChoice,
         /// cpu, or cuda (needs a build with `--features cuda` and an NVIDIA GPU).
@@ -227,6 +228,19 @@ enum Command {
         /// Warm the learning rate up linearly over this many epochs.
         #[arg(long, default_value_t = 0)]
         warmup: usize,
+        /// Start from a torchvision ResNet state dict saved as safetensors (resnet18 /
+        /// resnet50; a 1-channel model gets the RGB filters of conv1 summed, a new fc when
+        /// the class count differs). Nothing is downloaded: see the README.
+        #[arg(long)]
+        pretrained: Option<PathBuf>,
+        /// The backbone's learning rate as a fraction of --lr (resnet18 / resnet50): 0.1
+        /// fine-tunes it ten times slower than the new head.
+        #[arg(long, default_value_t = 1.0, conflicts_with = "freeze_backbone")]
+        backbone_lr_factor: f64,
+        /// Train only the new head (resnet18 / resnet50): the backbone's weights and batch
+        /// norm statistics stay as loaded.
+        #[arg(long)]
+        freeze_backbone: bool,
         /// Go on training when the network's outputs collapse to a constant (default: stop
         /// with an error at the first collapsed epoch).
         #[arg(long)]
@@ -593,6 +607,9 @@ fn run(command: Command) -> anyhow::Result<()> {
             threshold_rule,
             grad_clip,
             warmup,
+            pretrained,
+            backbone_lr_factor,
+            freeze_backbone,
             allow_collapse,
             dicom,
             cache,
@@ -638,6 +655,12 @@ fn run(command: Command) -> anyhow::Result<()> {
                 .with_threshold_rule(threshold_rule)
                 .with_grad_clip(grad_clip.0)
                 .with_warmup_epochs(warmup)
+                .with_pretrained(pretrained)
+                .with_backbone_lr_factor(if freeze_backbone {
+                    0.0
+                } else {
+                    backbone_lr_factor
+                })
                 .with_stop_on_collapse(!allow_collapse);
             if std::env::var_os("GLIBC_TUNABLES").is_none() {
                 keep_freed_memory();

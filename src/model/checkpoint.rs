@@ -20,6 +20,7 @@
 //! `<dir>.partial`, which then replaces `<dir>` by two renames, so a reader sees the old
 //! checkpoint or the new one, never a mix.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
@@ -80,11 +81,12 @@ fn load_bpk(model: &mut Model, path: &Path) -> Result<()> {
 
 /// Write `model`'s weights to `path` as safetensors in PyTorch's names and layout.
 pub fn save_safetensors(model: &Model, path: &Path) -> Result<()> {
-    let mut store = SafetensorsStore::from_file(path)
+    let store = SafetensorsStore::from_file(path)
         .with_to_adapter(BurnToPyTorchAdapter)
         .skip_enum_variants(true)
         .overwrite(true)
         .metadata("producer", "mammolab");
+    let mut store = torchvision_names_out(store);
     model
         .save_into(&mut store)
         .map_err(|e| Error::data(path, e))
@@ -96,9 +98,10 @@ pub fn load_safetensors(model: &mut Model, path: &Path) -> Result<()> {
     if !path.is_file() {
         return Err(Error::data(path, "no such weights file"));
     }
-    let mut store = SafetensorsStore::from_file(path)
+    let store = SafetensorsStore::from_file(path)
         .with_from_adapter(PyTorchToBurnAdapter)
         .skip_enum_variants(true);
+    let mut store = torchvision_names_in(store);
     let r = model
         .load_from(&mut store)
         .map_err(|e| Error::data(path, e))?;
@@ -116,6 +119,22 @@ pub fn load_safetensors(model: &mut Model, path: &Path) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// torchvision keeps a shortcut's convolution and batch norm in a `Sequential`
+/// (`downsample.0`, `downsample.1`); [`ResNet`](super::resnet::ResNet) names them
+/// `downsample.conv` / `downsample.bn`. Reading maps the file's names to the module's...
+pub(crate) fn torchvision_names_in(store: SafetensorsStore) -> SafetensorsStore {
+    store
+        .with_key_remapping(r"\.downsample\.0\.", ".downsample.conv.")
+        .with_key_remapping(r"\.downsample\.1\.", ".downsample.bn.")
+}
+
+/// ... and writing maps them back.
+fn torchvision_names_out(store: SafetensorsStore) -> SafetensorsStore {
+    store
+        .with_key_remapping(r"\.downsample\.conv\.", ".downsample.0.")
+        .with_key_remapping(r"\.downsample\.bn\.", ".downsample.1.")
 }
 
 fn write_json<T: Serialize>(value: &T, path: &Path) -> Result<()> {
@@ -170,8 +189,11 @@ impl Trainer {
             classes: self.classes.clone(),
         };
         atomic_dir(dir, |d| {
-            save_safetensors(self.model(), &d.join("model.safetensors"))?;
-            save_bpk(&self.model, &d.join("resume/model.bpk"))?;
+            // `valid()` first: burn's batch norm keeps its latest running statistics
+            // per thread until synchronised, and saving the training model as it is
+            // would write them one step late (found by tests/it/model.rs's ResNet test).
+            save_safetensors(&self.model().valid(), &d.join("model.safetensors"))?;
+            save_bpk(&self.model.valid(), &d.join("resume/model.bpk"))?;
             if let Some((_, best)) = &self.best {
                 save_bpk(best, &d.join("resume/best.bpk"))?;
             }
@@ -193,6 +215,7 @@ impl Trainer {
         let _rng = super::train::rng_lock();
         let mut model = info.model.init(&device)?;
         load_bpk(&mut model, &dir.join("resume/model.bpk"))?;
+        let model = super::train::backbone_policy(model, &info.train);
         let best = match info.best_value {
             Some(v) => {
                 let mut b = info.model.init(&device)?;
@@ -237,6 +260,15 @@ pub fn load_model(dir: &Path, compute: ComputeDevice) -> Result<(CheckpointInfo,
 /// Write named f32 tensors as one safetensors file (e.g. inputs and logits for checking
 /// a port of a model to another framework).
 pub fn write_tensors(path: &Path, tensors: &[(&str, Vec<usize>, &[f32])]) -> Result<()> {
+    let bytes = tensor_bytes(path, tensors)?;
+    let tmp: PathBuf = path.with_extension("safetensors.tmp");
+    std::fs::write(&tmp, bytes).at(&tmp)?;
+    std::fs::rename(&tmp, path).at(path)
+}
+
+/// The bytes of a safetensors file holding `tensors` (f32, little endian); `path` only
+/// names the file in errors.
+pub(crate) fn tensor_bytes(path: &Path, tensors: &[(&str, Vec<usize>, &[f32])]) -> Result<Vec<u8>> {
     let mut header = serde_json::Map::new();
     let mut offset = 0usize;
     for (name, shape, data) in tensors {
@@ -268,7 +300,110 @@ pub fn write_tensors(path: &Path, tensors: &[(&str, Vec<usize>, &[f32])]) -> Res
             bytes.extend_from_slice(&v.to_le_bytes());
         }
     }
-    let tmp: PathBuf = path.with_extension("safetensors.tmp");
-    std::fs::write(&tmp, bytes).at(&tmp)?;
-    std::fs::rename(&tmp, path).at(path)
+    Ok(bytes)
+}
+
+/// Tensors by name: `(shape, row-major f32 values)`.
+pub type NamedTensors = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
+
+/// The floating-point tensors of a safetensors file (F32, F16, BF16, F64) by name, as
+/// `(shape, values)` in f32 (row-major); integer tensors (batch norm's
+/// `num_batches_tracked`) are left out. Reads what [`write_tensors`] and PyTorch's
+/// `safetensors.torch.save_file` write.
+pub fn read_tensors(path: &Path) -> Result<NamedTensors> {
+    let bytes = std::fs::read(path).at(path)?;
+    let bad = |m: String| Error::data(path, m);
+    if bytes.len() < 8 {
+        return Err(bad(
+            "not a safetensors file (shorter than its header)".into()
+        ));
+    }
+    let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+    let body = 8usize
+        .checked_add(n)
+        .filter(|&e| e <= bytes.len())
+        .ok_or_else(|| bad(format!("header of {n} bytes runs past the end of the file")))?;
+    let header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes[8..body])
+            .map_err(|e| bad(format!("safetensors header: {e}")))?;
+    let data = &bytes[body..];
+    let mut out = BTreeMap::new();
+    for (name, v) in header {
+        if name == "__metadata__" {
+            continue;
+        }
+        let dtype = v["dtype"].as_str().unwrap_or("");
+        let usizes = |key: &str| -> Option<Vec<usize>> {
+            v[key]
+                .as_array()?
+                .iter()
+                .map(|d| d.as_u64().map(|d| d as usize))
+                .collect()
+        };
+        let shape = usizes("shape").ok_or_else(|| bad(format!("tensor {name}: no shape")))?;
+        let offs = usizes("data_offsets").unwrap_or_default();
+        let [a, b] = offs[..] else {
+            return Err(bad(format!("tensor {name}: no data_offsets")));
+        };
+        let raw = data
+            .get(a..b)
+            .filter(|_| a <= b)
+            .ok_or_else(|| bad(format!("tensor {name}: data {a}..{b} outside the file")))?;
+        let width = match dtype {
+            "F32" => 4,
+            "F16" | "BF16" => 2,
+            "F64" => 8,
+            _ => continue,
+        };
+        let count: usize = shape.iter().product();
+        if raw.len() != count * width {
+            return Err(bad(format!(
+                "tensor {name}: {} bytes for shape {shape:?} of {dtype}",
+                raw.len()
+            )));
+        }
+        let data: Vec<f32> = match dtype {
+            "F32" => raw
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
+                .collect(),
+            "F64" => raw
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().expect("8")) as f32)
+                .collect(),
+            "BF16" => raw
+                .chunks_exact(2)
+                .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16))
+                .collect(),
+            _ => raw
+                .chunks_exact(2)
+                .map(|c| half_to_f32(u16::from_le_bytes([c[0], c[1]])))
+                .collect(),
+        };
+        out.insert(name, (shape, data));
+    }
+    Ok(out)
+}
+
+/// IEEE 754 half precision to f32.
+fn half_to_f32(h: u16) -> f32 {
+    let sign = ((h >> 15) as u32) << 31;
+    let exp = ((h >> 10) & 0x1f) as u32;
+    let frac = (h & 0x3ff) as u32;
+    let bits = match (exp, frac) {
+        (0, 0) => sign,
+        (0, f) => {
+            // subnormal: renormalise
+            let mut e = 127 - 15 + 1;
+            let mut f = f;
+            while f & 0x400 == 0 {
+                f <<= 1;
+                e -= 1;
+            }
+            sign | (e << 23) | ((f & 0x3ff) << 13)
+        }
+        (0x1f, f) => sign | 0x7f80_0000 | (f << 13),
+        (e, f) => sign | ((e + 127 - 15) << 23) | (f << 13),
+    };
+    f32::from_bits(bits)
 }

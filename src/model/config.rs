@@ -136,6 +136,20 @@ pub struct TrainConfig {
     /// [`Trainer::fit`](super::Trainer::fit).
     #[serde(default = "yes")]
     pub stop_on_collapse: bool,
+    /// Learning rate of a torchvision ResNet's backbone (everything but `fc`) as a
+    /// fraction of [`TrainConfig::learning_rate`] (discriminative learning rates for
+    /// fine-tuning): 1 trains it like the head, 0.1 ten times slower, 0 freezes it (no
+    /// gradients, batch norm on its running statistics, as Keras' `trainable = False`).
+    #[serde(default = "one")]
+    pub backbone_lr_factor: f64,
+    /// Where the starting weights came from ([`Trainer::load_pretrained`](super::Trainer::load_pretrained)):
+    /// the file and its sha256; `None`: fresh weights from [`TrainConfig::seed`].
+    #[serde(default)]
+    pub pretrained: Option<String>,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 fn yes() -> bool {
@@ -144,7 +158,8 @@ fn yes() -> bool {
 
 impl Default for TrainConfig {
     /// 10 epochs, batch 16, Adam at 1e-3, constant rate, no early stopping, no weights,
-    /// shuffled, cross-entropy, seed 42, no clipping, no warm-up, stop on collapse.
+    /// shuffled, cross-entropy, seed 42, no clipping, no warm-up, stop on collapse, the
+    /// backbone at the full rate, fresh weights.
     fn default() -> Self {
         Self {
             epochs: 10,
@@ -160,6 +175,8 @@ impl Default for TrainConfig {
             grad_clip: None,
             warmup_epochs: 0,
             stop_on_collapse: true,
+            backbone_lr_factor: 1.0,
+            pretrained: None,
         }
     }
 }
@@ -226,6 +243,11 @@ impl TrainConfig {
         self.warmup_epochs = epochs;
         self
     }
+    /// A ResNet backbone's learning rate as a fraction of the head's (0 freezes it).
+    pub fn with_backbone_lr_factor(mut self, factor: f64) -> Self {
+        self.backbone_lr_factor = factor;
+        self
+    }
     /// Stop (with an error) when the network's outputs collapse to a constant.
     pub fn with_stop_on_collapse(mut self, stop: bool) -> Self {
         self.stop_on_collapse = stop;
@@ -274,6 +296,21 @@ pub(crate) fn check_config(model: &ModelConfig, c: &TrainConfig) -> Result<()> {
         if !(gamma >= 0.0 && gamma.is_finite()) {
             return bad("focal gamma", format!("{gamma} is not >= 0"));
         }
+    }
+    if !(c.backbone_lr_factor >= 0.0 && c.backbone_lr_factor.is_finite()) {
+        return bad(
+            "backbone_lr_factor",
+            format!("{} is not a number >= 0", c.backbone_lr_factor),
+        );
+    }
+    if c.backbone_lr_factor != 1.0 && !matches!(model, ModelConfig::ResNet(_)) {
+        return bad(
+            "backbone_lr_factor",
+            format!(
+                "a separate backbone rate needs a torchvision ResNet (resnet18, resnet50), not {}",
+                model.name()
+            ),
+        );
     }
     if let Some(n) = c.grad_clip {
         if !(n > 0.0 && n.is_finite()) {

@@ -16,7 +16,8 @@
 //!   libraries loaded at run time. Without the feature, or without a GPU, asking for it is
 //!   a one-line error.
 //!
-//! The modules follow the data: [`cnn`], [`deep`] and [`vae`] define networks (configs are
+//! The modules follow the data: [`cnn`], [`deep`], [`vae`] and [`resnet`] (torchvision's
+//! ResNets, for PyTorch weights) define networks (configs are
 //! serde-serialisable and saved with every checkpoint; [`ModelChoice`] names them and
 //! builds one for the data's input shape), [`loss`] the losses, [`config`] how to train
 //! (optimisers, schedule, early stopping, class weights, balanced sampling, focal loss),
@@ -45,6 +46,7 @@ pub mod deep;
 pub mod history;
 pub mod loss;
 pub mod predict;
+pub mod resnet;
 pub mod saliency;
 pub mod train;
 pub mod vae;
@@ -64,6 +66,7 @@ pub use history::{
 };
 pub use loss::ClassLoss;
 pub use predict::{DecisionThreshold, Predictor, Saliency};
+pub use resnet::{load_torchvision, ResNet, ResNetConfig, TorchvisionLoad};
 pub use train::{epoch_order, Trainer};
 pub use vae::{HeadTraining, Reconstruction, Vae, VaeConfig};
 
@@ -98,6 +101,11 @@ pub enum ModelChoice {
     Resnet,
     /// The same depth without skips.
     Plain,
+    /// torchvision's ResNet-18 (11.2 M weights; [`resnet`]), for transfer from PyTorch
+    /// weights (`mammolab train --pretrained`).
+    Resnet18,
+    /// torchvision's ResNet-50 (23.5 M weights, bottleneck blocks).
+    Resnet50,
 }
 
 impl ModelChoice {
@@ -121,6 +129,8 @@ impl ModelChoice {
             Self::Vae => ModelConfig::Vae(VaeConfig::new(h, c, classes)),
             Self::Resnet => ModelConfig::Deep(DeepCnnConfig::new(h, c, classes, 8, true)),
             Self::Plain => ModelConfig::Deep(DeepCnnConfig::new(h, c, classes, 8, false)),
+            Self::Resnet18 => ModelConfig::ResNet(ResNetConfig::new(18, h, c, classes)),
+            Self::Resnet50 => ModelConfig::ResNet(ResNetConfig::new(50, h, c, classes)),
         })
     }
 }
@@ -214,6 +224,9 @@ pub enum ModelConfig {
     Deep(DeepCnnConfig),
     /// Seed 000's CNN-VAE.
     Vae(VaeConfig),
+    /// torchvision's ResNet.
+    #[serde(rename = "resnet")]
+    ResNet(ResNetConfig),
 }
 
 impl ModelConfig {
@@ -223,6 +236,7 @@ impl ModelConfig {
             Self::Cnn(c) => (c.channels, c.size),
             Self::Deep(c) => (c.channels, c.size),
             Self::Vae(c) => (c.channels, c.size),
+            Self::ResNet(c) => (c.channels, c.size),
         };
         [c, s, s]
     }
@@ -233,16 +247,24 @@ impl ModelConfig {
             Self::Cnn(c) => c.classes,
             Self::Deep(c) => c.classes,
             Self::Vae(c) => c.classes,
+            Self::ResNet(c) => c.classes,
         }
     }
 
-    /// A short name: `cnn`, `plain`, `resnet` or `vae`.
+    /// A short name: `cnn`, `plain`, `resnet`, `vae` or `resnet18` / `resnet50` / ...
     pub fn name(&self) -> &'static str {
         match self {
             Self::Cnn(_) => "cnn",
             Self::Deep(c) if c.residual => "resnet",
             Self::Deep(_) => "plain",
             Self::Vae(_) => "vae",
+            Self::ResNet(c) => match c.depth {
+                18 => "resnet18",
+                34 => "resnet34",
+                50 => "resnet50",
+                101 => "resnet101",
+                _ => "resnet152",
+            },
         }
     }
 
@@ -252,6 +274,7 @@ impl ModelConfig {
             Self::Cnn(c) => Model::Cnn(c.init(device)?),
             Self::Deep(c) => Model::Deep(c.init(device)?),
             Self::Vae(c) => Model::Vae(c.init(device)?),
+            Self::ResNet(c) => Model::ResNet(c.init(device)?),
         })
     }
 }
@@ -265,6 +288,8 @@ pub enum Model {
     Deep(DeepCnn),
     /// See [`Vae`].
     Vae(Vae),
+    /// See [`ResNet`].
+    ResNet(ResNet),
 }
 
 impl Model {
@@ -274,18 +299,20 @@ impl Model {
             Self::Cnn(m) => m.forward(x),
             Self::Deep(m) => m.forward(x),
             Self::Vae(m) => m.classify(m.encode(x).0),
+            Self::ResNet(m) => m.forward(x),
         }
     }
 
     /// The activation [`saliency::grad_cam`] explains, `[batch, k, h, w]`: the last
     /// convolution of the CNN (after ReLU, before its pool), the residual / plain net's last
-    /// block, the VAE encoder's last convolution. `self.head(self.features(x))` equals
+    /// block, the VAE encoder's last convolution, torchvision ResNet's `layer4`. `self.head(self.features(x))` equals
     /// `self.logits(x)`.
     pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
             Self::Cnn(m) => m.features(x),
             Self::Deep(m) => m.features(x),
             Self::Vae(m) => m.features(x),
+            Self::ResNet(m) => m.features(x),
         }
     }
 
@@ -295,6 +322,7 @@ impl Model {
             Self::Cnn(m) => m.head(a),
             Self::Deep(m) => m.head(a),
             Self::Vae(m) => m.head_logits(a),
+            Self::ResNet(m) => m.head(a),
         }
     }
 
@@ -308,6 +336,7 @@ impl Model {
             ),
             Self::Deep(m) => format!("blocks.{} (output, after ReLU)", m.blocks() - 1),
             Self::Vae(m) => format!("encoder.{} (after ReLU)", m.encoder_layers() - 1),
+            Self::ResNet(_) => "layer4 (output, after ReLU)".into(),
         }
     }
 }

@@ -28,6 +28,7 @@
 //!   within 1e-6 of each other mean a network that outputs a constant (dead ReLUs), and
 //!   [`Trainer::fit`] stops with an error that names the fixes.
 
+use std::path::Path;
 use std::time::Instant;
 
 use burn::optim::grad_clipping::GradientClipping;
@@ -119,7 +120,7 @@ impl Trainer {
             device.seed(epoch_seed(config.seed, 0));
             let model = model_config.init(&device)?;
             model.visit(&mut Materialise);
-            model
+            backbone_policy(model, &config)
         };
         let optim = make_optimizer(&config);
         Ok(Self {
@@ -330,8 +331,7 @@ impl Trainer {
                     sums[2] += k * idx.len() as f64;
                     vae_steps += idx.len();
                 }
-                let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-                self.model = self.optim.step(lr, self.model.clone(), grads);
+                self.model = self.step(lr, loss.backward());
                 progress.on_step(e + 1, s + 1, l);
             }
             if self.config.stop_on_collapse {
@@ -418,6 +418,54 @@ impl Trainer {
             self.config.batch_size.max(32),
             &self.inference_device()?,
         )
+    }
+
+    /// One optimiser step from `grads`: a ResNet whose backbone runs at
+    /// `backbone_lr_factor` of the rate takes two (the same optimiser, per-parameter state:
+    /// the head's gradients at `lr`, the rest at `lr * factor`).
+    fn step(&mut self, lr: f64, grads: burn::tensor::Gradients) -> Model {
+        let factor = self.config.backbone_lr_factor;
+        let model = self.model.clone();
+        match &model {
+            Model::ResNet(m) if factor != 1.0 && factor > 0.0 => {
+                let mut grads = grads;
+                let head = GradientsParams::from_module(&mut grads, m.fc());
+                let rest = GradientsParams::from_grads(grads, &model);
+                let model = self.optim.step(lr * factor, model, rest);
+                self.optim.step(lr, model, head)
+            }
+            _ => {
+                let grads = GradientsParams::from_grads(grads, &model);
+                self.optim.step(lr, model, grads)
+            }
+        }
+    }
+
+    /// Start from the PyTorch weights in `path` (torchvision ResNets: a state dict saved as
+    /// safetensors; see [`load_torchvision`](super::resnet::load_torchvision) for how the
+    /// first convolution and the head are adapted), before [`Trainer::fit`]. The file and
+    /// its sha256 are recorded in the training config (`pretrained`).
+    pub fn load_pretrained(&mut self, path: &Path) -> Result<super::resnet::TorchvisionLoad> {
+        if !self.history.epochs.is_empty() {
+            return Err(Error::Param {
+                name: "pretrained",
+                message: "load pretrained weights before training, not after".into(),
+            });
+        }
+        let Model::ResNet(m) = &mut self.model else {
+            return Err(Error::Param {
+                name: "pretrained",
+                message: format!(
+                    "PyTorch weights load into a torchvision ResNet (--model resnet18 / resnet50), not {}",
+                    self.model_config.name()
+                ),
+            });
+        };
+        let report = super::resnet::load_torchvision(m, path)?;
+        self.model = backbone_policy(self.model.clone(), &self.config);
+        let sha = crate::manifest::sha256_file(path)?;
+        self.config.pretrained = Some(format!("{} (sha256 {sha})", path.display()));
+        Ok(report)
     }
 
     /// Loss of one batch; also returns the logits and, for the VAE, (reconstruction, KL).
@@ -533,7 +581,9 @@ impl Trainer {
             }
         };
         if better {
-            self.best = Some((value, self.model.clone()));
+            // `valid()`, not `clone()`: a clone shares batch norm's running statistics
+            // (burn's `RunningState` is behind an `Arc`), so later epochs would move them.
+            self.best = Some((value, self.model.valid()));
             self.history.best_epoch = Some(last.epoch);
         }
         let best_epoch = self.history.best_epoch.unwrap_or(last.epoch);
@@ -566,6 +616,15 @@ impl Trainer {
             ));
         }
         Ok(())
+    }
+}
+
+/// A ResNet with `backbone_lr_factor` 0 has its backbone frozen (gradients and batch-norm
+/// statistics); other models pass through.
+pub(crate) fn backbone_policy(model: Model, config: &TrainConfig) -> Model {
+    match model {
+        Model::ResNet(m) if config.backbone_lr_factor == 0.0 => Model::ResNet(m.freeze_backbone()),
+        m => m,
     }
 }
 

@@ -73,6 +73,9 @@ pub struct RunOptions {
     /// How [`run`] chooses the decision threshold on the validation part.
     #[serde(default = "default_rule")]
     threshold_rule: ThresholdRule,
+    /// PyTorch weights to start from (torchvision ResNets; [`Trainer::load_pretrained`]).
+    #[serde(default)]
+    pretrained: Option<std::path::PathBuf>,
 }
 
 fn default_rule() -> ThresholdRule {
@@ -91,6 +94,7 @@ impl RunOptions {
             train,
             device: ComputeDevice::Cpu,
             threshold_rule: default_rule(),
+            pretrained: None,
         }
     }
 
@@ -190,6 +194,17 @@ impl RunOptions {
         self.train = self.train.with_warmup_epochs(epochs);
         self
     }
+    /// Start from the torchvision state dict in `path` (safetensors) instead of fresh
+    /// weights (needs a `Resnet18` / `Resnet50` model).
+    pub fn with_pretrained(mut self, path: Option<std::path::PathBuf>) -> Self {
+        self.pretrained = path;
+        self
+    }
+    /// Train a ResNet's backbone at this fraction of the learning rate (0: frozen).
+    pub fn with_backbone_lr_factor(mut self, factor: f64) -> Self {
+        self.train = self.train.with_backbone_lr_factor(factor);
+        self
+    }
     /// Stop (with an error) when the network's outputs collapse to a constant.
     pub fn with_stop_on_collapse(mut self, stop: bool) -> Self {
         self.train = self.train.with_stop_on_collapse(stop);
@@ -264,6 +279,9 @@ pub fn fit(data: &Prepared, options: &RunOptions, progress: &mut dyn Progress) -
         .with_input(data.options.preprocess.clone())?
         .with_classes(data.classes.clone())?
         .with_validation(EvalValidation);
+    if let Some(p) = &options.pretrained {
+        trainer.load_pretrained(p)?;
+    }
     let val = data.val();
     let val = (!val.is_empty()).then_some(val);
     trainer.fit(&data.train(), val.as_ref(), progress)?;

@@ -4,7 +4,7 @@
 use burn::prelude::*;
 use mammolab::dataset::Samples;
 use mammolab::model::baseline::{Logistic, LogisticOptions, MajorityClass};
-use mammolab::model::checkpoint::{load_model, load_safetensors};
+use mammolab::model::checkpoint::{self, load_model, load_safetensors};
 use mammolab::model::loss::{class_loss, vae_loss};
 use mammolab::model::predict::{latent_means, probabilities, reconstructions};
 use mammolab::model::*;
@@ -770,4 +770,65 @@ fn saliency_of_a_trained_cnn_points_at_the_blob() {
         "occlusion on the square for {o} of {}",
         pos.len()
     );
+}
+
+#[test]
+fn resnet_backbone_rate_scales_its_step_and_zero_freezes_it() {
+    // One SGD step (8 images, batch 8) of torchvision's ResNet-18 from the same weights at
+    // backbone factors 1, 0.5 and 0: the backbone moves half as far at 0.5 and not at all
+    // at 0 (nor do its batch-norm statistics); the head `fc` takes the full step each time.
+    let dir = tempfile::tempdir().unwrap();
+    let data = blobs(8, 32, 11);
+    let model = ModelChoice::Resnet18.config([1, 32, 32], 2).unwrap();
+    let weights = |factor: f64, fit: bool| {
+        let cfg = TrainConfig {
+            epochs: 1,
+            batch_size: 8,
+            learning_rate: 0.05,
+            optimizer: OptimizerKind::Sgd { momentum: 0.0 },
+            stop_on_collapse: false,
+            ..TrainConfig::default()
+        }
+        .with_backbone_lr_factor(factor);
+        let mut t = Trainer::new(model.clone(), cfg, ComputeDevice::Cpu).unwrap();
+        if fit {
+            t.fit(&data, None, &mut Silent).unwrap();
+        }
+        let ck = dir.path().join(format!("f{factor}-{fit}"));
+        t.save(&ck).unwrap();
+        checkpoint::read_tensors(&ck.join("model.safetensors")).unwrap()
+    };
+    let start = weights(1.0, false);
+    let (full, half, frozen) = (weights(1.0, true), weights(0.5, true), weights(0.0, true));
+    assert!(
+        start.contains_key("layer2.0.downsample.0.weight"),
+        "torchvision names"
+    );
+    let delta =
+        |a: &[f32], b: &[f32]| -> Vec<f32> { a.iter().zip(b).map(|(x, y)| x - y).collect() };
+    for name in ["conv1.weight", "layer3.1.conv2.weight", "fc.weight"] {
+        let d1 = delta(&full[name].1, &start[name].1);
+        let dh = delta(&half[name].1, &start[name].1);
+        let scale = d1.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0, "{name} did not move");
+        let ratio = if name == "fc.weight" { 1.0 } else { 0.5 };
+        let worst = d1
+            .iter()
+            .zip(&dh)
+            .map(|(a, b)| (a * ratio - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst <= 1e-3 * scale, "{name}: off by {worst} of {scale}");
+    }
+    for (name, (_, v)) in &start {
+        let same = frozen[name].1 == *v;
+        assert_eq!(same, !name.starts_with("fc."), "{name} frozen = {same}");
+    }
+    assert_ne!(full["bn1.running_mean"].1, start["bn1.running_mean"].1);
+    let cnn = Trainer::new(
+        small_cnn(24),
+        quick(1).with_backbone_lr_factor(0.1),
+        ComputeDevice::Cpu,
+    );
+    let err = cnn.err().unwrap().to_string();
+    assert!(err.contains("torchvision ResNet"), "{err}");
 }
