@@ -64,9 +64,13 @@ pub struct CheckpointInfo {
     pub classes: Vec<String>,
 }
 
+/// Both savers write `model.valid()`: burn's batch norm keeps its newest running statistics
+/// per thread until something synchronises them, and saving a training model as it is
+/// wrote them one step late (found by tests/it/model.rs's ResNet test).
 fn save_bpk(model: &Model, path: &Path) -> Result<()> {
     let mut store = BurnpackStore::from_file(path).overwrite(true);
     model
+        .valid()
         .save_into(&mut store)
         .map_err(|e| Error::data(path, e))
 }
@@ -88,6 +92,7 @@ pub fn save_safetensors(model: &Model, path: &Path) -> Result<()> {
         .metadata("producer", "mammolab");
     let mut store = torchvision_names_out(store);
     model
+        .valid()
         .save_into(&mut store)
         .map_err(|e| Error::data(path, e))
 }
@@ -189,11 +194,8 @@ impl Trainer {
             classes: self.classes.clone(),
         };
         atomic_dir(dir, |d| {
-            // `valid()` first: burn's batch norm keeps its latest running statistics
-            // per thread until synchronised, and saving the training model as it is
-            // would write them one step late (found by tests/it/model.rs's ResNet test).
-            save_safetensors(&self.model().valid(), &d.join("model.safetensors"))?;
-            save_bpk(&self.model.valid(), &d.join("resume/model.bpk"))?;
+            save_safetensors(self.model(), &d.join("model.safetensors"))?;
+            save_bpk(&self.model, &d.join("resume/model.bpk"))?;
             if let Some((_, best)) = &self.best {
                 save_bpk(best, &d.join("resume/best.bpk"))?;
             }

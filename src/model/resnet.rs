@@ -90,14 +90,6 @@ impl ResNetConfig {
         }
     }
 
-    /// Channels of `layer4`'s output (512, or 2048 for bottleneck networks).
-    pub fn feature_channels(&self) -> usize {
-        match stages(self.depth) {
-            Some((_, true)) => 2048,
-            _ => 512,
-        }
-    }
-
     /// Build the model with freshly initialised weights on `device` (torchvision's
     /// initialisation: Kaiming-normal convolutions, batch norm 1 / 0).
     pub fn init(&self, device: &Device) -> Result<ResNet> {
@@ -292,7 +284,7 @@ impl ResNet {
     }
 
     /// The new-task head (`fc`), the part trained at the full learning rate when the
-    /// backbone is frozen or slowed ([`TrainConfig::backbone`](super::TrainConfig)).
+    /// backbone is frozen or slowed ([`TrainConfig::backbone_lr_factor`](super::TrainConfig::backbone_lr_factor)).
     pub fn fc(&self) -> &Linear {
         &self.fc
     }

@@ -453,13 +453,7 @@ impl Trainer {
             });
         }
         let Model::ResNet(m) = &mut self.model else {
-            return Err(Error::Param {
-                name: "pretrained",
-                message: format!(
-                    "PyTorch weights load into a torchvision ResNet (--model resnet18 / resnet50), not {}",
-                    self.model_config.name()
-                ),
-            });
+            return Err(not_a_resnet(self.model_config.name()));
         };
         let report = super::resnet::load_torchvision(m, path)?;
         self.model = backbone_policy(self.model.clone(), &self.config);
@@ -616,6 +610,24 @@ impl Trainer {
             ));
         }
         Ok(())
+    }
+}
+
+/// PyTorch weights load into torchvision ResNets only ([`Trainer::load_pretrained`]);
+/// `pipeline::RunOptions::validate` checks it before any file is read.
+pub(crate) fn pretrained_target(model: &ModelConfig) -> Result<()> {
+    match model {
+        ModelConfig::ResNet(_) => Ok(()),
+        m => Err(not_a_resnet(m.name())),
+    }
+}
+
+fn not_a_resnet(name: &str) -> Error {
+    Error::Param {
+        name: "pretrained",
+        message: format!(
+            "PyTorch weights load into a torchvision ResNet (--model resnet18 / resnet50), not {name}"
+        ),
     }
 }
 

@@ -75,7 +75,7 @@ pub struct RunOptions {
     threshold_rule: ThresholdRule,
     /// PyTorch weights to start from (torchvision ResNets; [`Trainer::load_pretrained`]).
     #[serde(default)]
-    pretrained: Option<std::path::PathBuf>,
+    pretrained: Option<PathBuf>,
 }
 
 fn default_rule() -> ThresholdRule {
@@ -196,7 +196,7 @@ impl RunOptions {
     }
     /// Start from the torchvision state dict in `path` (safetensors) instead of fresh
     /// weights (needs a `Resnet18` / `Resnet50` model).
-    pub fn with_pretrained(mut self, path: Option<std::path::PathBuf>) -> Self {
+    pub fn with_pretrained(mut self, path: Option<PathBuf>) -> Self {
         self.pretrained = path;
         self
     }
@@ -258,6 +258,12 @@ impl RunOptions {
             _ => 2,
         };
         let model = self.model.config([1, s, s], classes)?;
+        if let Some(p) = &self.pretrained {
+            crate::model::train::pretrained_target(&model)?;
+            if !p.is_file() {
+                return Err(crate::Error::data(p, "no such weights file"));
+            }
+        }
         self.train.validate(&model)
     }
 }
