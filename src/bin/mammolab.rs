@@ -8,16 +8,17 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use mammolab::dataset::{default_image_cache, DataOptions, ImageSource, Part};
+use mammolab::dataset::{default_image_cache, Augment, DataOptions, ImageSource, Part};
 use mammolab::eval::{
     self, BinaryConfusion, BinarySummary, Binning, ThresholdRule, ThresholdSweep,
 };
-use mammolab::imaging::Filter;
+use mammolab::imaging::{Filter, Gray};
 use mammolab::ingest::dicom::{read_header, read_image_opt};
 use mammolab::ingest::merge::{merge, Status};
 use mammolab::ingest::sheets::{read_all, SheetOptions};
 use mammolab::ingest::ScoreTable;
 use mammolab::manifest::Manifest;
+use mammolab::model::layers::Pool;
 use mammolab::model::saliency::Method as SaliencyMethod;
 use mammolab::model::{
     epoch_line, keep_freed_memory, ClassLoss, ClassWeights, ComputeDevice, EarlyStopping,
@@ -134,6 +135,29 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Preview --augment: each image as `train` prepares it, then random augmented copies,
+    /// in one PNG (rows: images; captions: what each draw did).
+    Augment {
+        /// Image files (DICOM, JPG, PNG, PGM).
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        /// The augmentation, as `train --augment` takes it.
+        #[arg(long, default_value = "standard")]
+        augment: Augment,
+        /// Random copies per image.
+        #[arg(long, default_value_t = 4)]
+        copies: usize,
+        /// Image side in pixels (as `train --size`; shrunk with `--resize max`, cropped to
+        /// the breast).
+        #[arg(long, default_value_t = 128)]
+        size: usize,
+        /// Seed of the draws.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The PNG to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Show a DICOM file's key header fields and stored-pixel statistics.
     Dicom {
         /// The DICOM file.
@@ -241,6 +265,12 @@ enum Command {
         /// norm statistics stay as loaded.
         #[arg(long)]
         freeze_backbone: bool,
+        /// Random transforms of each training batch: none, standard (vertical flip, 10 degree
+        /// rotation, 5 % shift, 10 % zoom, brightness / contrast / gamma jitter), or key=value
+        /// settings on top (standard,crop=0.8; keys hflip, vflip, rotate, translate, zoom,
+        /// crop, brightness, contrast, gamma). Seeded; saved in the checkpoint's config.
+        #[arg(long, default_value = "none")]
+        augment: Augment,
         /// Go on training when the network's outputs collapse to a constant (default: stop
         /// with an error at the first collapsed epoch).
         #[arg(long)]
@@ -322,6 +352,15 @@ enum Command {
         /// The class the maps explain (default: the positive class, the last).
         #[arg(long, requires = "saliency")]
         saliency_class: Option<String>,
+        /// Also write the activations of this layer (`--features` alone: the embedding
+        /// before the classifier: dense, gap, mu or avgpool; a wrong name lists the
+        /// model's layers) to <out stem>.features.parquet, one row per scored image.
+        #[arg(long, num_args = 0..=1, default_missing_value = "embedding", value_name = "LAYER")]
+        features: Option<String>,
+        /// How --features turns a convolutional layer's maps into columns: mean or max per
+        /// channel, or flatten (every value).
+        #[arg(long, value_enum, default_value_t = Pool::Mean, requires = "features")]
+        pool: Pool,
         /// Print one JSON object instead of a summary.
         #[arg(long)]
         json: bool,
@@ -523,6 +562,38 @@ fn run(command: Command) -> anyhow::Result<()> {
                 );
             }
         }
+        Command::Augment {
+            images,
+            augment,
+            copies,
+            size,
+            seed,
+            out,
+        } => {
+            let mut pre = DataOptions::new(size).preprocess;
+            pre.normalise = None;
+            let files: Vec<(PathBuf, bool)> = images.iter().map(|p| (p.clone(), false)).collect();
+            let batch = mammolab::dataset::load_images(&files, &pre, None, "augment")?;
+            let grays: Vec<Gray> = batch
+                .data
+                .chunks(size * size)
+                .map(|px| Gray {
+                    width: size,
+                    height: size,
+                    pixels: px.to_vec(),
+                })
+                .collect();
+            let cols = copies as u32 + 1;
+            let fig = Figure::png(cols * 400, grays.len() as u32 * 420 + 40, |area| {
+                plot::augment_grid(area, &grays, &augment, copies, seed)
+            })?;
+            fig.save(&out)?;
+            println!(
+                "{}: {} images x {copies} copies ({augment})",
+                out.display(),
+                grays.len()
+            );
+        }
         Command::Dicom { file, frame, json } => {
             let h = read_header(&file)?;
             let Some(img) = read_image_opt(&file, frame)? else {
@@ -610,6 +681,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             pretrained,
             backbone_lr_factor,
             freeze_backbone,
+            augment,
             allow_collapse,
             dicom,
             cache,
@@ -661,6 +733,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 } else {
                     backbone_lr_factor
                 })
+                .with_augment(Some(augment))
                 .with_stop_on_collapse(!allow_collapse);
             if std::env::var_os("GLIBC_TUNABLES").is_none() {
                 keep_freed_memory();
@@ -701,6 +774,8 @@ fn run(command: Command) -> anyhow::Result<()> {
             saliency,
             saliency_method,
             saliency_class,
+            features,
+            pool,
             json,
         } => predict_command(
             run,
@@ -712,6 +787,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             level,
             threshold,
             saliency.map(|d| (d, saliency_method, saliency_class)),
+            features.map(|l| (l, pool)),
             json,
         )?,
         Command::Compare { a, b, json } => {
@@ -809,6 +885,7 @@ fn predict_command(
     level: Level,
     threshold: Option<f64>,
     saliency: Option<(PathBuf, SaliencyMethod, Option<String>)>,
+    features: Option<(String, Pool)>,
     json: bool,
 ) -> anyhow::Result<()> {
     if part.is_some() && run.is_none() {
@@ -846,6 +923,13 @@ fn predict_command(
         predict::inputs_from_paths(&images)?
     };
     predict::check_level(&inputs, level)?;
+    let features = features.map(|(layer, pool)| match layer.as_str() {
+        "embedding" => (predictor.embedding_layer().to_string(), pool),
+        _ => (layer, pool),
+    });
+    if let Some((layer, _)) = &features {
+        predictor.check_layer(layer)?;
+    }
     let saliency = saliency
         .map(|(d, m, c)| {
             predict::class_index(&predictor.classes(), c.as_deref()).map(|k| (d, m, k))
@@ -898,11 +982,41 @@ fn predict_command(
         }
         None => None,
     };
+    let features = match features {
+        Some((layer, pool)) => {
+            bar.reset();
+            bar.set_length(result.scored() as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "features [{bar:30}] {pos}/{len} images  ({per_sec}, eta {eta})",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            let mut df = result.features(&predictor, &layer, pool, &mut |d, _| {
+                bar.set_position(d as u64)
+            })?;
+            bar.finish_and_clear();
+            let stem = out
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "predictions".into());
+            let path = out.with_file_name(format!("{stem}.features.parquet"));
+            mammolab::ingest::scores::write_parquet(&mut df, &path)?;
+            Some(serde_json::json!({
+                "layer": layer,
+                "pool": pool,
+                "columns": df.width() - 8,
+                "rows": df.height(),
+                "file": path,
+            }))
+        }
+        None => None,
+    };
     if json {
         let mut v = serde_json::to_value(&s)?;
         v["checkpoint"] = serde_json::json!(ckpt);
         v["written"] = serde_json::json!(written);
         v["saliency"] = serde_json::json!(maps);
+        v["features"] = serde_json::json!(features);
         println!("{v}");
         return Ok(());
     }
@@ -939,6 +1053,16 @@ fn predict_command(
     }
     for p in &written {
         println!("  wrote {}", p.display());
+    }
+    if let Some(f) = &features {
+        println!(
+            "  wrote {}: layer {} ({} pooling), {} images x {} values",
+            f["file"].as_str().unwrap_or_default(),
+            f["layer"].as_str().unwrap_or_default(),
+            f["pool"].as_str().unwrap_or_default(),
+            f["rows"],
+            f["columns"]
+        );
     }
     if let Some(w) = maps {
         println!(

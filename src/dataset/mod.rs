@@ -8,6 +8,8 @@
 //!   cache.
 //! - Splits work on plain vectors (class index and group id per sample), so they serve a
 //!   merged spreadsheet, an image folder or a table of scores alike.
+//! - [`Augment`]: seeded random flips, rotation, zoom, crops and intensity jitter of
+//!   training images, applied batch by batch by the trainer.
 //! - [`tabular`]: workbook columns as a feature matrix per labelled row, for baselines.
 //!
 //! ```
@@ -23,12 +25,14 @@
 //! # Ok(()) }
 //! ```
 
+mod augment;
 mod images;
 mod prepare;
 mod samples;
 mod split;
 pub mod tabular;
 
+pub use augment::{Augment, Draw};
 pub use images::{default_image_cache, load_images, ImageBatch, Placement, Preprocess};
 pub use prepare::{
     plan_merged, prepare, prepare_merged, pseudonym, DataOptions, ImageItem, ImageSource, Part,

@@ -47,6 +47,18 @@ pub fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
+/// Write `df` as Parquet (whole under a temporary name, then renamed, as [`write_csv`]).
+pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = std::path::PathBuf::from(tmp);
+    let f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    ParquetWriter::new(f)
+        .finish(df)
+        .map_err(|e| Error::table(path.display().to_string(), e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
 /// Find `name` among the frame's columns, or say which similar names exist.
 pub(crate) fn column<'a>(df: &'a DataFrame, file: &Path, name: &str) -> Result<&'a Column> {
     df.column(name).map_err(|_| {

@@ -264,4 +264,36 @@ impl Cnn {
     pub fn blocks(&self) -> usize {
         self.blocks.len()
     }
+
+    /// The layers [`Cnn::trace`] can stop at: `blocks.<i>` (after the pool), `dense`
+    /// (after ReLU), `logits`.
+    pub fn layer_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = (0..self.blocks.len())
+            .map(|i| format!("blocks.{i}"))
+            .collect();
+        v.extend(["dense".into(), "logits".into()]);
+        v
+    }
+
+    /// The output of layer `layer` (one of [`Cnn::layer_names`]) for `x`.
+    pub fn trace(&self, x: Tensor<4>, layer: &str) -> Option<super::layers::Activation> {
+        use super::layers::Activation;
+        let mut x = x;
+        for (i, b) in self.blocks.iter().enumerate() {
+            x = b.forward(x);
+            if layer == format!("blocks.{i}") {
+                return Some(Activation::Map(x));
+            }
+        }
+        let mut d = self.dense.forward(x.flatten(1, 3));
+        if let Some(n) = &self.dense_norm {
+            d = n.forward(d);
+        }
+        let d = relu(d);
+        match layer {
+            "dense" => Some(Activation::Vector(d)),
+            "logits" => Some(Activation::Vector(self.logits.forward(d))),
+            _ => None,
+        }
+    }
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::loss::ClassLoss;
 use super::ModelConfig;
+use crate::dataset::Augment;
 use crate::error::{Error, Result};
 
 /// The optimiser.
@@ -146,6 +147,11 @@ pub struct TrainConfig {
     /// the file and its sha256; `None`: fresh weights from [`TrainConfig::seed`].
     #[serde(default)]
     pub pretrained: Option<String>,
+    /// Random transforms of each training batch ([`Augment`]; seeded from
+    /// [`TrainConfig::seed`], the epoch and the image's place in it); `None`: the images
+    /// as prepared.
+    #[serde(default)]
+    pub augment: Option<Augment>,
 }
 
 fn one() -> f64 {
@@ -159,7 +165,7 @@ fn yes() -> bool {
 impl Default for TrainConfig {
     /// 10 epochs, batch 16, Adam at 1e-3, constant rate, no early stopping, no weights,
     /// shuffled, cross-entropy, seed 42, no clipping, no warm-up, stop on collapse, the
-    /// backbone at the full rate, fresh weights.
+    /// backbone at the full rate, fresh weights, no augmentation.
     fn default() -> Self {
         Self {
             epochs: 10,
@@ -177,6 +183,7 @@ impl Default for TrainConfig {
             stop_on_collapse: true,
             backbone_lr_factor: 1.0,
             pretrained: None,
+            augment: None,
         }
     }
 }
@@ -248,6 +255,12 @@ impl TrainConfig {
         self.backbone_lr_factor = factor;
         self
     }
+    /// Augment training batches (`None`, or an [`Augment`] that changes nothing: the
+    /// images as prepared).
+    pub fn with_augment(mut self, augment: Option<Augment>) -> Self {
+        self.augment = augment.filter(|a| !a.is_identity());
+        self
+    }
     /// Stop (with an error) when the network's outputs collapse to a constant.
     pub fn with_stop_on_collapse(mut self, stop: bool) -> Self {
         self.stop_on_collapse = stop;
@@ -316,6 +329,9 @@ pub(crate) fn check_config(model: &ModelConfig, c: &TrainConfig) -> Result<()> {
         if !(n > 0.0 && n.is_finite()) {
             return bad("grad_clip", format!("{n} is not a positive number"));
         }
+    }
+    if let Some(a) = &c.augment {
+        a.validate()?;
     }
     if let OptimizerKind::Sgd { momentum } = c.optimizer {
         if !(0.0..1.0).contains(&momentum) {

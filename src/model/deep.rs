@@ -150,4 +150,39 @@ impl DeepCnn {
     pub fn blocks(&self) -> usize {
         self.blocks.len()
     }
+
+    /// The layers [`DeepCnn::trace`] can stop at: `stem` (after ReLU and the pool),
+    /// `blocks.<i>` (after ReLU), `gap` (the pooled last block), `logits`.
+    pub fn layer_names(&self) -> Vec<String> {
+        let mut v = vec!["stem".to_string()];
+        v.extend((0..self.blocks.len()).map(|i| format!("blocks.{i}")));
+        v.extend(["gap".into(), "logits".into()]);
+        v
+    }
+
+    /// The output of layer `layer` (one of [`DeepCnn::layer_names`]) for `x`.
+    pub fn trace(&self, x: Tensor<4>, layer: &str) -> Option<super::layers::Activation> {
+        use super::layers::Activation;
+        let mut x = self.pool.forward(relu(self.stem.forward(x)));
+        if layer == "stem" {
+            return Some(Activation::Map(x));
+        }
+        let half = self.blocks.len() / 2;
+        for (i, b) in self.blocks.iter().enumerate() {
+            if i == half && i > 0 {
+                x = self.pool.forward(x);
+            }
+            let f = b.conv2.forward(relu(b.conv1.forward(x.clone())));
+            x = if self.residual { relu(x + f) } else { relu(f) };
+            if layer == format!("blocks.{i}") {
+                return Some(Activation::Map(x));
+            }
+        }
+        let g: Tensor<2> = self.gap.forward(x).flatten(1, 3);
+        match layer {
+            "gap" => Some(Activation::Vector(g)),
+            "logits" => Some(Activation::Vector(self.logits.forward(g))),
+            _ => None,
+        }
+    }
 }

@@ -24,6 +24,7 @@
 //! [`history`] what training reports (per-epoch statistics, progress callbacks), [`train`]
 //! the loop, [`checkpoint`] safetensors + JSON on disk (with the input recipe), and
 //! [`predict`] scores per image and the [`Predictor`] that scores files from a checkpoint,
+//! [`layers`] the activations of any named layer (embeddings for other models),
 //! [`saliency`] what a network looks at (Grad-CAM on [`Model::features`], occlusion).
 //! [`baseline`] holds the majority-class and logistic-regression baselines a CNN must beat.
 //!
@@ -44,6 +45,7 @@ pub mod cnn;
 pub mod config;
 pub mod deep;
 pub mod history;
+pub mod layers;
 pub mod loss;
 pub mod predict;
 pub mod resnet;
@@ -101,7 +103,7 @@ pub enum ModelChoice {
     Resnet,
     /// The same depth without skips.
     Plain,
-    /// torchvision's ResNet-18 (11.2 M weights; [`resnet`]), for transfer from PyTorch
+    /// torchvision's ResNet-18 (11.2 M weights; `model::resnet`), for transfer from PyTorch
     /// weights (`mammolab train --pretrained`).
     Resnet18,
     /// torchvision's ResNet-50 (23.5 M weights, bottleneck blocks).

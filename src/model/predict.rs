@@ -226,6 +226,72 @@ impl Predictor {
         files: &[(PathBuf, Option<Laterality>)],
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Vec<Result<Vec<f64>>>> {
+        self.each(files, progress, &|s| self.predict_samples(s))
+    }
+
+    /// The layers [`Predictor::features`] can read ([`Model::layer_names`]).
+    pub fn layer_names(&self) -> Vec<String> {
+        self.model.layer_names()
+    }
+
+    /// Whether the model has layer `layer` ([`Model::check_layer`]).
+    pub fn check_layer(&self, layer: &str) -> Result<()> {
+        self.model.check_layer(layer)
+    }
+
+    /// The model's embedding layer ([`Model::embedding_layer`]).
+    pub fn embedding_layer(&self) -> &'static str {
+        self.model.embedding_layer()
+    }
+
+    /// Layer `layer`'s activations of image files ([`super::layers`]), one row each.
+    pub fn features(
+        &self,
+        files: &[(PathBuf, Option<Laterality>)],
+        layer: &str,
+        pool: super::layers::Pool,
+    ) -> Result<Vec<Vec<f32>>> {
+        self.features_samples(&self.samples(files)?, layer, pool)
+    }
+
+    /// As [`Predictor::features`] for each file, or why it could not be read (as
+    /// [`Predictor::predict_each`]). An unknown layer is the outer error.
+    pub fn features_each(
+        &self,
+        files: &[(PathBuf, Option<Laterality>)],
+        layer: &str,
+        pool: super::layers::Pool,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<Result<Vec<f32>>>> {
+        self.check_layer(layer)?;
+        self.each(files, progress, &|s| self.features_samples(s, layer, pool))
+    }
+
+    /// Layer activations of samples already prepared with [`Predictor::preprocess`].
+    pub fn features_samples(
+        &self,
+        samples: &Samples,
+        layer: &str,
+        pool: super::layers::Pool,
+    ) -> Result<Vec<Vec<f32>>> {
+        super::layers::activations(
+            &self.model,
+            samples,
+            layer,
+            pool,
+            self.batch(),
+            &self.device,
+        )
+    }
+
+    /// Decode `files` in parallel, a batch at a time, and run `f` on each batch's decoded
+    /// images: one result per file, in order.
+    fn each<T>(
+        &self,
+        files: &[(PathBuf, Option<Laterality>)],
+        progress: &mut dyn FnMut(usize, usize),
+        f: &dyn Fn(&Samples) -> Result<Vec<T>>,
+    ) -> Result<Vec<Result<T>>> {
         use rayon::prelude::*;
         let mut out = Vec::with_capacity(files.len());
         for chunk in files.chunks(self.batch()) {
@@ -237,7 +303,7 @@ impl Predictor {
             let mut probs = if samples.is_empty() {
                 vec![]
             } else {
-                self.predict_samples(&samples)?
+                f(&samples)?
             }
             .into_iter();
             for d in decoded {

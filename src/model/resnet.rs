@@ -273,6 +273,43 @@ impl ResNet {
         self.fc.forward(x)
     }
 
+    /// The layers [`ResNet::trace`] can stop at, in torchvision's names: `maxpool` (the
+    /// stem's output), `layer1` .. `layer4`, `avgpool` (the 512- or 2048-wide embedding),
+    /// `fc`.
+    pub fn layer_names(&self) -> Vec<String> {
+        [
+            "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    /// The output of layer `layer` (one of [`ResNet::layer_names`]) for `x`.
+    pub fn trace(&self, x: Tensor<4>, layer: &str) -> Option<super::layers::Activation> {
+        use super::layers::Activation;
+        let mut x = self
+            .maxpool
+            .forward(relu(self.bn1.forward(self.conv1.forward(x))));
+        if layer == "maxpool" {
+            return Some(Activation::Map(x));
+        }
+        let stages = [&self.layer1, &self.layer2, &self.layer3, &self.layer4];
+        for (i, stage) in stages.into_iter().enumerate() {
+            for b in stage {
+                x = b.forward(x);
+            }
+            if layer == format!("layer{}", i + 1) {
+                return Some(Activation::Map(x));
+            }
+        }
+        let g: Tensor<2> = self.avgpool.forward(x).flatten(1, 3);
+        match layer {
+            "avgpool" => Some(Activation::Vector(g)),
+            "fc" => Some(Activation::Vector(self.fc.forward(g))),
+            _ => None,
+        }
+    }
+
     /// 18, 34, 50, 101 or 152.
     pub fn depth(&self) -> usize {
         let blocks = [&self.layer1, &self.layer2, &self.layer3, &self.layer4]

@@ -18,6 +18,13 @@
 //!   [`crate::eval::ThresholdRule`]; `pipeline::run` chooses one on the validation part and
 //!   records it with [`Trainer::set_threshold`].
 //!
+//! # Augmentation
+//! [`TrainConfig::augment`](super::TrainConfig::augment) transforms each training batch as
+//! it is drawn ([`crate::dataset::Augment`]: flips, rotation, zoom, crop, intensity); image
+//! `j` of the epoch's order gets stream `j` of the epoch's seed, so runs and resumed runs
+//! repeat exactly. The intensity jitter works on [0, 1] images: the normalisation recorded
+//! by [`Trainer::with_input`] is undone and redone around it.
+//!
 //! # Stability
 //! - [`TrainConfig::grad_clip`](super::TrainConfig::grad_clip): each parameter tensor's
 //!   gradient clipped to an L2 norm.
@@ -305,7 +312,7 @@ impl Trainer {
             let mut correct = 0usize;
             for (s, idx) in order.chunks(bs).enumerate() {
                 lr = self.config.rate_at(e, s, steps);
-                let x = images_tensor(train, idx, &self.device);
+                let x = self.batch(train, idx, e, s * bs);
                 let y = targets_tensor(train, idx, &self.device);
                 let (loss, logits, parts) = self.step_loss(x, y, weights_t.as_ref(), e);
                 let l = loss.clone().into_scalar::<f32>() as f64;
@@ -503,6 +510,26 @@ impl Trainer {
                 (class_loss(kind, logits.clone(), y, weights), logits, None)
             }
         }
+    }
+
+    /// The training images at `idx` (positions `first..` of epoch `epoch`'s order), through
+    /// [`TrainConfig::augment`] when it is set.
+    fn batch(&self, train: &Samples, idx: &[usize], epoch: usize, first: usize) -> Tensor<4> {
+        let Some(a) = &self.config.augment else {
+            return images_tensor(train, idx, &self.device);
+        };
+        let [_, c, h, w] = train.shape;
+        let shape = [idx.len(), c, h, w];
+        let mut data = train.gather(idx);
+        let normalise = self.input.as_ref().and_then(|p| p.normalise);
+        a.apply_batch(
+            &mut data,
+            shape,
+            normalise,
+            a.epoch_seed(self.config.seed, epoch),
+            first,
+        );
+        Tensor::<4>::from_data(TensorData::new(data, shape), &self.device)
     }
 
     /// How far apart the inference model's logits lie for up to 64 training images spread

@@ -220,6 +220,34 @@ impl Vae {
         self.encoder.len()
     }
 
+    /// The layers [`Vae::trace`] can stop at: `encoder.<i>` (after ReLU), `mu` (the
+    /// latent mean), `logits` (the head on it).
+    pub fn layer_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = (0..self.encoder.len())
+            .map(|i| format!("encoder.{i}"))
+            .collect();
+        v.extend(["mu".into(), "logits".into()]);
+        v
+    }
+
+    /// The output of layer `layer` (one of [`Vae::layer_names`]) for `x`.
+    pub fn trace(&self, x: Tensor<4>, layer: &str) -> Option<super::layers::Activation> {
+        use super::layers::Activation;
+        let mut x = x;
+        for (i, c) in self.encoder.iter().enumerate() {
+            x = relu(c.forward(x));
+            if layer == format!("encoder.{i}") {
+                return Some(Activation::Map(x));
+            }
+        }
+        let mu = self.mu.forward(x.flatten(1, 3));
+        match layer {
+            "mu" => Some(Activation::Vector(mu)),
+            "logits" => Some(Activation::Vector(self.classify(mu))),
+            _ => None,
+        }
+    }
+
     /// Decode latent codes `[batch, latent]` to images.
     pub fn decode(&self, z: Tensor<2>) -> Tensor<4> {
         let [c, s] = self.shape;

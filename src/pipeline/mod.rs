@@ -205,6 +205,11 @@ impl RunOptions {
         self.train = self.train.with_backbone_lr_factor(factor);
         self
     }
+    /// Augment training batches ([`crate::dataset::Augment`]; `None`: no augmentation).
+    pub fn with_augment(mut self, augment: Option<crate::dataset::Augment>) -> Self {
+        self.train = self.train.with_augment(augment);
+        self
+    }
     /// Stop (with an error) when the network's outputs collapse to a constant.
     pub fn with_stop_on_collapse(mut self, stop: bool) -> Self {
         self.train = self.train.with_stop_on_collapse(stop);

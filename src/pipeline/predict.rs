@@ -551,6 +551,60 @@ impl Predictions {
     }
 }
 
+impl Predictions {
+    /// The activations of layer `layer` ([`crate::model::layers`]) of every scored image,
+    /// one row each: the image table's `file, patient, sheet, row, laterality, view,
+    /// class, label`, then `<layer>.0`, `<layer>.1`, ... (f32). The images are decoded
+    /// again; `progress(done, total)` follows the batches.
+    pub fn features(
+        &self,
+        predictor: &Predictor,
+        layer: &str,
+        pool: crate::model::layers::Pool,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<DataFrame> {
+        let files: Vec<(PathBuf, Option<Laterality>)> = self
+            .scored
+            .iter()
+            .map(|(i, _)| (i.file.clone(), i.laterality))
+            .collect();
+        let rows = predictor
+            .features_each(&files, layer, pool, progress)?
+            .into_iter()
+            .zip(&self.scored)
+            .map(|(r, (i, _))| r.map_err(|e| Error::data(&i.file, e.to_string())))
+            .collect::<Result<Vec<_>>>()?;
+        let width = rows.first().map_or(0, Vec::len);
+        let ids = [
+            "file",
+            "patient",
+            "sheet",
+            "row",
+            "laterality",
+            "view",
+            "class",
+            "label",
+        ];
+        let table = self.table()?;
+        let mut cols: Vec<Column> = ids
+            .iter()
+            .map(|c| {
+                table
+                    .column(c)
+                    .cloned()
+                    .map_err(|e| Error::table("features", e))
+            })
+            .collect::<Result<_>>()?;
+        for k in 0..width {
+            cols.push(Column::new(
+                format!("{layer}.{k}").into(),
+                rows.iter().map(|r| r[k]).collect::<Vec<f32>>(),
+            ));
+        }
+        DataFrame::new_infer_height(cols).map_err(|e| Error::table("features", e))
+    }
+}
+
 /// What [`write_saliency`] wrote.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SaliencyWritten {

@@ -802,3 +802,32 @@ fn heat_colour(v: f32) -> [f32; 3] {
     let band = |centre: f32| (1.5 - (4.0 * v - centre).abs()).clamp(0.0, 1.0);
     [band(3.0), band(2.0), band(1.0)]
 }
+
+/// What [`Augment`](crate::dataset::Augment) makes of each image: one row per image, the
+/// image as prepared first, then `copies` random versions (image `i`'s copy `j` uses stream
+/// `i * copies + j` of `seed`), each captioned with its draw. `images` are [0, 1] images of
+/// one size (before normalisation).
+pub fn augment_grid<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    images: &[crate::imaging::Gray],
+    augment: &crate::dataset::Augment,
+    copies: usize,
+    seed: u64,
+) -> Result<()> {
+    let mut tiles = Vec::with_capacity(images.len() * (copies + 1));
+    for (i, img) in images.iter().enumerate() {
+        tiles.push(Tile::new(img, "as prepared"));
+        for j in 0..copies {
+            let mut rng = crate::rng::Rng::derive(seed, (i * copies + j) as u64);
+            let draw = augment.draw(img.width, img.height, &mut rng);
+            let mut pixels = img.pixels.clone();
+            draw.apply(&mut pixels, [1, img.height, img.width], None);
+            let out = crate::imaging::Gray {
+                pixels,
+                ..img.clone()
+            };
+            tiles.push(Tile::new(&out, draw.to_string()));
+        }
+    }
+    image_grid(area, &tiles, copies + 1, &format!("augment: {augment}"))
+}

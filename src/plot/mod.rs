@@ -37,8 +37,8 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 pub use charts::{
-    accuracy_paradox, calibration, confusion_matrix, image_grid, latent_scatter, pr, roc,
-    threshold_sweep, training_curves, CellValues, Tile,
+    accuracy_paradox, augment_grid, calibration, confusion_matrix, image_grid, latent_scatter, pr,
+    roc, threshold_sweep, training_curves, CellValues, Tile,
 };
 pub use table::Table;
 

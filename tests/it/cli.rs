@@ -146,3 +146,50 @@ fn killed_train_leaves_nothing_trusted_and_writers_exclude_each_other() {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     assert!(out.join("predictions.csv").is_file() && !out.join(LOCK_NAME).exists());
 }
+
+/// `mammolab augment` draws each image and its augmented copies into one PNG of the
+/// documented size; a bad setting is one line naming it.
+#[test]
+fn augment_preview_writes_a_montage() {
+    let (dir, _) = crate::ci_cohort();
+    let mut jpgs: Vec<_> = crate::files_below(dir.path())
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+        .map(|p| dir.path().join(p))
+        .collect();
+    jpgs.sort();
+    let out = tempfile::tempdir().unwrap();
+    let png = out.path().join("aug.png");
+    let o = mammolab(&[
+        "augment",
+        jpgs[0].to_str().unwrap(),
+        jpgs[1].to_str().unwrap(),
+        "--augment",
+        "standard,crop=0.7",
+        "--copies",
+        "3",
+        "--size",
+        "64",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("2 images x 3 copies (vflip=0.5,"),
+        "{stdout}"
+    );
+    let img = image::open(&png).unwrap();
+    assert_eq!((img.width(), img.height()), (4 * 400, 2 * 420 + 40));
+    let o = mammolab(&[
+        "augment",
+        jpgs[0].to_str().unwrap(),
+        "--augment",
+        "gamma=5",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("gamma=5 is not in [0, 2]"), "{err}");
+}

@@ -832,3 +832,224 @@ fn resnet_backbone_rate_scales_its_step_and_zero_freezes_it() {
     let err = cnn.err().unwrap().to_string();
     assert!(err.contains("torchvision ResNet"), "{err}");
 }
+
+/// `dataset::Draw`'s geometry against torchvision's `affine` and its intensity against
+/// `adjust_gamma` + `adjust_contrast` (tests/data/torch_reference.json), to 1e-5.
+#[test]
+fn augmentation_matches_torchvision() {
+    use mammolab::dataset::Draw;
+    let text =
+        std::fs::read_to_string(crate::repo().join("tests/data/torch_reference.json")).unwrap();
+    let r: Value = serde_json::from_str(&text).unwrap();
+    let nums = |v: &Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let a = &r["affine"];
+    let input: Vec<f32> = nums(&a["input"]).into_iter().map(|v| v as f32).collect();
+    let [h, w] = [0, 1].map(|i| nums(&a["shape"])[i] as usize);
+    let check = |draw: Draw, want: Vec<f64>| {
+        let mut got = input.clone();
+        draw.apply(&mut got, [1, h, w], None);
+        for (i, (g, t)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                (*g as f64 - t).abs() < 1e-5,
+                "{draw:?}: pixel {i} (row {}, col {}): {g} vs torchvision {t}",
+                i / w,
+                i % w
+            );
+        }
+    };
+    let cases = a["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 4);
+    for c in cases {
+        let shift = nums(&c["shift"]);
+        let draw = Draw {
+            rotate: c["rotate"].as_f64().unwrap(),
+            scale: c["scale"].as_f64().unwrap(),
+            shift: [shift[0], shift[1]],
+            ..Draw::default()
+        };
+        check(draw, nums(&c["output"]));
+    }
+    for c in a["intensity"].as_array().unwrap() {
+        let draw = Draw {
+            gamma: c["gamma"].as_f64().unwrap(),
+            contrast: c["contrast"].as_f64().unwrap(),
+            ..Draw::default()
+        };
+        check(draw, nums(&c["output"]));
+    }
+}
+
+#[test]
+fn augmentation_is_seeded_exact_where_it_should_be_and_trains() {
+    use mammolab::dataset::{Augment, Draw};
+    let (h, w) = (6, 7);
+    let img: Vec<f32> = (0..h * w).map(|i| i as f32 / 64.0).collect();
+    let norm = Some((0.5, 0.25));
+    let apply = |d: Draw| {
+        let mut v = img.clone();
+        d.apply(&mut v, [1, h, w], norm);
+        v
+    };
+    // flips mirror exactly; the identity and a crop of the whole image change nothing
+    let flipped = apply(Draw {
+        hflip: true,
+        ..Draw::default()
+    });
+    for y in 0..h {
+        for x in 0..w {
+            assert_eq!(flipped[y * w + x], img[y * w + (w - 1 - x)]);
+        }
+    }
+    let flipped = apply(Draw {
+        vflip: true,
+        ..Draw::default()
+    });
+    assert_eq!(&flipped[..w], &img[(h - 1) * w..]);
+    assert_eq!(apply(Draw::default()), img);
+    let whole = apply(Draw {
+        crop: Some([0.0, 0.0, w as f64, h as f64]),
+        ..Draw::default()
+    });
+    assert!(whole.iter().zip(&img).all(|(a, b)| (a - b).abs() < 1e-6));
+    // a whole-pixel shift moves pixels and fills with black (normalised: (0 - 0.5) / 0.25)
+    let shifted = apply(Draw {
+        shift: [2.0, 0.0],
+        ..Draw::default()
+    });
+    assert_eq!(shifted[0], -2.0);
+    assert!((shifted[3] - img[1]).abs() < 1e-6);
+    // brightness shifts the [0, 1] image: +0.1 is +0.4 after normalising by 0.25
+    let brighter = apply(Draw {
+        brightness: 0.1,
+        ..Draw::default()
+    });
+    assert!((brighter[5] - img[5] - 0.4).abs() < 1e-5);
+    // the crop is the stretched box: the top-left quarter's corner pixel comes first
+    let box_ = Draw {
+        crop: Some([0.0, 0.0, w as f64 / 2.0, h as f64 / 2.0]),
+        ..Draw::default()
+    };
+    let zoomed = apply(box_);
+    // output (6, 5) comes from (2.75, 2.25); the test image is linear in x and y
+    let want = (2.25 * w as f32 + 2.75) / 64.0;
+    assert!(
+        (zoomed[w * h - 1] - want).abs() < 1e-6,
+        "{}",
+        zoomed[w * h - 1]
+    );
+
+    // seeded: a batch is its images' streams, however it is split
+    let a: Augment = "standard,hflip=0.5,crop=0.7".parse().unwrap();
+    assert_eq!(a.to_string().parse::<Augment>().unwrap(), a);
+    let n = 8;
+    let base: Vec<f32> = (0..n * h * w).map(|i| (i % 61) as f32 / 61.0).collect();
+    let seed = a.epoch_seed(42, 3);
+    let mut whole_batch = base.clone();
+    a.apply_batch(&mut whole_batch, [n, 1, h, w], None, seed, 0);
+    let mut halves = base.clone();
+    let (first, second) = halves.split_at_mut(4 * h * w);
+    a.apply_batch(first, [4, 1, h, w], None, seed, 0);
+    a.apply_batch(second, [4, 1, h, w], None, seed, 4);
+    assert_eq!(whole_batch, halves);
+    assert_ne!(whole_batch, base);
+    let mut other_epoch = base.clone();
+    a.apply_batch(&mut other_epoch, [n, 1, h, w], None, a.epoch_seed(42, 4), 0);
+    assert_ne!(other_epoch, whole_batch);
+    // one-line errors name the setting
+    for (spec, says) in [
+        ("rotate=200", "rotate=200 is not in [0, 180]"),
+        ("spin=3", "unknown setting `spin`"),
+        ("vflip", "`vflip` is not `none`, `standard` or key=value"),
+        ("zoom=big", "zoom=`big` is not a number"),
+    ] {
+        let e = spec.parse::<Augment>().unwrap_err().to_string();
+        assert!(e.contains(says) && !e.contains('\n'), "{spec}: {e}");
+    }
+    assert!("none".parse::<Augment>().unwrap().is_identity());
+    assert_eq!(
+        TrainConfig::default()
+            .with_augment(Some(Augment::default()))
+            .augment,
+        None
+    );
+
+    // in training: deterministic, different from no augmentation, saved in the config
+    let train = blobs(48, 24, 5);
+    let fit = |augment: Option<Augment>| {
+        let cfg = quick(2).with_augment(augment);
+        let mut t = Trainer::new(small_cnn(24), cfg, ComputeDevice::Cpu).unwrap();
+        t.fit(&train, None, &mut Silent).unwrap();
+        t
+    };
+    let losses =
+        |t: &Trainer| -> Vec<f64> { t.history().epochs.iter().map(|e| e.train_loss).collect() };
+    let (t1, t2, plain) = (fit(Some(a.clone())), fit(Some(a.clone())), fit(None));
+    assert_eq!(losses(&t1), losses(&t2));
+    assert_ne!(losses(&t1), losses(&plain));
+    let dir = tempfile::tempdir().unwrap();
+    t1.save(dir.path()).unwrap();
+    let (info, _) = load_model(dir.path(), ComputeDevice::Cpu).unwrap();
+    assert_eq!(info.train.augment, Some(a));
+}
+
+/// Named layers: every model lists its layers, the `logits` layer's softmax is what
+/// `probabilities` gives, pooling a map gives one value per channel, and a wrong name is
+/// one line listing the layers (PyTorch comparison: tests/torch/test_features.py).
+#[test]
+fn named_layers_are_listed_and_consistent() {
+    use mammolab::model::layers::{activations, Pool};
+    let samples = blobs(12, 24, 9);
+    let model = small_cnn(24).init(&cpu()).unwrap();
+    assert_eq!(
+        model.layer_names(),
+        ["blocks.0", "blocks.1", "dense", "logits"]
+    );
+    let logits = activations(&model, &samples, "logits", Pool::Mean, 5, &cpu()).unwrap();
+    let probs = probabilities(&model, &samples, 5, &cpu()).unwrap();
+    for (l, p) in logits.iter().zip(&probs) {
+        let z: f64 = l.iter().map(|&v| (v as f64).exp()).sum();
+        for (a, b) in l.iter().zip(p) {
+            assert!(((*a as f64).exp() / z - b).abs() < 1e-6);
+        }
+    }
+    let dense = activations(&model, &samples, "dense", Pool::Mean, 32, &cpu()).unwrap();
+    assert_eq!((dense.len(), dense[0].len()), (12, 16));
+    assert!(dense.iter().flatten().all(|v| *v >= 0.0), "after ReLU");
+    // blocks.1 is [16, 4, 4] for 24 px: 16 columns pooled, 256 flattened; max >= mean
+    let mean = activations(&model, &samples, "blocks.1", Pool::Mean, 32, &cpu()).unwrap();
+    let max = activations(&model, &samples, "blocks.1", Pool::Max, 32, &cpu()).unwrap();
+    let flat = activations(&model, &samples, "blocks.1", Pool::Flatten, 32, &cpu()).unwrap();
+    assert_eq!((mean[0].len(), flat[0].len()), (16, 256));
+    for c in 0..16 {
+        let cell = &flat[3][c * 16..(c + 1) * 16];
+        let m = cell.iter().sum::<f32>() / 16.0;
+        assert!((m - mean[3][c]).abs() < 1e-5 && max[3][c] >= mean[3][c]);
+        assert_eq!(cell.iter().cloned().fold(f32::MIN, f32::max), max[3][c]);
+    }
+    let e = activations(&model, &samples, "conv9", Pool::Mean, 32, &cpu()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid parameter layer: this model has no layer `conv9`; it has blocks.0, blocks.1, dense, logits"
+    );
+    for (m, embedding) in [
+        (ModelConfig::Vae(VaeConfig::new(32, 1, 2)), "mu"),
+        (
+            ModelConfig::ResNet(ResNetConfig::new(18, 32, 1, 2)),
+            "avgpool",
+        ),
+        (
+            ModelConfig::Deep(DeepCnnConfig::new(32, 1, 2, 2, true)),
+            "gap",
+        ),
+    ] {
+        let net = m.init(&cpu()).unwrap();
+        assert!(net.layer_names().iter().any(|l| l == embedding));
+        assert_eq!(net.embedding_layer(), embedding);
+    }
+}

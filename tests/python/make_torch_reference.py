@@ -8,6 +8,11 @@
   via `torch.distributions.kl_divergence`, summed / batch.
 - interpolate: `F.interpolate(mode="bilinear", align_corners=False)` enlarging (saliency
   maps to the input size) and shrinking, for `imaging::upsample_bilinear`.
+- affine: torchvision's `transforms.v2.functional.affine` (bilinear, about the centre;
+  its angle is clockwise; `fill=None`: `grid_sample`'s zero padding. With `fill=0`
+  torchvision also multiplies edge pixels by the interpolated mask, so a pixel half
+  outside the image gets a quarter of its value instead of half) and `adjust_gamma` + `adjust_contrast`, for
+  `dataset::Draw` (whose rotation is counter-clockwise).
 """
 
 import json
@@ -15,6 +20,8 @@ import sys
 
 import torch
 import torch.nn.functional as F
+import torchvision.transforms.v2.functional as TF
+from torchvision.transforms import InterpolationMode
 from torch.distributions import Normal, kl_divergence
 
 
@@ -40,6 +47,13 @@ def reference():
     small = torch.rand(3, 4, generator=g, dtype=torch.float64)
     big = torch.rand(9, 7, generator=g, dtype=torch.float64)
 
+    img = torch.rand(1, 9, 11, generator=g, dtype=torch.float64)
+
+    def affine(angle_ccw, translate, scale):
+        out = TF.affine(img, angle=-angle_ccw, translate=translate, scale=scale, shear=[0.0, 0.0],
+                        interpolation=InterpolationMode.BILINEAR, fill=None)
+        return {"rotate": angle_ccw, "shift": translate, "scale": scale, "output": floats(out)}
+
     def bilinear(t, size):
         return floats(F.interpolate(t[None, None], size=size, mode="bilinear", align_corners=False)[0, 0])
 
@@ -63,6 +77,17 @@ def reference():
             "mse": float(F.mse_loss(rec, x, reduction="sum") / b),
             "bce": float(F.binary_cross_entropy(rec, x, reduction="sum") / b),
             "kl": float(kl),
+        },
+        "affine": {
+            "input": floats(img),
+            "shape": list(img.shape[1:]),
+            "cases": [affine(*c) for c in [(30.0, [1.5, -2.0], 1.1), (-90.0, [0.0, 0.0], 1.0),
+                                           (7.0, [0.0, 0.0], 0.8), (0.0, [-3.25, 0.5], 1.0)]],
+            "intensity": [
+                {"gamma": gm, "contrast": ct,
+                 "output": floats(TF.adjust_contrast(TF.adjust_gamma(img, gm), ct))}
+                for gm, ct in [(1.3, 1.0), (0.8, 1.2), (1.0, 0.7)]
+            ],
         },
         "interpolate": [
             {"input": floats(t), "shape": list(t.shape), "size": list(size), "output": bilinear(t, size)}

@@ -189,13 +189,8 @@ impl MergeResult {
         let _lock = crate::outlock::OutLock::folder(dir)?;
         let write_csv =
             |df: &mut DataFrame, name: &str| crate::ingest::scores::write_csv(df, &dir.join(name));
-        let write_parquet = |df: &mut DataFrame, name: &str| -> Result<()> {
-            let p = dir.join(name);
-            let f = std::fs::File::create(&p).at(&p)?;
-            ParquetWriter::new(f)
-                .finish(df)
-                .map(|_| ())
-                .map_err(|e| Error::table(p.display().to_string(), e))
+        let write_parquet = |df: &mut DataFrame, name: &str| {
+            crate::ingest::scores::write_parquet(df, &dir.join(name))
         };
         let mut merged = self.merged.clone();
         write_parquet(&mut merged, "merged.parquet")?;

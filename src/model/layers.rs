@@ -1,0 +1,141 @@
+//! The activations of any named layer, one row per image: embeddings to fit other models
+//! on (linfa, scikit-learn), to plot, or to cluster.
+//!
+//! Layers carry the names of the exported `model.safetensors` (PyTorch's): seed 001's CNN
+//! `blocks.<i>` (after its pool), `dense` (after ReLU: Keras' `layers[-3].output` that
+//! seed 001 reached for) and `logits`; the deep CNNs `stem`, `blocks.<i>`, `gap`,
+//! `logits`; the CNN-VAE `encoder.<i>`, `mu`, `logits`; torchvision ResNets `maxpool`,
+//! `layer1` .. `layer4`, `avgpool`, `fc`. A convolutional layer's maps `[c, h, w]` become
+//! one value per channel ([`Pool::Mean`] or [`Pool::Max`]) or every value
+//! ([`Pool::Flatten`], `c * h * w` columns, in PyTorch's `flatten` order).
+//!
+//! ```no_run
+//! use mammolab::model::{ComputeDevice, Predictor};
+//! use mammolab::model::layers::Pool;
+//! # fn main() -> mammolab::Result<()> {
+//! let p = Predictor::open("runs/cnn/checkpoint".as_ref(), ComputeDevice::Cpu)?;
+//! println!("{:?}", p.layer_names()); // ["blocks.0", "blocks.1", "blocks.2", "dense", "logits"]
+//! let rows = p.features(&[("new/FILE0001.jpg".into(), None)], "dense", Pool::Mean)?;
+//! assert_eq!(rows[0].len(), 128);
+//! # Ok(()) }
+//! ```
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::train::images_tensor;
+use super::Model;
+use crate::dataset::Samples;
+use crate::error::{Error, Result};
+
+/// A layer's output: feature maps or a vector per image.
+#[derive(Debug, Clone)]
+pub enum Activation {
+    /// `[batch, channels, h, w]`.
+    Map(Tensor<4>),
+    /// `[batch, width]`.
+    Vector(Tensor<2>),
+}
+
+/// How a layer's feature maps become one row per image (vectors are kept as they are).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Pool {
+    /// Each channel's mean (global average pooling): one column per channel.
+    #[default]
+    Mean,
+    /// Each channel's largest value: one column per channel.
+    Max,
+    /// Every value, `channels * h * w` columns (channel, then row, then column).
+    Flatten,
+}
+
+impl Activation {
+    /// One row per image.
+    pub fn rows(self, pool: Pool) -> Tensor<2> {
+        match self {
+            Self::Vector(v) => v,
+            Self::Map(m) => match pool {
+                Pool::Flatten => m.flatten(1, 3),
+                Pool::Mean => m.flatten::<3>(2, 3).mean_dim(2).flatten(1, 2),
+                Pool::Max => m.flatten::<3>(2, 3).max_dim(2).flatten(1, 2),
+            },
+        }
+    }
+}
+
+impl Model {
+    /// The layers [`Model::activation`] can read, input to output.
+    pub fn layer_names(&self) -> Vec<String> {
+        match self {
+            Self::Cnn(m) => m.layer_names(),
+            Self::Deep(m) => m.layer_names(),
+            Self::Vae(m) => m.layer_names(),
+            Self::ResNet(m) => m.layer_names(),
+        }
+    }
+
+    /// The embedding layer: the last before the classifier (`dense`, `gap`, `mu`,
+    /// `avgpool`).
+    pub fn embedding_layer(&self) -> &'static str {
+        match self {
+            Self::Cnn(_) => "dense",
+            Self::Deep(_) => "gap",
+            Self::Vae(_) => "mu",
+            Self::ResNet(_) => "avgpool",
+        }
+    }
+
+    /// Whether `layer` is one of [`Model::layer_names`]: else a one-line error listing them.
+    pub fn check_layer(&self, layer: &str) -> Result<()> {
+        if self.layer_names().iter().any(|l| l == layer) {
+            return Ok(());
+        }
+        Err(Error::Param {
+            name: "layer",
+            message: format!(
+                "this model has no layer `{layer}`; it has {}",
+                self.layer_names().join(", ")
+            ),
+        })
+    }
+
+    /// Layer `layer`'s output for `x` (an error as [`Model::check_layer`]'s for another name).
+    pub fn activation(&self, x: Tensor<4>, layer: &str) -> Result<Activation> {
+        self.check_layer(layer)?;
+        let traced = match self {
+            Self::Cnn(m) => m.trace(x, layer),
+            Self::Deep(m) => m.trace(x, layer),
+            Self::Vae(m) => m.trace(x, layer),
+            Self::ResNet(m) => m.trace(x, layer),
+        };
+        traced.ok_or_else(|| Error::input("layer", format!("`{layer}` was not reached")))
+    }
+}
+
+/// Layer `layer`'s activations of `samples`, pooled by `pool`: `[n][width]`, `batch` images
+/// at a time. `model` in inference mode (`valid()`), on `device`.
+pub fn activations(
+    model: &Model,
+    samples: &Samples,
+    layer: &str,
+    pool: Pool,
+    batch: usize,
+    device: &Device,
+) -> Result<Vec<Vec<f32>>> {
+    let mut out = Vec::with_capacity(samples.len());
+    let b = batch.max(1);
+    for start in (0..samples.len()).step_by(b) {
+        let idx: Vec<usize> = (start..(start + b).min(samples.len())).collect();
+        let t = model
+            .activation(images_tensor(samples, &idx, device), layer)?
+            .rows(pool);
+        let [_, k] = t.dims();
+        let v = t
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| Error::input("model output", format!("{e:?}")))?;
+        out.extend(v.chunks(k.max(1)).map(<[f32]>::to_vec));
+    }
+    Ok(out)
+}
