@@ -35,27 +35,22 @@ pub fn read_csv(path: &Path) -> Result<DataFrame> {
 
 /// Write `df` as CSV with a header row (fields quoted where needed).
 pub fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
-    // Written whole under a temporary name, then renamed: a killed process never leaves
-    // a half table under the real name.
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = std::path::PathBuf::from(tmp);
-    let f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    CsvWriter::new(f)
-        .finish(df)
-        .map_err(|e| Error::table(path.display().to_string(), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    write_whole(path, |f| CsvWriter::new(f).finish(df).map(|_| ()))
 }
 
-/// Write `df` as Parquet (whole under a temporary name, then renamed, as [`write_csv`]).
+/// Write `df` as Parquet (whole, as [`write_csv`]).
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
+    write_whole(path, |f| ParquetWriter::new(f).finish(df).map(|_| ()))
+}
+
+/// Write a table under a temporary name, then rename it: a killed process never leaves a
+/// half table under the real name.
+fn write_whole(path: &Path, write: impl FnOnce(std::fs::File) -> PolarsResult<()>) -> Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".partial");
     let tmp = std::path::PathBuf::from(tmp);
     let f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    ParquetWriter::new(f)
-        .finish(df)
-        .map_err(|e| Error::table(path.display().to_string(), e))?;
+    write(f).map_err(|e| Error::table(path.display().to_string(), e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 

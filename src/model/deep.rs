@@ -128,16 +128,32 @@ impl DeepCnn {
     /// The last block's output (`blocks.<last>`, after its ReLU): `[batch, width, size / 4,
     /// size / 4]`, the layer Grad-CAM explains.
     pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut x = self.pool.forward(relu(self.stem.forward(x)));
-        let half = self.blocks.len() / 2;
-        for (i, b) in self.blocks.iter().enumerate() {
-            if i == half && i > 0 {
-                x = self.pool.forward(x);
-            }
-            let f = b.conv2.forward(relu(b.conv1.forward(x.clone())));
-            x = if self.residual { relu(x + f) } else { relu(f) };
+        let mut x = self.stem_out(x);
+        for i in 0..self.blocks.len() {
+            x = self.block_out(i, x);
         }
         x
+    }
+
+    /// The stem: convolution, ReLU, 2x2 max-pool.
+    fn stem_out(&self, x: Tensor<4>) -> Tensor<4> {
+        self.pool.forward(relu(self.stem.forward(x)))
+    }
+
+    /// Block `i` on `x` (halving the size first at the middle block).
+    fn block_out(&self, i: usize, x: Tensor<4>) -> Tensor<4> {
+        let b = &self.blocks[i];
+        let x = if i == self.blocks.len() / 2 && i > 0 {
+            self.pool.forward(x)
+        } else {
+            x
+        };
+        let f = b.conv2.forward(relu(b.conv1.forward(x.clone())));
+        if self.residual {
+            relu(x + f)
+        } else {
+            relu(f)
+        }
     }
 
     /// Logits from [`DeepCnn::features`]: global average pooling and the classifier.
@@ -163,17 +179,12 @@ impl DeepCnn {
     /// The output of layer `layer` (one of [`DeepCnn::layer_names`]) for `x`.
     pub fn trace(&self, x: Tensor<4>, layer: &str) -> Option<super::layers::Activation> {
         use super::layers::Activation;
-        let mut x = self.pool.forward(relu(self.stem.forward(x)));
+        let mut x = self.stem_out(x);
         if layer == "stem" {
             return Some(Activation::Map(x));
         }
-        let half = self.blocks.len() / 2;
-        for (i, b) in self.blocks.iter().enumerate() {
-            if i == half && i > 0 {
-                x = self.pool.forward(x);
-            }
-            let f = b.conv2.forward(relu(b.conv1.forward(x.clone())));
-            x = if self.residual { relu(x + f) } else { relu(f) };
+        for i in 0..self.blocks.len() {
+            x = self.block_out(i, x);
             if layer == format!("blocks.{i}") {
                 return Some(Activation::Map(x));
             }

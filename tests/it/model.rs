@@ -102,9 +102,7 @@ fn networks_have_the_documented_shapes() {
 /// `F.mse_loss`/`F.binary_cross_entropy` with `reduction="sum"`). Tolerance 1e-5 (f32).
 #[test]
 fn losses_match_pytorch() {
-    let text =
-        std::fs::read_to_string(crate::repo().join("tests/data/torch_reference.json")).unwrap();
-    let r: Value = serde_json::from_str(&text).unwrap();
+    let r = torch_reference();
     let d = cpu();
     let f32s = |v: &Value| -> Vec<f32> {
         v.as_array()
@@ -635,21 +633,28 @@ fn seed_cnn_with_batch_norm() {
     assert_eq!(p, t.predict(&train).unwrap());
 }
 
+/// tests/data/torch_reference.json (made by tests/python/make_torch_reference.py).
+fn torch_reference() -> Value {
+    let text =
+        std::fs::read_to_string(crate::repo().join("tests/data/torch_reference.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A JSON array of numbers.
+fn nums(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
 /// `imaging::upsample_bilinear` against `F.interpolate(mode="bilinear",
 /// align_corners=False)` of PyTorch 2.9.1 (`tests/data/torch_reference.json`, made by
 /// `tests/python/make_torch_reference.py`): enlarging and shrinking. Tolerance 1e-6 (f32).
 #[test]
 fn bilinear_resampling_matches_pytorch_interpolate() {
-    let text =
-        std::fs::read_to_string(crate::repo().join("tests/data/torch_reference.json")).unwrap();
-    let r: Value = serde_json::from_str(&text).unwrap();
-    let nums = |v: &Value| -> Vec<f64> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap())
-            .collect()
-    };
+    let r = torch_reference();
     let cases = r["interpolate"].as_array().unwrap();
     assert_eq!(cases.len(), 4);
     for c in cases {
@@ -838,16 +843,7 @@ fn resnet_backbone_rate_scales_its_step_and_zero_freezes_it() {
 #[test]
 fn augmentation_matches_torchvision() {
     use mammolab::dataset::Draw;
-    let text =
-        std::fs::read_to_string(crate::repo().join("tests/data/torch_reference.json")).unwrap();
-    let r: Value = serde_json::from_str(&text).unwrap();
-    let nums = |v: &Value| -> Vec<f64> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap())
-            .collect()
-    };
+    let r = torch_reference();
     let a = &r["affine"];
     let input: Vec<f32> = nums(&a["input"]).into_iter().map(|v| v as f32).collect();
     let [h, w] = [0, 1].map(|i| nums(&a["shape"])[i] as usize);

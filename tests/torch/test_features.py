@@ -33,18 +33,9 @@ def cnn_layer(net, x, layer):
 
 
 def deep_layer(net, x, layer):
-    x = F.max_pool2d(F.relu(net.stem(x)), 2)
     if layer == "stem":
-        return x
-    half = len(net.blocks) // 2
-    for i, b in enumerate(net.blocks):
-        if i == half and i > 0:
-            x = F.max_pool2d(x, 2)
-        f = b.conv2(F.relu(b.conv1(x)))
-        x = F.relu(x + f) if net.residual else F.relu(f)
-        if layer == f"blocks.{i}":
-            return x
-    return F.adaptive_avg_pool2d(x, 1).flatten(1)
+        return F.max_pool2d(F.relu(net.stem(x)), 2)
+    return F.adaptive_avg_pool2d(net.features(x), 1).flatten(1)  # gap
 
 
 def torch_layer(model, net, x, layer):
