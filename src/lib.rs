@@ -137,8 +137,8 @@ pub mod prelude {
     pub use crate::dataset::tabular::{pick, FeatureColumns, Tabular};
     pub use crate::dataset::{
         grouped_kfold, grouped_split, leakage, load_images, pseudonym, stratified_kfold,
-        stratified_split, DataOptions, Fractions, ImageSource, Part, Prepared, Preprocess, Samples,
-        SplitLeak,
+        stratified_split, Augment, DataOptions, Fractions, ImageSource, Part, Prepared, Preprocess,
+        Samples, SplitLeak,
     };
     pub use crate::error::{Error, Result};
     pub use crate::eval::{
@@ -151,6 +151,7 @@ pub mod prelude {
     pub use crate::ingest::sheets::{read_all, read_sheet, SheetOptions};
     pub use crate::manifest::Manifest;
     pub use crate::model::baseline::{numeric_features, Logistic, LogisticOptions, MajorityClass};
+    pub use crate::model::layers::{self, Pool};
     pub use crate::model::predict::{latent_means, probabilities, reconstructions, scores};
     pub use crate::model::saliency::{self, Method as SaliencyMethod};
     pub use crate::model::{
