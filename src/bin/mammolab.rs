@@ -1004,7 +1004,7 @@ fn predict_command(
             Some(serde_json::json!({
                 "layer": layer,
                 "pool": pool,
-                "columns": df.width() - 8,
+                "columns": df.width() - predict::FEATURE_ID_COLUMNS.len(),
                 "rows": df.height(),
                 "file": path,
             }))

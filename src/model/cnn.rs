@@ -248,16 +248,21 @@ impl Cnn {
     /// Logits from [`Cnn::features`]: the last pool, the dense layer and the classifier.
     pub fn head(&self, a: Tensor<4>) -> Tensor<2> {
         let last = self.blocks.last().expect("init checks >= 1 block");
-        let x: Tensor<2> = last.reduce(a).flatten(1, 3);
-        let mut x = self.dense.forward(x);
-        if let Some(n) = &self.dense_norm {
-            x = n.forward(x);
-        }
-        let mut x = relu(x);
+        let mut x = self.embed(last.reduce(a));
         if let Some(d) = &self.head_dropout {
             x = d.forward(x);
         }
         self.logits.forward(x)
+    }
+
+    /// The dense layer (+ batch norm) + ReLU on the last block's pooled output: the
+    /// `dense` layer of [`Cnn::trace`].
+    fn embed(&self, pooled: Tensor<4>) -> Tensor<2> {
+        let mut x = self.dense.forward(pooled.flatten(1, 3));
+        if let Some(n) = &self.dense_norm {
+            x = n.forward(x);
+        }
+        relu(x)
     }
 
     /// How many conv blocks (the last is `blocks.<n - 1>`).
@@ -285,11 +290,7 @@ impl Cnn {
                 return Some(Activation::Map(x));
             }
         }
-        let mut d = self.dense.forward(x.flatten(1, 3));
-        if let Some(n) = &self.dense_norm {
-            d = n.forward(d);
-        }
-        let d = relu(d);
+        let d = self.embed(x);
         match layer {
             "dense" => Some(Activation::Vector(d)),
             "logits" => Some(Activation::Vector(self.logits.forward(d))),

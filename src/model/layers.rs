@@ -124,9 +124,7 @@ pub fn activations(
     device: &Device,
 ) -> Result<Vec<Vec<f32>>> {
     let mut out = Vec::with_capacity(samples.len());
-    let b = batch.max(1);
-    for start in (0..samples.len()).step_by(b) {
-        let idx: Vec<usize> = (start..(start + b).min(samples.len())).collect();
+    for idx in super::predict::batches(samples.len(), batch) {
         let t = model
             .activation(images_tensor(samples, &idx, device), layer)?
             .rows(pool);

@@ -37,7 +37,8 @@ pub struct DecisionThreshold {
     pub specificity: f64,
 }
 
-fn batches(n: usize, batch: usize) -> impl Iterator<Item = Vec<usize>> {
+/// Index lists of `batch` consecutive samples (the last shorter) covering `0..n`.
+pub(crate) fn batches(n: usize, batch: usize) -> impl Iterator<Item = Vec<usize>> {
     let b = batch.max(1);
     (0..n.div_ceil(b)).map(move |k| (k * b..((k + 1) * b).min(n)).collect())
 }

@@ -256,9 +256,7 @@ impl ResNet {
     /// `layer4`'s output (after its last ReLU): the layer Grad-CAM explains and the
     /// backbone's output.
     pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut x = self
-            .maxpool
-            .forward(relu(self.bn1.forward(self.conv1.forward(x))));
+        let mut x = self.stem(x);
         for layer in [&self.layer1, &self.layer2, &self.layer3, &self.layer4] {
             for b in layer {
                 x = b.forward(x);
@@ -271,6 +269,12 @@ impl ResNet {
     pub fn head(&self, a: Tensor<4>) -> Tensor<2> {
         let x: Tensor<2> = self.avgpool.forward(a).flatten(1, 3);
         self.fc.forward(x)
+    }
+
+    /// `conv1`, `bn1`, ReLU, `maxpool`: the input to `layer1`.
+    fn stem(&self, x: Tensor<4>) -> Tensor<4> {
+        self.maxpool
+            .forward(relu(self.bn1.forward(self.conv1.forward(x))))
     }
 
     /// The layers [`ResNet::trace`] can stop at, in torchvision's names: `maxpool` (the
@@ -287,9 +291,7 @@ impl ResNet {
     /// The output of layer `layer` (one of [`ResNet::layer_names`]) for `x`.
     pub fn trace(&self, x: Tensor<4>, layer: &str) -> Option<super::layers::Activation> {
         use super::layers::Activation;
-        let mut x = self
-            .maxpool
-            .forward(relu(self.bn1.forward(self.conv1.forward(x))));
+        let mut x = self.stem(x);
         if layer == "maxpool" {
             return Some(Activation::Map(x));
         }

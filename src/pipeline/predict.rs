@@ -551,6 +551,18 @@ impl Predictions {
     }
 }
 
+/// The image table's columns that lead each row of [`Predictions::features`].
+pub const FEATURE_ID_COLUMNS: [&str; 8] = [
+    "file",
+    "patient",
+    "sheet",
+    "row",
+    "laterality",
+    "view",
+    "class",
+    "label",
+];
+
 impl Predictions {
     /// The activations of layer `layer` ([`crate::model::layers`]) of every scored image,
     /// one row each: the image table's `file, patient, sheet, row, laterality, view,
@@ -575,18 +587,8 @@ impl Predictions {
             .map(|(r, (i, _))| r.map_err(|e| Error::data(&i.file, e.to_string())))
             .collect::<Result<Vec<_>>>()?;
         let width = rows.first().map_or(0, Vec::len);
-        let ids = [
-            "file",
-            "patient",
-            "sheet",
-            "row",
-            "laterality",
-            "view",
-            "class",
-            "label",
-        ];
         let table = self.table()?;
-        let mut cols: Vec<Column> = ids
+        let mut cols: Vec<Column> = FEATURE_ID_COLUMNS
             .iter()
             .map(|c| {
                 table
