@@ -134,7 +134,7 @@ pub use polars;
 
 /// Everything a notebook needs in one `use`.
 pub mod prelude {
-    pub use crate::dataset::tabular::{pick, FeatureColumns, Tabular};
+    pub use crate::dataset::tabular::{pick, Covariates, FeatureColumns, Standardiser, Tabular};
     pub use crate::dataset::{
         grouped_kfold, grouped_split, leakage, load_images, pseudonym, stratified_kfold,
         stratified_split, Augment, DataOptions, Fractions, ImageSource, Part, Prepared, Preprocess,
@@ -156,9 +156,9 @@ pub mod prelude {
     pub use crate::model::saliency::{self, Method as SaliencyMethod};
     pub use crate::model::{
         ClassLoss, ClassWeights, CnnConfig, ComputeDevice, DecisionThreshold, DeepCnnConfig,
-        EarlyStopping, EpochLines, HeadTraining, History, ModelChoice, ModelConfig, Monitor,
-        OptimizerKind, Predictor, Saliency, Sampler, Schedule, Silent, TrainConfig, Trainer,
-        VaeConfig,
+        EarlyStopping, EpochLines, FusionConfig, HeadTraining, History, ModelChoice, ModelConfig,
+        Monitor, OptimizerKind, Predictor, Saliency, Sampler, Schedule, Silent, TrainConfig,
+        Trainer, VaeConfig,
     };
     pub use crate::notebook::{lesion_hit_table, lesion_hits, LesionHit, Redactor, Setup};
     pub use crate::pipeline::{self, level_summary, report, Level, RunOptions, Scored};

@@ -271,6 +271,11 @@ enum Command {
         /// crop, brightness, contrast, gamma). Seeded; saved in the checkpoint's config.
         #[arg(long, default_value = "none")]
         augment: Augment,
+        /// Fuse these workbook columns (comma-separated, e.g. Age,BodyPartThickness) with the
+        /// image: the CNN's dense features and the standardised columns feed one classifier,
+        /// trained end to end (--model cnn or cnn-bn). Missing cells take the training mean.
+        #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
+        covariates: Vec<String>,
         /// Go on training when the network's outputs collapse to a constant (default: stop
         /// with an error at the first collapsed epoch).
         #[arg(long)]
@@ -682,6 +687,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             backbone_lr_factor,
             freeze_backbone,
             augment,
+            covariates,
             allow_collapse,
             dicom,
             cache,
@@ -734,6 +740,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                     backbone_lr_factor
                 })
                 .with_augment(Some(augment))
+                .with_covariates(covariates)
                 .with_stop_on_collapse(!allow_collapse);
             if std::env::var_os("GLIBC_TUNABLES").is_none() {
                 keep_freed_memory();
@@ -918,7 +925,12 @@ fn predict_command(
                 o
             }
         };
-        (predict::inputs_from_manifest(&m, &options, part)?, vec![])
+        let inputs = predict::inputs_from_manifest(&m, &options, part)?;
+        let inputs = match predictor.covariates() {
+            [] => inputs,
+            columns => predict::with_covariates(&m, inputs, columns)?,
+        };
+        (inputs, vec![])
     } else {
         predict::inputs_from_paths(&images)?
     };

@@ -10,7 +10,9 @@
 //!   merged spreadsheet, an image folder or a table of scores alike.
 //! - [`Augment`]: seeded random flips, rotation, zoom, crops and intensity jitter of
 //!   training images, applied batch by batch by the trainer.
-//! - [`tabular`]: workbook columns as a feature matrix per labelled row, for baselines.
+//! - [`tabular`]: workbook columns as a feature matrix per labelled row, for baselines, and
+//!   as standardised [`Covariates`](tabular::Covariates) beside each image for a fusion model
+//!   ([`Prepared::with_covariates`]).
 //!
 //! ```
 //! use mammolab::dataset::{grouped_split, leakage, Fractions};

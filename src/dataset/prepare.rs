@@ -12,6 +12,7 @@ use std::time::Instant;
 use polars::prelude::{Column, DataFrame};
 use serde::{Deserialize, Serialize};
 
+use super::tabular::{covariate_rows, Covariates, Standardiser};
 use super::{grouped_split, leakage, load_images, Fractions, Preprocess, Samples, Split};
 use crate::error::{Error, Result};
 use crate::imaging::{Filter, Gray};
@@ -289,6 +290,9 @@ pub struct Prepared {
     pub left_out: usize,
     /// Seconds spent decoding and resizing (0.x when cached).
     pub decode_seconds: f64,
+    /// How the workbook columns `all` carries were standardised (fitted on the training
+    /// part), after [`Prepared::with_covariates`].
+    pub scaler: Option<Standardiser>,
 }
 
 /// Class names of a merge: its labels sorted, the positive one moved last.
@@ -456,10 +460,44 @@ pub fn prepare_merged(
         rows,
         left_out,
         decode_seconds: t0.elapsed().as_secs_f64(),
+        scaler: None,
     })
 }
 
 impl Prepared {
+    /// The same cohort with the workbook columns `columns` of each image's row beside its
+    /// pixels (for a fusion model; names as [`covariate_rows`] takes them, `original_*` for a
+    /// prefix): standardised with the training part's mean and standard deviation, a missing
+    /// value replaced by the training mean (see [`Standardiser`]). A column that is not in
+    /// every labelled sheet, or not numeric, is a one-line error.
+    pub fn with_covariates(mut self, manifest: &Manifest, columns: &[String]) -> Result<Self> {
+        let keys: Vec<(&str, u32)> = self
+            .items
+            .iter()
+            .map(|i| (i.sheet.as_str(), i.row))
+            .collect();
+        let (names, rows) = covariate_rows(manifest, &keys, columns)?;
+        let train: Vec<Vec<f64>> = self.split.train.iter().map(|&i| rows[i].clone()).collect();
+        let scaler = Standardiser::fit(&train, &names, "covariates")?;
+        self.all = self.all.with_covariates(Covariates::new(&scaler, &rows)?)?;
+        self.scaler = Some(scaler);
+        Ok(self)
+    }
+
+    /// The standardised workbook columns of `part`'s images, one row each (`None` before
+    /// [`Prepared::with_covariates`]): what the fusion model sees, for a tabular baseline on
+    /// the same images.
+    pub fn covariates(&self, part: Part) -> Option<Vec<Vec<f64>>> {
+        let c = self.all.covariates.as_ref()?;
+        let k = c.width();
+        Some(
+            c.gather(self.indices(part))
+                .chunks(k)
+                .map(|r| r.iter().map(|&v| f64::from(v)).collect())
+                .collect(),
+        )
+    }
+
     /// Index of the positive class (the last).
     pub fn positive(&self) -> usize {
         self.classes.len() - 1

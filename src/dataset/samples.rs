@@ -1,12 +1,15 @@
 //! Labelled images in memory, the unit every model trains and predicts on.
 
+use super::tabular::Covariates;
 use crate::error::{Error, Result};
 
 /// Labelled images in memory: `[n, channels, height, width]` row-major plus one class
 /// index per image.
 ///
 /// # Shapes
-/// `data.len() == n * channels * height * width`, `labels.len() == n`.
+/// `data.len() == n * channels * height * width`, `labels.len() == n`; `covariates`, when
+/// set ([`Samples::with_covariates`]), hold `n` rows: the workbook columns a fusion model
+/// ([`crate::model::fusion`]) takes beside the pixels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Samples {
     /// `n * channels * height * width` values.
@@ -15,6 +18,8 @@ pub struct Samples {
     pub shape: [usize; 4],
     /// Class index of each image.
     pub labels: Vec<usize>,
+    /// Standardised workbook columns of each image, for a fusion model.
+    pub covariates: Option<Covariates>,
 }
 
 impl Samples {
@@ -41,7 +46,35 @@ impl Samples {
             data,
             shape,
             labels,
+            covariates: None,
         })
+    }
+
+    /// The same images with one row of `covariates` each (finite values, one row per image).
+    pub fn with_covariates(mut self, covariates: Covariates) -> Result<Self> {
+        if covariates.len() != self.len() || covariates.width() == 0 {
+            return Err(Error::input(
+                "samples",
+                format!(
+                    "{} covariate rows of {} columns for {} images",
+                    covariates.len(),
+                    covariates.width(),
+                    self.len()
+                ),
+            ));
+        }
+        if let Some(i) = covariates.values.iter().position(|v| !v.is_finite()) {
+            return Err(Error::input(
+                "samples",
+                format!(
+                    "image {} has a non-finite value of covariate {}",
+                    i / covariates.width(),
+                    covariates.columns[i % covariates.width()]
+                ),
+            ));
+        }
+        self.covariates = Some(covariates);
+        Ok(self)
     }
 
     /// A single-channel [`ImageBatch`](super::ImageBatch) with its labels.
@@ -85,6 +118,10 @@ impl Samples {
             data: self.gather(idx),
             shape: [idx.len(), self.shape[1], self.shape[2], self.shape[3]],
             labels: idx.iter().map(|&i| self.labels[i]).collect(),
+            covariates: self.covariates.as_ref().map(|c| Covariates {
+                columns: c.columns.clone(),
+                values: c.gather(idx),
+            }),
         }
     }
 

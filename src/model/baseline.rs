@@ -9,7 +9,14 @@ use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
+use crate::dataset::tabular::Standardiser;
 use crate::error::{Error, Result};
+
+fn standardise(scale: &Standardiser, rows: &[Vec<f64>]) -> Result<Array2<f64>> {
+    let v = scale.apply(rows, WHAT)?;
+    Array2::from_shape_vec((rows.len(), scale.width()), v)
+        .map_err(|e| Error::input(WHAT, e.to_string()))
+}
 
 /// Always predicts the most frequent training class; its score for a class is that class's
 /// training share.
@@ -79,28 +86,15 @@ impl Default for LogisticOptions {
 }
 
 /// Logistic regression on standardised features (linfa-logistic, L-BFGS). Missing values
-/// (NaN) are replaced by the training mean of their column.
+/// (NaN) are replaced by the training mean of their column ([`Standardiser`]).
 #[derive(Debug, Clone)]
 pub struct Logistic {
-    names: Vec<String>,
-    mean: Vec<f64>,
-    std: Vec<f64>,
+    scale: Standardiser,
     weights: Vec<f64>,
     intercept: f64,
 }
 
-fn matrix(rows: &[Vec<f64>], width: usize, what: &'static str) -> Result<()> {
-    if rows.is_empty() {
-        return Err(Error::input(what, "no rows"));
-    }
-    if let Some(i) = rows.iter().position(|r| r.len() != width) {
-        return Err(Error::input(
-            what,
-            format!("row {i} has {} values, expected {width}", rows[i].len()),
-        ));
-    }
-    Ok(())
-}
+const WHAT: &str = "logistic baseline";
 
 impl Logistic {
     /// Fit on `features` (rows of `names.len()` values, NaN = missing) and labels.
@@ -110,74 +104,36 @@ impl Logistic {
         labels: &[bool],
         options: LogisticOptions,
     ) -> Result<Self> {
-        let k = names.len();
-        matrix(features, k, "logistic baseline")?;
+        let scale = Standardiser::fit(features, names, WHAT)?;
         if labels.len() != features.len() {
             return Err(Error::input(
-                "logistic baseline",
+                WHAT,
                 format!("{} rows but {} labels", features.len(), labels.len()),
             ));
         }
         if labels.iter().all(|&l| l) || labels.iter().all(|&l| !l) {
-            return Err(Error::input(
-                "logistic baseline",
-                "training labels hold one class only",
-            ));
+            return Err(Error::input(WHAT, "training labels hold one class only"));
         }
-        let mut mean = vec![0.0; k];
-        let mut std = vec![1.0; k];
-        for j in 0..k {
-            let col: Vec<f64> = features
-                .iter()
-                .map(|r| r[j])
-                .filter(|v| v.is_finite())
-                .collect();
-            if col.is_empty() {
-                return Err(Error::input(
-                    "logistic baseline",
-                    format!("column {} has no values", names[j]),
-                ));
-            }
-            let m = col.iter().sum::<f64>() / col.len() as f64;
-            let v = col.iter().map(|x| (x - m).powi(2)).sum::<f64>() / col.len() as f64;
-            mean[j] = m;
-            std[j] = if v > 0.0 { v.sqrt() } else { 1.0 };
-        }
-        let mut model = Self {
-            names: names.to_vec(),
-            mean,
-            std,
-            weights: vec![],
-            intercept: 0.0,
-        };
-        let x = model.standardise(features);
+        let x = standardise(&scale, features)?;
         let y = Array1::from(labels.to_vec());
         let fitted = LogisticRegression::default()
             .alpha(options.alpha)
             .max_iterations(options.max_iterations)
             .gradient_tolerance(1e-8)
             .fit(&Dataset::new(x, y))
-            .map_err(|e| Error::input("logistic baseline", e.to_string()))?;
+            .map_err(|e| Error::input(WHAT, e.to_string()))?;
         // linfa models P(label = the more frequent class): turn it into P(true).
         let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
-        model.weights = fitted.params().iter().map(|w| sign * w).collect();
-        model.intercept = sign * fitted.intercept();
-        Ok(model)
-    }
-
-    fn standardise(&self, rows: &[Vec<f64>]) -> Array2<f64> {
-        let k = self.names.len();
-        Array2::from_shape_fn((rows.len(), k), |(i, j)| {
-            let v = rows[i][j];
-            let v = if v.is_finite() { v } else { self.mean[j] };
-            (v - self.mean[j]) / self.std[j]
+        Ok(Self {
+            scale,
+            weights: fitted.params().iter().map(|w| sign * w).collect(),
+            intercept: sign * fitted.intercept(),
         })
     }
 
     /// P(true) for each row.
     pub fn predict_proba(&self, features: &[Vec<f64>]) -> Result<Vec<f64>> {
-        matrix(features, self.names.len(), "logistic baseline")?;
-        let x = self.standardise(features);
+        let x = standardise(&self.scale, features)?;
         Ok(x.rows()
             .into_iter()
             .map(|r| {
@@ -192,7 +148,8 @@ impl Logistic {
     /// with the feature names, largest magnitude first.
     pub fn coefficients(&self) -> Vec<(String, f64)> {
         let mut c: Vec<(String, f64)> = self
-            .names
+            .scale
+            .columns
             .iter()
             .cloned()
             .zip(self.weights.iter().copied())

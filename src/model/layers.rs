@@ -72,17 +72,19 @@ impl Model {
             Self::Deep(m) => m.layer_names(),
             Self::Vae(m) => m.layer_names(),
             Self::ResNet(m) => m.layer_names(),
+            Self::Fusion(m) => m.layer_names(),
         }
     }
 
     /// The embedding layer: the last before the classifier (`dense`, `gap`, `mu`,
-    /// `avgpool`).
+    /// `avgpool`; a fusion model's `image.dense`).
     pub fn embedding_layer(&self) -> &'static str {
         match self {
             Self::Cnn(_) => "dense",
             Self::Deep(_) => "gap",
             Self::Vae(_) => "mu",
             Self::ResNet(_) => "avgpool",
+            Self::Fusion(_) => "image.dense",
         }
     }
 
@@ -108,6 +110,7 @@ impl Model {
             Self::Deep(m) => m.trace(x, layer),
             Self::Vae(m) => m.trace(x, layer),
             Self::ResNet(m) => m.trace(x, layer),
+            Self::Fusion(m) => m.trace(x, layer),
         };
         traced.ok_or_else(|| Error::input("layer", format!("`{layer}` was not reached")))
     }

@@ -26,6 +26,7 @@
 //! [`predict`] scores per image and the [`Predictor`] that scores files from a checkpoint,
 //! [`layers`] the activations of any named layer (embeddings for other models),
 //! [`saliency`] what a network looks at (Grad-CAM on [`Model::features`], occlusion).
+//! [`fusion`] puts workbook columns beside the image (seed 001's image-and-Excel model).
 //! [`baseline`] holds the majority-class and logistic-regression baselines a CNN must beat.
 //!
 //! ```no_run
@@ -44,6 +45,7 @@ pub mod checkpoint;
 pub mod cnn;
 pub mod config;
 pub mod deep;
+pub mod fusion;
 pub mod history;
 pub mod layers;
 pub mod loss;
@@ -62,6 +64,7 @@ pub use config::{
     TrainConfig,
 };
 pub use deep::{DeepCnn, DeepCnnConfig};
+pub use fusion::{Fusion, FusionConfig};
 pub use history::{
     epoch_line, EpochLines, EpochStats, History, OnEpoch, Progress, Silent, Validation,
     ValidationMetrics,
@@ -229,6 +232,8 @@ pub enum ModelConfig {
     /// torchvision's ResNet.
     #[serde(rename = "resnet")]
     ResNet(ResNetConfig),
+    /// A CNN whose classifier also takes workbook columns.
+    Fusion(FusionConfig),
 }
 
 impl ModelConfig {
@@ -239,6 +244,7 @@ impl ModelConfig {
             Self::Deep(c) => (c.channels, c.size),
             Self::Vae(c) => (c.channels, c.size),
             Self::ResNet(c) => (c.channels, c.size),
+            Self::Fusion(c) => (c.image.channels, c.image.size),
         };
         [c, s, s]
     }
@@ -250,10 +256,19 @@ impl ModelConfig {
             Self::Deep(c) => c.classes,
             Self::Vae(c) => c.classes,
             Self::ResNet(c) => c.classes,
+            Self::Fusion(c) => c.image.classes,
         }
     }
 
-    /// A short name: `cnn`, `plain`, `resnet`, `vae` or `resnet18` / `resnet50` / ...
+    /// The workbook columns the model takes beside the image (empty for image-only models).
+    pub fn covariates(&self) -> &[String] {
+        match self {
+            Self::Fusion(c) => c.columns(),
+            _ => &[],
+        }
+    }
+
+    /// A short name: `cnn`, `plain`, `resnet`, `vae`, `fusion` or `resnet18` / `resnet50` / ...
     pub fn name(&self) -> &'static str {
         match self {
             Self::Cnn(_) => "cnn",
@@ -267,6 +282,7 @@ impl ModelConfig {
                 101 => "resnet101",
                 _ => "resnet152",
             },
+            Self::Fusion(_) => "fusion",
         }
     }
 
@@ -277,6 +293,7 @@ impl ModelConfig {
             Self::Deep(c) => Model::Deep(c.init(device)?),
             Self::Vae(c) => Model::Vae(c.init(device)?),
             Self::ResNet(c) => Model::ResNet(c.init(device)?),
+            Self::Fusion(c) => Model::Fusion(c.init(device)?),
         })
     }
 }
@@ -292,16 +309,33 @@ pub enum Model {
     Vae(Vae),
     /// See [`ResNet`].
     ResNet(ResNet),
+    /// See [`Fusion`].
+    Fusion(Fusion),
 }
 
 impl Model {
-    /// Class logits `[batch, classes]` (the VAE's head on the latent mean).
+    /// Class logits `[batch, classes]` (the VAE's head on the latent mean) of an image-only
+    /// model: [`Model::logits_with`] without columns.
+    ///
+    /// # Panics
+    /// For a [`Fusion`] model, which needs its columns.
     pub fn logits(&self, x: Tensor<4>) -> Tensor<2> {
+        self.logits_with(x, None)
+    }
+
+    /// Class logits `[batch, classes]` of images `x` and, for a [`Fusion`] model, their
+    /// standardised workbook columns `[batch, k]` (other models ignore them).
+    ///
+    /// # Panics
+    /// For a [`Fusion`] model without columns (the trainer and the predictors check
+    /// [`Samples::covariates`](crate::dataset::Samples::covariates) before they get here).
+    pub fn logits_with(&self, x: Tensor<4>, columns: Option<Tensor<2>>) -> Tensor<2> {
         match self {
             Self::Cnn(m) => m.forward(x),
             Self::Deep(m) => m.forward(x),
             Self::Vae(m) => m.classify(m.encode(x).0),
             Self::ResNet(m) => m.forward(x),
+            Self::Fusion(m) => m.forward(x, columns.expect(FUSION_NEEDS_COLUMNS)),
         }
     }
 
@@ -315,16 +349,22 @@ impl Model {
             Self::Deep(m) => m.features(x),
             Self::Vae(m) => m.features(x),
             Self::ResNet(m) => m.features(x),
+            Self::Fusion(m) => m.features(x),
         }
     }
 
-    /// Class logits `[batch, classes]` from [`Model::features`].
-    pub fn head(&self, a: Tensor<4>) -> Tensor<2> {
+    /// Class logits `[batch, classes]` from [`Model::features`] (and, for a [`Fusion`]
+    /// model, the columns: see [`Model::logits_with`]).
+    ///
+    /// # Panics
+    /// For a [`Fusion`] model without columns.
+    pub fn head(&self, a: Tensor<4>, columns: Option<Tensor<2>>) -> Tensor<2> {
         match self {
             Self::Cnn(m) => m.head(a),
             Self::Deep(m) => m.head(a),
             Self::Vae(m) => m.head_logits(a),
             Self::ResNet(m) => m.head(a),
+            Self::Fusion(m) => m.head(a, columns.expect(FUSION_NEEDS_COLUMNS)),
         }
     }
 
@@ -339,6 +379,37 @@ impl Model {
             Self::Deep(m) => format!("blocks.{} (output, after ReLU)", m.blocks() - 1),
             Self::Vae(m) => format!("encoder.{} (after ReLU)", m.encoder_layers() - 1),
             Self::ResNet(_) => "layer4 (output, after ReLU)".into(),
+            Self::Fusion(m) => format!(
+                "image.blocks.{}.conv (after ReLU, before the pool)",
+                m.image().blocks() - 1
+            ),
         }
     }
+
+    /// How many workbook columns the model takes beside the image (0: image only).
+    pub fn covariate_width(&self) -> usize {
+        match self {
+            Self::Fusion(m) => m.covariate_width(),
+            _ => 0,
+        }
+    }
+
+    /// Whether `samples` carry what the model takes: a one-line error when a fusion model
+    /// gets no columns or the wrong number of them (`what`: which images).
+    pub fn check_covariates(&self, what: &str, samples: &crate::dataset::Samples) -> Result<()> {
+        let want = self.covariate_width();
+        let have = samples.covariates.as_ref().map_or(0, |c| c.width());
+        if want == 0 || want == have {
+            return Ok(());
+        }
+        Err(Error::input(
+            "covariates",
+            format!(
+                "the fusion model takes {want} workbook columns beside each image, but the {what} images carry {have}: give it images from a manifest whose rows hold those columns"
+            ),
+        ))
+    }
 }
+
+const FUSION_NEEDS_COLUMNS: &str =
+    "a fusion model needs its workbook columns: call logits_with / head with Some(columns)";

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
-use super::train::images_tensor;
+use super::train::{covariates_tensor, images_tensor};
 use super::{ComputeDevice, Model};
+use crate::dataset::tabular::Covariates;
 use crate::dataset::{load_images, Placement, Preprocess, Samples};
 use crate::error::{Error, Result};
 use crate::imaging::Gray;
@@ -61,9 +62,13 @@ pub fn probabilities(
     batch: usize,
     device: &Device,
 ) -> Result<Vec<Vec<f64>>> {
+    model.check_covariates("scored", samples)?;
     let mut out = Vec::with_capacity(samples.len());
     for idx in batches(samples.len(), batch) {
-        let logits = model.logits(images_tensor(samples, &idx, device));
+        let logits = model.logits_with(
+            images_tensor(samples, &idx, device),
+            covariates_tensor(samples, &idx, device),
+        );
         out.extend(rows(softmax(logits, 1))?);
     }
     Ok(out)
@@ -227,7 +232,26 @@ impl Predictor {
         files: &[(PathBuf, Option<Laterality>)],
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Vec<Result<Vec<f64>>>> {
-        self.each(files, progress, &|s| self.predict_samples(s))
+        self.predict_each_with(files, None, progress)
+    }
+
+    /// The workbook columns the model takes beside each image (empty: image only; see
+    /// [`super::fusion`]).
+    pub fn covariates(&self) -> &[String] {
+        self.info.model.covariates()
+    }
+
+    /// As [`Predictor::predict_each`], with each file's raw workbook values of
+    /// [`Predictor::covariates`] (NaN = missing; standardised here as in training) for a
+    /// fusion model. A fusion model without `columns` is a one-line error.
+    pub fn predict_each_with(
+        &self,
+        files: &[(PathBuf, Option<Laterality>)],
+        columns: Option<&[Vec<f64>]>,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<Result<Vec<f64>>>> {
+        check_columns(columns, files.len())?;
+        self.each(files, columns, progress, &|s| self.predict_samples(s))
     }
 
     /// The layers [`Predictor::features`] can read ([`Model::layer_names`]).
@@ -265,7 +289,9 @@ impl Predictor {
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Vec<Result<Vec<f32>>>> {
         self.check_layer(layer)?;
-        self.each(files, progress, &|s| self.features_samples(s, layer, pool))
+        self.each(files, None, progress, &|s| {
+            self.features_samples(s, layer, pool)
+        })
     }
 
     /// Layer activations of samples already prepared with [`Predictor::preprocess`].
@@ -286,21 +312,28 @@ impl Predictor {
     }
 
     /// Decode `files` in parallel, a batch at a time, and run `f` on each batch's decoded
-    /// images: one result per file, in order.
+    /// images (with their rows of `columns`, standardised, when given): one result per
+    /// file, in order.
     fn each<T>(
         &self,
         files: &[(PathBuf, Option<Laterality>)],
+        columns: Option<&[Vec<f64>]>,
         progress: &mut dyn FnMut(usize, usize),
         f: &dyn Fn(&Samples) -> Result<Vec<T>>,
     ) -> Result<Vec<Result<T>>> {
         use rayon::prelude::*;
         let mut out = Vec::with_capacity(files.len());
-        for chunk in files.chunks(self.batch()) {
+        for (k, chunk) in files.chunks(self.batch()).enumerate() {
             let decoded: Vec<Result<crate::imaging::Gray>> = chunk
                 .par_iter()
                 .map(|(p, l)| self.preprocess.read(p, *l == Some(Laterality::Right)))
                 .collect();
             let samples = self.stack(decoded.iter().filter_map(|d| d.as_ref().ok()))?;
+            let samples = self.with_columns(
+                samples,
+                decoded.iter().map(Result::is_ok),
+                columns.map(|c| &c[k * self.batch()..]),
+            )?;
             let mut probs = if samples.is_empty() {
                 vec![]
             } else {
@@ -331,13 +364,27 @@ impl Predictor {
         method: super::saliency::Method,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Vec<Result<Saliency>>> {
+        self.saliency_with(files, None, class, method, progress)
+    }
+
+    /// As [`Predictor::saliency`], with each file's raw workbook values for a fusion model
+    /// (as [`Predictor::predict_each_with`]; the columns are held at their values).
+    pub fn saliency_with(
+        &self,
+        files: &[(PathBuf, Option<Laterality>)],
+        columns: Option<&[Vec<f64>]>,
+        class: usize,
+        method: super::saliency::Method,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<Result<Saliency>>> {
         use super::saliency::{grad_cam, occlusion, Method, Occlusion};
         use rayon::prelude::*;
+        check_columns(columns, files.len())?;
         let [_, h, w] = self.info.model.input_shape();
         let (mean, std) = self.preprocess.normalise.unwrap_or((0.0, 1.0));
         let how = Occlusion::for_size(h.min(w), -mean / std);
         let mut out = Vec::with_capacity(files.len());
-        for chunk in files.chunks(self.batch()) {
+        for (k, chunk) in files.chunks(self.batch()).enumerate() {
             let decoded: Vec<Result<(Gray, Gray, Placement)>> = chunk
                 .par_iter()
                 .map(|(p, l)| {
@@ -352,6 +399,11 @@ impl Predictor {
                 decoded
                     .iter()
                     .filter_map(|d| d.as_ref().ok().map(|(_, input, _)| input)),
+            )?;
+            let samples = self.with_columns(
+                samples,
+                decoded.iter().map(Result::is_ok),
+                columns.map(|c| &c[k * self.batch()..]),
             )?;
             let n = samples.len();
             let all: Vec<usize> = (0..n).collect();
@@ -404,6 +456,29 @@ impl Predictor {
         Ok(out)
     }
 
+    /// `samples` (the decoded files among a chunk, `decoded` saying which were) with their
+    /// rows of `columns` (the chunk's first file first), standardised as in training, when
+    /// the model is a fusion model and columns are given.
+    fn with_columns(
+        &self,
+        samples: Samples,
+        decoded: impl Iterator<Item = bool>,
+        columns: Option<&[Vec<f64>]>,
+    ) -> Result<Samples> {
+        let (Some(columns), super::ModelConfig::Fusion(c)) = (columns, &self.info.model) else {
+            return Ok(samples);
+        };
+        let rows: Vec<Vec<f64>> = decoded
+            .zip(columns)
+            .filter(|(ok, _)| *ok)
+            .map(|(_, r)| r.clone())
+            .collect();
+        if rows.is_empty() {
+            return Ok(samples);
+        }
+        samples.with_covariates(Covariates::new(&c.scaler, &rows)?)
+    }
+
     /// Prepared images (model input size) stacked into one [`Samples`], labels all 0.
     fn stack<'a>(&self, inputs: impl Iterator<Item = &'a Gray>) -> Result<Samples> {
         let [c, h, w] = self.info.model.input_shape();
@@ -420,6 +495,17 @@ impl Predictor {
     /// [`Predictor::preprocess`].
     pub fn predict_samples(&self, samples: &Samples) -> Result<Vec<Vec<f64>>> {
         probabilities(&self.model, samples, self.batch(), &self.device)
+    }
+}
+
+/// One row of workbook values per file, when given.
+fn check_columns(columns: Option<&[Vec<f64>]>, files: usize) -> Result<()> {
+    match columns {
+        Some(c) if c.len() != files => Err(Error::input(
+            "covariates",
+            format!("{} rows of workbook columns for {files} files", c.len()),
+        )),
+        _ => Ok(()),
     }
 }
 

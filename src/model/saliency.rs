@@ -33,7 +33,7 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use serde::{Deserialize, Serialize};
 
-use super::train::images_tensor;
+use super::train::{covariates_tensor, images_tensor};
 use super::Model;
 use crate::dataset::Samples;
 use crate::error::{Error, Result};
@@ -107,11 +107,14 @@ pub fn grad_cam(
     if idx.is_empty() {
         return Ok(vec![]);
     }
+    model.check_covariates("explained", samples)?;
     let [_, _, ih, iw] = samples.shape;
     let a = model.features(images_tensor(samples, idx, device));
     let [b, k, h, w] = a.dims();
     let leaf = a.clone().autodiff().require_grad();
-    let logits = model.head(leaf.clone());
+    // A fusion model's columns are held at their values: constants of the backward pass.
+    let columns = covariates_tensor(samples, idx, device).map(|c| c.autodiff());
+    let logits = model.head(leaf.clone(), columns);
     let classes = logits.dims()[1];
     check_class(class, classes)?;
     let probs = to_vec(softmax(logits.clone().detach().inner(), 1), "probabilities")?;
@@ -188,6 +191,7 @@ pub fn occlusion(
     batch: usize,
     device: &Device,
 ) -> Result<Vec<Gray>> {
+    model.check_covariates("explained", samples)?;
     let [_, c, h, w] = samples.shape;
     if how.patch == 0 || how.patch > h.min(w) || how.stride == 0 {
         return Err(Error::Param {
@@ -215,7 +219,7 @@ pub fn occlusion(
         let image = samples.gather(&[i]);
         let score = |data: Vec<f32>, n: usize| -> Result<Vec<f64>> {
             let x = Tensor::<4>::from_data(TensorData::new(data, [n, c, h, w]), device);
-            let logits = model.logits(x);
+            let logits = model.logits_with(x, covariates_tensor(samples, &vec![i; n], device));
             let k = logits.dims()[1];
             check_class(class, k)?;
             let l = to_vec(logits, "logits")?;

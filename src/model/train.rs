@@ -62,6 +62,17 @@ pub fn images_tensor(samples: &Samples, idx: &[usize], device: &Device) -> Tenso
     )
 }
 
+/// The standardised workbook columns at `idx` of `samples` as a tensor `[idx.len(), k]`
+/// on `device`, when the samples carry them (what a fusion model takes beside the images).
+pub fn covariates_tensor(samples: &Samples, idx: &[usize], device: &Device) -> Option<Tensor<2>> {
+    samples.covariates.as_ref().map(|c| {
+        Tensor::<2>::from_data(
+            TensorData::new(c.gather(idx), [idx.len(), c.width()]),
+            device,
+        )
+    })
+}
+
 /// The class indices at `idx` of `samples` as a tensor `[idx.len()]` on `device`.
 fn targets_tensor(samples: &Samples, idx: &[usize], device: &Device) -> Tensor<1, Int> {
     let t: Vec<i64> = idx.iter().map(|&i| samples.labels[i] as i64).collect();
@@ -313,8 +324,9 @@ impl Trainer {
             for (s, idx) in order.chunks(bs).enumerate() {
                 lr = self.config.rate_at(e, s, steps);
                 let x = self.batch(train, idx, e, s * bs);
+                let columns = covariates_tensor(train, idx, &self.device);
                 let y = targets_tensor(train, idx, &self.device);
-                let (loss, logits, parts) = self.step_loss(x, y, weights_t.as_ref(), e);
+                let (loss, logits, parts) = self.step_loss(x, columns, y, weights_t.as_ref(), e);
                 let l = loss.clone().into_scalar::<f32>() as f64;
                 if !l.is_finite() {
                     return Err(Error::Param {
@@ -473,6 +485,7 @@ impl Trainer {
     fn step_loss(
         &self,
         x: Tensor<4>,
+        columns: Option<Tensor<2>>,
         y: Tensor<1, Int>,
         weights: Option<&Tensor<1>>,
         epoch: usize,
@@ -506,7 +519,7 @@ impl Trainer {
                 (loss, out.logits, Some(parts))
             }
             (m, _) => {
-                let logits = m.logits(x);
+                let logits = m.logits_with(x, columns);
                 (class_loss(kind, logits.clone(), y, weights), logits, None)
             }
         }
@@ -539,10 +552,10 @@ impl Trainer {
         let step = train.len() / n.max(1);
         let idx: Vec<usize> = (0..n).map(|i| i * step).collect();
         let device = self.inference_device()?;
-        let logits = self
-            .model
-            .valid()
-            .logits(images_tensor(train, &idx, &device));
+        let logits = self.model.valid().logits_with(
+            images_tensor(train, &idx, &device),
+            covariates_tensor(train, &idx, &device),
+        );
         Ok((n, logit_spread(&logits)))
     }
 
@@ -626,6 +639,7 @@ impl Trainer {
         if s.is_empty() {
             return Err(Error::input("samples", format!("{what} set is empty")));
         }
+        self.model.check_covariates(what, s)?;
         let k = self.model_config.classes();
         if let Some(i) = s.labels.iter().position(|&l| l >= k) {
             return Err(Error::input(

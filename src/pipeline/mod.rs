@@ -55,8 +55,9 @@ use crate::eval::{self, BinarySummary, ConfusionMatrix, RocCurve, ThresholdRule}
 use crate::manifest::Manifest;
 use crate::model::train::argmax;
 use crate::model::{
-    ClassLoss, ClassWeights, ComputeDevice, DecisionThreshold, EarlyStopping, History, ModelChoice,
-    Progress, Sampler, TrainConfig, Trainer, Validation, ValidationMetrics,
+    ClassLoss, ClassWeights, ComputeDevice, DecisionThreshold, EarlyStopping, FusionConfig,
+    History, ModelChoice, ModelConfig, Progress, Sampler, TrainConfig, Trainer, Validation,
+    ValidationMetrics,
 };
 
 pub use rundir::{chosen_threshold, evaluate, level_summary, read_info, Level, RunInfo};
@@ -76,6 +77,9 @@ pub struct RunOptions {
     /// PyTorch weights to start from (torchvision ResNets; [`Trainer::load_pretrained`]).
     #[serde(default)]
     pretrained: Option<PathBuf>,
+    /// Workbook columns fused with the image ([`crate::model::fusion`]); empty: image only.
+    #[serde(default)]
+    covariates: Vec<String>,
 }
 
 fn default_rule() -> ThresholdRule {
@@ -95,6 +99,7 @@ impl RunOptions {
             device: ComputeDevice::Cpu,
             threshold_rule: default_rule(),
             pretrained: None,
+            covariates: vec![],
         }
     }
 
@@ -121,6 +126,22 @@ impl RunOptions {
     /// Side of the (square) model input.
     pub fn size(&self) -> usize {
         self.data.preprocess.width
+    }
+
+    /// The workbook columns fused with the image (seed 001's CNN only): the run trains a
+    /// [`Fusion`](crate::model::Fusion) model on each image and these columns of its row.
+    /// Empty: image only.
+    pub fn with_covariates<S: Into<String>>(
+        mut self,
+        columns: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.covariates = columns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The workbook columns fused with the image (empty: image only).
+    pub fn covariates(&self) -> &[String] {
+        &self.covariates
     }
 
     /// Another network.
@@ -263,6 +284,21 @@ impl RunOptions {
             _ => 2,
         };
         let model = self.model.config([1, s, s], classes)?;
+        if !self.covariates.is_empty() && !matches!(model, ModelConfig::Cnn(_)) {
+            return Err(crate::Error::Param {
+                name: "covariates",
+                message: format!(
+                    "workbook columns are fused with seed 001's CNN (--model cnn or cnn-bn), not the {} model",
+                    model.name()
+                ),
+            });
+        }
+        if let Some(c) = self.covariates.iter().find(|c| c.trim().is_empty()) {
+            return Err(crate::Error::Param {
+                name: "covariates",
+                message: format!("{c:?} is not a column name"),
+            });
+        }
         if let Some(p) = &self.pretrained {
             crate::model::train::pretrained_target(&model)?;
             if !p.is_file() {
@@ -273,19 +309,39 @@ impl RunOptions {
     }
 }
 
-/// [`crate::dataset::prepare`] with the run's data options (validated first).
+/// [`crate::dataset::prepare`] with the run's data options (validated first), and the
+/// options' workbook columns beside each image when it has any
+/// ([`Prepared::with_covariates`]).
 pub fn prepare(manifest: &Manifest, options: &RunOptions) -> Result<Prepared> {
     options.validate()?;
-    crate::dataset::prepare(manifest, &options.data)
+    let data = crate::dataset::prepare(manifest, &options.data)?;
+    if options.covariates.is_empty() {
+        return Ok(data);
+    }
+    data.with_covariates(manifest, &options.covariates)
 }
 
 /// A trainer for `data`: the options' network built for the data's input shape and class
-/// count, trained on the training part with the validation part (if any) watched, and the
+/// count (a [`Fusion`](crate::model::Fusion) of the CNN with the cohort's columns when the
+/// options name [`RunOptions::covariates`]; without them, the same cohort trains the image
+/// alone), trained on the training part with the validation part (if any) watched, and the
 /// data's preprocessing recorded as its input recipe.
 pub fn fit(data: &Prepared, options: &RunOptions, progress: &mut dyn Progress) -> Result<Trainer> {
-    let model = options
+    let mut model = options
         .model
         .config(data.input_shape(), data.classes.len())?;
+    if !options.covariates.is_empty() {
+        let (ModelConfig::Cnn(image), Some(scaler)) = (&model, &data.scaler) else {
+            return Err(crate::Error::Param {
+                name: "covariates",
+                message: "a fusion run needs seed 001's CNN and a cohort prepared with its columns (pipeline::prepare with these options)".into(),
+            });
+        };
+        model = ModelConfig::Fusion(FusionConfig {
+            image: image.clone(),
+            scaler: scaler.clone(),
+        });
+    }
     let mut trainer = Trainer::new(model, options.train.clone(), options.device)?
         .with_input(data.options.preprocess.clone())?
         .with_classes(data.classes.clone())?
@@ -427,6 +483,8 @@ pub struct RunResult {
     /// The same per breast (highest image score of each patient's side); `None` when the
     /// test set's breasts hold one class only.
     pub breast: Option<BinarySummary>,
+    /// How a fusion run standardised its workbook columns (`None`: image only).
+    pub scaler: Option<crate::dataset::tabular::Standardiser>,
 }
 
 /// Train as `mammolab train` does and write the run directory `out` ([`rundir`]).
@@ -494,5 +552,6 @@ pub fn run(
         chosen,
         threshold_note,
         breast: level_summary(&predictions, 0.5, Level::Breast).ok(),
+        scaler: data.scaler.clone(),
     })
 }

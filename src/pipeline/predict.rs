@@ -26,6 +26,7 @@ use polars::prelude::{Column, DataFrame};
 use serde::Serialize;
 
 use super::rundir::{group_key, level_summary, Level};
+use crate::dataset::tabular::{covariate_rows, name_list};
 use crate::dataset::{plan_merged, pseudonym, DataOptions, Part};
 use crate::error::{Error, Result};
 use crate::eval::{rollup, Aggregate, BinarySummary};
@@ -58,6 +59,9 @@ pub struct Input {
     pub view: Option<String>,
     /// The workbook's class for the image (manifest inputs).
     pub class: Option<String>,
+    /// The raw workbook values of a fusion model's columns ([`with_covariates`]).
+    #[serde(skip)]
+    pub columns: Option<Vec<f64>>,
 }
 
 /// A file that was not scored and why: unreadable, undecodable, or skipped (a file in a
@@ -130,6 +134,7 @@ pub fn inputs_from_paths(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<Failure>)
                 laterality: h.laterality.as_deref().and_then(Laterality::parse),
                 view: h.view,
                 class: None,
+                columns: None,
                 file,
             }
         })
@@ -166,9 +171,44 @@ pub fn inputs_from_manifest(
                 laterality: it.laterality,
                 view: it.view.clone(),
                 class: Some(plan.classes[it.class].clone()),
+                columns: None,
             }
         })
         .collect())
+}
+
+/// `inputs` (from [`inputs_from_manifest`]) with the workbook values of `columns` (a fusion
+/// model's, [`Predictor::covariates`]) of each one's spreadsheet row, read from `manifest`.
+pub fn with_covariates(
+    manifest: &Manifest,
+    mut inputs: Vec<Input>,
+    columns: &[String],
+) -> Result<Vec<Input>> {
+    let keys = inputs
+        .iter()
+        .map(|i| match (&i.sheet, i.row) {
+            (Some(s), Some(r)) => Ok((s.as_str(), r)),
+            _ => Err(Error::input(
+                "covariates",
+                format!("{}: no workbook row (score a manifest's images)", i.shown),
+            )),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let (names, rows) = covariate_rows(manifest, &keys, columns)?;
+    if names != columns {
+        return Err(Error::input(
+            "covariates",
+            format!(
+                "the model takes columns {} but the workbook gives {}",
+                name_list(columns, 4),
+                name_list(&names, 4)
+            ),
+        ));
+    }
+    for (i, r) in inputs.iter_mut().zip(rows) {
+        i.columns = Some(r);
+    }
+    Ok(inputs)
 }
 
 fn group_patient(i: &Input, level: Level) -> Result<&str> {
@@ -248,7 +288,25 @@ pub fn predict(
         .iter()
         .map(|i| (i.file.clone(), i.laterality))
         .collect();
-    let results = predictor.predict_each(&files, progress)?;
+    let columns = if predictor.covariates().is_empty() {
+        None
+    } else {
+        let rows = inputs
+            .iter()
+            .map(|i| i.columns.clone())
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                Error::input(
+                    "covariates",
+                    format!(
+                        "this model fuses the image with workbook columns ({}): score a manifest's images (predict --manifest), whose rows hold them",
+                        name_list(predictor.covariates(), 4)
+                    ),
+                )
+            })?;
+        Some(rows)
+    };
+    let results = predictor.predict_each_with(&files, columns.as_deref(), progress)?;
     let mut scored = vec![];
     let mut errors = vec![];
     for (input, r) in inputs.into_iter().zip(results) {
@@ -677,9 +735,14 @@ pub fn write_saliency(
             .iter()
             .map(|i| (i.file.clone(), i.laterality))
             .collect();
-        let maps = predictor.saliency(&files, class, method, &mut |done, _| {
-            progress(ci * CHUNK + done, inputs.len())
-        })?;
+        let columns: Option<Vec<Vec<f64>>> = chunk.iter().map(|i| i.columns.clone()).collect();
+        let maps = predictor.saliency_with(
+            &files,
+            columns.as_deref(),
+            class,
+            method,
+            &mut |done, _| progress(ci * CHUNK + done, inputs.len()),
+        )?;
         for (j, (input, m)) in chunk.iter().zip(maps).enumerate() {
             let n = ci * CHUNK + j;
             let [a, b, c, d] = [

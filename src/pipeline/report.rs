@@ -29,8 +29,12 @@ pub fn prepared(data: &Prepared) -> String {
 /// metrics at 0.5 and at the threshold chosen on validation, and the per-breast roll-up.
 pub fn run(out: &Path, r: &RunResult) -> String {
     let s = &r.summary;
+    let fused = match &r.scaler {
+        Some(c) => format!(" + {} workbook columns", c.width()),
+        None => String::new(),
+    };
     let mut text = format!(
-        "{}: {} trained {} epochs in {:.1} s (images decoded in {:.1} s); test set {} images, {} positive\n  {}",
+        "{}: {}{fused} trained {} epochs in {:.1} s (images decoded in {:.1} s); test set {} images, {} positive\n  {}",
         out.display(),
         model_name(r),
         r.history.epochs.len(),
@@ -57,6 +61,19 @@ pub fn run(out: &Path, r: &RunResult) -> String {
             }
         }
     }
+    if let Some(c) = &r.scaler {
+        text.push_str("\n  columns (standardised on the training part):");
+        let lines = c.describe();
+        for line in lines.iter().take(SHOWN_COLUMNS) {
+            text.push_str(&format!("\n    {line}"));
+        }
+        if lines.len() > SHOWN_COLUMNS {
+            text.push_str(&format!(
+                "\n    ... and {} more (all in checkpoint/config.json)",
+                lines.len() - SHOWN_COLUMNS
+            ));
+        }
+    }
     if let Some(b) = &r.breast {
         text.push_str(&format!(
             "\n  per breast ({} breasts, {} positive; highest image score): ROC AUC {:.4}  recall {:.4}  specificity {:.4}",
@@ -65,6 +82,9 @@ pub fn run(out: &Path, r: &RunResult) -> String {
     }
     text
 }
+
+/// Columns of a fusion run listed one per line (the rest are counted).
+const SHOWN_COLUMNS: usize = 6;
 
 fn model_name(r: &RunResult) -> String {
     serde_json::to_value(r.info.options.model())
@@ -88,6 +108,7 @@ pub fn run_json(out: &Path, r: &RunResult) -> serde_json::Value {
         "threshold_note": r.threshold_note,
         "test_chosen": r.chosen,
         "test_breast": r.breast,
+        "covariates": r.scaler,
     })
 }
 

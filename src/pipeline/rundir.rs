@@ -8,7 +8,7 @@
 //! | `predictions.csv` | test images: pseudonymous patient, sheet, row, laterality, label, class, score |
 //! | `metrics.json` | [`BinarySummary`] of the test predictions at threshold 0.5 |
 //! | `metrics_chosen.json` | the same at the threshold chosen on the validation part (`run.json`'s `threshold`; absent when none could be chosen) |
-//! | `port_check.safetensors` | up to 8 test inputs and the model's logits for them, to check a port of the model to another framework |
+//! | `port_check.safetensors` | up to 8 test inputs (and a fusion model's standardised columns, `covariates`) and the model's logits for them, to check a port of the model to another framework |
 //!
 //! Patients are written as pseudonyms (`P-` + 10 hex digits of the HMAC-SHA256 of the id
 //! under the project's secret key, [`crate::privacy`]), so a run directory can be shared
@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::eval::{rollup, Aggregate, BinarySummary};
 use crate::ingest::scores::{read_csv, write_csv, ScoreTable};
 use crate::model::checkpoint::write_tensors;
-use crate::model::train::images_tensor;
+use crate::model::train::{covariates_tensor, images_tensor};
 use crate::model::{DecisionThreshold, Trainer};
 
 /// `run.json`.
@@ -91,7 +91,10 @@ fn write_port_check(trainer: &Trainer, test: &Samples, path: &Path) -> Result<()
     let idx: Vec<usize> = (0..n).collect();
     let device = trainer.inference_device()?;
     let x = images_tensor(test, &idx, &device);
-    let logits = trainer.inference_model().logits(x.clone());
+    let columns = covariates_tensor(test, &idx, &device);
+    let logits = trainer
+        .inference_model()
+        .logits_with(x.clone(), columns.clone());
     let dims = logits.dims();
     let to = |d: burn::tensor::TensorData| {
         d.try_to_vec::<f32>()
@@ -99,14 +102,16 @@ fn write_port_check(trainer: &Trainer, test: &Samples, path: &Path) -> Result<()
     };
     let xs = to(x.into_data())?;
     let ls = to(logits.into_data())?;
+    let cs = columns.map(|t| to(t.into_data())).transpose()?;
     let [_, c, h, w] = test.shape;
-    write_tensors(
-        path,
-        &[
-            ("input", vec![n, c, h, w], &xs),
-            ("logits", vec![dims[0], dims[1]], &ls),
-        ],
-    )
+    let mut tensors = vec![
+        ("input", vec![n, c, h, w], xs.as_slice()),
+        ("logits", vec![dims[0], dims[1]], ls.as_slice()),
+    ];
+    if let Some(cs) = &cs {
+        tensors.push(("covariates", vec![n, cs.len() / n.max(1)], cs.as_slice()));
+    }
+    write_tensors(path, &tensors)
 }
 
 /// The decision threshold a run directory chose on its validation part (from `run.json`;

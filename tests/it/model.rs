@@ -688,7 +688,7 @@ fn grad_cam_of_a_pooled_network_sums_to_the_logit() {
     let logits: Vec<f32> = model.logits(x.clone()).into_data().try_to_vec().unwrap();
     let a = model.features(x);
     let bias: Vec<f32> = model
-        .head(a.zeros_like())
+        .head(a.zeros_like(), None)
         .into_data()
         .try_to_vec::<f32>()
         .unwrap();
@@ -1048,4 +1048,124 @@ fn named_layers_are_listed_and_consistent() {
         assert!(net.layer_names().iter().any(|l| l == embedding));
         assert_eq!(net.embedding_layer(), embedding);
     }
+}
+
+/// A fusion model learns from its workbook columns when the images carry nothing (noise, the
+/// label only in column `signal`), its logits are the CNN's plus a linear map of the columns,
+/// it refuses images without their columns in one line, explains images with Grad-CAM with
+/// the columns held, and its checkpoint (standardiser included) scores the same.
+#[test]
+fn fusion_learns_from_its_columns_and_needs_them() {
+    use mammolab::dataset::tabular::{Covariates, Standardiser};
+    use mammolab::model::saliency::grad_cam;
+    let n = 96;
+    let side = 16;
+    let mut rng = mammolab::rng::Rng::new(3);
+    let labels: Vec<usize> = (0..n).map(|i| usize::from(i % 4 == 0)).collect();
+    let data: Vec<f32> = (0..n * side * side).map(|_| rng.f64() as f32).collect();
+    // raw columns: `signal` = 60 + 10 * label + noise (a few missing), `noise` = noise
+    let raw: Vec<Vec<f64>> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, &y)| {
+            let signal = if i % 17 == 5 {
+                f64::NAN
+            } else {
+                60.0 + 10.0 * y as f64 + 2.0 * rng.f64()
+            };
+            vec![signal, 1000.0 * rng.f64()]
+        })
+        .collect();
+    let names = vec!["signal".to_string(), "noise".to_string()];
+    let scaler = Standardiser::fit(&raw, &names, "test").unwrap();
+    assert_eq!(scaler.missing, vec![6, 0]);
+    assert!(scaler.describe()[0].contains("6 of 96 training rows missing"));
+    let images = Samples::new(data, [n, 1, side, side], labels.clone()).unwrap();
+    let samples = images
+        .clone()
+        .with_covariates(Covariates::new(&scaler, &raw).unwrap())
+        .unwrap();
+    let mut image = CnnConfig::seed001(side, 1, 2);
+    image.filters = vec![4];
+    image.dense = 8;
+    let config = ModelConfig::Fusion(FusionConfig {
+        image,
+        scaler: scaler.clone(),
+    });
+    assert_eq!(config.name(), "fusion");
+    assert_eq!(config.covariates(), names.as_slice());
+    let train = TrainConfig {
+        learning_rate: 1e-2,
+        ..quick(8)
+    };
+    let mut t = Trainer::new(config, train, ComputeDevice::Cpu).unwrap();
+    let e = t.fit(&images, None, &mut Silent).unwrap_err().to_string();
+    assert!(
+        e.contains("takes 2 workbook columns") && !e.contains('\n'),
+        "{e}"
+    );
+    t.fit(&samples, None, &mut Silent).unwrap();
+    let scores = t.scores(&samples, 1).unwrap();
+    let truth: Vec<bool> = labels.iter().map(|&l| l == 1).collect();
+    let auc = mammolab::eval::roc_auc(&truth, &scores).unwrap();
+    assert!(auc > 0.95, "the column carries the label: AUC {auc}");
+
+    // logits = the CNN's head on the image + a bias-free map of the columns
+    let d = cpu();
+    let model = t.inference_model();
+    let idx: Vec<usize> = (0..6).collect();
+    let x = mammolab::model::train::images_tensor(&samples, &idx, &d);
+    let c = mammolab::model::train::covariates_tensor(&samples, &idx, &d);
+    let full: Vec<f32> = model
+        .logits_with(x.clone(), c.clone())
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let zero = c.clone().map(|c| c.zeros_like());
+    let image_only: Vec<f32> = model
+        .logits_with(x.clone(), zero)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    assert!(matches!(model, Model::Fusion(_)));
+    let shift: Vec<f32> = (model.logits_with(x.clone(), c.clone().map(|c| c.mul_scalar(2.0)))
+        - model.logits_with(x.clone(), c.clone()))
+    .into_data()
+    .try_to_vec::<f32>()
+    .unwrap();
+    for i in 0..full.len() {
+        // linear in the columns: doubling them adds the columns' term once more
+        assert!((shift[i] - (full[i] - image_only[i])).abs() < 1e-4);
+    }
+    assert_eq!(
+        model.layer_names(),
+        vec!["image.blocks.0", "image.dense"],
+        "the image branch's layers; the fused logits need the columns"
+    );
+    assert_eq!(model.embedding_layer(), "image.dense");
+
+    // Grad-CAM with the columns held at their values; without them, one line
+    let cams = grad_cam(&model, &samples, &idx, 1, &d).unwrap();
+    assert_eq!(cams.len(), 6);
+    let e = grad_cam(&model, &images, &idx, 1, &d)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("workbook columns"), "{e}");
+    let e = probabilities(&model, &images, 32, &d)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("carry 0"), "{e}");
+
+    // the checkpoint keeps the standardiser and scores the same
+    let dir = tempfile::tempdir().unwrap();
+    t.save(dir.path()).unwrap();
+    let (info, m) = load_model(dir.path(), ComputeDevice::Cpu).unwrap();
+    let ModelConfig::Fusion(saved) = &info.model else {
+        panic!("{:?}", info.model)
+    };
+    assert_eq!(saved.scaler, scaler);
+    assert_eq!(
+        probabilities(&m, &samples, 32, &cpu()).unwrap(),
+        t.predict(&samples).unwrap()
+    );
 }

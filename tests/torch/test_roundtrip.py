@@ -124,6 +124,20 @@ class Vae(nn.Module):
         return self.classify(self.features(x))
 
 
+class Fusion(nn.Module):
+    """Seed 001's CNN whose classifier also takes k standardised workbook columns: one linear
+    layer over [dense features ; columns], stored as the CNN's `logits` plus a bias-free
+    `covariates` map."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.image = build(cfg["image"] | {"kind": "cnn"})
+        self.covariates = nn.Linear(len(cfg["scaler"]["columns"]), cfg["image"]["classes"], bias=False)
+
+    def forward(self, x, columns):
+        return self.image(x) + self.covariates(columns)
+
+
 def build(cfg):
     kind = cfg["kind"]
     if kind == "cnn":
@@ -131,6 +145,8 @@ def build(cfg):
         for _ in cfg["filters"]:
             side = (side if cfg["same_padding"] else side - 2) // 2
         return Cnn(cfg, side)
+    if kind == "fusion":
+        return Fusion(cfg)
     if kind == "deep":
         return Deep(cfg)
     return Vae(cfg)
@@ -147,11 +163,13 @@ def cohort(tmp_path_factory):
 
 # cnn-bn: batch norm's running statistics as of the last step (a checkpoint once wrote them
 # one step late: burn keeps the newest per thread until it synchronises them)
-@pytest.mark.parametrize("model", ["cnn", "cnn-bn", "vae", "resnet"])
+# fusion: seed 001's CNN with two workbook columns beside the image (`--covariates`)
+@pytest.mark.parametrize("model", ["cnn", "cnn-bn", "vae", "resnet", "fusion"])
 def test_pytorch_loads_the_weights_and_reproduces_the_logits(cohort, tmp_path, model):
     run = tmp_path / model
+    extra = ["--covariates", "Age,BodyPartThickness"] if model == "fusion" else ["--model", model]
     p = subprocess.run(
-        [BIN, "train", "--manifest", str(cohort), "--model", model, "--epochs", "1", "--size", "32",
+        [BIN, "train", "--manifest", str(cohort), *extra, "--epochs", "1", "--size", "32",
          "--cache", "none", "--out", str(run), "--json"],
         capture_output=True, text=True,
     )
@@ -166,7 +184,7 @@ def test_pytorch_loads_the_weights_and_reproduces_the_logits(cohort, tmp_path, m
     net.eval()
     check = load_file(run / "port_check.safetensors")
     with torch.no_grad():
-        logits = net(check["input"])
+        logits = net(check["input"], check["covariates"]) if model == "fusion" else net(check["input"])
     assert logits.shape == check["logits"].shape
     err = (logits - check["logits"]).abs().max().item()
     assert err < 1e-4, f"{model}: max |PyTorch - burn| = {err}"
