@@ -243,6 +243,7 @@ impl Trainer {
             threshold: info.threshold,
             classes: info.classes,
             validation: None,
+            epoch_checkpoints: None,
         })
     }
 }

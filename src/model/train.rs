@@ -98,6 +98,9 @@ pub struct Trainer {
     pub(crate) classes: Vec<String>,
     /// The validation statistics beyond loss and accuracy ([`Trainer::with_validation`]).
     pub(crate) validation: Option<Box<dyn Validation + Send + Sync>>,
+    /// Where [`Trainer::fit`] saves a checkpoint after every epoch
+    /// ([`Trainer::with_epoch_checkpoints`]).
+    pub(crate) epoch_checkpoints: Option<std::path::PathBuf>,
 }
 
 /// burn's CPU random number generator is one per process: hold this while seeding it and
@@ -154,7 +157,17 @@ impl Trainer {
             threshold: None,
             classes: vec![],
             validation: None,
+            epoch_checkpoints: None,
         })
+    }
+
+    /// Save a checkpoint ([`Trainer::save`], replaced atomically) into `dir` after every
+    /// epoch of [`Trainer::fit`], so that a run killed mid-training continues from its last
+    /// complete epoch with [`Trainer::resume`] and ends with the weights an uninterrupted
+    /// run would have (`mammolab train --resume`).
+    pub fn with_epoch_checkpoints(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.epoch_checkpoints = Some(dir.into());
+        self
     }
 
     /// Compute these validation statistics (balanced accuracy, ROC AUC) every epoch, for
@@ -390,8 +403,12 @@ impl Trainer {
             stats.seconds = t0.elapsed().as_secs_f64();
             progress.on_epoch(&stats);
             self.history.epochs.push(stats);
-            if self.early_stop_update()? {
-                self.history.stopped_early = true;
+            let stop = self.early_stop_update()?;
+            self.history.stopped_early = stop;
+            if let Some(dir) = self.epoch_checkpoints.clone() {
+                self.save(&dir)?;
+            }
+            if stop {
                 break;
             }
         }

@@ -18,7 +18,8 @@
 //! - [`scores`]: one part's labels and positive-class scores as a [`Scored`].
 //! - [`run`]: all of it, written into a run directory ([`rundir`]), with the decision
 //!   threshold chosen on the validation part by [`RunOptions::threshold_rule`];
-//!   [`evaluate`] reads one back at any threshold and [`Level`].
+//!   [`evaluate`] reads one back at any threshold and [`Level`]. [`resume`] continues a run
+//!   that was killed, from its last complete epoch, to the weights it would have had.
 //! - [`sweep`]: the same run over several seeds with each metric's spread; [`compare`]:
 //!   whether two runs (DeLong) or two sweeps (seed by seed) really differ.
 //! - [`predict`](mod@predict): a saved model on new image files or a manifest's images
@@ -327,6 +328,11 @@ pub fn prepare(manifest: &Manifest, options: &RunOptions) -> Result<Prepared> {
 /// alone), trained on the training part with the validation part (if any) watched, and the
 /// data's preprocessing recorded as its input recipe.
 pub fn fit(data: &Prepared, options: &RunOptions, progress: &mut dyn Progress) -> Result<Trainer> {
+    train_on(data, trainer_for(data, options)?, progress)
+}
+
+/// The untrained [`Trainer`] [`fit`] starts from.
+fn trainer_for(data: &Prepared, options: &RunOptions) -> Result<Trainer> {
     let mut model = options
         .model
         .config(data.input_shape(), data.classes.len())?;
@@ -349,6 +355,11 @@ pub fn fit(data: &Prepared, options: &RunOptions, progress: &mut dyn Progress) -
     if let Some(p) = &options.pretrained {
         trainer.load_pretrained(p)?;
     }
+    Ok(trainer)
+}
+
+/// `trainer` trained (further) on `data`'s training part, its validation part watched.
+fn train_on(data: &Prepared, mut trainer: Trainer, progress: &mut dyn Progress) -> Result<Trainer> {
     let val = data.val();
     let val = (!val.is_empty()).then_some(val);
     trainer.fit(&data.train(), val.as_ref(), progress)?;
@@ -500,14 +511,56 @@ pub fn run(
     // One writer per run directory.
     let _lock = crate::outlock::OutLock::folder(out)?;
     let data = prepare(manifest, options)?;
-
+    let state = rundir::Unfinished {
+        manifest: std::path::absolute(&manifest.source).unwrap_or(manifest.source.clone()),
+        options: options.clone(),
+    };
+    let epochs = rundir::start_unfinished(out, &state)?;
     let t1 = Instant::now();
-    let mut trainer = fit(&data, options, progress)?;
+    let trainer = trainer_for(&data, options)?.with_epoch_checkpoints(epochs);
+    let trainer = train_on(&data, trainer, progress)?;
+    finish(manifest, options, out, &data, trainer, t1)
+}
+
+/// Continue the run that `mammolab train` (or [`run`]) was writing into `out` when it was
+/// killed: the same manifest and options (from `out/in-progress/state.json`), the same
+/// split, and training from the last complete epoch's checkpoint
+/// ([`Trainer::resume`]: same weights, optimiser state and random streams), so the run
+/// ends with the weights an uninterrupted run would have. A run killed before its first
+/// epoch ended starts again. A one-line error when `out` holds no unfinished run.
+pub fn resume(out: &Path, progress: &mut dyn Progress) -> Result<RunResult> {
+    let state = rundir::read_unfinished(out)?;
+    let options = &state.options;
+    options.validate()?;
+    options.device.device()?;
+    let manifest = Manifest::open(&state.manifest)?;
+    let _lock = crate::outlock::OutLock::folder(out)?;
+    let data = prepare(&manifest, options)?;
+    let epochs = out.join(rundir::IN_PROGRESS).join("checkpoint");
+    let t1 = Instant::now();
+    let trainer = if epochs.join("config.json").is_file() {
+        Trainer::resume(&epochs, Some(options.device))?.with_validation(EvalValidation)
+    } else {
+        trainer_for(&data, options)?
+    };
+    let trainer = train_on(&data, trainer.with_epoch_checkpoints(epochs), progress)?;
+    finish(&manifest, options, out, &data, trainer, t1)
+}
+
+/// Choose the threshold, score the test part and write the run directory ([`run`]'s end).
+fn finish(
+    manifest: &Manifest,
+    options: &RunOptions,
+    out: &Path,
+    data: &Prepared,
+    mut trainer: Trainer,
+    t1: Instant,
+) -> Result<RunResult> {
     let train_s = t1.elapsed().as_secs_f64();
 
     // Scoring errors end the run; a validation part the rule cannot use (one class only)
     // leaves the threshold at 0.5 and says why.
-    let val = scores(&trainer, &data, Part::Validation)?;
+    let val = scores(&trainer, data, Part::Validation)?;
     let (threshold, threshold_note) = match val.choose_threshold(options.threshold_rule) {
         Ok(t) => (Some(t), None),
         Err(e) => (None, Some(e.to_string())),
@@ -515,7 +568,7 @@ pub fn run(
     trainer.set_threshold(threshold.clone());
 
     let t2 = Instant::now();
-    let test = scores(&trainer, &data, Part::Test)?;
+    let test = scores(&trainer, data, Part::Test)?;
     let predict_s = t2.elapsed().as_secs_f64();
     let summary = test.summary(0.5)?;
     let chosen = match &threshold {

@@ -9,6 +9,11 @@
 //! | `metrics.json` | [`BinarySummary`] of the test predictions at threshold 0.5 |
 //! | `metrics_chosen.json` | the same at the threshold chosen on the validation part (`run.json`'s `threshold`; absent when none could be chosen) |
 //! | `port_check.safetensors` | up to 8 test inputs (and a fusion model's standardised columns, `covariates`) and the model's logits for them, to check a port of the model to another framework |
+//! | `in-progress/` | only while the run trains, or after it was killed: `state.json` (the manifest and options) and `checkpoint/`, the last complete epoch ([`IN_PROGRESS`]; `mammolab train --resume` continues from it); removed when the run is written |
+//!
+//! Every file is written under a temporary name and renamed, `run.json` last: a directory
+//! with `run.json` is a finished run, and a killed run leaves none of the files above but
+//! its `in-progress/` folder and its lock.
 //!
 //! Patients are written as pseudonyms (`P-` + 10 hex digits of the HMAC-SHA256 of the id
 //! under the project's secret key, [`crate::privacy`]), so a run directory can be shared
@@ -56,7 +61,49 @@ pub struct RunInfo {
 
 fn write_json<T: Serialize>(value: &T, path: &Path) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::data(path, e))?;
-    std::fs::write(path, text).at(path)
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, text).at(&tmp)?;
+    std::fs::rename(&tmp, path).at(path)
+}
+
+/// The folder of a run directory that holds an unfinished run (see the module docs).
+pub const IN_PROGRESS: &str = "in-progress";
+
+/// `in-progress/state.json`: what [`super::resume`] needs to continue a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct Unfinished {
+    /// The manifest trained from (absolute).
+    pub manifest: PathBuf,
+    /// The run's options.
+    pub options: RunOptions,
+}
+
+/// Record a run that is starting in `out`; returns the folder its epoch checkpoints go to.
+pub(super) fn start_unfinished(out: &Path, state: &Unfinished) -> Result<PathBuf> {
+    let dir = out.join(IN_PROGRESS);
+    std::fs::create_dir_all(&dir).at(&dir)?;
+    write_json(state, &dir.join("state.json"))?;
+    Ok(dir.join("checkpoint"))
+}
+
+/// The unfinished run in `out`, or a one-line error saying there is none.
+pub(super) fn read_unfinished(out: &Path) -> Result<Unfinished> {
+    let p = out.join(IN_PROGRESS).join("state.json");
+    if !p.is_file() {
+        let what = if out.join("run.json").is_file() {
+            "its run finished (run.json is there)"
+        } else {
+            "no `mammolab train` was interrupted there"
+        };
+        return Err(Error::data(
+            out,
+            format!("nothing to resume: {what} (no {IN_PROGRESS}/state.json)"),
+        ));
+    }
+    let text = std::fs::read_to_string(&p).at(&p)?;
+    serde_json::from_str(&text).map_err(|e| Error::data(&p, e))
 }
 
 /// Write the run directory `out` (see the module docs).
@@ -82,7 +129,12 @@ pub(super) fn write(
         None => {}
     }
     write_port_check(trainer, test, &out.join("port_check.safetensors"))?;
-    write_json(info, &out.join("run.json"))
+    write_json(info, &out.join("run.json"))?;
+    let unfinished = out.join(IN_PROGRESS);
+    if unfinished.exists() {
+        std::fs::remove_dir_all(&unfinished).at(&unfinished)?;
+    }
+    Ok(())
 }
 
 /// Up to 8 test inputs and their logits (from the inference model).
@@ -167,13 +219,16 @@ pub fn evaluate(dir: &Path, threshold: f64, level: Level) -> Result<BinarySummar
 }
 
 fn check_run_dir(dir: &Path) -> Result<()> {
-    if dir.join("predictions.csv").is_file() {
-        Ok(())
-    } else {
-        Err(Error::data(
+    // run.json is written last: without it the predictions are those of a run that died.
+    match ["predictions.csv", "run.json"]
+        .into_iter()
+        .find(|f| !dir.join(f).is_file())
+    {
+        None => Ok(()),
+        Some(f) => Err(Error::data(
             dir,
-            "no predictions.csv: not a `mammolab train` run directory",
-        ))
+            format!("no {f}: not a `mammolab train` run directory (or its run did not finish)"),
+        )),
     }
 }
 

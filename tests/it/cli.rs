@@ -147,6 +147,118 @@ fn killed_train_leaves_nothing_trusted_and_writers_exclude_each_other() {
     assert!(out.join("predictions.csv").is_file() && !out.join(LOCK_NAME).exists());
 }
 
+/// `kill -9` after a run's first epoch, then `train --resume`: the run continues from its
+/// last complete epoch (`in-progress/checkpoint`) and ends with exactly the weights and test
+/// scores of the same run left alone. Resuming a finished run, or with training options of
+/// its own, is refused in one line.
+#[test]
+fn killed_train_resumes_to_the_weights_of_an_uninterrupted_run() {
+    let cohort = crate::ci_cohort().0.path().join("manifest.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, cut) = (dir.path().join("whole"), dir.path().join("cut"));
+    let args = |out: &std::path::Path| -> Vec<String> {
+        [
+            "train",
+            "--manifest",
+            cohort.to_str().unwrap(),
+            "--size",
+            "32",
+            "--cache",
+            "none",
+            "--epochs",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    fn strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    let r = mammolab(&strs(&args(&whole)));
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(
+        !whole.join("in-progress").exists(),
+        "a finished run keeps no resume state"
+    );
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mammolab"))
+        .args(args(&cut))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let saved = cut.join("in-progress/checkpoint/config.json");
+    let t = std::time::Instant::now();
+    while !saved.exists() && t.elapsed().as_secs() < 600 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL, right after the first epoch's checkpoint
+    child.wait().unwrap();
+    assert!(
+        !cut.join("run.json").exists(),
+        "the killed run had not finished"
+    );
+    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+    let done = info["history"]["epochs"].as_array().unwrap().len();
+    assert!((1..3).contains(&done), "{done} epochs saved");
+
+    let cut_s = cut.to_str().unwrap();
+    for (extra, code, says) in [
+        (vec!["--epochs", "5"], 2, "cannot be used with"),
+        (vec![], 1, "nothing to resume: its run finished"),
+    ] {
+        let target = if code == 1 {
+            whole.to_str().unwrap()
+        } else {
+            cut_s
+        };
+        let r = mammolab(&[&["train", "--resume", "--out", target][..], &extra].concat());
+        let err = String::from_utf8(r.stderr).unwrap();
+        assert_eq!(r.status.code(), Some(code), "{err}");
+        assert!(err.contains(says), "{err}");
+        if code == 1 {
+            assert_eq!(err.lines().count(), 1, "{err}");
+        }
+    }
+    let r = mammolab(&["train", "--resume", "--out", cut_s]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(!cut.join("in-progress").exists());
+    // It continued, not started again: the saved epochs' records (their timings) are kept.
+    let end: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cut.join("checkpoint/config.json")).unwrap())
+            .unwrap();
+    let epochs = end["history"]["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 3);
+    assert_eq!(
+        epochs[..done],
+        info["history"]["epochs"].as_array().unwrap()[..],
+        "the epochs trained before the kill were trained again"
+    );
+    assert!(
+        std::fs::read(whole.join("predictions.csv")).unwrap()
+            == std::fs::read(cut.join("predictions.csv")).unwrap(),
+        "the resumed run scores the test images differently"
+    );
+    let f = "checkpoint/model.safetensors";
+    assert!(
+        tensors(&whole.join(f)) == tensors(&cut.join(f)),
+        "the resumed run's weights differ from the uninterrupted run's"
+    );
+}
+
+/// A safetensors file's tensor table (names, shapes, offsets) and data, bit for bit; the
+/// `__metadata__` entry is left out (burn writes its keys in hash-map order, which differs
+/// from process to process).
+fn tensors(path: &std::path::Path) -> (serde_json::Value, Vec<u8>) {
+    let bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    header.as_object_mut().unwrap().remove("__metadata__");
+    (header, bytes[8 + n..].to_vec())
+}
+
 /// `mammolab augment` draws each image and its augmented copies into one PNG of the
 /// documented size; a bad setting is one line naming it.
 #[test]
