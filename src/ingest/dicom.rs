@@ -3,8 +3,9 @@
 //! Decoding supports what dicom-pixeldata 0.10 decodes with the features mammolab enables:
 //! uncompressed little and big endian, deflated, RLE lossless (8/16-bit), JPEG baseline/
 //! extended 8-bit/lossless and JPEG 2000 (pure-Rust OpenJPEG port), any frame. JPEG-LS
-//! needs the CharLS C++ library and is reported as unsupported; 32-bit RLE, 12-bit JPEG
-//! and uncompressed YBR_FULL_422 fail in one line. Stored values follow pydicom's
+//! needs the CharLS C++ library and is reported as unsupported; 12-bit JPEG and
+//! uncompressed YBR_FULL_422 fail in one line. 32-bit RLE, which dicom-rs refuses, is
+//! decoded here (PackBits segments, [`read_image_opt`]) and then read as uncompressed. Stored values follow pydicom's
 //! `pixel_array`: masked to Bits Stored and sign-extended when Pixel Representation is 1;
 //! 32-bit explicit big endian samples are put back together from the 16-bit words the
 //! parser swapped. An RGB JPEG without an Adobe marker or R/G/B component ids is refused
@@ -252,6 +253,16 @@ pub fn read_image_opt(path: impl AsRef<Path>, frame: u32) -> Result<Option<Dicom
             format!("frame {frame} is out of range: the file has {frames} (counted from 0)"),
         ));
     }
+    // dicom-rs 0.10 decodes RLE at 8 and 16 bits only: a 32-bit RLE frame is decoded here
+    // and handed to the native decoder as an uncompressed frame.
+    let rle32 = ts == RLE_LOSSLESS && uint(&obj, tags::BITS_ALLOCATED) == Some(32);
+    let native;
+    let (obj, frame) = if rle32 {
+        native = rle32_as_native(path, &obj, frame)?;
+        (&native, 0)
+    } else {
+        (&obj, frame)
+    };
     let px = obj.decode_pixel_data_frame(frame).map_err(|e| {
         let m = e.to_string();
         if m.contains("Unsupported") || m.contains("unsupported") || m.contains("not supported") {
@@ -362,7 +373,7 @@ pub fn read_image_opt(path: impl AsRef<Path>, frame: u32) -> Result<Option<Dicom
     Ok(Some(DicomImage {
         info: DicomInfo {
             transfer_syntax: ts,
-            modality: text(&obj, tags::MODALITY),
+            modality: text(obj, tags::MODALITY),
             rows,
             columns: cols,
             frames,
@@ -378,6 +389,130 @@ pub fn read_image_opt(path: impl AsRef<Path>, frame: u32) -> Result<Option<Dicom
         rescale,
         voi,
     }))
+}
+
+const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
+
+fn uint(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<u32> {
+    obj.element_opt(tag).ok()??.to_int::<u32>().ok()
+}
+
+/// `obj` with frame `frame` of its RLE pixel data decoded, as one uncompressed frame in
+/// explicit VR little endian (samples interleaved, planar configuration 0).
+fn rle32_as_native(
+    path: &Path,
+    obj: &DefaultDicomObject,
+    frame: u32,
+) -> Result<DefaultDicomObject> {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    let need = |tag, name: &str| {
+        uint(obj, tag).ok_or_else(|| dicom_err(path, format!("RLE pixel data without {name}")))
+    };
+    let (rows, cols) = (need(tags::ROWS, "Rows")?, need(tags::COLUMNS, "Columns")?);
+    let spp = uint(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1);
+    let fragment = obj
+        .element(tags::PIXEL_DATA)
+        .ok()
+        .and_then(|e| e.value().fragments())
+        .and_then(|f| f.get(frame as usize))
+        .ok_or_else(|| {
+            dicom_err(
+                path,
+                format!("RLE pixel data has no fragment for frame {frame}"),
+            )
+        })?;
+    let pixels = (rows * cols) as usize;
+    let bytes = rle_decode(fragment, pixels, spp as usize, 4)
+        .map_err(|m| dicom_err(path, format!("frame {frame}: {m}")))?;
+    let mut native = obj.clone();
+    native.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OB,
+        PrimitiveValue::from(bytes),
+    ));
+    native.put(DataElement::new(
+        tags::NUMBER_OF_FRAMES,
+        VR::IS,
+        PrimitiveValue::from("1"),
+    ));
+    native.put(DataElement::new(
+        tags::PLANAR_CONFIGURATION,
+        VR::US,
+        PrimitiveValue::from(0u16),
+    ));
+    native.update_meta(|m| m.transfer_syntax = "1.2.840.10008.1.2.1".to_string());
+    Ok(native)
+}
+
+/// One RLE Lossless frame (DICOM PS3.5 annex G: a 64-byte header of segment offsets, one
+/// PackBits segment per byte of each sample, most significant byte first) as
+/// `pixels x samples` little-endian values of `bytes` bytes each, samples interleaved.
+fn rle_decode(
+    fragment: &[u8],
+    pixels: usize,
+    samples: usize,
+    bytes: usize,
+) -> std::result::Result<Vec<u8>, String> {
+    let word = |i: usize| -> Option<usize> {
+        let b = fragment.get(4 * i..4 * i + 4)?;
+        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    let segments = word(0).ok_or("RLE header shorter than 64 bytes")?;
+    let need = samples * bytes;
+    if segments != need || need > 15 {
+        return Err(format!(
+            "RLE header names {segments} segments, {samples} samples of {bytes} bytes need {need}"
+        ));
+    }
+    let mut out = vec![0u8; pixels * need];
+    for seg in 0..need {
+        let start = word(1 + seg).ok_or("RLE header shorter than 64 bytes")?;
+        let end = if seg + 1 < need {
+            word(2 + seg).ok_or("RLE header shorter than 64 bytes")?
+        } else {
+            fragment.len()
+        };
+        let data = fragment.get(start..end).ok_or_else(|| {
+            format!(
+                "RLE segment {seg} lies outside the fragment ({start}..{end} of {})",
+                fragment.len()
+            )
+        })?;
+        let decoded = packbits(data, pixels);
+        if decoded.len() < pixels {
+            return Err(format!(
+                "RLE segment {seg} decodes to {} bytes, {pixels} needed",
+                decoded.len()
+            ));
+        }
+        let (sample, significance) = (seg / bytes, seg % bytes);
+        let at = sample * bytes + (bytes - 1 - significance);
+        for (p, &v) in decoded.iter().take(pixels).enumerate() {
+            out[p * need + at] = v;
+        }
+    }
+    Ok(out)
+}
+
+/// PackBits, up to `limit` bytes: a header byte n >= 0 copies the next n + 1 bytes, n in
+/// -127..=-1 repeats the next byte 1 - n times, -128 is skipped.
+fn packbits(data: &[u8], limit: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(limit);
+    let mut i = 0;
+    while i < data.len() && out.len() < limit {
+        let n = data[i] as i8;
+        i += 1;
+        if n >= 0 {
+            let k = (n as usize + 1).min(data.len() - i);
+            out.extend_from_slice(&data[i..i + k]);
+            i += k;
+        } else if n != -128 {
+            let Some(&v) = data.get(i) else { break };
+            out.extend(std::iter::repeat_n(v, (1 - n as isize) as usize));
+            i += 1;
+        }
+    }
+    out
 }
 
 /// Whether a JPEG stream marks its samples as RGB for a decoder: an Adobe APP14 segment
@@ -457,5 +592,72 @@ pub fn read_display(path: impl AsRef<Path>) -> Result<Gray> {
         read_image(path, 0)?.display()
     } else {
         read_picture(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{packbits, rle_decode};
+
+    /// A fragment with `segments` PackBits segments after the 64-byte offset header.
+    fn fragment(segments: &[&[u8]]) -> Vec<u8> {
+        let mut header = vec![0u8; 64];
+        header[..4].copy_from_slice(&(segments.len() as u32).to_le_bytes());
+        let mut at = 64u32;
+        let mut body = vec![];
+        for (i, s) in segments.iter().enumerate() {
+            header[4 + 4 * i..8 + 4 * i].copy_from_slice(&at.to_le_bytes());
+            at += s.len() as u32;
+            body.extend_from_slice(s);
+        }
+        [header, body].concat()
+    }
+
+    #[test]
+    fn packbits_literal_run_and_no_op() {
+        // PS3.5 G.3.1: 2 literal bytes, 3 repeats of 9, a -128 no-op, 1 literal byte.
+        assert_eq!(
+            packbits(&[1, 7, 8, 0xFE, 9, 0x80, 0, 5], 100),
+            [7, 8, 9, 9, 9, 5]
+        );
+        assert_eq!(
+            packbits(&[0xFE, 9], 2),
+            [9, 9, 9],
+            "a run is not cut inside"
+        );
+        assert_eq!(
+            packbits(&[5, 1, 2], 100),
+            [1, 2],
+            "a truncated literal ends the data"
+        );
+    }
+
+    #[test]
+    fn rle_segments_become_little_endian_interleaved_samples() {
+        // Two pixels, one 32-bit sample: segment 0 holds the most significant bytes.
+        let f = fragment(&[
+            &[1, 0x12, 0xAB],
+            &[1, 0x34, 0xCD],
+            &[0xFF, 0x56],
+            &[1, 0x78, 0x01],
+        ]);
+        let out = rle_decode(&f, 2, 1, 4).unwrap();
+        assert_eq!(
+            u32::from_le_bytes(out[..4].try_into().unwrap()),
+            0x1234_5678
+        );
+        assert_eq!(
+            u32::from_le_bytes(out[4..].try_into().unwrap()),
+            0xABCD_5601
+        );
+        let e = rle_decode(&f, 3, 1, 4).unwrap_err();
+        assert!(e.contains("decodes to 2 bytes, 3 needed"), "{e}");
+        let e = rle_decode(&f, 2, 3, 4).unwrap_err();
+        assert!(e.contains("names 4 segments"), "{e}");
+        assert!(rle_decode(&f[..40], 2, 1, 4).is_err());
+        let mut bad = f.clone();
+        bad[8..12].copy_from_slice(&1000u32.to_le_bytes());
+        let e = rle_decode(&bad, 2, 1, 4).unwrap_err();
+        assert!(e.contains("outside the fragment"), "{e}");
     }
 }

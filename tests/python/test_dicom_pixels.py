@@ -44,10 +44,6 @@ KNOWN_GAPS = {
     "SC_rgb_jls_lossy_sample.dcm": "JPEG-LS needs CharLS (not built)",
     "JPGExtended.dcm": "dicom-rs's JPEG decoder has no 12-bit extended process",
     "SC_rgb_jpeg.dcm": "dicom-rs cannot parse the data set",
-    "SC_rgb_rle_32bit.dcm": "dicom-rs 0.10 rejects 32-bit RLE segments",
-    "SC_rgb_rle_32bit_2frame.dcm": "dicom-rs 0.10 rejects 32-bit RLE segments",
-    "rtdose_rle.dcm": "dicom-rs 0.10 rejects 32-bit RLE segments",
-    "rtdose_rle_1frame.dcm": "dicom-rs 0.10 rejects 32-bit RLE segments",
     "SC_ybr_full_422_uncompressed.dcm": "dicom-rs sizes YBR_FULL_422 frames as 3 samples a pixel",
     "SC_jpeg_no_color_transform.dcm": "RGB JPEG that does not mark itself RGB: refused, not decoded to other colours",
 }
@@ -146,7 +142,6 @@ def test_whole_pydicom_suite():
 UNSUPPORTED = [
     ("MR_small_jpeg_ls_lossless.dcm", "not supported"),
     ("MR_truncated.dcm", "DICOM"),
-    ("SC_rgb_rle_32bit.dcm", "cannot decode pixel data"),
     ("SC_jpeg_no_color_transform.dcm", "decoders disagree"),
 ]
 
@@ -158,3 +153,19 @@ def test_unsupported_and_broken_files_fail_in_one_line(name, needle):
     assert p.returncode == 1
     assert p.stderr.count("\n") == 1 and p.stderr.startswith("error: ")
     assert name in p.stderr and needle in p.stderr, p.stderr
+
+
+def test_truncated_32bit_rle_fails_in_one_line(tmp_path):
+    """pydicom's 32-bit RLE file (which mammolab decodes itself: dicom-rs refuses 32-bit RLE)
+    with its frame cut short: one line naming the file and the frame, no panic."""
+    from pydicom.encaps import encapsulate, generate_frames
+    ds = pydicom.dcmread(get_testdata_file("SC_rgb_rle_32bit.dcm"))
+    frame = next(generate_frames(ds.PixelData, number_of_frames=1))
+    for cut, needle in [(len(frame) // 2, "frame 0: RLE segment"), (40, "frame 0: RLE")]:
+        ds.PixelData = encapsulate([frame[:cut]])
+        path = tmp_path / f"rle32_cut{cut}.dcm"
+        ds.save_as(path)
+        p = run("dicom", path, "--json")
+        assert p.returncode == 1, p.stdout
+        assert p.stderr.count("\n") == 1 and p.stderr.startswith("error: ") and "panicked" not in p.stderr
+        assert path.name in p.stderr and needle in p.stderr, p.stderr
