@@ -6,6 +6,7 @@ source "$(dirname "$0")/env.sh"
 need_cargo
 need_venv
 need_font
+need_readxl
 
 echo "== notebooks in git carry no outputs"
 need_jupyter

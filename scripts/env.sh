@@ -46,6 +46,26 @@ need_torch() {
   export MAMMOLAB_TORCH_PY="$venv/bin/python"
 }
 
+# readxl's example workbooks (extdata/: 5 .xlsx + 5 .xls, written by nobody here), from
+# Debian's r-cran-readxl package, pinned by version and sha256; unpacked, not installed (no R).
+# tests/python/test_public_workbooks.py compares mammolab with openpyxl and xlrd on them.
+need_readxl() {
+  local dir="$MAMMOLAB_CACHE/readxl-1.4.2-1" deb=r-cran-readxl_1.4.2-1_amd64.deb
+  local sha=eb705525f906c968022162e8e58993a8b444ae900ff0487389769721bdcb4e67
+  if [ ! -f "$dir/.done" ]; then
+    command -v apt-get >/dev/null 2>&1 || {
+      echo "error: readxl's test workbooks come from Debian's r-cran-readxl; no apt-get here" >&2
+      exit 1
+    }
+    rm -rf "$dir" && mkdir -p "$dir"
+    ( cd "$dir" && { apt-get download -qq "r-cran-readxl=1.4.2-1" 2>/dev/null \
+        || { apt-get update -qq && apt-get download -qq "r-cran-readxl=1.4.2-1"; }; } )
+    echo "$sha  $dir/$deb" | sha256sum -c --quiet - || { echo "error: $deb: sha256 differs" >&2; exit 1; }
+    dpkg-deb -x "$dir/$deb" "$dir/x" && touch "$dir/.done"
+  fi
+  export MAMMOLAB_READXL="$dir/x/usr/lib/R/site-library/readxl/extdata"
+}
+
 # Charts render text with a TrueType font (see src/plot/mod.rs for the paths tried).
 need_font() {
   local f

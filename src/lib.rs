@@ -148,7 +148,7 @@ pub mod prelude {
     pub use crate::imaging::{Filter, Gray};
     pub use crate::ingest::dicom::{read_display, read_header, read_image, read_picture};
     pub use crate::ingest::merge::{merge, Laterality, MergeResult, Status};
-    pub use crate::ingest::sheets::{read_all, read_sheet, SheetOptions};
+    pub use crate::ingest::sheets::{read_all, read_sheet, read_workbook, SheetOptions};
     pub use crate::manifest::Manifest;
     pub use crate::model::baseline::{numeric_features, Logistic, LogisticOptions, MajorityClass};
     pub use crate::model::layers::{self, Pool};

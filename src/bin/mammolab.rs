@@ -15,7 +15,7 @@ use mammolab::eval::{
 use mammolab::imaging::{Filter, Gray};
 use mammolab::ingest::dicom::{read_header, read_image_opt};
 use mammolab::ingest::merge::{merge, Status};
-use mammolab::ingest::sheets::{read_all, SheetOptions};
+use mammolab::ingest::sheets::{read_workbook, SheetOptions};
 use mammolab::ingest::ScoreTable;
 use mammolab::manifest::Manifest;
 use mammolab::model::layers::Pool;
@@ -92,6 +92,35 @@ struct Cli {
     command: Command,
 }
 
+/// `train` options that `--resume` takes from the interrupted run instead.
+const RESUME_CONFLICTS: &[&str] = &[
+    "manifest",
+    "model",
+    "device",
+    "epochs",
+    "seed",
+    "seeds",
+    "class_weights",
+    "sampler",
+    "focal",
+    "size",
+    "resize",
+    "batch_size",
+    "lr",
+    "patience",
+    "threshold_rule",
+    "grad_clip",
+    "warmup",
+    "pretrained",
+    "backbone_lr_factor",
+    "freeze_backbone",
+    "augment",
+    "covariates",
+    "allow_collapse",
+    "dicom",
+    "cache",
+];
+
 #[derive(Subcommand)]
 enum Command {
     /// Generate a synthetic cohort shaped like seed 001's hospital export.
@@ -122,6 +151,11 @@ enum Command {
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
+        /// With --json: every data row's cells too (`cells`, in column order; numbers,
+        /// text, booleans, dates as Excel's General format shows them, null for empty and
+        /// error cells) and each row's spreadsheet row number (`row_numbers`).
+        #[arg(long, requires = "json")]
+        cells: bool,
     },
     /// Merge a cohort's sheets with its image listing and folders; write tables and audit.
     Merge {
@@ -197,8 +231,13 @@ enum Command {
     /// checkpoint, config, history, test-set predictions and metrics.
     Train {
         /// The cohort's manifest.
-        #[arg(long)]
-        manifest: PathBuf,
+        #[arg(long, required_unless_present = "resume")]
+        manifest: Option<PathBuf>,
+        /// Continue the run that was training into --out when it was killed, from its last
+        /// complete epoch, with the manifest and options it was started with (saved in
+        /// OUT/in-progress/); it ends with the weights the uninterrupted run would have.
+        #[arg(long, requires = "out", conflicts_with_all = RESUME_CONFLICTS)]
+        resume: bool,
         /// cnn (seed 001), cnn-bn (the same with batch norm), vae (seed 000), resnet or plain
         /// (the skip-connection experiment), resnet18 or resnet50 (torchvision's, for
         /// --pretrained).
@@ -496,11 +535,39 @@ fn run(command: Command) -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Sheets { file, json } => {
-            let sheets = read_all(&file, &SheetOptions::default())?;
+        Command::Sheets { file, json, cells } => {
+            let book = read_workbook(&file, &SheetOptions::default())?;
+            let sheets = &book.sheets;
             let summaries: Vec<_> = sheets.iter().map(|s| s.summary()).collect();
             if json {
-                let v = serde_json::json!({ "file": file, "sheets": summaries });
+                let unreadable: Vec<_> = book
+                    .unreadable
+                    .iter()
+                    .map(|(name, error)| serde_json::json!({ "name": name, "error": error }))
+                    .collect();
+                let warnings: Vec<_> = sheets
+                    .iter()
+                    .flat_map(|s| {
+                        s.warnings
+                            .iter()
+                            .map(|w| serde_json::json!({ "sheet": s.name, "warning": w }))
+                    })
+                    .collect();
+                let mut sheet_values: Vec<serde_json::Value> = summaries
+                    .iter()
+                    .map(|s| serde_json::to_value(s).expect("a summary is JSON"))
+                    .collect();
+                if cells {
+                    for (v, s) in sheet_values.iter_mut().zip(sheets) {
+                        v["cells"] = s
+                            .rows
+                            .iter()
+                            .map(|r| serde_json::Value::Array(r.iter().map(cell_json).collect()))
+                            .collect();
+                        v["row_numbers"] = serde_json::json!(s.row_numbers);
+                    }
+                }
+                let v = serde_json::json!({ "file": file, "sheets": sheet_values, "unreadable": unreadable, "warnings": warnings });
                 println!("{v}");
             } else {
                 println!("{}", file.display());
@@ -524,6 +591,18 @@ fn run(command: Command) -> anyhow::Result<()> {
                     for (col, n) in &s.error_cells {
                         println!("    {n} error cells read as null in `{col}`");
                     }
+                    for w in s.warnings.iter().take(5) {
+                        println!("    warning: {w}");
+                    }
+                    if s.warnings.len() > 5 {
+                        println!(
+                            "    ... {} more warnings (--json lists all)",
+                            s.warnings.len() - 5
+                        );
+                    }
+                }
+                for (name, why) in &book.unreadable {
+                    println!("  {name}: not readable: {why}");
                 }
             }
         }
@@ -667,6 +746,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Train {
             manifest,
+            resume,
             model,
             device,
             epochs,
@@ -694,74 +774,80 @@ fn run(command: Command) -> anyhow::Result<()> {
             out,
             json,
         } => {
-            let m = Manifest::open(&manifest)?;
-            let cache_dir = match cache.as_deref() {
-                Some("none") => None,
-                Some(dir) => Some(PathBuf::from(dir)),
-                None => default_image_cache(
-                    std::env::var_os("MAMMOLAB_CACHE"),
-                    std::env::var_os("HOME"),
-                ),
-            };
-            let o = RunOptions::new(model)
-                .with_size(size)
-                .with_filter(resize)
-                .with_device(device)
-                .with_source(if dicom {
-                    ImageSource::PreferDicom
-                } else {
-                    ImageSource::PreferJpg
-                })
-                .with_cache(cache_dir)
-                .with_epochs(epochs)
-                .with_seed(seed)
-                .with_batch_size(batch_size)
-                .with_learning_rate(lr)
-                .with_class_weights(match class_weights {
-                    Weights::Auto => ClassWeights::Balanced,
-                    Weights::None => ClassWeights::None,
-                })
-                .with_sampler(sampler)
-                .with_loss(match focal {
-                    Some(gamma) => ClassLoss::Focal { gamma },
-                    None => ClassLoss::CrossEntropy,
-                })
-                .with_early_stopping(patience.map(|patience| EarlyStopping {
-                    monitor: Monitor::ValRocAuc,
-                    patience,
-                }))
-                .with_threshold_rule(threshold_rule)
-                .with_grad_clip(grad_clip.0)
-                .with_warmup_epochs(warmup)
-                .with_pretrained(pretrained)
-                .with_backbone_lr_factor(if freeze_backbone {
-                    0.0
-                } else {
-                    backbone_lr_factor
-                })
-                .with_augment(Some(augment))
-                .with_covariates(covariates)
-                .with_stop_on_collapse(!allow_collapse);
             if std::env::var_os("GLIBC_TUNABLES").is_none() {
                 keep_freed_memory();
             }
             let mut bar = ProgressBarSteps::new(json);
-            if let Some(Seeds(seeds)) = seeds {
-                let mut announce = |s: u64| {
-                    if !json {
-                        eprintln!("seed {s}: {}", out.join(format!("seed-{s}")).display());
+            // clap gives exactly one of --manifest and --resume.
+            let r = match manifest.filter(|_| !resume) {
+                None => pipeline::resume(&out, &mut bar)?,
+                Some(manifest) => {
+                    let m = Manifest::open(&manifest)?;
+                    let cache_dir = match cache.as_deref() {
+                        Some("none") => None,
+                        Some(dir) => Some(PathBuf::from(dir)),
+                        None => default_image_cache(
+                            std::env::var_os("MAMMOLAB_CACHE"),
+                            std::env::var_os("HOME"),
+                        ),
+                    };
+                    let o = RunOptions::new(model)
+                        .with_size(size)
+                        .with_filter(resize)
+                        .with_device(device)
+                        .with_source(if dicom {
+                            ImageSource::PreferDicom
+                        } else {
+                            ImageSource::PreferJpg
+                        })
+                        .with_cache(cache_dir)
+                        .with_epochs(epochs)
+                        .with_seed(seed)
+                        .with_batch_size(batch_size)
+                        .with_learning_rate(lr)
+                        .with_class_weights(match class_weights {
+                            Weights::Auto => ClassWeights::Balanced,
+                            Weights::None => ClassWeights::None,
+                        })
+                        .with_sampler(sampler)
+                        .with_loss(match focal {
+                            Some(gamma) => ClassLoss::Focal { gamma },
+                            None => ClassLoss::CrossEntropy,
+                        })
+                        .with_early_stopping(patience.map(|patience| EarlyStopping {
+                            monitor: Monitor::ValRocAuc,
+                            patience,
+                        }))
+                        .with_threshold_rule(threshold_rule)
+                        .with_grad_clip(grad_clip.0)
+                        .with_warmup_epochs(warmup)
+                        .with_pretrained(pretrained)
+                        .with_backbone_lr_factor(if freeze_backbone {
+                            0.0
+                        } else {
+                            backbone_lr_factor
+                        })
+                        .with_augment(Some(augment))
+                        .with_covariates(covariates)
+                        .with_stop_on_collapse(!allow_collapse);
+                    if let Some(Seeds(seeds)) = seeds {
+                        let mut announce = |s: u64| {
+                            if !json {
+                                eprintln!("seed {s}: {}", out.join(format!("seed-{s}")).display());
+                            }
+                        };
+                        let r = pipeline::sweep(&m, &o, &seeds, &out, &mut bar, &mut announce)?;
+                        bar.finish();
+                        if json {
+                            println!("{}", serde_json::to_string(&r)?);
+                        } else {
+                            println!("{}: {}", out.display(), r.report());
+                        }
+                        return Ok(());
                     }
-                };
-                let r = pipeline::sweep(&m, &o, &seeds, &out, &mut bar, &mut announce)?;
-                bar.finish();
-                if json {
-                    println!("{}", serde_json::to_string(&r)?);
-                } else {
-                    println!("{}: {}", out.display(), r.report());
+                    pipeline::run(&m, &o, &out, &mut bar)?
                 }
-                return Ok(());
-            }
-            let r = pipeline::run(&m, &o, &out, &mut bar)?;
+            };
             bar.finish();
             if json {
                 println!("{}", report::run_json(&out, &r));
@@ -1164,5 +1250,18 @@ impl Progress for ProgressBarSteps {
             }
             b.set_position(0);
         }
+    }
+}
+
+/// One cell for `sheets --json --cells`.
+fn cell_json(v: &mammolab::ingest::sheets::Value) -> serde_json::Value {
+    use mammolab::ingest::sheets::Value;
+    match v {
+        Value::Int(i) => serde_json::json!(i),
+        Value::Float(f) => serde_json::json!(f),
+        Value::Bool(b) => serde_json::json!(b),
+        Value::Text(t) => serde_json::json!(t),
+        Value::Excel(_) => serde_json::json!(v.to_text()),
+        Value::Empty | Value::Error(_) => serde_json::Value::Null,
     }
 }

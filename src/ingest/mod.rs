@@ -13,5 +13,6 @@ pub mod key;
 pub mod merge;
 pub mod scores;
 pub mod sheets;
+pub(crate) mod xlsx_repair;
 
 pub use scores::ScoreTable;

@@ -14,7 +14,7 @@
 //! - **Empty rows and columns**: rows with no value are dropped (their spreadsheet row
 //!   numbers are kept for the rest in [`Sheet::row_numbers`]); columns with neither header
 //!   nor value are dropped.
-//! - **Merged cells** (xlsx): the value of a merged region's top-left cell fills the region.
+//! - **Merged cells** (xlsx, xls): the value of a merged region's top-left cell fills the region.
 //! - **Formulas**: the value the workbook cached when it was last saved.
 //! - **Error cells** (`#N/A`, `#DIV/0!`, ...): null, counted per column in
 //!   [`Sheet::error_cells`].
@@ -22,8 +22,13 @@
 //!   Float64; all booleans, Boolean; all Excel dates, Date (Time when all are under one
 //!   day, Datetime when some have both); anything mixed is String, each cell rendered as
 //!   Excel's General format shows it (`92603`, `0.25`, `2014-12-25`, `11:26:03`).
-//! - Dates use the 1900 date system (1904-system workbooks from old Mac Excel are rare and
-//!   would read 4 years early).
+//! - **Number cells that do not parse** (xlsx; `<v> 41</v>` with a space, which calamine
+//!   refuses for the whole sheet): read as the number when trimming makes one, else as
+//!   text, and listed in [`Sheet::warnings`] (cell, stored text, how it was read).
+//! - **A sheet that cannot be read**: [`read_workbook`] lists it with its reason and reads
+//!   the others; [`read_sheet`] and [`read_all`] fail with the sheet's name.
+//! - **Dates**: a workbook in the 1904 date system (old Mac Excel) is read as such: its
+//!   serials are moved to the 1900 system's, so `Value::Excel` always counts from 1899-12-30.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -114,6 +119,26 @@ fn excel_text(serial: f64) -> String {
     }
 }
 
+/// Days between the 1904 date system's day 0 (1904-01-01) and the 1900 system's.
+const DAYS_1900_TO_1904: f64 = 1462.0;
+
+/// An Excel date as a serial of the 1900 date system, whichever system the workbook uses
+/// (old Mac workbooks count days from 1904-01-01; calamine keeps the flag private, so it
+/// is read back by comparing with the same value in the 1900 system).
+fn serial_1900(x: &calamine::ExcelDateTime) -> f64 {
+    let kind = if x.is_duration() {
+        calamine::ExcelDateTimeType::TimeDelta
+    } else {
+        calamine::ExcelDateTimeType::DateTime
+    };
+    let is_1904 = *x != calamine::ExcelDateTime::new(x.as_f64(), kind, false);
+    if is_1904 && !x.is_duration() {
+        x.as_f64() + DAYS_1900_TO_1904
+    } else {
+        x.as_f64()
+    }
+}
+
 fn from_calamine(d: &Data) -> Value {
     match d {
         Data::Empty => Value::Empty,
@@ -122,7 +147,7 @@ fn from_calamine(d: &Data) -> Value {
         Data::String(s) if s.is_empty() => Value::Empty,
         Data::String(s) => Value::Text(s.clone()),
         Data::Bool(b) => Value::Bool(*b),
-        Data::DateTime(x) => Value::Excel(x.as_f64()),
+        Data::DateTime(x) => Value::Excel(serial_1900(x)),
         Data::DateTimeIso(s) | Data::DurationIso(s) => Value::Text(s.clone()),
         Data::Error(e) => Value::Error(e.to_string()),
     }
@@ -162,6 +187,18 @@ pub struct Sheet {
     pub row_numbers: Vec<u32>,
     /// Error cells (read as null) per column, only columns that have any.
     pub error_cells: Vec<(String, usize)>,
+    /// Cells read other than the workbook typed them, one line each (a number cell whose
+    /// text is `" 41"` read as 41, or `"n/a"` read as text; see the module rules).
+    pub warnings: Vec<String>,
+}
+
+/// Every sheet of a workbook that could be read, and why each other one could not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workbook {
+    /// The readable sheets, in workbook order.
+    pub sheets: Vec<Sheet>,
+    /// `(sheet, reason)` for each sheet that could not be read.
+    pub unreadable: Vec<(String, String)>,
 }
 
 /// Shape of one worksheet, as `mammolab sheets` reports it.
@@ -234,6 +271,34 @@ pub fn read_all(path: impl AsRef<Path>, options: &SheetOptions) -> Result<Vec<Sh
         .collect()
 }
 
+/// Read every worksheet of a workbook, going on past a sheet that cannot be read (a chart
+/// sheet, a damaged part): it is listed with its reason in [`Workbook::unreadable`]. A file
+/// that is not a readable workbook at all is still an error.
+pub fn read_workbook(path: impl AsRef<Path>, options: &SheetOptions) -> Result<Workbook> {
+    let path = path.as_ref();
+    let mut wb = open(path)?;
+    let mut book = Workbook {
+        sheets: vec![],
+        unreadable: vec![],
+    };
+    for name in wb.sheet_names() {
+        match read_from(&mut wb, path, &name, options) {
+            Ok(sheet) => book.sheets.push(sheet),
+            Err(e) => {
+                let why = match &e {
+                    Error::Data { message, .. } => message
+                        .strip_prefix(&format!("sheet `{name}`: "))
+                        .unwrap_or(message)
+                        .to_string(),
+                    other => other.to_string(),
+                };
+                book.unreadable.push((name, why));
+            }
+        }
+    }
+    Ok(book)
+}
+
 /// Column letter(s) of a 0-based index: 0 -> A, 26 -> AA.
 pub(crate) fn column_letter(mut i: usize) -> String {
     let mut s = vec![];
@@ -261,12 +326,21 @@ fn read_from(
             format!("no sheet `{sheet}` (sheets: {})", names.join(", ")),
         ));
     }
-    let range = wb
-        .worksheet_range(sheet)
-        .map_err(|e| workbook_err(path, format!("sheet `{sheet}`: {e}")))?;
-    let merged = match wb {
-        Sheets::Xlsx(x) => x.merge_cells_by_sheet_name(sheet).unwrap_or_default(),
-        _ => vec![],
+    let (range, merged, warnings) = match wb.worksheet_range(sheet) {
+        Ok(range) => {
+            let merged = match wb {
+                Sheets::Xlsx(x) => x.merge_cells_by_sheet_name(sheet).unwrap_or_default(),
+                Sheets::Xls(x) => x.merge_cells_by_sheet_name(sheet).unwrap_or_default(),
+                _ => vec![],
+            };
+            (range, merged, vec![])
+        }
+        // One number cell calamine cannot parse: read the sheet again, repaired.
+        Err(calamine::Error::Xlsx(calamine::XlsxError::ParseFloat(_))) => {
+            let r = super::xlsx_repair::read(path, sheet)?;
+            (r.range, r.merged, r.notes)
+        }
+        Err(e) => return Err(workbook_err(path, format!("sheet `{sheet}`: {e}"))),
     };
     let (r0, c0) = range.start().unwrap_or((0, 0));
     let (used_h, used_w) = range.get_size();
@@ -330,6 +404,7 @@ fn read_from(
                     rows: vec![],
                     row_numbers: vec![],
                     error_cells: vec![],
+                    warnings,
                 })
             }
         },
@@ -386,6 +461,7 @@ fn read_from(
         renamed,
         rows,
         row_numbers,
+        warnings,
     })
 }
 

@@ -40,6 +40,8 @@ def test_sheets_json_contract_on_an_openpyxl_workbook(tmp_path):
             ]},
             {"name": "Empty", "rows": 0, "columns": []},
         ],
+        "unreadable": [],
+        "warnings": [],
     }
 
 
@@ -73,3 +75,35 @@ def test_merge_json_contract_and_outputs_read_by_pandas(cohort, tmp_path):
     assert (audit["status"] == "exact").sum() == 2 * c["exact_key_matches"]  # Cancer rows + their listing rows
     assert len(pd.read_excel(tmp_path / "m" / "audit.xlsx")) == len(audit)
     assert len(pd.read_parquet(tmp_path / "m" / "merged.parquet")) == c["normalised_key_matches"]
+
+
+def test_one_unreadable_sheet_is_reported_and_the_others_read(tmp_path):
+    """openpyxl writes three sheets; the middle one's XML is then given a cell type that does
+    not exist (`t="q"`). openpyxl's reader refuses the file; mammolab reads the two others
+    and names the sheet it could not read, with calamine's reason."""
+    import zipfile
+    good = tmp_path / "good.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "Cancer"
+    wb.active.append(["PatientID", "Age"])
+    wb.active.append(["DIT000000001", 61])
+    wb.create_sheet("Broken").append([5])
+    wb.create_sheet("Normal").append(["PatientID"])
+    wb.save(good)
+    bad = tmp_path / "bad.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet2.xml":
+                assert b'<c r="A1" t="n"><v>5</v>' in data
+                data = data.replace(b'<c r="A1" t="n">', b'<c r="A1" t="q">', 1)
+            dst.writestr(item, data)
+    p = run("sheets", bad, "--json")
+    assert p.returncode == 0, p.stderr
+    got = json.loads(p.stdout)
+    assert [s["name"] for s in got["sheets"]] == ["Cancer", "Normal"]
+    assert got["sheets"][0]["rows"] == 1
+    assert [u["name"] for u in got["unreadable"]] == ["Broken"]
+    assert "q" in got["unreadable"][0]["error"]
+    text = run("sheets", bad)
+    assert text.returncode == 0 and "  Broken: not readable: " in text.stdout

@@ -1,0 +1,148 @@
+"""`mammolab sheets --json --cells` against openpyxl (.xlsx) and xlrd (.xls) on workbooks nobody
+here wrote: the example workbooks readxl ships (`extdata/`, from Debian's r-cran-readxl
+1.4.2-1 .deb, unpacked by scripts/check.sh into $MAMMOLAB_READXL; nothing is fetched here).
+
+For every sheet, with mammolab's documented rules applied to the reference's raw grid
+(merged regions filled from their top-left cell, error cells empty, empty rows and columns
+dropped, the first non-empty row the header): the sheet names in order, the header row, the
+data rows' spreadsheet row numbers, and every cell (numbers to 1e-12 relative, text and
+booleans exactly, dates as Excel's General format `YYYY-MM-DD[ HH:MM:SS]`).
+"""
+
+import datetime as dt
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import openpyxl
+import openpyxl.worksheet.cell_range
+import pytest
+import xlrd
+
+BIN = os.environ.get("MAMMOLAB_BIN")
+READXL = os.environ.get("MAMMOLAB_READXL")
+EXCEL_ERRORS = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"}
+
+
+def books():
+    if not READXL or not Path(READXL).is_dir():
+        pytest.fail("MAMMOLAB_READXL must name readxl's extdata folder (scripts/check.sh sets it)")
+    found = sorted(p for p in Path(READXL).iterdir() if p.suffix in (".xlsx", ".xls"))
+    assert len(found) == 10, found
+    return found
+
+
+def text_of_date(v):
+    if isinstance(v, dt.datetime):
+        return v.strftime("%Y-%m-%d") if v.time() == dt.time() else v.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(v, dt.date):
+        return v.strftime("%Y-%m-%d")
+    if isinstance(v, dt.time):
+        return v.strftime("%H:%M:%S")
+    return v
+
+
+def openpyxl_grids(path):
+    try:
+        wb = openpyxl.load_workbook(path, data_only=True)
+    except KeyError:
+        # datasets.xlsx names a drawing part it does not contain: openpyxl's full reader
+        # stops there, its read-only reader (cells only, no merged regions) does not.
+        wb = openpyxl.load_workbook(path, data_only=True, read_only=True)
+    out = []
+    for ws in wb.worksheets:
+        if getattr(ws, "merged_cells", None) is None:  # read-only: rows as stored, from row 1
+            ws.reset_dimensions()
+            rows = [list(r) for r in ws.iter_rows(values_only=True)]
+            width = max((len(r) for r in rows), default=0)
+            grid = [r + [None] * (width - len(r)) for r in rows]
+        else:
+            grid = [[c.value for c in row] for row in ws.iter_rows(min_row=1, min_col=1, max_row=ws.max_row, max_col=ws.max_column)]
+        for m in getattr(ws, "merged_cells", openpyxl.worksheet.cell_range.MultiCellRange()).ranges:
+            top = grid[m.min_row - 1][m.min_col - 1]
+            for r in range(m.min_row - 1, m.max_row):
+                for c in range(m.min_col - 1, m.max_col):
+                    if grid[r][c] is None:
+                        grid[r][c] = top
+        out.append((ws.title, grid))
+    return out
+
+
+def xlrd_grids(path):
+    wb = xlrd.open_workbook(str(path), formatting_info=True)
+    out = []
+    for sh in wb.sheets():
+        grid = []
+        for r in range(sh.nrows):
+            row = []
+            for c in range(sh.ncols):
+                cell = sh.cell(r, c)
+                if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_ERROR):
+                    row.append(None)
+                elif cell.ctype == xlrd.XL_CELL_DATE:
+                    row.append(xlrd.xldate.xldate_as_datetime(cell.value, wb.datemode))
+                elif cell.ctype == xlrd.XL_CELL_BOOLEAN:
+                    row.append(bool(cell.value))
+                else:
+                    row.append(cell.value)
+            grid.append(row)
+        for r0, r1, c0, c1 in sh.merged_cells:
+            top = grid[r0][c0]
+            for r in range(r0, r1):
+                for c in range(c0, c1):
+                    if grid[r][c] is None:
+                        grid[r][c] = top
+        out.append((sh.name, grid))
+    return out
+
+
+def as_mammolab_reads(grid):
+    """(header row, [(row number, [cells])]) by mammolab's rules, from a raw 0-based grid."""
+    def empty(v):
+        return v is None or v == "" or (isinstance(v, str) and v in EXCEL_ERRORS)
+    clean = [[None if empty(v) else text_of_date(v) for v in row] for row in grid]
+    rows = [(i + 1, r) for i, r in enumerate(clean) if any(v is not None for v in r)]
+    if not rows:
+        return None, []
+    (header_row, header), data = rows[0], rows[1:]
+    keep = [c for c in range(len(header)) if header[c] is not None or any(r[c] is not None for _, r in data)]
+    return header_row, [(n, [r[c] for c in keep]) for n, r in data]
+
+
+def same(a, b):
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b or a == b and type(a) is type(b)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == pytest.approx(b, rel=1e-12, abs=0)
+    return a == b
+
+
+@pytest.mark.parametrize("book", books(), ids=lambda p: p.name)
+def test_readxl_workbook_matches_the_reference_reader(book):
+    p = subprocess.run([BIN, "sheets", book, "--json", "--cells"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    got = json.loads(p.stdout)
+    assert got["unreadable"] == [], got["unreadable"]
+    reference = openpyxl_grids(book) if book.suffix == ".xlsx" else xlrd_grids(book)
+    assert [s["name"] for s in got["sheets"]] == [name for name, _ in reference]
+    for sheet, (name, grid) in zip(got["sheets"], reference):
+        header_row, data = as_mammolab_reads(grid)
+        assert sheet["rows"] == len(data), name
+        assert sheet["row_numbers"] == [n for n, _ in data], name
+        for (n, want), cells in zip(data, sheet["cells"]):
+            assert len(cells) == len(want), f"{book.name} {name} row {n}: {cells} vs {want}"
+            bad = [(c, w) for c, w in zip(cells, want) if not same(c, w)]
+            assert not bad, f"{book.name} {name} row {n}: {bad}"
+
+
+def test_number_cells_stored_with_spaces_are_read_and_reported():
+    """readxl's datasets.xlsx stores 1233 of quakes' numbers as `<v> 41</v>`: calamine refuses
+    the sheet; mammolab reads them as openpyxl does and says which cells."""
+    book = Path(READXL) / "datasets.xlsx"
+    got = json.loads(subprocess.run([BIN, "sheets", book, "--json"], capture_output=True, text=True, check=True).stdout)
+    warnings = [w for w in got["warnings"] if w["sheet"] == "quakes"]
+    assert len(warnings) == 1233
+    assert warnings[0]["warning"] == 'E2: number stored as " 41", read as 41'
+    quakes = [s for s in got["sheets"] if s["name"] == "quakes"][0]
+    assert quakes["rows"] == 1000 and [c["dtype"] for c in quakes["columns"]] == ["f64", "f64", "i64", "f64", "i64"]
