@@ -6,11 +6,34 @@
 //! removes it. A lock left by a process that no longer runs (killed with `kill -9`) is
 //! taken over; on systems where that cannot be checked, the error names the file to
 //! delete.
+//!
+//! [`write_atomic`] (and [`write_json`]) write a file whole under [`partial_path`] and then
+//! rename it, so a killed writer never leaves half a file under the real name.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+
+/// `<path>.partial`: where a file is written before it is renamed into place.
+pub(crate) fn partial_path(path: &Path) -> PathBuf {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    PathBuf::from(tmp)
+}
+
+/// Write `bytes` to `path` whole: under [`partial_path`], then renamed.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = partial_path(path);
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// `value` as pretty-printed JSON, written with [`write_atomic`].
+pub(crate) fn write_json<T: serde::Serialize>(value: &T, path: &Path) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::data(path, e))?;
+    write_atomic(path, text.as_bytes())
+}
 
 /// Name of the lock file inside a locked folder.
 pub const LOCK_NAME: &str = ".mammolab.lock";

@@ -46,9 +46,7 @@ pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
 /// Write a table under a temporary name, then rename it: a killed process never leaves a
 /// half table under the real name.
 fn write_whole(path: &Path, write: impl FnOnce(std::fs::File) -> PolarsResult<()>) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = std::path::PathBuf::from(tmp);
+    let tmp = crate::outlock::partial_path(path);
     let f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     write(f).map_err(|e| Error::table(path.display().to_string(), e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))

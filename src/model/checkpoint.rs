@@ -21,7 +21,7 @@
 //! checkpoint or the new one, never a mix.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::prelude::*;
 use burn::store::{
@@ -142,11 +142,6 @@ fn torchvision_names_out(store: SafetensorsStore) -> SafetensorsStore {
         .with_key_remapping(r"\.downsample\.bn\.", ".downsample.1.")
 }
 
-fn write_json<T: Serialize>(value: &T, path: &Path) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| Error::data(path, e))?;
-    std::fs::write(path, text).at(path)
-}
-
 fn read_info(dir: &Path) -> Result<CheckpointInfo> {
     let p = dir.join("config.json");
     let text = std::fs::read_to_string(&p).at(&p)?;
@@ -201,7 +196,7 @@ impl Trainer {
             }
             let p = d.join("resume/optimizer.bpk");
             self.optim.save(&p).map_err(|e| Error::data(&p, e))?;
-            write_json(&info, &d.join("config.json"))
+            crate::outlock::write_json(&info, &d.join("config.json"))
         })
     }
 
@@ -263,10 +258,7 @@ pub fn load_model(dir: &Path, compute: ComputeDevice) -> Result<(CheckpointInfo,
 /// Write named f32 tensors as one safetensors file (e.g. inputs and logits for checking
 /// a port of a model to another framework).
 pub fn write_tensors(path: &Path, tensors: &[(&str, Vec<usize>, &[f32])]) -> Result<()> {
-    let bytes = tensor_bytes(path, tensors)?;
-    let tmp: PathBuf = path.with_extension("safetensors.tmp");
-    std::fs::write(&tmp, bytes).at(&tmp)?;
-    std::fs::rename(&tmp, path).at(path)
+    crate::outlock::write_atomic(path, &tensor_bytes(path, tensors)?)
 }
 
 /// The bytes of a safetensors file holding `tensors` (f32, little endian); `path` only

@@ -33,6 +33,7 @@ use crate::ingest::scores::{read_csv, write_csv, ScoreTable};
 use crate::model::checkpoint::write_tensors;
 use crate::model::train::{covariates_tensor, images_tensor};
 use crate::model::{DecisionThreshold, Trainer};
+use crate::outlock::write_json;
 
 /// `run.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,15 +58,6 @@ pub struct RunInfo {
     /// run written before thresholds were chosen).
     #[serde(default)]
     pub threshold: Option<DecisionThreshold>,
-}
-
-fn write_json<T: Serialize>(value: &T, path: &Path) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| Error::data(path, e))?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, text).at(&tmp)?;
-    std::fs::rename(&tmp, path).at(path)
 }
 
 /// The folder of a run directory that holds an unfinished run (see the module docs).
