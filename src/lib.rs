@@ -12,6 +12,8 @@
 //!
 //! - [`manifest`]: a TOML file that says what a cohort is: its workbooks, which sheet holds
 //!   which class, the key columns, the image folders, and checksums of the inputs.
+//! - [`Classes`] ([`classes`]): the class names in output order and the positive class, named
+//!   once by the manifest and carried unchanged to the checkpoint and every prediction.
 //! - [`synth`]: a synthetic cohort shaped like seed 001's hospital export (105 cancer rows,
 //!   4998 normal rows, a 322-row image listing, DICOM + JPG folders) with planted faults and
 //!   a ground-truth file, so every stage can be tested against known answers.
@@ -113,6 +115,7 @@
 #![warn(missing_docs)]
 
 pub mod calendar;
+pub mod classes;
 pub mod dataset;
 pub mod error;
 pub mod eval;
@@ -128,12 +131,14 @@ pub mod privacy;
 pub mod rng;
 pub mod synth;
 
+pub use classes::Classes;
 pub use error::{Error, Result};
 /// The polars this crate builds on, for notebooks and callers that need its types.
 pub use polars;
 
 /// Everything a notebook needs in one `use`.
 pub mod prelude {
+    pub use crate::classes::Classes;
     pub use crate::dataset::tabular::{pick, Covariates, FeatureColumns, Standardiser, Tabular};
     pub use crate::dataset::{
         grouped_kfold, grouped_split, leakage, load_images, pseudonym, stratified_kfold,

@@ -67,6 +67,10 @@ pub struct Manifest {
     /// Folders that hold the images.
     #[serde(default, rename = "image_root")]
     pub image_roots: Vec<ImageRoot>,
+    /// The class vocabulary: names in index order and the positive class
+    /// ([`Manifest::classes`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<ClassList>,
     /// Present when `mammolab synth` generated the cohort.
     #[serde(default)]
     pub synth: Option<SynthInfo>,
@@ -151,6 +155,25 @@ pub enum LabelRule {
         /// Substring of the file name -> class.
         contains: BTreeMap<String, String>,
     },
+}
+
+/// The `[classes]` table: which classes the label rules produce, in which order, and which
+/// one is positive. The one place a manifest names them; see [`Manifest::classes`].
+///
+/// ```toml
+/// [classes]
+/// names = ["normal", "cancer"]   # optional: index order (default: sorted, the positive last)
+/// positive = "cancer"            # optional: leave out for k classes with no positive one
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassList {
+    /// Class names in index order (the model's output order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub names: Option<Vec<String>>,
+    /// The positive class (what a score is the probability of, what a label `1` means).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub positive: Option<String>,
 }
 
 fn default_positive() -> String {
@@ -265,6 +288,14 @@ impl Manifest {
                 self.schema
             ));
         }
+        if let Some(ClassList {
+            names: Some(names),
+            positive,
+        }) = &self.classes
+        {
+            crate::Classes::new(names.clone(), positive.as_deref())
+                .map_err(|e| format!("[classes]: {e}"))?;
+        }
         let table_ids: Vec<&str> = self.tables.iter().map(|t| t.id.as_str()).collect();
         let root_ids: Vec<&str> = self.image_roots.iter().map(|r| r.id.as_str()).collect();
         for (i, id) in table_ids.iter().enumerate() {
@@ -362,6 +393,70 @@ impl Manifest {
         } else {
             self.base_dir.join(p)
         }
+    }
+
+    /// The positive class the manifest names: `[classes] positive` when the manifest has a
+    /// `[classes]` table (none there: k classes without a positive one), else the
+    /// `positive_class` of its column rules (which must agree), else none.
+    pub fn positive_class(&self) -> Result<Option<String>> {
+        if let Some(c) = &self.classes {
+            return Ok(c.positive.clone());
+        }
+        let mut named: Vec<&str> = vec![];
+        for s in &self.sheets {
+            if let Some(LabelRule::Column { positive_class, .. }) = &s.label {
+                if !named.contains(&positive_class.as_str()) {
+                    named.push(positive_class);
+                }
+            }
+        }
+        match named.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one.to_string())),
+            many => Err(Error::Manifest {
+                manifest: self.source.clone(),
+                message: format!(
+                    "the column rules name different positive classes {many:?}: say which in [classes] positive"
+                ),
+            }),
+        }
+    }
+
+    /// The classes of a cohort whose rows carry `labels` (the merge's, each once or more):
+    /// `[classes] names` in their order when given (a label outside them is an error naming
+    /// it), else the labels sorted with the positive class last; the positive class as
+    /// [`Manifest::positive_class`] says.
+    pub fn classes<'a>(&self, labels: impl IntoIterator<Item = &'a str>) -> Result<crate::Classes> {
+        let seen: std::collections::BTreeSet<&str> = labels.into_iter().collect();
+        let positive = self.positive_class()?;
+        let err = |message: String| Error::Manifest {
+            manifest: self.source.clone(),
+            message,
+        };
+        let names: Vec<String> = match self.classes.as_ref().and_then(|c| c.names.as_ref()) {
+            Some(names) => {
+                if let Some(l) = seen.iter().find(|l| !names.iter().any(|n| n == *l)) {
+                    return Err(err(format!(
+                        "rows are labelled {l:?}, which is not one of [classes] names {names:?}"
+                    )));
+                }
+                names.clone()
+            }
+            None => {
+                let mut names: Vec<String> = seen.iter().map(|l| l.to_string()).collect();
+                if let Some(p) = &positive {
+                    let Some(i) = names.iter().position(|n| n == p) else {
+                        return Err(err(format!(
+                            "the positive class {p:?} labels no row (the rows' classes are {names:?})"
+                        )));
+                    };
+                    let p = names.remove(i);
+                    names.push(p);
+                }
+                names
+            }
+        };
+        crate::Classes::new(names, positive.as_deref()).map_err(|e| err(e.to_string()))
     }
 
     /// The table with this id.

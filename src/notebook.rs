@@ -142,6 +142,15 @@ impl Setup {
         }
     }
 
+    /// Seeds a notebook repeats a run over ([`pipeline::sweep`](crate::pipeline::sweep)):
+    /// 1 to 3 on `ci` (minutes), 1 to 5 otherwise (as the README's `train --seeds 1..5`).
+    pub fn seeds(&self) -> Vec<u64> {
+        match self.profile {
+            Profile::Ci => (1..=3).collect(),
+            _ => (1..=5).collect(),
+        }
+    }
+
     /// [`RunOptions`] for `model` at 64 px on this setup's device, epochs and image cache.
     pub fn run_options(&self, model: ModelChoice) -> RunOptions {
         RunOptions::new(model)

@@ -31,7 +31,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// `value` as pretty-printed JSON, written with [`write_atomic`].
 pub(crate) fn write_json<T: serde::Serialize>(value: &T, path: &Path) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| Error::data(path, e))?;
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Serialise {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     write_atomic(path, text.as_bytes())
 }
 

@@ -393,7 +393,7 @@ enum Command {
         /// forward pass per occluded square, ~225 per image).
         #[arg(long, value_enum, default_value_t = SaliencyMethod::GradCam, requires = "saliency")]
         saliency_method: SaliencyMethod,
-        /// The class the maps explain (default: the positive class, the last).
+        /// The class the maps explain (default: the positive class).
         #[arg(long, requires = "saliency")]
         saliency_class: Option<String>,
         /// Also write the activations of this layer (`--features` alone: the embedding
@@ -999,16 +999,12 @@ fn predict_command(
         };
         let m = Manifest::open(&path)?;
         // The run's data options pick the same images and split; a checkpoint alone takes
-        // the default options with its positive class.
+        // the default options with its input recipe (the classes are the manifest's).
         let options = match &info {
             Some(i) => i.options.data().clone(),
             None => {
                 let p = predictor.preprocess();
-                let mut o = DataOptions::new(p.width).with_preprocess(p.clone());
-                if let Some(positive) = predictor.info().classes.last() {
-                    o = o.with_positive(positive.clone());
-                }
-                o
+                DataOptions::new(p.width).with_preprocess(p.clone())
             }
         };
         let inputs = predict::inputs_from_manifest(&m, &options, part)?;
@@ -1029,9 +1025,7 @@ fn predict_command(
         predictor.check_layer(layer)?;
     }
     let saliency = saliency
-        .map(|(d, m, c)| {
-            predict::class_index(&predictor.classes(), c.as_deref()).map(|k| (d, m, k))
-        })
+        .map(|(d, m, c)| predict::class_index(predictor.classes(), c.as_deref()).map(|k| (d, m, k)))
         .transpose()?;
     let total = inputs.len();
     let bar = if json {
@@ -1142,7 +1136,7 @@ fn predict_command(
         "  {} of {} flagged {} at threshold {:.4} ({})",
         s.flagged,
         s.scored,
-        s.classes.last().map(String::as_str).unwrap_or("positive"),
+        s.classes.positive_name().unwrap_or("positive"),
         s.threshold.threshold,
         s.threshold.source
     );

@@ -260,13 +260,11 @@ pub fn load_images(
     if let Some(dir) = cache_dir {
         std::fs::create_dir_all(dir).at(dir)?;
         let p = dir.join(format!("{key}.f32"));
-        let tmp = dir.join(format!("{key}.f32.tmp"));
         let mut bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
         let sum = Sha256::digest(&bytes);
         bytes.extend_from_slice(&sum);
         // Written whole, then renamed: a crash never leaves a half cache file.
-        std::fs::write(&tmp, bytes).at(&tmp)?;
-        std::fs::rename(&tmp, &p).map_err(|e| Error::io(&p, e))?;
+        crate::outlock::write_atomic(&p, &bytes)?;
     }
     Ok(ImageBatch {
         data,

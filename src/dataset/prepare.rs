@@ -5,7 +5,7 @@
 //! [`DataOptions`] is everything that decides which pixels a model sees; it is saved in
 //! `run.json`, and its `preprocess` in every checkpoint.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::tabular::{covariate_rows, Covariates, Standardiser};
 use super::{grouped_split, leakage, load_images, Fractions, Preprocess, Samples, Split};
+use crate::classes::Classes;
 use crate::error::{Error, Result};
 use crate::imaging::{Filter, Gray};
 use crate::ingest::merge::{merge, Laterality, MergeResult};
@@ -37,8 +38,6 @@ pub enum ImageSource {
 /// What decides the data a model sees: labels, split, files and preprocessing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataOptions {
-    /// The label of the positive class (it becomes the last class index).
-    pub positive: String,
     /// DICOM or JPG when a record has both.
     pub source: ImageSource,
     /// Patient shares of train / validation / test.
@@ -55,11 +54,10 @@ impl DataOptions {
     /// `size` x `size` inputs cropped to the breast (threshold 0.05), right breasts mirrored,
     /// shrunk by [`Filter::Max`](crate::imaging::Filter::Max) (the brightest pixel of each
     /// box, so calcification clusters survive a 6x shrink), normalised with [`NORMALISE`];
-    /// JPG exports first; 70 / 15 / 15 patient split with seed 42; positive label `cancer`;
-    /// no cache.
+    /// JPG exports first; 70 / 15 / 15 patient split with seed 42; no cache. (The classes
+    /// and the positive one are the manifest's: [`Manifest::classes`].)
     pub fn new(size: usize) -> Self {
         Self {
-            positive: "cancer".into(),
             source: ImageSource::PreferJpg,
             fractions: Fractions::new(0.7, 0.15, 0.15).expect("valid fractions"),
             seed: 42,
@@ -83,12 +81,6 @@ impl DataOptions {
     /// calcifications that averaging dilutes).
     pub fn with_filter(mut self, filter: crate::imaging::Filter) -> Self {
         self.preprocess.filter = filter;
-        self
-    }
-
-    /// The positive class label.
-    pub fn with_positive(mut self, label: impl Into<String>) -> Self {
-        self.positive = label.into();
         self
     }
 
@@ -138,12 +130,6 @@ impl DataOptions {
                     message: format!("std {s} is not a positive number"),
                 });
             }
-        }
-        if self.positive.trim().is_empty() {
-            return Err(Error::Param {
-                name: "positive",
-                message: "the positive label is empty".into(),
-            });
         }
         Ok(())
     }
@@ -245,12 +231,13 @@ pub struct SplitLeak {
 
 impl SplitLeak {
     /// Count what `split` shares between its parts, for samples of patients `groups` and
-    /// classes `classes` (`positive` = the positive class index).
+    /// classes `classes` (`positive` = the positive class index; with none, no image counts
+    /// as a positive one seen).
     pub fn of<G: AsRef<str>>(
         split: &Split,
         groups: &[G],
         classes: &[usize],
-        positive: usize,
+        positive: Option<usize>,
     ) -> Result<Self> {
         let g: Vec<&str> = groups.iter().map(|g| g.as_ref()).collect();
         let parts: Vec<(&str, &[usize])> =
@@ -265,7 +252,7 @@ impl SplitLeak {
             positive_test_images_seen: split
                 .test
                 .iter()
-                .filter(|&&i| classes[i] == positive && train.contains(g[i]))
+                .filter(|&&i| Some(classes[i]) == positive && train.contains(g[i]))
                 .count(),
         })
     }
@@ -274,8 +261,8 @@ impl SplitLeak {
 /// A cohort ready to train on: the merge's images, split by patient, decoded into tensors.
 #[derive(Debug, Clone)]
 pub struct Prepared {
-    /// Class names in index order, the positive class last.
-    pub classes: Vec<String>,
+    /// The classes, as the manifest names them ([`Manifest::classes`]).
+    pub classes: Classes,
     /// One entry per image file, in sample order.
     pub items: Vec<ImageItem>,
     /// Sample indices of the train / validation / test parts (patient-grouped).
@@ -295,35 +282,9 @@ pub struct Prepared {
     pub scaler: Option<Standardiser>,
 }
 
-/// Class names of a merge: its labels sorted, the positive one moved last.
-fn class_names(merged: &MergeResult, positive: &str) -> Result<Vec<String>> {
-    let mut classes: Vec<String> = merged
-        .records
-        .iter()
-        .map(|r| r.label.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let Some(p) = classes.iter().position(|c| c == positive) else {
-        return Err(Error::input(
-            "positive label",
-            format!("{positive:?} is not one of the manifest's labels {classes:?}"),
-        ));
-    };
-    let pos = classes.remove(p);
-    classes.push(pos);
-    if classes.len() < 2 {
-        return Err(Error::input(
-            "labels",
-            format!("need two classes, the manifest gives {classes:?}"),
-        ));
-    }
-    Ok(classes)
-}
-
 /// One item per image file of the merge's records (a file used by two rows counts once);
 /// also returns how many records were left out.
-fn items(merged: &MergeResult, classes: &[String], source: ImageSource) -> (Vec<ImageItem>, usize) {
+fn items(merged: &MergeResult, classes: &Classes, source: ImageSource) -> (Vec<ImageItem>, usize) {
     let mut seen = HashSet::new();
     let mut out = vec![];
     for r in &merged.records {
@@ -336,7 +297,7 @@ fn items(merged: &MergeResult, classes: &[String], source: ImageSource) -> (Vec<
             continue;
         }
         // Every record's label is one of `classes` (they were collected from the records).
-        let Some(class) = classes.iter().position(|c| *c == r.label) else {
+        let Some(class) = classes.index(&r.label) else {
             continue;
         };
         out.push(ImageItem {
@@ -378,8 +339,8 @@ pub fn prepare(manifest: &Manifest, options: &DataOptions) -> Result<Prepared> {
 /// pixel: what [`prepare_merged`] decodes, and what `mammolab predict --part` scores again.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// Class names in index order, the positive class last.
-    pub classes: Vec<String>,
+    /// The classes, as the manifest names them ([`Manifest::classes`]).
+    pub classes: Classes,
     /// One entry per image file, in sample order.
     pub items: Vec<ImageItem>,
     /// Sample indices of the train / validation / test parts (patient-grouped, no patient
@@ -391,16 +352,20 @@ pub struct Plan {
     pub left_out: usize,
 }
 
-/// Classes, one item per image file and the patient-grouped split of a merge, as
-/// `options` says (checked by [`leakage`]).
-pub fn plan_merged(merged: &MergeResult, options: &DataOptions) -> Result<Plan> {
+/// Classes (the manifest's, [`Manifest::classes`]), one item per image file and the
+/// patient-grouped split of `manifest`'s merge, as `options` says (checked by [`leakage`]).
+pub fn plan_merged(
+    manifest: &Manifest,
+    merged: &MergeResult,
+    options: &DataOptions,
+) -> Result<Plan> {
     options.validate()?;
-    let classes = class_names(merged, &options.positive)?;
+    let classes = manifest.classes(merged.records.iter().map(|r| r.label.as_str()))?;
     let (items, left_out) = items(merged, &classes, options.source);
     let labels: Vec<usize> = items.iter().map(|i| i.class).collect();
     let groups: Vec<&str> = items.iter().map(|i| i.patient.as_str()).collect();
     let split = grouped_split(&labels, &groups, options.fractions, options.seed)?;
-    let leak = SplitLeak::of(&split, &groups, &labels, classes.len() - 1)?;
+    let leak = SplitLeak::of(&split, &groups, &labels, classes.positive())?;
     if leak.shared_patients > 0 {
         return Err(Error::input(
             "split",
@@ -431,7 +396,7 @@ pub fn prepare_merged(
         split,
         rows,
         left_out,
-    } = plan_merged(merged, options)?;
+    } = plan_merged(manifest, merged, options)?;
     let labels: Vec<usize> = items.iter().map(|i| i.class).collect();
     let t0 = Instant::now();
     let files: Vec<(PathBuf, bool)> = items
@@ -498,9 +463,9 @@ impl Prepared {
         )
     }
 
-    /// Index of the positive class (the last).
-    pub fn positive(&self) -> usize {
-        self.classes.len() - 1
+    /// Index of the positive class, or an error when the manifest names none.
+    pub fn positive(&self) -> Result<usize> {
+        self.classes.require_positive("a binary label")
     }
 
     /// `[channels, height, width]` of every sample: the input shape of a model for them.
@@ -533,15 +498,17 @@ impl Prepared {
         self.samples(Part::Test)
     }
 
-    /// `true` for the positive-class samples of `part`.
-    pub fn labels(&self, part: Part) -> Vec<bool> {
+    /// `true` for the positive-class samples of `part` (an error when the classes name no
+    /// positive one).
+    pub fn labels(&self, part: Part) -> Result<Vec<bool>> {
         self.is_positive(self.indices(part))
     }
 
-    /// `true` for positive-class samples among `idx`.
-    pub fn is_positive(&self, idx: &[usize]) -> Vec<bool> {
-        let p = self.positive();
-        idx.iter().map(|&i| self.items[i].class == p).collect()
+    /// `true` for positive-class samples among `idx` (an error when the classes name no
+    /// positive one).
+    pub fn is_positive(&self, idx: &[usize]) -> Result<Vec<bool>> {
+        let p = self.positive()?;
+        Ok(idx.iter().map(|&i| self.items[i].class == p).collect())
     }
 
     /// Pseudonymous patient of each sample among `idx`.
@@ -568,7 +535,7 @@ impl Prepared {
     pub fn leak_of(&self, split: &Split) -> Result<SplitLeak> {
         let groups: Vec<&str> = self.items.iter().map(|i| i.patient.as_str()).collect();
         let classes: Vec<usize> = self.items.iter().map(|i| i.class).collect();
-        SplitLeak::of(split, &groups, &classes, self.positive())
+        SplitLeak::of(split, &groups, &classes, self.classes.positive())
     }
 
     /// The images of `part` with `scores` (one per sample of the part) as `predictions.csv`
@@ -587,7 +554,7 @@ impl Prepared {
                 ),
             ));
         }
-        let k = self.classes.len();
+        let positive = self.positive()?;
         let col = |name: &str, v: Vec<String>| Column::new(name.into(), v);
         DataFrame::new_infer_height(vec![
             col("patient", items.iter().map(|it| it.pseudonym()).collect()),
@@ -611,14 +578,14 @@ impl Prepared {
                 "label".into(),
                 items
                     .iter()
-                    .map(|it| u32::from(it.class == k - 1))
+                    .map(|it| u32::from(it.class == positive))
                     .collect::<Vec<_>>(),
             ),
             col(
                 "class",
                 items
                     .iter()
-                    .map(|it| self.classes[it.class].clone())
+                    .map(|it| self.classes.names()[it.class].clone())
                     .collect(),
             ),
             Column::new("score".into(), scores.to_vec()),

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use super::history::History;
 use super::train::{make_optimizer, Trainer};
 use super::{ComputeDevice, Model, ModelConfig, TrainConfig};
+use crate::classes::Classes;
 use crate::dataset::Preprocess;
 use crate::error::IoContext;
 use crate::error::{Error, Result};
@@ -58,10 +59,10 @@ pub struct CheckpointInfo {
     /// The decision threshold chosen on validation data ([`Trainer::set_threshold`]).
     #[serde(default)]
     pub threshold: Option<super::predict::DecisionThreshold>,
-    /// Class names in index order ([`Trainer::with_classes`]; empty for a checkpoint
-    /// saved without them).
-    #[serde(default)]
-    pub classes: Vec<String>,
+    /// The classes of the outputs and the positive one ([`Trainer::with_classes`]; the
+    /// keys `classes` and `positive` in `config.json`, see [`crate::classes`]).
+    #[serde(flatten)]
+    pub classes: Classes,
 }
 
 /// Both savers write `model.valid()`: burn's batch norm keeps its newest running statistics
@@ -145,7 +146,18 @@ fn torchvision_names_out(store: SafetensorsStore) -> SafetensorsStore {
 fn read_info(dir: &Path) -> Result<CheckpointInfo> {
     let p = dir.join("config.json");
     let text = std::fs::read_to_string(&p).at(&p)?;
-    serde_json::from_str(&text).map_err(|e| Error::data(&p, e))
+    let info: CheckpointInfo = serde_json::from_str(&text).map_err(|e| Error::data(&p, e))?;
+    let k = info.model.classes();
+    if info.classes.len() != k {
+        return Err(Error::data(
+            &p,
+            format!(
+                "classes {:?} for a model with {k} outputs",
+                info.classes.names()
+            ),
+        ));
+    }
+    Ok(info)
 }
 
 /// Replace `dir` with the checkpoint `write` puts into a fresh `<dir>.partial`.

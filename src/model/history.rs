@@ -126,7 +126,7 @@ pub trait Validation {
         &self,
         labels: &[usize],
         probs: &[Vec<f64>],
-        classes: usize,
+        classes: &crate::Classes,
     ) -> Result<ValidationMetrics>;
 }
 

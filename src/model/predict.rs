@@ -211,15 +211,9 @@ impl Predictor {
         self.predict_samples(&self.samples(files)?)
     }
 
-    /// Class names in output order: the checkpoint's, else `class_0`, `class_1`, ... (a
-    /// checkpoint saved before names were kept).
-    pub fn classes(&self) -> Vec<String> {
-        let k = self.info.model.classes();
-        if self.info.classes.len() == k {
-            self.info.classes.clone()
-        } else {
-            (0..k).map(|i| format!("class_{i}")).collect()
-        }
+    /// The classes of the outputs, in output order, and the positive one (the checkpoint's).
+    pub fn classes(&self) -> &crate::Classes {
+        &self.info.classes
     }
 
     /// Class probabilities of each file, or why it could not be scored: one unreadable

@@ -49,6 +49,7 @@ use super::loss::{class_loss, vae_loss};
 use super::predict::DecisionThreshold;
 use super::vae::HeadTraining;
 use super::{ComputeDevice, Model, ModelConfig, Monitor, OptimizerKind, Sampler, TrainConfig};
+use crate::classes::Classes;
 use crate::dataset::{Preprocess, Samples};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
@@ -94,8 +95,8 @@ pub struct Trainer {
     pub(crate) input: Option<Preprocess>,
     /// The decision threshold chosen on validation data ([`Trainer::set_threshold`]).
     pub(crate) threshold: Option<DecisionThreshold>,
-    /// Class names in index order ([`Trainer::with_classes`]).
-    pub(crate) classes: Vec<String>,
+    /// The classes of the model's outputs ([`Trainer::with_classes`]; by index until named).
+    pub(crate) classes: Classes,
     /// The validation statistics beyond loss and accuracy ([`Trainer::with_validation`]).
     pub(crate) validation: Option<Box<dyn Validation + Send + Sync>>,
     /// Where [`Trainer::fit`] saves a checkpoint after every epoch
@@ -144,6 +145,7 @@ impl Trainer {
             backbone_policy(model, &config)
         };
         let optim = make_optimizer(&config);
+        let k = model_config.classes();
         Ok(Self {
             model_config,
             config,
@@ -155,7 +157,7 @@ impl Trainer {
             best: None,
             input: None,
             threshold: None,
-            classes: vec![],
+            classes: Classes::indexed(k),
             validation: None,
             epoch_checkpoints: None,
         })
@@ -204,22 +206,27 @@ impl Trainer {
         self.input.as_ref()
     }
 
-    /// Name the classes (index order, as the labels count them), so that a checkpoint
-    /// alone can label its outputs; there must be one per model output.
-    pub fn with_classes(mut self, classes: Vec<String>) -> Result<Self> {
+    /// Name the classes (index order, as the labels count them) and the positive one, so
+    /// that a checkpoint alone can label its outputs; there must be one per model output.
+    pub fn with_classes(mut self, classes: Classes) -> Result<Self> {
         let k = self.model_config.classes();
         if classes.len() != k {
             return Err(Error::input(
                 "classes",
-                format!("{} class names for a model with {k} outputs", classes.len()),
+                format!(
+                    "{} classes {:?} for a model with {k} outputs",
+                    classes.len(),
+                    classes.names()
+                ),
             ));
         }
         self.classes = classes;
         Ok(self)
     }
 
-    /// The class names given to [`Trainer::with_classes`] (empty when none were).
-    pub fn classes(&self) -> &[String] {
+    /// The classes given to [`Trainer::with_classes`] (`class_0`, `class_1`, ... when none
+    /// were: [`Classes::indexed`]).
+    pub fn classes(&self) -> &Classes {
         &self.classes
     }
 
@@ -577,7 +584,6 @@ impl Trainer {
     }
 
     fn validate(&self, v: &Samples, weights: Option<&[f64]>, stats: &mut EpochStats) -> Result<()> {
-        let classes = self.model_config.classes();
         let probs = self.probabilities_of(&self.model, v)?;
         let mut loss = 0.0;
         let mut wsum = 0.0;
@@ -594,7 +600,7 @@ impl Trainer {
         stats.val_loss = Some(loss / wsum);
         stats.val_accuracy = Some(correct as f64 / v.len() as f64);
         if let Some(m) = &self.validation {
-            let extra = m.metrics(&v.labels, &probs, classes)?;
+            let extra = m.metrics(&v.labels, &probs, &self.classes)?;
             stats.val_balanced_accuracy = extra.balanced_accuracy;
             stats.val_roc_auc = extra.roc_auc;
         }

@@ -50,6 +50,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use crate::classes::Classes;
 use crate::dataset::{DataOptions, Fractions, ImageSource, Part, Prepared, Preprocess};
 use crate::error::Result;
 use crate::eval::{self, BinarySummary, ConfusionMatrix, RocCurve, ThresholdRule};
@@ -248,11 +249,6 @@ impl RunOptions {
         self.train = train;
         self
     }
-    /// The positive class label.
-    pub fn with_positive(mut self, label: impl Into<String>) -> Self {
-        self.data = self.data.with_positive(label);
-        self
-    }
     /// DICOM or JPG first.
     pub fn with_source(mut self, source: ImageSource) -> Self {
         self.data = self.data.with_source(source);
@@ -367,7 +363,8 @@ fn train_on(data: &Prepared, mut trainer: Trainer, progress: &mut dyn Progress) 
 }
 
 /// The validation statistics every run records: balanced accuracy of the argmax
-/// prediction and ROC AUC of the last class against the rest, by [`eval`].
+/// prediction and ROC AUC of the positive class against the rest (none when the classes
+/// name no positive one), by [`eval`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EvalValidation;
 
@@ -376,17 +373,18 @@ impl Validation for EvalValidation {
         &self,
         labels: &[usize],
         probs: &[Vec<f64>],
-        classes: usize,
+        classes: &Classes,
     ) -> Result<ValidationMetrics> {
         let predicted: Vec<usize> = probs.iter().map(|p| argmax(p)).collect();
-        let names: Vec<String> = (0..classes).map(|c| c.to_string()).collect();
+        let names: Vec<String> = (0..classes.len()).map(|c| c.to_string()).collect();
         let cm = ConfusionMatrix::from_indices(labels, &predicted, &names)?;
-        let positive = classes - 1;
-        let is_positive: Vec<bool> = labels.iter().map(|&y| y == positive).collect();
-        let scores: Vec<f64> = probs.iter().map(|p| p[positive]).collect();
+        let roc_auc = classes.positive().and_then(|positive| {
+            let scores: Vec<f64> = probs.iter().map(|p| p[positive]).collect();
+            eval::roc_auc(&classes.is_positive(labels), &scores).ok()
+        });
         Ok(ValidationMetrics {
             balanced_accuracy: Some(cm.balanced_accuracy()),
-            roc_auc: eval::roc_auc(&is_positive, &scores).ok(),
+            roc_auc,
         })
     }
 }
@@ -465,12 +463,13 @@ impl Scored {
     }
 }
 
-/// Score `part` of `data` with `trainer` (its best weights), positive class = the last.
+/// Score `part` of `data` with `trainer` (its best weights): the probability of the
+/// manifest's positive class (an error when it names none).
 pub fn scores(trainer: &Trainer, data: &Prepared, part: Part) -> Result<Scored> {
     Ok(Scored {
         part,
-        labels: data.labels(part),
-        scores: trainer.scores(&data.samples(part), data.positive())?,
+        labels: data.labels(part)?,
+        scores: trainer.scores(&data.samples(part), data.positive()?)?,
     })
 }
 
@@ -511,6 +510,8 @@ pub fn run(
     // One writer per run directory.
     let _lock = crate::outlock::OutLock::folder(out)?;
     let data = prepare(manifest, options)?;
+    // A run scores one class against the rest: the manifest must name it before training.
+    data.positive()?;
     let state = rundir::Unfinished {
         manifest: std::path::absolute(&manifest.source).unwrap_or(manifest.source.clone()),
         options: options.clone(),

@@ -26,6 +26,7 @@ use polars::prelude::{Column, DataFrame};
 use serde::Serialize;
 
 use super::rundir::{group_key, level_summary, Level};
+use crate::classes::Classes;
 use crate::dataset::tabular::{covariate_rows, name_list};
 use crate::dataset::{plan_merged, pseudonym, DataOptions, Part};
 use crate::error::{Error, Result};
@@ -142,8 +143,8 @@ pub fn inputs_from_paths(paths: &[PathBuf]) -> Result<(Vec<Input>, Vec<Failure>)
     Ok((inputs, skipped))
 }
 
-/// The labelled images of a manifest, as `options` picks them (its positive label, DICOM
-/// or JPG, split fractions and seed): every image, or those of one `part` of the split
+/// The labelled images of a manifest, as `options` picks them (DICOM or JPG, split
+/// fractions and seed): every image, or those of one `part` of the split
 /// (with a run's `options`, exactly that run's part). Files are shown relative to the
 /// manifest's folder.
 pub fn inputs_from_manifest(
@@ -152,7 +153,7 @@ pub fn inputs_from_manifest(
     part: Option<Part>,
 ) -> Result<Vec<Input>> {
     let merged = merge(manifest)?;
-    let plan = plan_merged(&merged, options)?;
+    let plan = plan_merged(manifest, &merged, options)?;
     let all: Vec<usize> = (0..plan.items.len()).collect();
     let idx = match part {
         Some(p) => p.of(&plan.split),
@@ -170,7 +171,7 @@ pub fn inputs_from_manifest(
                 row: Some(it.row),
                 laterality: it.laterality,
                 view: it.view.clone(),
-                class: Some(plan.classes[it.class].clone()),
+                class: Some(plan.classes.names()[it.class].clone()),
                 columns: None,
             }
         })
@@ -267,7 +268,8 @@ impl Flagging {
 /// What [`predict`] made: the scored inputs, the failures, and how long it took.
 #[derive(Debug, Clone)]
 pub struct Predictions {
-    classes: Vec<String>,
+    classes: Classes,
+    positive: usize,
     scored: Vec<(Input, Vec<f64>)>,
     errors: Vec<Failure>,
     flagging: Flagging,
@@ -284,6 +286,9 @@ pub fn predict(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Predictions> {
     let t = Instant::now();
+    let positive = predictor
+        .classes()
+        .require_positive("a score to flag images by")?;
     let files: Vec<(PathBuf, Option<Laterality>)> = inputs
         .iter()
         .map(|i| (i.file.clone(), i.laterality))
@@ -327,7 +332,8 @@ pub fn predict(
         0
     };
     Ok(Predictions {
-        classes: predictor.classes(),
+        classes: predictor.classes().clone(),
+        positive,
         scored,
         errors,
         flagging: Flagging::of(predictor, threshold),
@@ -339,8 +345,10 @@ pub fn predict(
 /// What `mammolab predict --json` prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PredictSummary {
-    /// Class names in output order (the last is the one `score` is the probability of).
-    pub classes: Vec<String>,
+    /// The classes in output order and the positive one, whose probability `score` is (the
+    /// keys `classes` and `positive`).
+    #[serde(flatten)]
+    pub classes: Classes,
     /// Files scored.
     pub scored: usize,
     /// Files not scored (unreadable, undecodable or skipped): the error table's rows.
@@ -363,8 +371,8 @@ pub struct PredictSummary {
 }
 
 impl Predictions {
-    /// Class names in output order.
-    pub fn classes(&self) -> &[String] {
+    /// The classes in output order and the positive one.
+    pub fn classes(&self) -> &Classes {
         &self.classes
     }
 
@@ -394,12 +402,9 @@ impl Predictions {
         &self.flagging
     }
 
-    /// The positive-class probability (the last class) of each scored image.
+    /// The positive-class probability of each scored image.
     pub fn scores(&self) -> Vec<f64> {
-        self.scored
-            .iter()
-            .map(|(_, p)| p.last().copied().unwrap_or(0.0))
-            .collect()
+        self.scored.iter().map(|(_, p)| p[self.positive]).collect()
     }
 
     /// One row per scored image: `file, patient, sheet, row, laterality, view, class,
@@ -412,7 +417,7 @@ impl Predictions {
         let text = |f: &dyn Fn(&Input) -> Option<String>| -> Vec<Option<String>> {
             rows.iter().map(|(i, _)| f(i)).collect()
         };
-        let positive = self.classes.last().cloned().unwrap_or_default();
+        let positive = &self.classes.names()[self.positive];
         let scores = self.scores();
         let mut cols = vec![
             Column::new("file".into(), text(&|i| Some(i.shown.clone()))),
@@ -431,7 +436,7 @@ impl Predictions {
             Column::new(
                 "label".into(),
                 rows.iter()
-                    .map(|(i, _)| i.class.as_ref().map(|c| u32::from(*c == positive)))
+                    .map(|(i, _)| i.class.as_ref().map(|c| u32::from(c == positive)))
                     .collect::<Vec<_>>(),
             ),
             Column::new(
@@ -443,7 +448,7 @@ impl Predictions {
             ),
             Column::new("score".into(), scores),
         ];
-        for (k, name) in self.classes.iter().enumerate() {
+        for (k, name) in self.classes.names().iter().enumerate() {
             cols.push(Column::new(
                 format!("p_{name}").into(),
                 rows.iter().map(|(_, p)| p[k]).collect::<Vec<_>>(),
@@ -543,7 +548,7 @@ impl Predictions {
 
     /// Positive or not for each scored image, when every one has a class.
     fn labels(&self) -> Option<Vec<bool>> {
-        let positive = self.classes.last()?;
+        let positive = &self.classes.names()[self.positive];
         self.scored
             .iter()
             .map(|(i, _)| i.class.as_ref().map(|c| c == positive))
@@ -682,18 +687,18 @@ pub struct SaliencyWritten {
     pub failed: usize,
 }
 
-/// The index of class `name` among `classes` (default: the last, the positive class), or a
-/// one-line error listing them.
-pub fn class_index(classes: &[String], name: Option<&str>) -> Result<usize> {
+/// The index of class `name` among `classes` (default: the positive class), or a
+/// one-line error listing them (or saying that they name no positive class).
+pub fn class_index(classes: &Classes, name: Option<&str>) -> Result<usize> {
     match name {
-        None => Ok(classes.len().saturating_sub(1)),
-        Some(n) => classes
-            .iter()
-            .position(|c| c == n)
-            .ok_or_else(|| Error::Param {
-                name: "class",
-                message: format!("{n:?} is not one of the model's classes {classes:?}"),
-            }),
+        None => classes.require_positive("a default class to explain"),
+        Some(n) => classes.index(n).ok_or_else(|| Error::Param {
+            name: "class",
+            message: format!(
+                "{n:?} is not one of the model's classes {:?}",
+                classes.names()
+            ),
+        }),
     }
 }
 
@@ -717,7 +722,7 @@ pub fn write_saliency(
     use crate::model::saliency::Method;
     use crate::plot::{image_grid, Figure, Tile};
     let _lock = crate::outlock::OutLock::folder(dir)?;
-    let classes = predictor.classes();
+    let classes = predictor.classes().names();
     let name = classes.get(class).cloned().ok_or_else(|| Error::Param {
         name: "class",
         message: format!("class {class} of {} classes", classes.len()),

@@ -14,7 +14,7 @@ pub fn prepared(data: &Prepared) -> String {
     let p = data.part_counts();
     format!(
         "classes {:?}; images per class: train {:?}, validation {:?}, test {:?}; patients {} / {} / {}; decoded in {:.1} s",
-        data.classes,
+        data.classes.names(),
         p[0].images,
         p[1].images,
         p[2].images,
@@ -98,7 +98,8 @@ pub fn run_json(out: &Path, r: &RunResult) -> serde_json::Value {
     serde_json::json!({
         "run": out,
         "model": model_name(r),
-        "classes": r.info.classes,
+        "classes": r.info.classes.names(),
+        "positive": r.info.classes.positive_name(),
         "split": r.info.split,
         "epochs": r.history.epochs.len(),
         "best_epoch": r.history.best_epoch,

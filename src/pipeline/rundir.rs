@@ -25,6 +25,7 @@ use polars::prelude::{DataFrame, DataType};
 use serde::{Deserialize, Serialize};
 
 use super::RunOptions;
+use crate::classes::Classes;
 use crate::dataset::{PartCounts, Samples};
 use crate::error::IoContext;
 use crate::error::{Error, Result};
@@ -42,8 +43,10 @@ pub struct RunInfo {
     pub manifest: PathBuf,
     /// Options of the run.
     pub options: RunOptions,
-    /// Class names in index order (positive last).
-    pub classes: Vec<String>,
+    /// The classes and the positive one (the keys `classes` and `positive`, see
+    /// [`crate::classes`]).
+    #[serde(flatten)]
+    pub classes: Classes,
     /// Labelled rows of the workbooks.
     pub rows: usize,
     /// Rows left out: no image file (see the merge audit for why) or an image already used.

@@ -91,6 +91,72 @@ impl SweepSummary {
         }
         text
     }
+
+    /// One row per seed: `seed`, `epochs`, the [`SWEEP_METRICS`] and `error` (what
+    /// `sweep.csv` holds).
+    pub fn seeds_table(&self) -> Result<DataFrame> {
+        let mut cols = vec![
+            Column::new(
+                "seed".into(),
+                self.runs.iter().map(|r| r.seed).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "epochs".into(),
+                self.runs
+                    .iter()
+                    .map(|r| r.epochs as u64)
+                    .collect::<Vec<_>>(),
+            ),
+        ];
+        for (k, m) in SWEEP_METRICS.iter().enumerate() {
+            cols.push(Column::new(
+                (*m).into(),
+                self.runs.iter().map(|r| r.metrics[k]).collect::<Vec<_>>(),
+            ));
+        }
+        cols.push(Column::new(
+            "error".into(),
+            self.runs
+                .iter()
+                .map(|r| r.error.clone())
+                .collect::<Vec<_>>(),
+        ));
+        DataFrame::new_infer_height(cols).map_err(|e| Error::table("sweep", e))
+    }
+
+    /// One row per metric: `metric`, `seeds` (where it is defined), `mean`, `sd`, `min`,
+    /// `max` and the bootstrap interval of the mean (`lower`, `upper`).
+    pub fn spread_table(&self) -> Result<DataFrame> {
+        let col = |name: &str, f: fn(&Spread) -> f64| {
+            Column::new(
+                name.into(),
+                self.spread.iter().map(|(_, s)| f(s)).collect::<Vec<_>>(),
+            )
+        };
+        DataFrame::new_infer_height(vec![
+            Column::new(
+                "metric".into(),
+                self.spread
+                    .iter()
+                    .map(|(m, _)| m.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "seeds".into(),
+                self.spread
+                    .iter()
+                    .map(|(_, s)| s.n as u64)
+                    .collect::<Vec<_>>(),
+            ),
+            col("mean", |s| s.mean),
+            col("sd", |s| s.sd),
+            col("min", |s| s.min),
+            col("max", |s| s.max),
+            col("lower", |s| s.lower),
+            col("upper", |s| s.upper),
+        ])
+        .map_err(|e| Error::table("sweep", e))
+    }
 }
 
 fn metrics_of(r: &RunResult) -> Vec<Option<f64>> {
@@ -161,31 +227,8 @@ pub fn sweep(
 }
 
 fn write_sweep(out: &Path, s: &SweepSummary) -> Result<()> {
-    let mut cols = vec![
-        Column::new(
-            "seed".into(),
-            s.runs.iter().map(|r| r.seed).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "epochs".into(),
-            s.runs.iter().map(|r| r.epochs as u64).collect::<Vec<_>>(),
-        ),
-    ];
-    for (k, m) in SWEEP_METRICS.iter().enumerate() {
-        cols.push(Column::new(
-            (*m).into(),
-            s.runs.iter().map(|r| r.metrics[k]).collect::<Vec<_>>(),
-        ));
-    }
-    cols.push(Column::new(
-        "error".into(),
-        s.runs.iter().map(|r| r.error.clone()).collect::<Vec<_>>(),
-    ));
-    let mut df = DataFrame::new_infer_height(cols).map_err(|e| Error::table("sweep", e))?;
-    write_csv(&mut df, &out.join("sweep.csv"))?;
-    let p = out.join("sweep.json");
-    let text = serde_json::to_string_pretty(s).map_err(|e| Error::data(&p, e))?;
-    std::fs::write(&p, text).at(&p)
+    write_csv(&mut s.seeds_table()?, &out.join("sweep.csv"))?;
+    crate::outlock::write_json(s, &out.join("sweep.json"))
 }
 
 /// Read `sweep.json` of a sweep directory.

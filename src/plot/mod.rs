@@ -42,7 +42,6 @@ pub use charts::{
 };
 pub use table::Table;
 
-use crate::error::IoContext;
 use crate::error::{Error, Result};
 
 /// Font files tried, in order, when no font was set with [`use_font_file`].
@@ -166,10 +165,9 @@ impl Figure {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         match self {
-            Figure::Png(b) => std::fs::write(path, b),
-            Figure::Svg(s) => std::fs::write(path, s),
+            Figure::Png(b) => crate::outlock::write_atomic(path, b),
+            Figure::Svg(s) => crate::outlock::write_atomic(path, s.as_bytes()),
         }
-        .at(path)
     }
 
     /// The MIME type and payload of the evcxr display protocol.

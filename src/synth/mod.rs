@@ -40,7 +40,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, IoContext, Result};
 use crate::manifest::{
-    self, Cohort, ImageRoot, Key, LabelRule, Manifest, Merge, Sheet, SynthInfo, Table,
+    self, ClassList, Cohort, ImageRoot, Key, LabelRule, Manifest, Merge, Sheet, SynthInfo, Table,
 };
 use phantom::{LesionSite, PhantomSpec};
 use plan::{CancerRole, ImageClass, NormalRole, Plan, DEVICES, ROOT};
@@ -143,15 +143,11 @@ pub fn generate(opts: &SynthOptions, out: &Path) -> Result<SynthSummary> {
 
     let truth = ground_truth(opts, &plan, &sites);
     let truth_path = out.join(TRUTH);
-    let json = serde_json::to_string_pretty(&truth).map_err(|e| Error::Serialise {
-        path: truth_path.clone(),
-        message: e.to_string(),
-    })?;
-    fs::write(&truth_path, json.as_bytes()).at(&truth_path)?;
+    crate::outlock::write_json(&truth, &truth_path)?;
 
     let manifest = cohort_manifest(opts, out)?;
     let manifest_path = out.join(MANIFEST);
-    fs::write(&manifest_path, manifest.to_toml_string()?).at(&manifest_path)?;
+    crate::outlock::write_atomic(&manifest_path, manifest.to_toml_string()?.as_bytes())?;
 
     let (files, bytes) = dir_size(out)?;
     Ok(SynthSummary {
@@ -633,6 +629,10 @@ fn cohort_manifest(opts: &SynthOptions, out: &Path) -> Result<Manifest> {
             root("cancer_images", format!("{ROOT}/Cancer")),
             root("non_cancer_images", format!("{ROOT}/Non-Cancer")),
         ],
+        classes: Some(ClassList {
+            names: Some(vec!["normal".into(), "cancer".into()]),
+            positive: Some("cancer".into()),
+        }),
         synth: Some(SynthInfo {
             profile: opts.profile.name().into(),
             seed: opts.seed,

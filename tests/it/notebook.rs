@@ -154,7 +154,8 @@ fn prepared_cohort_and_pseudonymous_predictions() {
     let o = RunOptions::new(ModelChoice::Cnn).with_size(16);
     let d = prepare(&m, &o).unwrap();
     assert_eq!(d.input_shape(), [1, 16, 16]);
-    assert_eq!(d.classes, vec!["normal".to_string(), "cancer".to_string()]);
+    assert_eq!(d.classes.names(), ["normal", "cancer"]);
+    assert_eq!(d.positive().unwrap(), 1);
     let parts = d.part_counts();
     let n: usize = parts.iter().flat_map(|p| p.images.iter()).sum();
     assert_eq!(n, d.items.len());
@@ -164,8 +165,8 @@ fn prepared_cohort_and_pseudonymous_predictions() {
     let img = d.image(&d.test(), 0);
     assert_eq!((img.width, img.height), (16, 16));
     assert!(img.pixels.iter().all(|v| v.is_finite()));
-    let labels = d.labels(Part::Test);
-    assert_eq!(labels, d.is_positive(&d.split.test));
+    let labels = d.labels(Part::Test).unwrap();
+    assert_eq!(labels, d.is_positive(&d.split.test).unwrap());
     let scores: Vec<f64> = labels
         .iter()
         .enumerate()

@@ -99,7 +99,8 @@ fn checkpoint_alone_scores_as_the_run_did() {
     // gives the same scores, labels the classes from the checkpoint, and reports a bad
     // file instead of failing: here a truncated JPG and a text file named .dcm appended.
     let p = Predictor::open(&run.join("checkpoint"), ComputeDevice::Cpu).unwrap();
-    assert_eq!(p.classes(), ["normal", "cancer"]);
+    assert_eq!(p.classes().names(), ["normal", "cancer"]);
+    assert_eq!(p.classes().positive_name(), Some("cancer"));
     let mut inputs =
         predict::inputs_from_manifest(&m, info.options.data(), Some(Part::Test)).unwrap();
     let clean = predict::predict(&p, inputs.clone(), None, &mut |_, _| {}).unwrap();
@@ -239,6 +240,32 @@ fn threshold_sweep_and_compare() {
     assert!(s.report().contains("roc_auc"));
     let csv = read_csv(&dir.path().join("sweep.csv")).unwrap();
     assert_eq!(csv.height(), 2);
+    assert_eq!(
+        csv.get_column_names(),
+        s.seeds_table().unwrap().get_column_names()
+    );
+    // The spread table: one row per metric, its mean that of the seeds' values in sweep.csv.
+    let spread = s.spread_table().unwrap();
+    assert_eq!(spread.height(), s.spread.len());
+    let aucs: Vec<f64> = csv
+        .column("roc_auc")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    let mean_row = spread
+        .column("mean")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(
+        spread.column("metric").unwrap().str().unwrap().get(0),
+        Some("roc_auc")
+    );
+    assert!((mean_row - (aucs[0] + aucs[1]) / 2.0).abs() < 1e-12);
     // serde_json reads floats back to within an ulp or so.
     let back = pipeline::read_sweep(dir.path()).unwrap();
     for (a, b) in back.runs.iter().zip(&s.runs) {

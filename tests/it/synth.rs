@@ -315,6 +315,7 @@ fn committed_ci_manifest_pins_the_bytes() {
     let fresh = Manifest::open(dir.path().join(synth::MANIFEST)).unwrap();
     assert_eq!(committed.tables, fresh.tables, "ci cohort bytes changed");
     assert_eq!(committed.synth, fresh.synth);
+    assert_eq!(committed.classes, fresh.classes);
 }
 
 #[test]

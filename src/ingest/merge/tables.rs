@@ -8,7 +8,6 @@ use polars::prelude::*;
 
 use super::stages::{Inputs, SheetMatch};
 use super::{AuditEntry, MergeResult, Record, Status};
-use crate::error::IoContext;
 use crate::error::{Error, Result};
 use crate::ingest::sheets::Sheet;
 use crate::manifest::Manifest;
@@ -199,12 +198,8 @@ impl MergeResult {
         write_csv(&mut audit, "audit.csv")?;
         write_parquet(&mut audit, "audit.parquet")?;
         write_xlsx(&audit, &dir.join("audit.xlsx"), "audit")?;
-        let p = dir.join("summary.json");
-        let text = serde_json::to_string_pretty(&self.summary).map_err(|e| Error::Serialise {
-            path: p.clone(),
-            message: e.to_string(),
-        })?;
-        std::fs::write(&p, text).at(&p)
+        // Written last and whole: a summary.json means the other files are complete.
+        crate::outlock::write_json(&self.summary, &dir.join("summary.json"))
     }
 }
 
