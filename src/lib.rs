@@ -42,6 +42,7 @@
 //! - [`privacy`]: pseudonyms keyed by a secret (HMAC-SHA256), so they cannot be reversed
 //!   by trying every possible patient id.
 //! - [`outlock`]: one writer per output folder or file.
+//! - [`hash`]: sha256 of files and bytes as lower-case hex.
 //!
 //! Ingest, dataset, model, eval and plot modules follow the same rule: functions take
 //! values and return values; nothing below the binary prints, panics on bad data, or reads
@@ -119,6 +120,7 @@ pub mod classes;
 pub mod dataset;
 pub mod error;
 pub mod eval;
+pub mod hash;
 pub mod imaging;
 pub mod ingest;
 pub mod manifest;
@@ -141,15 +143,16 @@ pub mod prelude {
     pub use crate::classes::Classes;
     pub use crate::dataset::tabular::{pick, Covariates, FeatureColumns, Standardiser, Tabular};
     pub use crate::dataset::{
-        grouped_kfold, grouped_split, leakage, load_images, pseudonym, stratified_kfold,
-        stratified_split, Augment, DataOptions, Fractions, ImageSource, Part, Prepared, Preprocess,
-        Samples, SplitLeak,
+        grouped_kfold, grouped_split, leakage, load_images, stratified_kfold, stratified_split,
+        Augment, DataOptions, Fractions, ImageSource, Part, Prepared, Preprocess, Samples,
+        SplitLeak,
     };
     pub use crate::error::{Error, Result};
     pub use crate::eval::{
         self, Aggregate, BinaryConfusion, BinarySummary, Binning, BootstrapOptions,
         ClassificationReport, ConfusionMatrix, Resampling, Spread, ThresholdRule, ThresholdSweep,
     };
+    pub use crate::eval::{lesion_hit_table, LesionHit};
     pub use crate::imaging::{Filter, Gray};
     pub use crate::ingest::dicom::{read_display, read_header, read_image, read_picture};
     pub use crate::ingest::merge::{merge, Laterality, MergeResult, Status};
@@ -165,9 +168,12 @@ pub mod prelude {
         Monitor, OptimizerKind, Predictor, Saliency, Sampler, Schedule, Silent, TrainConfig,
         Trainer, VaeConfig,
     };
-    pub use crate::notebook::{lesion_hit_table, lesion_hits, LesionHit, Redactor, Setup};
-    pub use crate::pipeline::{self, level_summary, report, Level, RunOptions, Scored};
+    pub use crate::notebook::{Redactor, Setup};
+    pub use crate::pipeline::{
+        self, lesion_hits, level_summary, report, Level, RunOptions, Scored,
+    };
     pub use crate::plot::{self, CellValues, Figure, Table, Tile};
+    pub use crate::privacy::pseudonym;
     pub use crate::synth::{self, Profile, SynthOptions, SynthSummary};
     pub use polars::prelude::{Column, DataFrame};
 }

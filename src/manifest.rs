@@ -27,12 +27,9 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
 
@@ -484,7 +481,7 @@ impl Manifest {
                 return Err(missing(what, &p));
             }
             if let Some(expected) = sha {
-                let actual = sha256_file(&p)?;
+                let actual = crate::hash::sha256_file(&p)?;
                 if !actual.eq_ignore_ascii_case(expected) {
                     return Err(Error::Checksum {
                         manifest: self.source.clone(),
@@ -511,28 +508,4 @@ impl Manifest {
             message: e.to_string(),
         })
     }
-}
-
-/// sha256 of a file as lower-case hex.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = BufReader::new(File::open(path).at(path)?);
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf).at(path)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex(&h.finalize()))
-}
-
-/// sha256 of bytes as lower-case hex.
-pub fn sha256_bytes(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -30,7 +30,7 @@ use std::path::PathBuf;
 
 use polars::prelude::{Column, DataFrame, DataType};
 
-use crate::dataset::{default_image_cache, pseudonym, Preprocess};
+use crate::dataset::{default_image_cache, Preprocess};
 use crate::error::{Error, Result};
 use crate::ingest::dicom::{read_display, read_header, read_image, DicomImage};
 use crate::ingest::key::PartKind;
@@ -39,6 +39,7 @@ use crate::manifest::Manifest;
 use crate::model::{ComputeDevice, ModelChoice};
 use crate::pipeline::RunOptions;
 use crate::plot::{Table, Tile};
+use crate::privacy::pseudonym;
 use crate::synth::{self, Profile, SynthOptions};
 
 /// A notebook's parameters, read once from the environment (see the module docs).
@@ -343,146 +344,4 @@ impl Redactor {
     pub fn table(&self, df: &DataFrame) -> Result<Table> {
         Ok(Table::new(self.frame(df)?))
     }
-}
-
-/// One saliency map checked against a synthetic cohort's ground truth ([`lesion_hits`]).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct LesionHit {
-    /// The image file.
-    pub file: String,
-    /// `spiculated_mass`, `calcifications` or `benign_mass`.
-    pub lesion: String,
-    /// Lesion centre and radius in image pixels.
-    pub circle: [f64; 3],
-    /// The map's peak in image pixels (`None`: nothing in the map was positive).
-    pub peak: Option<(f64, f64)>,
-    /// Peak to lesion centre, in radii.
-    pub distance_in_radii: Option<f64>,
-    /// The probability that a point drawn uniformly in the model's crop box falls inside
-    /// the lesion: what "inside" scores by chance.
-    pub chance: f64,
-}
-
-impl LesionHit {
-    /// The peak lies inside the lesion's circle.
-    pub fn inside(&self) -> bool {
-        self.within(1.0)
-    }
-
-    /// The peak lies within `k` radii of the lesion's centre (a map as coarse as Grad-CAM's
-    /// 12 x 12 cells at 64 px, ~20 image pixels each, rarely peaks inside a lesion of radius 8
-    /// even when it is centred on it: `within(2.0)` allows for that).
-    pub fn within(&self, k: f64) -> bool {
-        self.distance_in_radii.is_some_and(|d| d <= k)
-    }
-}
-
-/// Each map of an image with a planted lesion, against the lesion's position in
-/// `ground_truth.json` of the cohort in `root`. `maps` pairs each image file with its
-/// [`Saliency`](crate::model::Saliency); files are matched to the truth by name
-/// (`FILE0004.jpg` and `FILE0004.dcm` are image `FILE0004`). Images without a lesion are
-/// left out.
-pub fn lesion_hits<P: AsRef<std::path::Path>>(
-    root: &std::path::Path,
-    maps: &[(P, crate::model::Saliency)],
-) -> Result<Vec<LesionHit>> {
-    use crate::error::IoContext;
-    let path = root.join(synth::TRUTH);
-    let text = std::fs::read_to_string(&path).at(&path)?;
-    let truth: synth::truth::GroundTruth =
-        serde_json::from_str(&text).map_err(|e| Error::data(&path, e))?;
-    let by_file: HashMap<&str, (&String, [f32; 3])> = truth
-        .images
-        .iter()
-        .filter_map(|i| Some((i.file.as_str(), (i.lesion.as_ref()?, i.lesion_xyr?))))
-        .collect();
-    Ok(maps
-        .iter()
-        .filter_map(|(file, s)| {
-            let file = file.as_ref();
-            let (kind, [x, y, r]) = by_file.get(file.file_stem()?.to_str()?)?;
-            let (x, y, r) = (*x as f64, *y as f64, (*r as f64).max(1e-9));
-            let peak = s.peak();
-            let (x0, y0, x1, y1) = s.placement.crop;
-            let area = ((x1 - x0) * (y1 - y0)).max(1) as f64;
-            Some(LesionHit {
-                file: file.display().to_string(),
-                lesion: kind.to_string(),
-                circle: [x, y, r],
-                peak,
-                distance_in_radii: peak.map(|(px, py)| (px - x).hypot(py - y) / r),
-                chance: (std::f64::consts::PI * r * r / area).min(1.0),
-            })
-        })
-        .collect())
-}
-
-/// [`lesion_hits`] of one or more methods (`(name, hits)`), per lesion kind and over all:
-/// images, maps without a positive value (`no_peak`, counted as misses), the fraction of
-/// peaks inside the lesion and within two radii of its centre, each beside its chance (the
-/// mean over images of the circle's share of the crop box), and the median peak distance in
-/// radii (of the maps with a peak).
-pub fn lesion_hit_table(methods: &[(&str, &[LesionHit])]) -> Result<DataFrame> {
-    let mut groups: Vec<(String, String, Vec<&LesionHit>)> = vec![];
-    for (method, hits) in methods {
-        let mut kinds: Vec<&str> = hits.iter().map(|h| h.lesion.as_str()).collect();
-        kinds.sort_unstable();
-        kinds.dedup();
-        for k in kinds {
-            let g = hits.iter().filter(|h| h.lesion == k).collect();
-            groups.push((method.to_string(), k.to_string(), g));
-        }
-        groups.push((method.to_string(), "all".into(), hits.iter().collect()));
-    }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        if v.is_empty() {
-            f64::NAN
-        } else {
-            crate::eval::quantile_sorted(&v, 0.5)
-        }
-    };
-    let n: Vec<u32> = groups.iter().map(|(_, _, g)| g.len() as u32).collect();
-    let within = |k: f64| -> Vec<f64> {
-        groups
-            .iter()
-            .map(|(_, _, g)| {
-                g.iter().filter(|h| h.within(k)).count() as f64 / g.len().max(1) as f64
-            })
-            .collect()
-    };
-    let chance = |k: f64| -> Vec<f64> {
-        groups
-            .iter()
-            .map(|(_, _, g)| {
-                let c: f64 = g.iter().map(|h| (h.chance * k * k).min(1.0)).sum();
-                c / g.len().max(1) as f64
-            })
-            .collect()
-    };
-    let no_peak: Vec<u32> = groups
-        .iter()
-        .map(|(_, _, g)| g.iter().filter(|h| h.peak.is_none()).count() as u32)
-        .collect();
-    let text = |f: fn(&(String, String, Vec<&LesionHit>)) -> String| {
-        groups.iter().map(f).collect::<Vec<_>>()
-    };
-    DataFrame::new_infer_height(vec![
-        Column::new("method".into(), text(|g| g.0.clone())),
-        Column::new("lesion".into(), text(|g| g.1.clone())),
-        Column::new("images".into(), n),
-        Column::new("no_peak".into(), no_peak),
-        Column::new("inside".into(), within(1.0)),
-        Column::new("chance_inside".into(), chance(1.0)),
-        Column::new("within_2r".into(), within(2.0)),
-        Column::new("chance_2r".into(), chance(2.0)),
-        Column::new(
-            "median_distance_radii".into(),
-            groups
-                .iter()
-                .map(|(_, _, g)| median(g.iter().filter_map(|h| h.distance_in_radii).collect()))
-                .collect::<Vec<_>>(),
-        ),
-    ])
-    .map_err(|e| Error::table("lesion hits", e))
 }

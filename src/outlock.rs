@@ -1,15 +1,17 @@
 //! One writer per output: a lock file that makes a second process refuse an output folder
 //! (or file) that another is still writing, instead of mixing their files.
 //!
-//! [`OutLock::folder`] creates `<dir>/.mammolab.lock` (and [`OutLock::file`]
-//! `<file>.lock`) with `create_new`, holding the writer's process id; dropping the lock
-//! removes it. A lock left by a process that no longer runs (killed with `kill -9`) is
-//! taken over; on systems where that cannot be checked, the error names the file to
-//! delete.
+//! [`OutLock::folder`] takes an exclusive advisory lock (`flock` on Unix, `LockFileEx` on
+//! Windows, through std's [`File::try_lock`]) on `<dir>/.mammolab.lock` (and [`OutLock::file`]
+//! on `<file>.lock`) and writes the holder's process id into it for the error a second
+//! writer gets; dropping the lock removes the file. The operating system releases the lock
+//! when its process ends however it ends, so a lock file left by a process killed with
+//! `kill -9` is simply taken by the next writer: no process-id probing, no staleness guess.
 //!
 //! [`write_atomic`] (and [`write_json`]) write a file whole under [`partial_path`] and then
 //! rename it, so a killed writer never leaves half a file under the real name.
 
+use std::fs::{File, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -41,23 +43,30 @@ pub(crate) fn write_json<T: serde::Serialize>(value: &T, path: &Path) -> Result<
 /// Name of the lock file inside a locked folder.
 pub const LOCK_NAME: &str = ".mammolab.lock";
 
-/// A held lock; released (the file removed) on drop.
+/// A held lock; released (the file removed, then the lock dropped) on drop.
 #[derive(Debug)]
 pub struct OutLock {
     path: PathBuf,
+    // Holds the advisory lock while it is open; declared after `path` and closed after
+    // `Drop::drop` has removed the file.
+    _file: File,
 }
 
-fn alive(pid: u32) -> bool {
+/// Whether the open `file` is still the file at `path` (a holder that finished removes
+/// the file; a writer that opened it before then must open the new one).
+fn still_at(file: &File, path: &Path) -> bool {
     #[cfg(unix)]
     {
-        // Signal 0 checks the process exists; EPERM means it does (another user's).
-        let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
-        r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::metadata(path)) {
+            (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+            _ => false,
+        }
     }
     #[cfg(not(unix))]
     {
-        let _ = pid;
-        true
+        let _ = file;
+        path.exists()
     }
 }
 
@@ -79,61 +88,44 @@ impl OutLock {
     }
 
     fn at(path: PathBuf, what: &Path) -> Result<Self> {
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new()
+        let io = |e| Error::io(&path, e);
+        // Each try that loses a race with a finishing holder (it removed the file we
+        // opened) opens the file again; three races in a row are not a real workload.
+        for _ in 0..3 {
+            let mut file = std::fs::OpenOptions::new()
+                .read(true)
                 .write(true)
-                .create_new(true)
+                .create(true)
+                .truncate(false)
                 .open(&path)
-            {
-                Ok(mut f) => {
-                    writeln!(f, "{}", std::process::id()).map_err(|e| Error::io(&path, e))?;
-                    return Ok(Self { path });
+                .map_err(io)?;
+            match file.try_lock() {
+                Ok(()) if still_at(&file, &path) => {
+                    file.set_len(0).map_err(io)?;
+                    writeln!(file, "{}", std::process::id()).map_err(io)?;
+                    return Ok(Self { path, _file: file });
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Ok(()) => continue,
+                Err(TryLockError::WouldBlock) => {
                     let holder = std::fs::read_to_string(&path)
                         .ok()
-                        .and_then(|t| t.trim().parse::<u32>().ok());
-                    match holder {
-                        Some(pid) if pid != std::process::id() && !alive(pid) => {
-                            // Left by a process that was killed: take it over.
-                            let _ = std::fs::remove_file(&path);
-                        }
-                        Some(pid) => {
-                            return Err(Error::Param {
-                                name: "out",
-                                message: format!(
-                                    "{} is being written by another mammolab (process {pid}); wait for it, or choose another output (lock file {})",
-                                    what.display(),
-                                    path.display()
-                                ),
-                            })
-                        }
-                        // Killed between creating the file and writing its id.
-                        None if std::fs::metadata(&path)
-                            .and_then(|m| m.modified())
-                            .ok()
-                            .and_then(|t| t.elapsed().ok())
-                            .is_some_and(|age| age.as_secs() > 10) =>
-                        {
-                            let _ = std::fs::remove_file(&path);
-                        }
-                        None => {
-                            return Err(Error::data(
-                                &path,
-                                format!(
-                                    "a lock file without a process id locks {}; delete it if no mammolab is writing there",
-                                    what.display()
-                                ),
-                            ))
-                        }
-                    }
+                        .and_then(|t| t.trim().parse::<u32>().ok())
+                        .map_or_else(|| "process unknown".to_string(), |p| format!("process {p}"));
+                    return Err(Error::Param {
+                        name: "out",
+                        message: format!(
+                            "{} is being written by another mammolab ({holder}); wait for it, or choose another output (lock file {})",
+                            what.display(),
+                            path.display()
+                        ),
+                    });
                 }
-                Err(e) => return Err(Error::io(&path, e)),
+                Err(TryLockError::Error(e)) => return Err(io(e)),
             }
         }
         Err(Error::data(
             &path,
-            "could not take over a stale lock file; delete it",
+            "the lock file was replaced three times while it was being taken; try again",
         ))
     }
 

@@ -963,7 +963,7 @@ fn stored_sha256(stored: &[f64]) -> String {
         .iter()
         .flat_map(|&v| (v as i64).to_le_bytes())
         .collect();
-    mammolab::manifest::sha256_bytes(&bytes)
+    mammolab::hash::sha256_bytes(&bytes)
 }
 
 /// `mammolab predict`: inputs from --images or a manifest, scored with a bar, written.
@@ -1092,7 +1092,7 @@ fn predict_command(
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "predictions".into());
             let path = out.with_file_name(format!("{stem}.features.parquet"));
-            mammolab::ingest::scores::write_parquet(&mut df, &path)?;
+            mammolab::ingest::frames::write_parquet(&mut df, &path)?;
             Some(serde_json::json!({
                 "layer": layer,
                 "pool": pool,

@@ -9,9 +9,9 @@ use sha2::{Digest, Sha256};
 
 use crate::error::IoContext;
 use crate::error::{Error, Result};
+use crate::hash::sha256_bytes;
 use crate::imaging::{resize, Filter, Gray};
 use crate::ingest::dicom::read_display;
-use crate::manifest::sha256_bytes;
 
 /// How images become model input: the recipe saved in `run.json` and in every
 /// checkpoint, so a saved model decodes new images exactly as it was trained. Also

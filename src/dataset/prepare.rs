@@ -135,12 +135,6 @@ impl DataOptions {
     }
 }
 
-/// Pseudonym of a patient id: `P-` + the first 10 hex digits of its HMAC-SHA256 under the
-/// process's pseudonym key ([`crate::privacy`]).
-pub fn pseudonym(patient_id: &str) -> String {
-    crate::privacy::pseudonym(patient_id)
-}
-
 /// One image to learn from.
 #[derive(Debug, Clone)]
 pub struct ImageItem {
@@ -161,9 +155,9 @@ pub struct ImageItem {
 }
 
 impl ImageItem {
-    /// The patient as a shareable pseudonym ([`pseudonym`]).
+    /// The patient as a shareable pseudonym ([`crate::privacy::pseudonym`]).
     pub fn pseudonym(&self) -> String {
-        pseudonym(&self.patient)
+        crate::privacy::pseudonym(&self.patient)
     }
 
     /// Whether the image is of a right breast (mirrored by [`Preprocess::with_flip_right`]).

@@ -20,12 +20,12 @@
 use polars::prelude::{DataFrame, DataType};
 use serde::{Deserialize, Serialize};
 
-use super::pseudonym;
 use crate::error::{Error, Result};
 use crate::ingest::key::PartKind;
 use crate::ingest::merge::{file_column, patient_part, row_label};
 use crate::ingest::sheets::{read_sheet, SheetOptions};
 use crate::manifest::Manifest;
+use crate::privacy::pseudonym;
 
 /// Which columns of the labelled sheets become features: those starting with one of the
 /// prefixes, and those named. Columns keep the first sheet's order.

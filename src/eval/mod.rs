@@ -44,6 +44,7 @@ mod calibration;
 mod confusion;
 mod curves;
 mod delong;
+mod localisation;
 mod report;
 mod summary;
 mod threshold;
@@ -57,6 +58,7 @@ pub use calibration::{brier_score, calibration_curve, log_loss, Binning, Calibra
 pub use confusion::{BinaryConfusion, BinaryMetrics, ConfusionMatrix};
 pub use curves::{average_precision, pr_curve, roc_auc, roc_curve, PrCurve, RocCurve};
 pub use delong::{delong_paired, delong_unpaired, erfc, AucTest, Spread};
+pub use localisation::{lesion_hit_table, LesionHit};
 pub use report::{ClassRow, ClassificationReport};
 pub use summary::{compare, BinarySummary};
 pub use threshold::{OperatingPoint, ThresholdRule, ThresholdSweep};

@@ -6,13 +6,15 @@
 //! - [`merge`]: the labelled sheets matched to the image listing, with an audit of every
 //!   row and file.
 //! - [`dicom`]: DICOM headers and pixels (dicom-rs), JPG/PNG (image).
-//! - [`scores`]: a CSV of labels and model scores (what `mammolab metrics` reads).
+//! - [`frames`]: DataFrames to and from CSV and Parquet files (the CSV and Parquet tables
+//!   mammolab writes go through it), and [`ScoreTable`]: a CSV's label and score columns (what
+//!   `mammolab metrics` reads).
 pub mod dicom;
+pub mod frames;
 pub mod index;
 pub mod key;
 pub mod merge;
-pub mod scores;
 pub mod sheets;
 pub(crate) mod xlsx_repair;
 
-pub use scores::ScoreTable;
+pub use frames::ScoreTable;

@@ -500,7 +500,7 @@ impl Trainer {
         };
         let report = super::resnet::load_torchvision(m, path)?;
         self.model = backbone_policy(self.model.clone(), &self.config);
-        let sha = crate::manifest::sha256_file(path)?;
+        let sha = crate::hash::sha256_file(path)?;
         self.config.pretrained = Some(format!("{} (sha256 {sha})", path.display()));
         Ok(report)
     }

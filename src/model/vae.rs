@@ -94,7 +94,7 @@ impl VaeConfig {
     pub fn feature_side(&self) -> Result<usize> {
         let k = self.filters.len() as u32;
         let div = 1usize << k;
-        if self.filters.is_empty() || self.size < div || self.size % div != 0 {
+        if self.filters.is_empty() || self.size < div || !self.size.is_multiple_of(div) {
             return Err(Error::Param {
                 name: "vae size",
                 message: format!(

@@ -40,6 +40,7 @@
 //! # Ok(()) }
 //! ```
 
+mod lesions;
 pub mod predict;
 pub mod report;
 pub mod rundir;
@@ -62,6 +63,7 @@ use crate::model::{
     ValidationMetrics,
 };
 
+pub use lesions::lesion_hits;
 pub use rundir::{chosen_threshold, evaluate, level_summary, read_info, Level, RunInfo};
 pub use sweep::{compare, read_sweep, sweep, Comparison, SeedRun, SweepSummary, SWEEP_METRICS};
 

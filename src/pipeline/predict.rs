@@ -28,15 +28,16 @@ use serde::Serialize;
 use super::rundir::{group_key, level_summary, Level};
 use crate::classes::Classes;
 use crate::dataset::tabular::{covariate_rows, name_list};
-use crate::dataset::{plan_merged, pseudonym, DataOptions, Part};
+use crate::dataset::{plan_merged, DataOptions, Part};
 use crate::error::{Error, Result};
 use crate::eval::{rollup, Aggregate, BinarySummary};
 use crate::ingest::dicom::{is_dicom_path, read_header};
+use crate::ingest::frames::write_csv;
 use crate::ingest::index::{ext_of, files_below};
 use crate::ingest::merge::{merge, Laterality};
-use crate::ingest::scores::write_csv;
 use crate::manifest::Manifest;
 use crate::model::Predictor;
+use crate::privacy::pseudonym;
 
 /// File extensions taken from a folder (any file named explicitly is tried).
 pub const IMAGE_EXTENSIONS: [&str; 6] = ["dcm", "dicom", "jpg", "jpeg", "png", "pgm"];

@@ -30,7 +30,7 @@ use crate::dataset::{PartCounts, Samples};
 use crate::error::IoContext;
 use crate::error::{Error, Result};
 use crate::eval::{rollup, Aggregate, BinarySummary};
-use crate::ingest::scores::{read_csv, write_csv, ScoreTable};
+use crate::ingest::frames::{read_csv, write_csv, ScoreTable};
 use crate::model::checkpoint::write_tensors;
 use crate::model::train::{covariates_tensor, images_tensor};
 use crate::model::{DecisionThreshold, Trainer};

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::{run, RunOptions, RunResult};
 use crate::error::{Error, IoContext, Result};
 use crate::eval::{delong_paired, delong_unpaired, AucTest, Spread};
-use crate::ingest::scores::{read_csv, write_csv, ScoreTable};
+use crate::ingest::frames::{read_csv, write_csv, ScoreTable};
 use crate::manifest::Manifest;
 use crate::model::Progress;
 

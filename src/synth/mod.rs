@@ -578,7 +578,7 @@ fn cohort_manifest(opts: &SynthOptions, out: &Path) -> Result<Manifest> {
         Ok(Table {
             id: id.into(),
             path: name.into(),
-            sha256: Some(manifest::sha256_file(&out.join(name))?),
+            sha256: Some(crate::hash::sha256_file(&out.join(name))?),
         })
     };
     let sheet = |name: &str, class: &str, root: &str| Sheet {
@@ -638,7 +638,7 @@ fn cohort_manifest(opts: &SynthOptions, out: &Path) -> Result<Manifest> {
             seed: opts.seed,
             generator: format!("mammolab {}", env!("CARGO_PKG_VERSION")),
             truth: TRUTH.into(),
-            truth_sha256: Some(manifest::sha256_file(&out.join(TRUTH))?),
+            truth_sha256: Some(crate::hash::sha256_file(&out.join(TRUTH))?),
         }),
         base_dir: out.to_path_buf(),
         source: out.join(MANIFEST),

@@ -3,12 +3,13 @@
 
 use std::collections::HashSet;
 
-use mammolab::dataset::{pseudonym, stratified_split, Part};
+use mammolab::dataset::{stratified_split, Part};
 use mammolab::ingest::merge::{merge, Status};
 use mammolab::manifest::Manifest;
 use mammolab::model::{History, ModelChoice};
 use mammolab::notebook::{Redactor, Setup};
 use mammolab::pipeline::{level_summary, prepare, Level, RunOptions};
+use mammolab::privacy::pseudonym;
 use mammolab::synth::Profile;
 use polars::prelude::*;
 

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use mammolab::dataset::Part;
+use mammolab::ingest::frames::read_csv;
 use mammolab::ingest::merge::Laterality;
-use mammolab::ingest::scores::read_csv;
 use mammolab::manifest::Manifest;
 use mammolab::model::predict::scores;
 use mammolab::model::{ComputeDevice, ModelChoice, Predictor, Silent};

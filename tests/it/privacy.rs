@@ -45,10 +45,7 @@ fn one_key_one_pseudonym_another_key_another() {
     // Not the unkeyed hash that could be reversed by trying every id.
     assert_ne!(
         p,
-        format!(
-            "P-{}",
-            &mammolab::manifest::sha256_bytes(id.as_bytes())[..10]
-        )
+        format!("P-{}", &mammolab::hash::sha256_bytes(id.as_bytes())[..10])
     );
     assert_eq!(
         format!("{a:?}"),

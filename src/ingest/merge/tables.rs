@@ -187,9 +187,9 @@ impl MergeResult {
     pub fn write(&self, dir: &Path) -> Result<()> {
         let _lock = crate::outlock::OutLock::folder(dir)?;
         let write_csv =
-            |df: &mut DataFrame, name: &str| crate::ingest::scores::write_csv(df, &dir.join(name));
+            |df: &mut DataFrame, name: &str| crate::ingest::frames::write_csv(df, &dir.join(name));
         let write_parquet = |df: &mut DataFrame, name: &str| {
-            crate::ingest::scores::write_parquet(df, &dir.join(name))
+            crate::ingest::frames::write_parquet(df, &dir.join(name))
         };
         let mut merged = self.merged.clone();
         write_parquet(&mut merged, "merged.parquet")?;
@@ -233,5 +233,7 @@ pub fn write_xlsx(df: &DataFrame, path: &Path, sheet: &str) -> Result<()> {
             }
         }
     }
-    wb.save(path).map_err(err)
+    // Made in memory, then written whole under a temporary name and renamed.
+    let bytes = wb.save_to_buffer().map_err(err)?;
+    crate::outlock::write_atomic(path, &bytes)
 }

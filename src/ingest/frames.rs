@@ -1,4 +1,6 @@
-//! A CSV of labels and scores, e.g. a model's predictions or a spreadsheet export.
+//! DataFrames to and from files: [`read_csv`], [`write_csv`] and [`write_parquet`] (each
+//! written whole under a temporary name and renamed), and [`ScoreTable`], the label and
+//! score columns of a CSV (a model's predictions or a spreadsheet export).
 
 use std::path::{Path, PathBuf};
 
