@@ -66,16 +66,19 @@ impl Classes {
                 ));
             }
         }
-        let positive = match positive {
-            None => None,
-            Some(p) => Some(names.iter().position(|n| n == p).ok_or_else(|| {
+        let mut classes = Self {
+            names,
+            positive: None,
+        };
+        if let Some(p) = positive {
+            classes.positive = Some(classes.index(p).ok_or_else(|| {
                 Error::input(
                     "classes",
-                    format!("the positive class {p:?} is not one of {names:?}"),
+                    format!("the positive class {p:?} is not one of {:?}", classes.names),
                 )
-            })?),
-        };
-        Ok(Self { names, positive })
+            })?);
+        }
+        Ok(classes)
     }
 
     /// `k` classes named by their index, `class_0` ... `class_{k-1}`, for a model trained
@@ -103,11 +106,6 @@ impl Classes {
     /// Always `false` (a [`Classes`] has at least two); for clippy's `len_without_is_empty`.
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
-    }
-
-    /// The name of class `i` (`None` past the last).
-    pub fn name(&self, i: usize) -> Option<&str> {
-        self.names.get(i).map(String::as_str)
     }
 
     /// The index of class `name`.

@@ -147,17 +147,10 @@ fn read_info(dir: &Path) -> Result<CheckpointInfo> {
     let p = dir.join("config.json");
     let text = std::fs::read_to_string(&p).at(&p)?;
     let info: CheckpointInfo = serde_json::from_str(&text).map_err(|e| Error::data(&p, e))?;
-    let k = info.model.classes();
-    if info.classes.len() != k {
-        return Err(Error::data(
-            &p,
-            format!(
-                "classes {:?} for a model with {k} outputs",
-                info.classes.names()
-            ),
-        ));
+    match info.model.class_mismatch(&info.classes) {
+        Some(why) => Err(Error::data(&p, why)),
+        None => Ok(info),
     }
-    Ok(info)
 }
 
 /// Replace `dir` with the checkpoint `write` puts into a fresh `<dir>.partial`.

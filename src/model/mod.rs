@@ -260,6 +260,19 @@ impl ModelConfig {
         }
     }
 
+    /// Why `classes` cannot label this network's outputs (one name per output), if they
+    /// cannot: what [`Trainer::with_classes`] and a checkpoint's reader both check.
+    pub(crate) fn class_mismatch(&self, classes: &crate::Classes) -> Option<String> {
+        let k = self.classes();
+        (classes.len() != k).then(|| {
+            format!(
+                "{} classes {:?} for a model with {k} outputs",
+                classes.len(),
+                classes.names()
+            )
+        })
+    }
+
     /// The workbook columns the model takes beside the image (empty for image-only models).
     pub fn covariates(&self) -> &[String] {
         match self {

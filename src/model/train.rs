@@ -209,16 +209,8 @@ impl Trainer {
     /// Name the classes (index order, as the labels count them) and the positive one, so
     /// that a checkpoint alone can label its outputs; there must be one per model output.
     pub fn with_classes(mut self, classes: Classes) -> Result<Self> {
-        let k = self.model_config.classes();
-        if classes.len() != k {
-            return Err(Error::input(
-                "classes",
-                format!(
-                    "{} classes {:?} for a model with {k} outputs",
-                    classes.len(),
-                    classes.names()
-                ),
-            ));
+        if let Some(why) = self.model_config.class_mismatch(&classes) {
+            return Err(Error::input("classes", why));
         }
         self.classes = classes;
         Ok(self)

@@ -378,8 +378,7 @@ impl Validation for EvalValidation {
         classes: &Classes,
     ) -> Result<ValidationMetrics> {
         let predicted: Vec<usize> = probs.iter().map(|p| argmax(p)).collect();
-        let names: Vec<String> = (0..classes.len()).map(|c| c.to_string()).collect();
-        let cm = ConfusionMatrix::from_indices(labels, &predicted, &names)?;
+        let cm = ConfusionMatrix::from_indices(labels, &predicted, classes.names())?;
         let roc_auc = classes.positive().and_then(|positive| {
             let scores: Vec<f64> = probs.iter().map(|p| p[positive]).collect();
             eval::roc_auc(&classes.is_positive(labels), &scores).ok()

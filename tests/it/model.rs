@@ -628,9 +628,31 @@ fn seed_cnn_with_batch_norm() {
     t.fit(&train, None, &mut Silent).unwrap();
     let dir = tempfile::tempdir().unwrap();
     t.save(dir.path()).unwrap();
-    let (_, m) = load_model(dir.path(), ComputeDevice::Cpu).unwrap();
+    let (info, m) = load_model(dir.path(), ComputeDevice::Cpu).unwrap();
     let p = probabilities(&m, &train, 32, &cpu()).unwrap();
     assert_eq!(p, t.predict(&train).unwrap());
+
+    // Classes never named are saved by index, the second positive (label 1).
+    assert_eq!(info.classes, mammolab::Classes::indexed(2));
+    // One name per output, checked by the trainer and by the checkpoint's reader alike.
+    let three = mammolab::Classes::new(vec!["a".into(), "b".into(), "c".into()], None).unwrap();
+    let Err(e) = t.with_classes(three) else {
+        panic!("three names for two outputs were taken")
+    };
+    let e = e.to_string();
+    assert!(e.contains("3 classes") && e.contains("2 outputs"), "{e}");
+    let config = dir.path().join("config.json");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let tampered = text.replacen("\"class_0\",", "\"class_0\", \"class_2\",", 1);
+    assert_ne!(text, tampered);
+    std::fs::write(&config, tampered).unwrap();
+    let e = load_model(dir.path(), ComputeDevice::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("config.json") && e.contains("3 classes") && e.contains("2 outputs"),
+        "{e}"
+    );
 }
 
 /// tests/data/torch_reference.json (made by tests/python/make_torch_reference.py).
