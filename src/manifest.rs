@@ -233,7 +233,8 @@ pub struct ImageRoot {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SynthInfo {
-    /// `ci`, `default` or `large`.
+    /// `ci`, `default` or `large` (the hospital export), `cbis-ddsm-ci` or
+    /// `cbis-ddsm-default` (the CBIS-DDSM twin).
     pub profile: String,
     /// The generator seed.
     pub seed: u64,

@@ -38,6 +38,21 @@ enum Weights {
     None,
 }
 
+/// `synth --profile`: which download the generated folder imitates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Twin {
+    /// The hospital export at the ci scale.
+    Ci,
+    /// The hospital export at the default scale.
+    Default,
+    /// The hospital export at the large scale.
+    Large,
+    /// Seed 001's hospital export (`--scale`, default `default`).
+    HospitalExport,
+    /// The CBIS-DDSM download (`--scale ci|default`, default `default`).
+    CbisDdsm,
+}
+
 /// `--grad-clip`: a positive number, or `none`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Clip(Option<f64>);
@@ -125,9 +140,15 @@ const RESUME_CONFLICTS: &[&str] = &[
 enum Command {
     /// Generate a synthetic cohort shaped like seed 001's hospital export.
     Synth {
-        /// ci (small, for tests and CI), default (seed 001's sizes) or large (5x, for benchmarks).
+        /// What to imitate: hospital-export (seed 001's workbooks and image folders) or
+        /// cbis-ddsm (the TCIA download: four CSVs, DICOM folders); ci, default and large
+        /// are short for hospital-export at that scale.
         #[arg(long, default_value = "default")]
-        profile: Profile,
+        profile: Twin,
+        /// ci (small, for tests and CI), default (seed 001's sizes; CBIS-DDSM: 2560 x 1600
+        /// films) or large (hospital export only: 5x, for benchmarks).
+        #[arg(long)]
+        scale: Option<Profile>,
         /// Output folder (created; must be empty unless --force).
         #[arg(long)]
         out: PathBuf,
@@ -483,56 +504,40 @@ fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Synth {
             profile,
+            scale,
             out,
             seed,
             conspicuity,
             force,
             json,
         } => {
-            let mut opts = SynthOptions::new(profile)
-                .with_seed(seed)
-                .with_overwrite(force);
-            if let Some(c) = conspicuity {
-                opts = opts.with_conspicuity(c);
-            }
-            let t = Instant::now();
-            let s = synth::generate(&opts, &out)?;
-            let seconds = t.elapsed().as_secs_f64();
-            if json {
-                let mut v = serde_json::to_value(&s)?;
-                v["seconds"] = serde_json::json!((seconds * 100.0).round() / 100.0);
-                println!("{v}");
+            let (twin, scale) =
+                match (profile, scale) {
+                    (Twin::Ci | Twin::Default | Twin::Large, Some(_)) => anyhow::bail!(
+                    "--profile {} names a scale already; use --profile hospital-export --scale ...",
+                    profile.to_possible_value().expect("no skipped values").get_name()
+                ),
+                    (Twin::Ci, None) => (Twin::HospitalExport, Profile::Ci),
+                    (Twin::Default, None) => (Twin::HospitalExport, Profile::Default),
+                    (Twin::Large, None) => (Twin::HospitalExport, Profile::Large),
+                    (t, s) => (t, s.unwrap_or(Profile::Default)),
+                };
+            if twin == Twin::CbisDdsm {
+                let mut opts = synth::cbis::CbisOptions::new(scale)?
+                    .with_seed(seed)
+                    .with_overwrite(force);
+                if let Some(c) = conspicuity {
+                    opts = opts.with_conspicuity(c);
+                }
+                synth_cbis(&opts, &out, json)?;
             } else {
-                let c = &s.counts;
-                println!(
-                    "synthetic cohort `{}` (seed {}) in {}",
-                    s.profile,
-                    s.seed,
-                    s.out.display()
-                );
-                println!(
-                    "  datacombined.xlsx: Cancer {} rows, Non-Cancer {} rows, {} columns",
-                    c.cancer_rows, c.non_cancer_rows, c.main_columns
-                );
-                println!(
-                    "  data_validation_x.xlsx: {} rows, {} columns",
-                    c.validation_rows, c.validation_columns
-                );
-                println!(
-                    "  exact UniqueKey matches: {} of {} Cancer rows; after normalising keys: {}",
-                    c.exact_key_matches, c.cancer_rows, c.normalised_key_matches
-                );
-                println!(
-                    "  {} patients, {} studies, {} images ({} DICOM, {} JPG files)",
-                    c.patients, c.studies, c.images, c.dicom_files, c.jpg_files
-                );
-                println!("  {} planted faults listed in ground_truth.json", s.faults);
-                println!(
-                    "  {} files, {:.1} MiB, {:.1} s",
-                    s.files,
-                    s.bytes as f64 / (1024.0 * 1024.0),
-                    seconds
-                );
+                let mut opts = SynthOptions::new(scale)
+                    .with_seed(seed)
+                    .with_overwrite(force);
+                if let Some(c) = conspicuity {
+                    opts = opts.with_conspicuity(c);
+                }
+                synth_hospital(&opts, &out, json)?;
             }
         }
         Command::Sheets { file, json, cells } => {
@@ -1258,4 +1263,92 @@ fn cell_json(v: &mammolab::ingest::sheets::Value) -> serde_json::Value {
         Value::Excel(_) => serde_json::json!(v.to_text()),
         Value::Empty | Value::Error(_) => serde_json::Value::Null,
     }
+}
+
+/// `synth` for the hospital export: generate and report.
+fn synth_hospital(opts: &SynthOptions, out: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    let t = Instant::now();
+    let s = synth::generate(opts, out)?;
+    let seconds = t.elapsed().as_secs_f64();
+    if json {
+        print_json_with_seconds(&s, seconds)?;
+    } else {
+        let c = &s.counts;
+        println!(
+            "synthetic cohort `{}` (seed {}) in {}",
+            s.profile,
+            s.seed,
+            s.out.display()
+        );
+        println!(
+            "  datacombined.xlsx: Cancer {} rows, Non-Cancer {} rows, {} columns",
+            c.cancer_rows, c.non_cancer_rows, c.main_columns
+        );
+        println!(
+            "  data_validation_x.xlsx: {} rows, {} columns",
+            c.validation_rows, c.validation_columns
+        );
+        println!(
+            "  exact UniqueKey matches: {} of {} Cancer rows; after normalising keys: {}",
+            c.exact_key_matches, c.cancer_rows, c.normalised_key_matches
+        );
+        println!(
+            "  {} patients, {} studies, {} images ({} DICOM, {} JPG files)",
+            c.patients, c.studies, c.images, c.dicom_files, c.jpg_files
+        );
+        println!("  {} planted faults listed in ground_truth.json", s.faults);
+        print_size(s.files, s.bytes, seconds);
+    }
+    Ok(())
+}
+
+/// `synth --profile cbis-ddsm`: generate and report.
+fn synth_cbis(
+    opts: &synth::cbis::CbisOptions,
+    out: &std::path::Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    let t = Instant::now();
+    let s = synth::cbis::generate(opts, out)?;
+    let seconds = t.elapsed().as_secs_f64();
+    if json {
+        print_json_with_seconds(&s, seconds)?;
+        return Ok(());
+    }
+    let c = &s.counts;
+    println!(
+        "CBIS-DDSM twin `{}` (seed {}) in {}",
+        s.profile,
+        s.seed,
+        s.out.display()
+    );
+    for (name, rows) in &c.csv_rows {
+        println!("  {name}: {rows} rows");
+    }
+    println!(
+        "  CBIS-DDSM/: {} full mammograms, {} ROI mask series ({} crops in a series of their own), {} DICOM files",
+        c.full_mammograms, c.roi_series, c.crop_series, c.dicom_files
+    );
+    println!(
+        "  {} patients, {} lesions; every row's files in ground_truth.json",
+        c.patients, c.lesions
+    );
+    print_size(s.files, s.bytes, seconds);
+    Ok(())
+}
+
+/// `synth --json`: the summary as one JSON object, with the seconds it took.
+fn print_json_with_seconds(summary: &impl serde::Serialize, seconds: f64) -> anyhow::Result<()> {
+    let mut v = serde_json::to_value(summary)?;
+    v["seconds"] = serde_json::json!((seconds * 100.0).round() / 100.0);
+    println!("{v}");
+    Ok(())
+}
+
+/// The last line of `synth`'s summary.
+fn print_size(files: usize, bytes: u64, seconds: f64) {
+    println!(
+        "  {files} files, {:.1} MiB, {seconds:.1} s",
+        bytes as f64 / (1024.0 * 1024.0)
+    );
 }

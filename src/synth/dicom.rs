@@ -208,6 +208,12 @@ pub fn write_dicom(path: &Path, ctx: &HeaderContext<'_>, stored: Vec<u16>) -> Re
             PrimitiveValue::U16(SmallVec::from_vec(stored)),
         ),
     ]);
+    save(obj, uids::EXPLICIT_VR_LITTLE_ENDIAN, path)
+}
+
+/// Write `obj` as a DICOM file (preamble, file meta with mammolab's implementation UID, data
+/// set) in the given transfer syntax; one write for the whole file.
+pub fn save(obj: InMemDicomObject, transfer_syntax: &str, path: &Path) -> Result<()> {
     let err = |message: String| Error::DicomWrite {
         path: path.to_path_buf(),
         message,
@@ -215,12 +221,14 @@ pub fn write_dicom(path: &Path, ctx: &HeaderContext<'_>, stored: Vec<u16>) -> Re
     let file = obj
         .with_meta(
             FileMetaTableBuilder::new()
-                .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN)
+                .transfer_syntax(transfer_syntax)
                 .implementation_class_uid(IMPLEMENTATION_CLASS_UID)
                 .implementation_version_name(concat!("MAMMOLAB_", env!("CARGO_PKG_VERSION"))),
         )
         .map_err(|e| err(e.to_string()))?;
-    file.write_to_file(path).map_err(|e| err(e.to_string()))
+    let mut bytes = vec![];
+    file.write_all(&mut bytes).map_err(|e| err(e.to_string()))?;
+    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
 }
 
 /// Write the 8-bit JPG export (grayscale, quality 90).

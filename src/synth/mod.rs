@@ -25,6 +25,7 @@
 //! folders, patients in both classes, and non-ASCII folder names.
 
 pub use crate::calendar;
+pub mod cbis;
 pub mod dicom;
 pub mod phantom;
 pub mod plan;
@@ -123,7 +124,12 @@ pub struct SynthSummary {
 pub fn generate(opts: &SynthOptions, out: &Path) -> Result<SynthSummary> {
     opts.spec.validate()?;
     let _lock = crate::outlock::OutLock::folder(out)?;
-    prepare_out(out, opts.overwrite)?;
+    prepare_out(
+        out,
+        opts.overwrite,
+        &[COMBINED, LISTING, TRUTH, MANIFEST],
+        &[ROOT],
+    )?;
     let spec = &opts.spec;
     let seed = opts.seed;
     let plan = Plan::build(spec, seed);
@@ -161,7 +167,10 @@ pub fn generate(opts: &SynthOptions, out: &Path) -> Result<SynthSummary> {
     })
 }
 
-fn prepare_out(out: &Path, overwrite: bool) -> Result<()> {
+/// Make `out` ready for a cohort: created if missing; if it holds anything (besides the
+/// writer's lock) it must be a cohort being replaced (`overwrite`), whose `files` and
+/// `dirs` are removed first.
+fn prepare_out(out: &Path, overwrite: bool, files: &[&str], dirs: &[&str]) -> Result<()> {
     if out.exists() {
         let non_empty = fs::read_dir(out)
             .at(out)?
@@ -175,15 +184,17 @@ fn prepare_out(out: &Path, overwrite: bool) -> Result<()> {
                 ),
             });
         }
-        for f in [COMBINED, LISTING, TRUTH, MANIFEST] {
+        for f in files {
             let p = out.join(f);
             if p.exists() {
                 fs::remove_file(&p).at(&p)?;
             }
         }
-        let root = out.join(ROOT);
-        if root.exists() {
-            fs::remove_dir_all(&root).at(&root)?;
+        for d in dirs {
+            let root = out.join(d);
+            if root.exists() {
+                fs::remove_dir_all(&root).at(&root)?;
+            }
         }
     }
     fs::create_dir_all(out).at(out)

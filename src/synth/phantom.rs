@@ -119,6 +119,33 @@ pub struct LesionSite {
 /// # Shapes
 /// Output length is `rows * cols`, indexed `[row * cols + col]`, chest wall at column 0.
 pub fn render(spec: &PhantomSpec, rng: &mut Rng) -> (Vec<f32>, Option<LesionSite>) {
+    let Breast { mut px, inside } = render_breast(spec, rng);
+    let (h, w) = (spec.rows, spec.cols);
+    let site = spec.lesion.map(|lesion| {
+        let site = place_lesion(spec, rng, &inside, lesion);
+        draw_lesion(&mut px, w, h, &site, lesion, spec.conspicuity, rng);
+        site
+    });
+
+    // Quantum-like noise, then clamp.
+    for p in px.iter_mut() {
+        *p = (*p + 0.008 * rng.normal() as f32).clamp(0.0, 1.0);
+    }
+    (px, site)
+}
+
+/// A breast with no lesion and no noise yet, as [`render`] starts from it.
+pub struct Breast {
+    /// Row-major brightness, chest wall at column 0 (not clamped).
+    pub px: Vec<f32>,
+    /// The radial coordinate of each pixel in the silhouette: below 1 inside the breast,
+    /// 1 or more in the air around it.
+    pub inside: Vec<f32>,
+}
+
+/// Draw the breast of `spec` (silhouette, tissue, skin line, pectoral muscle); `spec.lesion`
+/// and `spec.conspicuity` are not used.
+pub fn render_breast(spec: &PhantomSpec, rng: &mut Rng) -> Breast {
     let (h, w) = (spec.rows, spec.cols);
     let (hf, wf) = (h as f32, w as f32);
     let noise_seed = rng.next_u64();
@@ -202,18 +229,7 @@ pub fn render(spec: &PhantomSpec, rng: &mut Rng) -> (Vec<f32>, Option<LesionSite
             px[i] = b;
         }
     }
-
-    let site = spec.lesion.map(|lesion| {
-        let site = place_lesion(spec, rng, &inside, lesion);
-        draw_lesion(&mut px, w, h, &site, lesion, spec.conspicuity, rng);
-        site
-    });
-
-    // Quantum-like noise, then clamp.
-    for p in px.iter_mut() {
-        *p = (*p + 0.008 * rng.normal() as f32).clamp(0.0, 1.0);
-    }
-    (px, site)
+    Breast { px, inside }
 }
 
 fn place_lesion(spec: &PhantomSpec, rng: &mut Rng, inside: &[f32], lesion: Lesion) -> LesionSite {
@@ -328,7 +344,13 @@ fn draw_lesion(
 }
 
 /// Visit the pixels within `reach` of the site's centre: `(index, dx, dy)`.
-fn for_box(w: usize, h: usize, site: &LesionSite, reach: f32, mut f: impl FnMut(usize, f32, f32)) {
+pub(super) fn for_box(
+    w: usize,
+    h: usize,
+    site: &LesionSite,
+    reach: f32,
+    mut f: impl FnMut(usize, f32, f32),
+) {
     let x0 = (site.x - reach).floor().max(0.0) as usize;
     let x1 = ((site.x + reach).ceil() as usize).min(w.saturating_sub(1));
     let y0 = (site.y - reach).floor().max(0.0) as usize;
@@ -341,7 +363,7 @@ fn for_box(w: usize, h: usize, site: &LesionSite, reach: f32, mut f: impl FnMut(
 }
 
 /// Hermite step from 0 at `e0` to 1 at `e1` (either order).
-fn smoothstep(e0: f32, e1: f32, x: f32) -> f32 {
+pub(super) fn smoothstep(e0: f32, e1: f32, x: f32) -> f32 {
     let t = ((x - e0) / (e1 - e0)).clamp(0.0, 1.0);
     t * t * (3.0 - 2.0 * t)
 }
@@ -370,7 +392,7 @@ fn value_noise(x: f32, y: f32, seed: u64) -> f32 {
 }
 
 /// Fractal (multi-octave) value noise, normalised to about [0, 1].
-fn fbm(x: f32, y: f32, seed: u64, octaves: u32) -> f32 {
+pub(super) fn fbm(x: f32, y: f32, seed: u64, octaves: u32) -> f32 {
     let (mut sum, mut amp, mut norm, mut f) = (0.0, 1.0, 0.0, 1.0);
     for o in 0..octaves {
         sum += amp * value_noise(x * f, y * f, seed.wrapping_add(o as u64 * 0x9E37));

@@ -10,6 +10,53 @@ fn mammolab(args: &[&str]) -> std::process::Output {
 }
 
 #[test]
+fn synth_cbis_ddsm_twin_and_its_scale_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cbis");
+    let out_s = out.to_str().unwrap();
+    let o = mammolab(&[
+        "synth",
+        "--profile",
+        "cbis-ddsm",
+        "--scale",
+        "ci",
+        "--out",
+        out_s,
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["profile"], "cbis-ddsm-ci");
+    assert_eq!(
+        v["counts"]["csv_rows"]["calc_case_description_test_set.csv"],
+        8
+    );
+    let m = out.join("manifest.toml");
+    let o = mammolab(&["manifest", m.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["checksums_verified"], 4);
+    for (args, says) in [
+        (
+            vec!["--profile", "ci", "--scale", "ci"],
+            "names a scale already",
+        ),
+        (
+            vec!["--profile", "cbis-ddsm", "--scale", "large"],
+            "scales ci and default",
+        ),
+    ] {
+        let other = dir.path().join("other");
+        let mut all = vec!["synth", "--out", other.to_str().unwrap()];
+        all.extend(args);
+        let o = mammolab(&all);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says) && err.lines().count() == 1, "{err}");
+    }
+}
+
+#[test]
 fn synth_json_and_manifest_check() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cohort");

@@ -1,5 +1,6 @@
 //! mammolab's integration tests: one binary (see `autotests = false` in Cargo.toml).
 
+mod cbis;
 mod cli;
 mod eval;
 mod ingest;

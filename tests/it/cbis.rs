@@ -1,0 +1,255 @@
+//! The CBIS-DDSM twin: the published layout, the DICOM as the download stores it, the
+//! ground truth against the files, determinism, and the manifest.
+//! (tests/python/test_cbis_twin.py reads the same twin with pandas and pydicom.)
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use dicom_dictionary_std::tags;
+use mammolab::ingest::dicom::read_image;
+use mammolab::manifest::Manifest;
+use mammolab::synth::cbis::{self, plan, CbisOptions, CbisSummary};
+use mammolab::synth::Profile;
+
+use crate::files_below;
+
+fn twin() -> &'static (tempfile::TempDir, CbisSummary) {
+    static TWIN: OnceLock<(tempfile::TempDir, CbisSummary)> = OnceLock::new();
+    TWIN.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = cbis::generate(&CbisOptions::new(Profile::Ci).unwrap(), dir.path())
+            .expect("generate the ci twin");
+        (dir, s)
+    })
+}
+
+fn truth(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(dir.join(cbis::TRUTH)).unwrap()).unwrap()
+}
+
+/// The header line and the data rows of a CSV (rows may hold quoted line breaks).
+fn read_csv(path: &Path) -> (String, Vec<Vec<String>>) {
+    let text = fs::read_to_string(path).unwrap();
+    let (header, body) = text.split_once('\n').unwrap();
+    let mut rows = vec![];
+    let (mut row, mut cell, mut quoted) = (vec![], String::new(), false);
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cell.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => row.push(std::mem::take(&mut cell)),
+            ('\n', false) => {
+                row.push(std::mem::take(&mut cell));
+                rows.push(std::mem::take(&mut row));
+            }
+            (c, _) => cell.push(c),
+        }
+    }
+    (header.to_string(), rows)
+}
+
+#[test]
+fn csvs_have_the_published_columns_and_vocabularies() {
+    let (dir, s) = twin();
+    for (name, columns) in [
+        ("mass_case_description_train_set.csv", plan::MASS_COLUMNS),
+        ("mass_case_description_test_set.csv", plan::MASS_COLUMNS),
+        ("calc_case_description_train_set.csv", plan::CALC_COLUMNS),
+        ("calc_case_description_test_set.csv", plan::CALC_COLUMNS),
+    ] {
+        let (header, rows) = read_csv(&dir.path().join(name));
+        assert_eq!(header, columns.join(","), "{name}");
+        assert_eq!(rows.len(), s.counts.csv_rows[name], "{name}");
+        let mut newline = 0;
+        for r in &rows {
+            assert_eq!(r.len(), 14, "{name}: {r:?}");
+            assert!(r[0].starts_with("P_") && r[0].len() == 7, "{}", r[0]);
+            assert!(["1", "2", "3", "4"].contains(&r[1].as_str()));
+            assert!(["LEFT", "RIGHT"].contains(&r[2].as_str()));
+            assert!(["CC", "MLO"].contains(&r[3].as_str()));
+            let expected_type = if name.starts_with("mass") {
+                "mass"
+            } else {
+                "calcification"
+            };
+            assert_eq!(r[5], expected_type);
+            assert!(["MALIGNANT", "BENIGN", "BENIGN_WITHOUT_CALLBACK"].contains(&r[9].as_str()));
+            // UID paths: <case>/<study UID>/<series UID>/00000n.dcm, never the TCIA folders.
+            let case = format!(
+                "{}-{}_{}_{}_{}",
+                if name.starts_with("mass") {
+                    "Mass"
+                } else {
+                    "Calc"
+                },
+                if name.contains("train") {
+                    "Training"
+                } else {
+                    "Test"
+                },
+                r[0],
+                r[2],
+                r[3]
+            );
+            let full: Vec<&str> = r[11].split('/').collect();
+            assert_eq!(full.len(), 4);
+            assert_eq!(full[0], case);
+            assert!(full[1].starts_with("2.25.") && full[2].starts_with("2.25."));
+            assert_eq!(full[3], "000000.dcm");
+            assert!(r[12].starts_with(&format!("{case}_{}/", r[4])));
+            newline += r[13].ends_with('\n') as usize;
+        }
+        assert!(newline > 0, "{name}: no ROI path ends in a newline");
+    }
+}
+
+#[test]
+fn every_row_names_files_that_exist_and_nothing_else_is_written() {
+    let (dir, s) = twin();
+    let t = truth(dir.path());
+    let rows = t["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), s.counts.csv_rows.values().sum::<usize>());
+    let mut named = BTreeSet::new();
+    for r in rows {
+        for k in ["full", "mask", "crop"] {
+            let f = r[k].as_str().unwrap();
+            assert!(dir.path().join(f).is_file(), "{f}");
+            named.insert(f.to_string());
+        }
+    }
+    let on_disk: BTreeSet<String> = files_below(&dir.path().join(plan::DOWNLOAD_ROOT))
+        .into_iter()
+        .map(|p| format!("{}/{}", plan::DOWNLOAD_ROOT, p.display()))
+        .collect();
+    assert_eq!(on_disk, named);
+    assert_eq!(on_disk.len(), s.counts.dicom_files);
+    assert_eq!(
+        s.counts.dicom_files,
+        s.counts.full_mammograms + 2 * s.counts.roi_series
+    );
+    assert!(s.counts.crop_series >= 1);
+    assert!(on_disk
+        .iter()
+        .any(|f| f.contains("/1.000000-cropped images-")));
+    // Several abnormalities on one film, and one lesion on both views.
+    assert!(rows.iter().any(|r| r["abnormality_id"] == 2));
+    assert!(s.counts.lesions < rows.len());
+}
+
+#[test]
+fn dicom_is_stored_as_the_download_stores_it() {
+    let (dir, _) = twin();
+    let t = truth(dir.path());
+    for r in t["rows"].as_array().unwrap().iter().step_by(3) {
+        let full = r["full"].as_str().unwrap();
+        let obj = dicom_object::open_file(dir.path().join(full)).unwrap();
+        assert_eq!(
+            obj.meta().transfer_syntax().trim_end_matches('\0'),
+            "1.2.840.10008.1.2",
+            "{full}: Implicit VR Little Endian"
+        );
+        let get = |o: &dicom_object::DefaultDicomObject, tag| {
+            o.element(tag).unwrap().to_str().unwrap().trim().to_string()
+        };
+        let case = r["case"].as_str().unwrap();
+        assert_eq!(get(&obj, tags::PATIENT_ID), case);
+        assert_eq!(get(&obj, tags::SOP_CLASS_UID), "1.2.840.10008.5.1.4.1.1.7");
+        assert_eq!(get(&obj, tags::SERIES_DESCRIPTION), "full mammogram images");
+        // The folder names end in the last five digits of the study and series UIDs.
+        let parts: Vec<&str> = full.split('/').collect();
+        let tail = |s: String| s[s.len() - 5..].to_string();
+        assert!(parts[2].ends_with(&tail(get(&obj, tags::STUDY_INSTANCE_UID))));
+        assert!(parts[3].ends_with(&tail(get(&obj, tags::SERIES_INSTANCE_UID))));
+
+        let img = read_image(dir.path().join(full), 0).unwrap();
+        assert_eq!((img.info.rows, img.info.columns), (640, 400));
+        assert_eq!(img.info.bits_allocated, 16);
+        let mask = read_image(dir.path().join(r["mask"].as_str().unwrap()), 0).unwrap();
+        assert_eq!(mask.info.bits_allocated, 8);
+        assert_eq!((mask.info.rows, mask.info.columns), (640, 400));
+        assert!(mask.stored.iter().all(|&v| v == 0.0 || v == 255.0));
+        // The truth's box is the mask's.
+        let b: Vec<usize> = r["bbox"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect();
+        let lit: Vec<usize> = (0..mask.stored.len())
+            .filter(|&i| mask.stored[i] > 0.0)
+            .collect();
+        assert_eq!(lit.iter().map(|i| i % 400).min(), Some(b[0]));
+        assert_eq!(lit.iter().map(|i| i / 400).min(), Some(b[1]));
+        assert_eq!(lit.iter().map(|i| i % 400).max(), Some(b[2] - 1));
+        assert_eq!(lit.iter().map(|i| i / 400).max(), Some(b[3] - 1));
+        // The crop is 16-bit, holds the box, and its pixels are the full film's.
+        let crop = read_image(dir.path().join(r["crop"].as_str().unwrap()), 0).unwrap();
+        assert_eq!(crop.info.bits_allocated, 16);
+        let (ch, cw) = (crop.info.rows as usize, crop.info.columns as usize);
+        assert!(cw >= b[2] - b[0] && ch >= b[3] - b[1]);
+        let first = crop.stored[0];
+        let at = (0..img.stored.len()).find(|&i| {
+            img.stored[i] == first
+                && (0..cw.min(8))
+                    .all(|k| i + k < img.stored.len() && img.stored[i + k] == crop.stored[k])
+        });
+        assert!(at.is_some(), "crop of {full} is not cut from it");
+    }
+}
+
+#[test]
+fn same_seed_same_bytes_and_the_manifest_verifies() {
+    let (dir, _) = twin();
+    let again = tempfile::tempdir().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    pool.install(|| cbis::generate(&CbisOptions::new(Profile::Ci).unwrap(), again.path()))
+        .unwrap();
+    let a = files_below(dir.path());
+    assert_eq!(a, files_below(again.path()));
+    for f in &a {
+        assert!(
+            fs::read(dir.path().join(f)).unwrap() == fs::read(again.path().join(f)).unwrap(),
+            "{} differs between two runs with seed 1",
+            f.display()
+        );
+    }
+    let m = Manifest::open(dir.path().join(cbis::MANIFEST)).unwrap();
+    m.verify().unwrap();
+    assert_eq!(m.tables.len(), 4);
+    assert_eq!(m.sheets.len(), 4);
+    assert_eq!(m.positive_class().unwrap().as_deref(), Some("malignant"));
+    // The committed template is the twin's manifest without its checksums and synth block.
+    let template = Manifest::open(crate::repo().join("data-manifests/cbis-ddsm.toml")).unwrap();
+    let strip = |m: &Manifest| {
+        let tables: Vec<_> = m
+            .tables
+            .iter()
+            .map(|t| (t.id.clone(), t.path.clone()))
+            .collect();
+        (
+            tables,
+            m.sheets.clone(),
+            m.key.clone(),
+            m.image_roots.clone(),
+            m.classes.clone(),
+        )
+    };
+    assert_eq!(strip(&template), strip(&m));
+    // Refuses a non-empty folder; a large twin is refused.
+    let err = cbis::generate(
+        &CbisOptions::new(Profile::Ci).unwrap(),
+        &crate::repo().join("src"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("not empty"), "{err}");
+    assert!(CbisOptions::new(Profile::Large).is_err());
+}
