@@ -115,7 +115,7 @@ pub struct Table {
 pub struct Sheet {
     /// The [`Table::id`] this sheet belongs to.
     pub table: String,
-    /// Sheet name (ignored for CSV tables).
+    /// Sheet name (a CSV table has one sheet, named by the file's stem).
     pub name: String,
     /// How a row's class is decided.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -167,7 +167,7 @@ enum Command {
     },
     /// List the sheets of a workbook with their rows, columns and dtypes.
     Sheets {
-        /// The workbook (.xlsx, .xlsm, .xls, .xlsb, .ods).
+        /// The workbook (.xlsx, .xlsm, .xls, .xlsb, .ods) or CSV file (one sheet, named by its stem).
         file: PathBuf,
         /// Print one JSON object instead of a table.
         #[arg(long)]

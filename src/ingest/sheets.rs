@@ -1,4 +1,5 @@
-//! Spreadsheets (.xlsx, .xlsm, .xls, .xlsb, .ods) into typed cells and polars DataFrames.
+//! Spreadsheets (.xlsx, .xlsm, .xls, .xlsb, .ods) and CSV files into typed cells and polars
+//! DataFrames.
 //!
 //! A [`Sheet`] keeps every cell as the workbook stored it ([`Value`]), so the merge can tell
 //! an Excel date from the text `"2014-12-25"`; [`Sheet::to_dataframe`] gives the typed
@@ -27,6 +28,9 @@
 //!   text, and listed in [`Sheet::warnings`] (cell, stored text, how it was read).
 //! - **A sheet that cannot be read**: [`read_workbook`] lists it with its reason and reads
 //!   the others; [`read_sheet`] and [`read_all`] fail with the sheet's name.
+//! - **CSV files** (the metadata of every public download) are a workbook of one sheet named
+//!   by the file's stem (`mass_case_description_train_set`); each field is typed as
+//!   [`csv_cell`] says, and the rules above apply to the grid (header, names, empty rows).
 //! - **Dates**: a workbook in the 1904 date system (old Mac Excel) is read as such: its
 //!   serials are moved to the 1900 system's, so `Value::Excel` always counts from 1899-12-30.
 
@@ -249,14 +253,28 @@ pub(crate) fn open(path: &Path) -> Result<Sheets<BufReader<File>>> {
     })
 }
 
-/// Names of the worksheets of a workbook, in order.
+/// Names of the worksheets of a workbook, in order (a CSV file has one, its file stem).
 pub fn sheet_names(path: impl AsRef<Path>) -> Result<Vec<String>> {
-    Ok(open(path.as_ref())?.sheet_names())
+    let path = path.as_ref();
+    if is_csv(path) {
+        return Ok(vec![csv_sheet_name(path)]);
+    }
+    Ok(open(path)?.sheet_names())
 }
 
-/// Read one worksheet.
+/// Read one worksheet (of a CSV file: the one named by its stem).
 pub fn read_sheet(path: impl AsRef<Path>, sheet: &str, options: &SheetOptions) -> Result<Sheet> {
     let path = path.as_ref();
+    if is_csv(path) {
+        let name = csv_sheet_name(path);
+        if sheet != name {
+            return Err(workbook_err(
+                path,
+                format!("no sheet `{sheet}` (a CSV file has one sheet, `{name}`)"),
+            ));
+        }
+        return read_csv_sheet(path, options);
+    }
     let mut wb = open(path)?;
     read_from(&mut wb, path, sheet, options)
 }
@@ -264,6 +282,9 @@ pub fn read_sheet(path: impl AsRef<Path>, sheet: &str, options: &SheetOptions) -
 /// Read every worksheet of a workbook.
 pub fn read_all(path: impl AsRef<Path>, options: &SheetOptions) -> Result<Vec<Sheet>> {
     let path = path.as_ref();
+    if is_csv(path) {
+        return Ok(vec![read_csv_sheet(path, options)?]);
+    }
     let mut wb = open(path)?;
     wb.sheet_names()
         .iter()
@@ -276,6 +297,12 @@ pub fn read_all(path: impl AsRef<Path>, options: &SheetOptions) -> Result<Vec<Sh
 /// that is not a readable workbook at all is still an error.
 pub fn read_workbook(path: impl AsRef<Path>, options: &SheetOptions) -> Result<Workbook> {
     let path = path.as_ref();
+    if is_csv(path) {
+        return Ok(Workbook {
+            sheets: vec![read_csv_sheet(path, options)?],
+            unreadable: vec![],
+        });
+    }
     let mut wb = open(path)?;
     let mut book = Workbook {
         sheets: vec![],
@@ -380,6 +407,21 @@ fn read_from(
             }
         }
     }
+    sheet_from_grid(path, sheet, grid, (r0, c0), options, warnings)
+}
+
+/// The header, unique column names and data rows of a grid of cells whose top-left cell is
+/// at `(r0, c0)` (0-based) of the sheet (see the module rules).
+fn sheet_from_grid(
+    path: &Path,
+    sheet: &str,
+    grid: Vec<Vec<Value>>,
+    (r0, c0): (u32, u32),
+    options: &SheetOptions,
+    warnings: Vec<String>,
+) -> Result<Sheet> {
+    let height = grid.len();
+    let width = grid.first().map_or(0, Vec::len);
     let is_empty_row = |r: &[Value]| r.iter().all(|v| *v == Value::Empty);
     let header_idx = match options.header_row {
         Some(row) => {
@@ -463,6 +505,108 @@ fn read_from(
         row_numbers,
         warnings,
     })
+}
+
+/// Whether `path` names a CSV file (by its extension, in any case).
+pub fn is_csv(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+}
+
+/// The one sheet of a CSV file is named by the file's stem.
+fn csv_sheet_name(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Read a CSV file as one sheet (polars' CSV reader: RFC 4180 quoting, line breaks inside
+/// quotes, UTF-8). Every field is read as text and typed as [`csv_cell`] says; the sheet's
+/// row numbers count records, the header's being 1.
+fn read_csv_sheet(path: &Path, options: &SheetOptions) -> Result<Sheet> {
+    if !path.is_file() {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if let Err(e) = std::str::from_utf8(&bytes) {
+        let line = 1 + bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        return Err(workbook_err(
+            path,
+            format!("line {line} is not UTF-8 text; save the file as UTF-8 (CSV UTF-8 in Excel)"),
+        ));
+    }
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return sheet_from_grid(path, &csv_sheet_name(path), vec![], (0, 0), options, vec![]);
+    }
+    let df = CsvReadOptions::default()
+        .with_has_header(false)
+        .with_infer_schema_length(Some(0))
+        .with_parse_options(CsvParseOptions::default().with_missing_is_null(true))
+        .try_into_reader_with_file_path(Some(PathBuf::from(path)))
+        .and_then(|r| r.finish())
+        .map_err(|e| workbook_err(path, csv_error(&e.to_string())))?;
+    let columns: Vec<&StringChunked> = df
+        .columns()
+        .iter()
+        .map(|c| c.str())
+        .collect::<PolarsResult<_>>()
+        .map_err(|e| workbook_err(path, e.to_string()))?;
+    let grid: Vec<Vec<Value>> = (0..df.height())
+        .map(|i| columns.iter().map(|c| csv_cell(c.get(i))).collect())
+        .collect();
+    sheet_from_grid(path, &csv_sheet_name(path), grid, (0, 0), options, vec![])
+}
+
+/// polars' CSV error in the words of someone who opened the file in a text editor.
+fn csv_error(polars: &str) -> String {
+    if polars.contains("more fields than") {
+        "a record has more fields than the header line (a comma inside an unquoted cell?)".into()
+    } else if polars.contains("not properly escaped") {
+        "a quoted field is not closed, or a quote inside it is not doubled".into()
+    } else {
+        let first = polars.lines().next().unwrap_or(polars);
+        format!("not a readable CSV file ({first})")
+    }
+}
+
+/// The cell a CSV field is read as: no field or an empty one is empty; a whole number
+/// without a leading zero (`-12`, `0`, not `007`) is an integer; other text that is a
+/// decimal number (`1.5`, `-2e3`, ` 41 `: spaces around are allowed, `inf` and `nan` are
+/// not numbers) is a float; `True`/`TRUE`/`true` and `False`/`FALSE`/`false` are booleans
+/// (pandas' defaults); everything else is text, as written. Unlike pandas' defaults, `NA`,
+/// `N/A` or `null` stay text, and `007` keeps its zeros (an identifier, not the number 7).
+pub fn csv_cell(field: Option<&str>) -> Value {
+    let Some(text) = field.filter(|t| !t.is_empty()) else {
+        return Value::Empty;
+    };
+    let t = text.trim();
+    let digits = t.strip_prefix('-').unwrap_or(t);
+    let leading_zero = digits.len() > 1 && digits.starts_with('0') && !digits.starts_with("0.");
+    if !t.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && !leading_zero {
+        if let Ok(i) = t.parse::<i64>() {
+            return Value::Int(i);
+        }
+    }
+    let numeric = t.bytes().any(|b| b.is_ascii_digit())
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'));
+    if numeric && !leading_zero {
+        if let Ok(f) = t.parse::<f64>() {
+            return Value::Float(f);
+        }
+    }
+    match t {
+        "True" | "TRUE" | "true" => Value::Bool(true),
+        "False" | "FALSE" | "false" => Value::Bool(false),
+        _ => Value::Text(text.to_string()),
+    }
 }
 
 /// The dtype a column gets (see the module rules).
@@ -650,6 +794,49 @@ fn dtype_name(k: Kind) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_fields_are_typed_without_losing_text() {
+        assert_eq!(csv_cell(None), Value::Empty);
+        assert_eq!(csv_cell(Some("")), Value::Empty);
+        assert_eq!(csv_cell(Some("-12")), Value::Int(-12));
+        assert_eq!(csv_cell(Some("0")), Value::Int(0));
+        assert_eq!(csv_cell(Some(" 41 ")), Value::Int(41));
+        assert_eq!(csv_cell(Some("007")), Value::Text("007".into()));
+        assert_eq!(csv_cell(Some("0.25")), Value::Float(0.25));
+        assert_eq!(csv_cell(Some("-2e3")), Value::Float(-2000.0));
+        assert_eq!(csv_cell(Some("inf")), Value::Text("inf".into()));
+        assert_eq!(csv_cell(Some("N/A")), Value::Text("N/A".into()));
+        assert_eq!(csv_cell(Some("TRUE")), Value::Bool(true));
+        assert_eq!(csv_cell(Some("a.dcm\n")), Value::Text("a.dcm\n".into()));
+        assert_eq!(csv_cell(Some("1.2.3")), Value::Text("1.2.3".into()));
+    }
+
+    #[test]
+    fn a_csv_file_is_one_sheet_named_by_its_stem() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cases.CSV");
+        std::fs::write(&p, "id,,id,path\n007,1,x,\"a\nb\"\n\n,2.5,y,c\n").unwrap();
+        assert_eq!(sheet_names(&p).unwrap(), ["cases"]);
+        let s = read_sheet(&p, "cases", &SheetOptions::default()).unwrap();
+        assert_eq!(s.columns, ["id", "column_B", "id_2", "path"]);
+        assert_eq!(s.row_numbers, [2, 4]);
+        assert_eq!(s.rows[0][0], Value::Text("007".into()));
+        assert_eq!(s.rows[0][3], Value::Text("a\nb".into()));
+        assert_eq!(s.rows[1][0], Value::Empty);
+        assert_eq!(s.rows[1][1], Value::Float(2.5));
+        let err = read_sheet(&p, "Sheet1", &SheetOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("one sheet, `cases`"), "{err}");
+        std::fs::write(&p, "a,b\n1,2,3\n").unwrap();
+        let err = read_workbook(&p, &SheetOptions::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("more fields than the header"),
+            "{err}"
+        );
+        std::fs::write(&p, b"a,b\n1,2\n\xff,3\n").unwrap();
+        let err = read_all(&p, &SheetOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("line 3 is not UTF-8"), "{err}");
+    }
 
     #[test]
     fn excel_serials_and_letters() {
