@@ -224,9 +224,44 @@ pub struct ImageRoot {
     /// Column whose value names an image file (without extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_column: Option<String>,
+    /// How a `file_column` value finds its file (`match = "file_name"`, the default, or
+    /// `"case_folder"`).
+    #[serde(
+        default,
+        rename = "match",
+        skip_serializing_if = "FileMatch::is_file_name"
+    )]
+    pub match_by: FileMatch,
+    /// Column whose value names a row's lesion folder (CBIS-DDSM's `ROI mask file path`,
+    /// matched by its case folder like `match = "case_folder"`): the folder's two images
+    /// are the ROI mask (the one the size of the row's image) and the lesion crop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roi_column: Option<String>,
     /// Class rule for images that no table lists (seed 003's patches carry it in the name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<LabelRule>,
+}
+
+/// How a table cell finds its image file below an image root.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileMatch {
+    /// By the file name without folders or extension, in any case, anywhere below the root
+    /// (seed 001's `FILE0004`; a path from another machine is cut to its name).
+    #[default]
+    FileName,
+    /// By the value's first folder: the one image file inside the folder of that name
+    /// directly below the root (CBIS-DDSM: the cell
+    /// `Mass-Training_P_00001_LEFT_CC/<UID>/<UID>/000000.dcm` names no file of the download,
+    /// whose file is `Mass-Training_P_00001_LEFT_CC/07-20-2016-DDSM-74994/1.000000-full
+    /// mammogram images-24515/1-1.dcm`).
+    CaseFolder,
+}
+
+impl FileMatch {
+    fn is_file_name(&self) -> bool {
+        *self == FileMatch::FileName
+    }
 }
 
 /// How a synthetic cohort was generated.

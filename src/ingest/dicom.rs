@@ -84,6 +84,21 @@ fn open_header(path: &Path) -> Result<DefaultDicomObject> {
         .map_err(|e| dicom_err(path, e))
 }
 
+/// Rows and Columns (0028,0010/0011) from the header (stops before the pixel data).
+pub fn read_size(path: impl AsRef<Path>) -> Result<(u32, u32)> {
+    let path = path.as_ref();
+    let obj = open_header(path)?;
+    let num = |tag, name| {
+        text(&obj, tag)
+            .and_then(|s| s.parse::<u32>().ok())
+            .ok_or_else(|| dicom_err(path, format!("no {name} in the header")))
+    };
+    Ok((
+        num(tags::ROWS, "Rows (0028,0010)")?,
+        num(tags::COLUMNS, "Columns (0028,0011)")?,
+    ))
+}
+
 /// Read the header fields (stops before the pixel data, so it is fast).
 pub fn read_header(path: impl AsRef<Path>) -> Result<DicomHeader> {
     let path = path.as_ref();

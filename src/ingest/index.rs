@@ -19,6 +19,8 @@ pub struct ImageIndex {
     /// All files found, relative to the base folder given to [`ImageIndex::build`].
     pub files: Vec<PathBuf>,
     by_name: HashMap<(String, String), Vec<usize>>,
+    /// Files by the folder they are in directly below their root (lower case) and extension.
+    by_folder: HashMap<(String, String), Vec<usize>>,
 }
 
 /// The result of looking a file up.
@@ -80,17 +82,35 @@ impl ImageIndex {
     /// Walk `roots` (relative to `base`) and index every file whose extension is in
     /// `extensions` (lower case, no dot; empty = all files).
     pub fn build(base: &Path, roots: &[PathBuf], extensions: &[String]) -> Result<Self> {
-        let mut files = vec![];
+        // (file relative to base, its folder directly below the root)
+        let mut files: Vec<(PathBuf, String)> = vec![];
         for r in roots {
-            let mut found = files_below(&base.join(r))?;
+            let root = base.join(r);
+            let mut found = files_below(&root)?;
             found.retain(|p| extensions.is_empty() || extensions.contains(&ext_of(p)));
-            files.extend(
-                found
-                    .into_iter()
-                    .map(|p| p.strip_prefix(base).map(Path::to_path_buf).unwrap_or(p)),
-            );
+            files.extend(found.into_iter().map(|p| {
+                let folder = p
+                    .strip_prefix(&root)
+                    .ok()
+                    .filter(|rel| rel.components().count() > 1)
+                    .and_then(|rel| rel.components().next())
+                    .map(|c| c.as_os_str().to_string_lossy().to_lowercase())
+                    .unwrap_or_default();
+                let rel = p.strip_prefix(base).map(Path::to_path_buf).unwrap_or(p);
+                (rel, folder)
+            }));
         }
         files.sort();
+        let mut by_folder: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        for (i, (f, folder)) in files.iter().enumerate() {
+            if !folder.is_empty() {
+                by_folder
+                    .entry((folder.clone(), ext_of(f)))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        let files: Vec<PathBuf> = files.into_iter().map(|(f, _)| f).collect();
         let mut by_name: HashMap<(String, String), Vec<usize>> = HashMap::new();
         for (i, f) in files.iter().enumerate() {
             let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -99,7 +119,36 @@ impl ImageIndex {
                 .or_default()
                 .push(i);
         }
-        Ok(Self { files, by_name })
+        Ok(Self {
+            files,
+            by_name,
+            by_folder,
+        })
+    }
+
+    /// The files with extension `ext` inside the case folder a cell names: the cell's first
+    /// folder (`Mass-Training_P_00001_LEFT_CC` of `Mass-Training_P_00001_LEFT_CC/1.3.6.../
+    /// 000000.dcm`, surrounding white space and line breaks ignored), a folder directly below
+    /// an image root, compared case-insensitively. Sorted.
+    pub fn in_case_folder(&self, cell: &str, ext: &str) -> Vec<PathBuf> {
+        let Some(folder) = components(cell.trim()).into_iter().next() else {
+            return vec![];
+        };
+        self.by_folder
+            .get(&(folder, ext.to_lowercase()))
+            .map(|v| v.iter().map(|&i| self.files[i].clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The one file with extension `ext` in the case folder a cell names (see
+    /// [`ImageIndex::in_case_folder`]).
+    pub fn by_case_folder(&self, cell: &str, ext: &str) -> Lookup {
+        let mut found = self.in_case_folder(cell, ext);
+        match found.len() {
+            0 => Lookup::Missing,
+            1 => Lookup::Found(found.remove(0)),
+            _ => Lookup::Ambiguous(found),
+        }
     }
 
     /// The file called `name` (any case, extension optional) with extension `ext`.

@@ -605,6 +605,8 @@ fn cohort_manifest(opts: &SynthOptions, out: &Path) -> Result<Manifest> {
         path: path.into(),
         formats: vec!["dcm".into(), "jpg".into()],
         file_column: Some("InputFileName".into()),
+        match_by: Default::default(),
+        roi_column: None,
         label: None,
     };
     Ok(Manifest {

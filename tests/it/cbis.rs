@@ -253,3 +253,101 @@ fn same_seed_same_bytes_and_the_manifest_verifies() {
     assert!(err.to_string().contains("not empty"), "{err}");
     assert!(CbisOptions::new(Profile::Large).is_err());
 }
+
+/// A copy of the ci twin to break.
+fn twin_copy() -> tempfile::TempDir {
+    let (dir, _) = twin();
+    let copy = tempfile::tempdir().unwrap();
+    for f in files_below(dir.path()) {
+        let to = copy.path().join(&f);
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        fs::copy(dir.path().join(&f), to).unwrap();
+    }
+    copy
+}
+
+#[test]
+fn merge_finds_every_rows_film_mask_and_crop_by_case_folder() {
+    let (dir, s) = twin();
+    let m = Manifest::open(dir.path().join(cbis::MANIFEST)).unwrap();
+    let r = mammolab::ingest::merge::merge(&m).unwrap();
+    let t = truth(dir.path());
+    let rows = t["rows"].as_array().unwrap();
+    assert_eq!(r.records.len(), rows.len());
+    assert_eq!(r.summary.images.resolved, rows.len());
+    // Every CSV row has its audit line; no file is left over; no header contradicts a row
+    // (PatientID holds the case folder, TCIA's subject).
+    assert!(
+        r.audit.iter().all(|a| a.reason.is_empty()),
+        "{:?}",
+        r.audit.iter().find(|a| !a.reason.is_empty())
+    );
+    assert_eq!(r.audit.len(), rows.len());
+    let shown = |p: &Option<std::path::PathBuf>| {
+        p.as_ref()
+            .map(|p| p.strip_prefix(dir.path()).unwrap().display().to_string())
+    };
+    for rec in &r.records {
+        let truth = rows
+            .iter()
+            .find(|t| {
+                t["csv"].as_str().unwrap().trim_end_matches(".csv") == rec.sheet
+                    && t["row"] == rec.row
+            })
+            .unwrap();
+        assert_eq!(shown(&rec.dicom).as_deref(), truth["full"].as_str());
+        assert_eq!(shown(&rec.roi_mask).as_deref(), truth["mask"].as_str());
+        assert_eq!(shown(&rec.roi_crop).as_deref(), truth["crop"].as_str());
+        let malignant = truth["pathology"] == "MALIGNANT";
+        assert_eq!(rec.label, if malignant { "malignant" } else { "benign" });
+        assert!(rec.patient_id.starts_with("P_"), "{}", rec.patient_id);
+    }
+    assert_eq!(
+        s.counts.dicom_files,
+        3 * rows.len() - (rows.len() - s.counts.full_mammograms)
+    );
+}
+
+#[test]
+fn an_incomplete_download_is_named_row_by_row() {
+    let copy = twin_copy();
+    let t = truth(copy.path());
+    let row = &t["rows"][0];
+    // The first row's film folder is missing and the ROI folder of the second holds one file.
+    let full = copy.path().join(row["full"].as_str().unwrap());
+    let case = full.ancestors().nth(3).unwrap().to_path_buf();
+    fs::remove_dir_all(&case).unwrap();
+    let second = &t["rows"][1];
+    fs::remove_file(copy.path().join(second["crop"].as_str().unwrap())).unwrap();
+    let m = Manifest::open(copy.path().join(cbis::MANIFEST)).unwrap();
+    let r = mammolab::ingest::merge::merge(&m).unwrap();
+    let reason = |csv: &serde_json::Value, n: &serde_json::Value| {
+        r.audit
+            .iter()
+            .find(|a| a.sheet == csv.as_str().unwrap().trim_end_matches(".csv") && *n == a.row)
+            .unwrap()
+            .reason
+            .clone()
+    };
+    let folder = case.file_name().unwrap().to_str().unwrap();
+    assert_eq!(
+        reason(&row["csv"], &row["row"]),
+        format!("image file not found: no folder `{folder}` with an image below `CBIS-DDSM`")
+    );
+    let why = reason(&second["csv"], &second["row"]);
+    assert!(why.contains("1 .dcm files, expected two"), "{why}");
+    // A renamed column is one line naming the file and the column.
+    let csv = copy.path().join("calc_case_description_test_set.csv");
+    let text = fs::read_to_string(&csv)
+        .unwrap()
+        .replacen("image file path", "image_file_path", 1);
+    fs::write(&csv, text).unwrap();
+    let mut m = Manifest::open(copy.path().join(cbis::MANIFEST)).unwrap();
+    m.tables.iter_mut().for_each(|t| t.sha256 = None);
+    let err = mammolab::ingest::merge::merge(&m).unwrap_err().to_string();
+    assert!(
+        err.contains("calc_case_description_test_set.csv")
+            && err.contains("no column `image file path`"),
+        "{err}"
+    );
+}

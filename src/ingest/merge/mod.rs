@@ -220,6 +220,10 @@ pub struct Record {
     pub dicom: Option<PathBuf>,
     /// The JPG export, resolved.
     pub jpg: Option<PathBuf>,
+    /// The lesion's ROI mask, when the image root has a `roi_column` (CBIS-DDSM).
+    pub roi_mask: Option<PathBuf>,
+    /// The lesion's cropped image, with the mask.
+    pub roi_crop: Option<PathBuf>,
     /// Laterality from the row or its listing counterpart (`None`: not given or not L/R).
     pub laterality: Option<Laterality>,
     /// View from the row or its listing counterpart.

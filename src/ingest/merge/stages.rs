@@ -11,11 +11,11 @@ use rayon::prelude::*;
 
 use super::{AuditEntry, ImageCounts, Laterality, Record, SheetCounts, Status};
 use crate::error::{Error, Result};
-use crate::ingest::dicom::read_header;
+use crate::ingest::dicom::{read_header, read_size};
 use crate::ingest::index::{ImageIndex, Lookup};
 use crate::ingest::key::{exact_key, PartKind};
 use crate::ingest::sheets::{read_sheet, Sheet, SheetOptions, Value};
-use crate::manifest::{self, LabelRule, Manifest};
+use crate::manifest::{self, FileMatch, LabelRule, Manifest};
 
 /// The manifest's study key: its columns, how each part is normalised, the separator, and
 /// which part is the patient.
@@ -415,6 +415,15 @@ pub(crate) fn match_sheet(
         .filter(|_| inputs.is_merge_sheet(sheet));
     let wb = workbook_name(&sheet.file);
     let file_col = file_column(manifest, spec, sheet)?;
+    let root = spec
+        .image_root
+        .as_ref()
+        .and_then(|id| manifest.image_roots.iter().find(|r| &r.id == id));
+    let by_folder = root.is_some_and(|r| r.match_by == FileMatch::CaseFolder);
+    let roi_col = root
+        .and_then(|r| r.roi_column.as_ref())
+        .map(|c| sheet.column_index(c))
+        .transpose()?;
     let mut m = SheetMatch {
         records: Vec::with_capacity(sheet.rows.len()),
         audit: Vec::with_capacity(sheet.rows.len()),
@@ -468,6 +477,7 @@ pub(crate) fn match_sheet(
                 }
             }
             match file_col.and_then(|c| sheet.rows[r][c].to_text()) {
+                Some(name) if by_folder => images.index.by_case_folder(&name, ext),
                 Some(name) => images.index.by_file_name(&name, ext),
                 None => Lookup::Missing,
             }
@@ -475,6 +485,9 @@ pub(crate) fn match_sheet(
         let dcm = lookup("dcm");
         let jpg = lookup("jpg");
         let image = if primary_dicom { &dcm } else { &jpg };
+        let roi = roi_col
+            .and_then(|c| sheet.rows[r][c].to_text())
+            .map(|cell| lesion_files(images, &cell, primary_dicom, images.resolve(image)));
         match image {
             Lookup::Found(_) => m.images.resolved += 1,
             Lookup::Missing => m.images.missing += 1,
@@ -495,6 +508,15 @@ pub(crate) fn match_sheet(
                 }
                 match image {
                     Lookup::Found(_) => status = Status::ImageFound,
+                    Lookup::Missing if by_folder => {
+                        let cell = file_col.and_then(|c| sheet.rows[r][c].to_text());
+                        reason = format!(
+                            "image file not found: no folder `{}` with an image below `{}`",
+                            cell.as_deref().map(first_folder).unwrap_or_default(),
+                            root.map(|r| r.path.display().to_string())
+                                .unwrap_or_default()
+                        )
+                    }
                     Lookup::Missing => reason = "image file not found".into(),
                     Lookup::Ambiguous(v) => {
                         reason = format!(
@@ -509,6 +531,15 @@ pub(crate) fn match_sheet(
                 }
             }
         }
+        if let Some(Err(why)) = &roi {
+            if reason.is_empty() {
+                reason = why.clone();
+            }
+        }
+        let (roi_mask, roi_crop) = match roi {
+            Some(Ok((mask, crop))) => (Some(mask), Some(crop)),
+            _ => (None, None),
+        };
         m.counts.add(status);
         // The row's own column, else its listing counterpart's.
         let own_or_listing = |col: &str| -> Option<String> {
@@ -543,6 +574,8 @@ pub(crate) fn match_sheet(
             listing_row: counterpart,
             dicom: images.resolve(&dcm),
             jpg: images.resolve(&jpg),
+            roi_mask,
+            roi_crop,
             laterality: own_or_listing("Laterality").and_then(|t| Laterality::parse(&t)),
             view: own_or_listing("ViewPosition"),
         });
@@ -676,7 +709,15 @@ fn header_check(plan: &KeyPlan, rec: &Record) -> Vec<AuditEntry> {
             kind.normalise(&Value::Text(v.clone()))
                 .unwrap_or_else(|_| v.clone())
         });
-        if got.as_deref() != Some(want) {
+        // TCIA's downloads (CBIS-DDSM) put the subject, i.e. the case folder the file is in
+        // (`Mass-Training_P_00001_LEFT_CC`), in PatientID: it holds the patient's id.
+        let tcia_subject = plan.patient == Some(p)
+            && value.as_deref().is_some_and(|v| {
+                let v = v.trim();
+                dcm.components().any(|c| c.as_os_str() == v)
+                    && format!("_{}_", v.to_uppercase()).contains(&format!("_{want}_"))
+            });
+        if got.as_deref() != Some(want) && !tcia_subject {
             out.push(entry(
                 Status::HeaderMismatch,
                 format!(
@@ -705,11 +746,59 @@ fn header_check(plan: &KeyPlan, rec: &Record) -> Vec<AuditEntry> {
     out
 }
 
+/// The first folder of a cell that names a file by its case folder.
+fn first_folder(cell: &str) -> String {
+    cell.trim()
+        .split(['/', '\\'])
+        .find(|c| !c.is_empty())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A lesion's ROI mask and crop: the two images of the case folder `cell` names, the mask
+/// being the one the size of the row's image (without it, the larger one). Else why not.
+fn lesion_files(
+    images: &Images,
+    cell: &str,
+    dicom: bool,
+    image: Option<PathBuf>,
+) -> std::result::Result<(PathBuf, PathBuf), String> {
+    let folder = first_folder(cell);
+    let ext = if dicom { "dcm" } else { "jpg" };
+    let found = images.index.in_case_folder(cell, ext);
+    let [a, b] = &found[..] else {
+        return Err(format!(
+            "ROI folder `{folder}`: {} .{ext} files, expected two (mask and crop)",
+            found.len()
+        ));
+    };
+    let (a, b) = (images.base.join(a), images.base.join(b));
+    let size = |p: &Path| read_size(p).map_err(|e| format!("ROI folder `{folder}`: {e}"));
+    let (sa, sb) = (size(&a)?, size(&b)?);
+    let full = image.as_deref().map(size).transpose()?;
+    let area = |(r, c): (u32, u32)| r as u64 * c as u64;
+    let a_is_mask = match full {
+        Some(f) if (sa == f) != (sb == f) => sa == f,
+        Some(f) => {
+            return Err(format!(
+                "ROI folder `{folder}`: cannot tell the mask from the crop (sizes {}x{} and {}x{}, the image {}x{})",
+                sa.0, sa.1, sb.0, sb.1, f.0, f.1
+            ))
+        }
+        None => area(sa) >= area(sb),
+    };
+    Ok(if a_is_mask { (a, b) } else { (b, a) })
+}
+
 /// Stage 6: image files that no record refers to.
 pub(crate) fn unreferenced_files(images: &Images, records: &[Record]) -> Vec<AuditEntry> {
     let referenced: HashSet<&Path> = records
         .iter()
-        .flat_map(|r| r.dicom.as_deref().into_iter().chain(r.jpg.as_deref()))
+        .flat_map(|r| {
+            [&r.dicom, &r.jpg, &r.roi_mask, &r.roi_crop]
+                .into_iter()
+                .filter_map(|p| p.as_deref())
+        })
         .collect();
     images
         .index

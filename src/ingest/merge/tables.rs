@@ -162,11 +162,12 @@ impl MergeResult {
     }
 
     /// The records as a DataFrame (one row per labelled row; paths relative to the
-    /// manifest's folder, laterality as `L` / `R`).
+    /// manifest's folder, laterality as `L` / `R`; `roi_mask` and `roi_crop` columns when
+    /// the manifest names ROI files).
     pub fn records_frame(&self) -> Result<DataFrame> {
         let r = &self.records;
         let path = |p: &Option<std::path::PathBuf>| p.as_deref().map(|p| self.shown_path(p));
-        df!(
+        let mut df = df!(
             "sheet" => r.iter().map(|e| e.sheet.as_str()).collect::<Vec<_>>(),
             "row" => r.iter().map(|e| e.row).collect::<Vec<_>>(),
             "label" => r.iter().map(|e| e.label.as_str()).collect::<Vec<_>>(),
@@ -179,7 +180,16 @@ impl MergeResult {
             "laterality" => r.iter().map(|e| e.laterality.map(|l| l.code())).collect::<Vec<_>>(),
             "view" => r.iter().map(|e| e.view.clone()).collect::<Vec<_>>(),
         )
-        .map_err(|e| Error::table("records", e))
+        .map_err(|e| Error::table("records", e))?;
+        if r.iter().any(|e| e.roi_mask.is_some()) {
+            let mask: Vec<Option<String>> = r.iter().map(|e| path(&e.roi_mask)).collect();
+            let crop: Vec<Option<String>> = r.iter().map(|e| path(&e.roi_crop)).collect();
+            for (name, values) in [("roi_mask", mask), ("roi_crop", crop)] {
+                df.with_column(Column::new(name.into(), values))
+                    .map_err(|e| Error::table("records", e))?;
+            }
+        }
+        Ok(df)
     }
 
     /// Write `merged.parquet`, `records.csv`, `audit.csv`, `audit.parquet`, `audit.xlsx`

@@ -359,6 +359,8 @@ fn twin_manifest(opts: &CbisOptions, out: &Path) -> Result<Manifest> {
             path: DOWNLOAD_ROOT.into(),
             formats: vec!["dcm".into()],
             file_column: Some("image file path".into()),
+            match_by: manifest::FileMatch::CaseFolder,
+            roi_column: Some("ROI mask file path".into()),
             label: None,
         }],
         classes: Some(ClassList {
