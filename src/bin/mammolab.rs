@@ -131,6 +131,7 @@ const RESUME_CONFLICTS: &[&str] = &[
     "freeze_backbone",
     "augment",
     "covariates",
+    "dropout",
     "allow_collapse",
     "dicom",
     "cache",
@@ -336,6 +337,10 @@ enum Command {
         /// trained end to end (--model cnn or cnn-bn). Missing cells take the training mean.
         #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
         covariates: Vec<String>,
+        /// Dropout after each conv block of seed 001's CNN (--model cnn or cnn-bn), doubled
+        /// (at most 0.5) before its last layer; in [0, 1). Default: none (seed 001's setup).
+        #[arg(long, value_name = "P")]
+        dropout: Option<f64>,
         /// Go on training when the network's outputs collapse to a constant (default: stop
         /// with an error at the first collapsed epoch).
         #[arg(long)]
@@ -773,6 +778,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             freeze_backbone,
             augment,
             covariates,
+            dropout,
             allow_collapse,
             dicom,
             cache,
@@ -834,6 +840,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                         })
                         .with_augment(Some(augment))
                         .with_covariates(covariates)
+                        .with_dropout(dropout)
                         .with_stop_on_collapse(!allow_collapse);
                     if let Some(Seeds(seeds)) = seeds {
                         let mut announce = |s: u64| {
@@ -918,7 +925,15 @@ fn run(command: Command) -> anyhow::Result<()> {
             };
             let s = pipeline::evaluate(&run, t, level)?;
             if json {
-                println!("{}", serde_json::to_string(&s)?);
+                let mut v = serde_json::to_value(&s)?;
+                v["per_class"] = pipeline::per_class(&run, &s)?
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({"class": c.name, "precision": c.precision,
+                            "recall": c.recall, "f1": c.f1, "support": c.support})
+                    })
+                    .collect();
+                println!("{v}");
             } else {
                 let csv = run.join("predictions.csv");
                 let t = ScoreTable::from_csv(&csv, "label", "score", None)?;

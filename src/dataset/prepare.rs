@@ -5,7 +5,7 @@
 //! [`DataOptions`] is everything that decides which pixels a model sees; it is saved in
 //! `run.json`, and its `preprocess` in every checkpoint.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -276,24 +276,30 @@ pub struct Prepared {
     pub scaler: Option<Standardiser>,
 }
 
-/// One item per image file of the merge's records (a file used by two rows counts once);
-/// also returns how many records were left out.
+/// One item per image file of the merge's records; also returns how many records were left
+/// out. A file used by several rows counts once, with the first row's class unless another
+/// row says the positive class (a CBIS-DDSM film with a benign and a malignant lesion is a
+/// malignant film).
 fn items(merged: &MergeResult, classes: &Classes, source: ImageSource) -> (Vec<ImageItem>, usize) {
-    let mut seen = HashSet::new();
-    let mut out = vec![];
+    let mut seen: HashMap<&PathBuf, usize> = HashMap::new();
+    let mut out: Vec<ImageItem> = vec![];
     for r in &merged.records {
         let file = match source {
             ImageSource::PreferDicom => r.dicom.as_ref().or(r.jpg.as_ref()),
             ImageSource::PreferJpg => r.jpg.as_ref().or(r.dicom.as_ref()),
         };
         let Some(file) = file else { continue };
-        if !seen.insert(file.clone()) {
-            continue;
-        }
         // Every record's label is one of `classes` (they were collected from the records).
         let Some(class) = classes.index(&r.label) else {
             continue;
         };
+        if let Some(&i) = seen.get(file) {
+            if classes.positive() == Some(class) {
+                out[i].class = class;
+            }
+            continue;
+        }
+        seen.insert(file, out.len());
         out.push(ImageItem {
             path: file.clone(),
             laterality: r.laterality,

@@ -64,7 +64,7 @@ use crate::model::{
 };
 
 pub use lesions::lesion_hits;
-pub use rundir::{chosen_threshold, evaluate, level_summary, read_info, Level, RunInfo};
+pub use rundir::{chosen_threshold, evaluate, level_summary, per_class, read_info, Level, RunInfo};
 pub use sweep::{compare, read_sweep, sweep, Comparison, SeedRun, SweepSummary, SWEEP_METRICS};
 
 /// Everything a run needs besides the manifest. Built with `with_*` methods; saved in
@@ -84,6 +84,10 @@ pub struct RunOptions {
     /// Workbook columns fused with the image ([`crate::model::fusion`]); empty: image only.
     #[serde(default)]
     covariates: Vec<String>,
+    /// Dropout of seed 001's CNN ([`CnnConfig::dropout`](crate::model::cnn::CnnConfig));
+    /// `None`: the model's own (seed 001: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dropout: Option<f64>,
 }
 
 fn default_rule() -> ThresholdRule {
@@ -104,7 +108,40 @@ impl RunOptions {
             threshold_rule: default_rule(),
             pretrained: None,
             covariates: vec![],
+            dropout: None,
         }
+    }
+
+    /// Dropout after each conv block of seed 001's CNN (`--model cnn` / `cnn-bn`), doubled
+    /// (at most 0.5) before its last layer; `None`: the model's own (none).
+    pub fn with_dropout(mut self, p: Option<f64>) -> Self {
+        self.dropout = p;
+        self
+    }
+
+    /// The dropout set with [`RunOptions::with_dropout`].
+    pub fn dropout(&self) -> Option<f64> {
+        self.dropout
+    }
+
+    /// The network for inputs of shape `input` and `classes` classes, with the options'
+    /// dropout.
+    fn model_config(&self, input: [usize; 3], classes: usize) -> Result<ModelConfig> {
+        let mut model = self.model.config(input, classes)?;
+        if let Some(p) = self.dropout {
+            let ModelConfig::Cnn(cnn) = &mut model else {
+                return Err(crate::Error::Param {
+                    name: "dropout",
+                    message: format!(
+                        "dropout is a setting of seed 001's CNN (--model cnn or cnn-bn), not the {} model",
+                        model.name()
+                    ),
+                });
+            };
+            crate::model::cnn::check_dropout(p)?;
+            cnn.dropout = p;
+        }
+        Ok(model)
     }
 
     /// The network.
@@ -282,7 +319,7 @@ impl RunOptions {
             ClassWeights::Manual(w) => w.len().max(2),
             _ => 2,
         };
-        let model = self.model.config([1, s, s], classes)?;
+        let model = self.model_config([1, s, s], classes)?;
         if !self.covariates.is_empty() && !matches!(model, ModelConfig::Cnn(_)) {
             return Err(crate::Error::Param {
                 name: "covariates",
@@ -331,9 +368,7 @@ pub fn fit(data: &Prepared, options: &RunOptions, progress: &mut dyn Progress) -
 
 /// The untrained [`Trainer`] [`fit`] starts from.
 fn trainer_for(data: &Prepared, options: &RunOptions) -> Result<Trainer> {
-    let mut model = options
-        .model
-        .config(data.input_shape(), data.classes.len())?;
+    let mut model = options.model_config(data.input_shape(), data.classes.len())?;
     if !options.covariates.is_empty() {
         let (ModelConfig::Cnn(image), Some(scaler)) = (&model, &data.scaler) else {
             return Err(crate::Error::Param {

@@ -213,6 +213,29 @@ pub fn evaluate(dir: &Path, threshold: f64, level: Level) -> Result<BinarySummar
     summary_at(&read_csv(&p)?, &p, threshold, level)
 }
 
+/// Precision, recall, F1 and support of each class of a run's summary (from
+/// [`evaluate`]), in the run's class order: scikit-learn's `classification_report` rows.
+pub fn per_class(dir: &Path, summary: &BinarySummary) -> Result<Vec<crate::eval::ClassRow>> {
+    let info = read_info(dir)?;
+    let classes = &info.classes;
+    let positive = classes.require_positive("a per-class report of a binary run")?;
+    let negative = classes
+        .names()
+        .iter()
+        .enumerate()
+        .find(|(i, _)| *i != positive)
+        .map(|(_, n)| n.as_str())
+        .unwrap_or_default();
+    let cm = summary
+        .confusion
+        .to_matrix(negative, &classes.names()[positive]);
+    let mut rows = crate::eval::ClassificationReport::new(&cm).classes;
+    if positive == 0 {
+        rows.reverse();
+    }
+    Ok(rows)
+}
+
 fn check_run_dir(dir: &Path) -> Result<()> {
     // run.json is written last: without it the predictions are those of a run that died.
     match ["predictions.csv", "run.json"]

@@ -351,3 +351,101 @@ fn an_incomplete_download_is_named_row_by_row() {
         "{err}"
     );
 }
+
+#[test]
+fn train_on_the_twin_with_dropout_and_evaluate_per_class() {
+    let (dir, _) = twin();
+    let run = tempfile::tempdir().unwrap();
+    let out = run.path().join("run");
+    let bin = env!("CARGO_BIN_EXE_mammolab");
+    let manifest = dir.path().join(cbis::MANIFEST);
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "train",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--size",
+            "32",
+            "--dicom",
+            "--cache",
+            "none",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ];
+        a.extend(extra);
+        std::process::Command::new(bin).args(a).output().unwrap()
+    };
+    let o = args(&["--dropout", "0.3"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["classes"], serde_json::json!(["benign", "malignant"]));
+    assert_eq!(v["positive"], "malignant");
+    let config: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("checkpoint/config.json")).unwrap()).unwrap();
+    assert_eq!(config["model"]["dropout"], 0.3, "{config}");
+    let o = std::process::Command::new(bin)
+        .args(["evaluate", "--run", out.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let e: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let per_class = e["per_class"].as_array().unwrap();
+    assert_eq!(per_class[0]["class"], "benign");
+    assert_eq!(per_class[1]["class"], "malignant");
+    let support: u64 = per_class
+        .iter()
+        .map(|c| c["support"].as_u64().unwrap())
+        .sum();
+    assert_eq!(support, e["n"].as_u64().unwrap());
+    assert_eq!(per_class[1]["recall"], e["recall"]);
+    assert_eq!(per_class[0]["recall"], e["specificity"]);
+    // Dropout is a setting of seed 001's CNN: one line for another model.
+    let o = args(&["--model", "resnet", "--dropout", "0.3"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.lines().count() == 1, "{err}");
+    assert!(
+        err.contains("dropout is a setting of seed 001's CNN"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_film_with_a_malignant_lesion_is_a_malignant_film() {
+    use mammolab::dataset::{prepare, DataOptions, ImageSource};
+    let (dir, _) = twin();
+    let m = Manifest::open(dir.path().join(cbis::MANIFEST)).unwrap();
+    let data = prepare(
+        &m,
+        &DataOptions::new(16)
+            .with_source(ImageSource::PreferDicom)
+            .with_cache(None),
+    )
+    .unwrap();
+    let t = truth(dir.path());
+    let rows = t["rows"].as_array().unwrap();
+    let films: BTreeSet<&str> = rows.iter().map(|r| r["full"].as_str().unwrap()).collect();
+    assert_eq!(data.items.len(), films.len());
+    assert_eq!(data.rows, rows.len());
+    let mut mixed = 0;
+    for item in &data.items {
+        let film = item
+            .path
+            .strip_prefix(dir.path())
+            .unwrap()
+            .display()
+            .to_string();
+        let its: Vec<&serde_json::Value> =
+            rows.iter().filter(|r| r["full"] == film.as_str()).collect();
+        let malignant = its.iter().any(|r| r["pathology"] == "MALIGNANT");
+        mixed += (malignant && its.iter().any(|r| r["pathology"] != "MALIGNANT")) as usize;
+        assert_eq!(
+            data.classes.names()[item.class],
+            if malignant { "malignant" } else { "benign" }
+        );
+    }
+    // The ci twin (seed 1) has films with a benign and a malignant lesion: the rule is used.
+    assert!(mixed >= 1);
+}

@@ -41,6 +41,14 @@ def test_evaluate_matches_metrics_and_scikit_learn(trained):
     p = run("evaluate", "--run", run_dir, "--threshold", "0.5", "--json")
     assert p.returncode == 0, p.stderr
     ev = json.loads(p.stdout)
+    # evaluate adds scikit-learn's classification_report rows, in the run's class order.
+    per_class = ev.pop("per_class")
+    predicted = pred["score"] >= 0.5
+    for k, (row, name) in enumerate(zip(per_class, summary["classes"])):
+        truth, said = (pred["label"] == bool(k)), (predicted == bool(k))
+        p_, r_, f_, n_ = metrics.precision_recall_fscore_support(truth, said, average="binary", zero_division=0)
+        assert row["class"] == name and row["support"] == truth.sum()
+        assert abs(row["precision"] - p_) < 1e-12 and abs(row["recall"] - r_) < 1e-12 and abs(row["f1"] - f_) < 1e-12
     m = run("metrics", "--csv", run_dir / "predictions.csv", "--label", "label", "--score", "score", "--json")
     assert json.loads(m.stdout) == ev == summary["test"]
     # Without --threshold, evaluate uses the threshold the run chose on validation.
