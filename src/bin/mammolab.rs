@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use mammolab::dataset::{default_image_cache, Augment, DataOptions, ImageSource, Part};
+use mammolab::dataset::{default_image_cache, Augment, DataOptions, ImageSource, Input, Part};
 use mammolab::eval::{
     self, BinaryConfusion, BinarySummary, Binning, ThresholdRule, ThresholdSweep,
 };
@@ -132,6 +132,7 @@ const RESUME_CONFLICTS: &[&str] = &[
     "augment",
     "covariates",
     "dropout",
+    "input",
     "allow_collapse",
     "dicom",
     "cache",
@@ -341,6 +342,10 @@ enum Command {
         /// (at most 0.5) before its last layer; in [0, 1). Default: none (seed 001's setup).
         #[arg(long, value_name = "P")]
         dropout: Option<f64>,
+        /// full: the whole image; roi: each lesion's cropped image (CBIS-DDSM: one sample
+        /// per CSV row; needs a manifest whose image root has a roi_column).
+        #[arg(long, value_enum, default_value_t = Input::Full)]
+        input: Input,
         /// Go on training when the network's outputs collapse to a constant (default: stop
         /// with an error at the first collapsed epoch).
         #[arg(long)]
@@ -779,6 +784,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             augment,
             covariates,
             dropout,
+            input,
             allow_collapse,
             dicom,
             cache,
@@ -841,6 +847,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                         .with_augment(Some(augment))
                         .with_covariates(covariates)
                         .with_dropout(dropout)
+                        .with_input(input)
                         .with_stop_on_collapse(!allow_collapse);
                     if let Some(Seeds(seeds)) = seeds {
                         let mut announce = |s: u64| {

@@ -37,8 +37,8 @@ pub mod tabular;
 pub use augment::{Augment, Draw};
 pub use images::{default_image_cache, load_images, ImageBatch, Placement, Preprocess};
 pub use prepare::{
-    plan_merged, prepare, prepare_merged, DataOptions, ImageItem, ImageSource, Part, PartCounts,
-    Plan, Prepared, SplitLeak, NORMALISE,
+    plan_merged, prepare, prepare_merged, DataOptions, ImageItem, ImageSource, Input, Part,
+    PartCounts, Plan, Prepared, SplitLeak, NORMALISE,
 };
 pub use samples::Samples;
 

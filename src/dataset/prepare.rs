@@ -35,11 +35,32 @@ pub enum ImageSource {
     PreferDicom,
 }
 
+/// Which image of a record a model sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Input {
+    /// The whole image (a mammogram; the film of a CBIS-DDSM row).
+    #[default]
+    Full,
+    /// The lesion's cropped image (CBIS-DDSM's crop of each abnormality; needs a manifest
+    /// whose image root has a `roi_column`): one sample per row, not per film.
+    Roi,
+}
+
+impl Input {
+    fn is_full(&self) -> bool {
+        *self == Input::Full
+    }
+}
+
 /// What decides the data a model sees: labels, split, files and preprocessing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataOptions {
     /// DICOM or JPG when a record has both.
     pub source: ImageSource,
+    /// The whole image or the lesion crop.
+    #[serde(default, skip_serializing_if = "Input::is_full")]
+    pub input: Input,
     /// Patient shares of train / validation / test.
     pub fractions: Fractions,
     /// Seed of the split.
@@ -59,6 +80,7 @@ impl DataOptions {
     pub fn new(size: usize) -> Self {
         Self {
             source: ImageSource::PreferJpg,
+            input: Input::Full,
             fractions: Fractions::new(0.7, 0.15, 0.15).expect("valid fractions"),
             seed: 42,
             preprocess: Preprocess::new(size, size)
@@ -93,6 +115,12 @@ impl DataOptions {
     /// Patient shares of train / validation / test.
     pub fn with_fractions(mut self, fractions: Fractions) -> Self {
         self.fractions = fractions;
+        self
+    }
+
+    /// The whole image or the lesion crop.
+    pub fn with_input(mut self, input: Input) -> Self {
+        self.input = input;
         self
     }
 
@@ -280,13 +308,18 @@ pub struct Prepared {
 /// out. A file used by several rows counts once, with the first row's class unless another
 /// row says the positive class (a CBIS-DDSM film with a benign and a malignant lesion is a
 /// malignant film).
-fn items(merged: &MergeResult, classes: &Classes, source: ImageSource) -> (Vec<ImageItem>, usize) {
+fn items(
+    merged: &MergeResult,
+    classes: &Classes,
+    options: &DataOptions,
+) -> (Vec<ImageItem>, usize) {
     let mut seen: HashMap<&PathBuf, usize> = HashMap::new();
     let mut out: Vec<ImageItem> = vec![];
     for r in &merged.records {
-        let file = match source {
-            ImageSource::PreferDicom => r.dicom.as_ref().or(r.jpg.as_ref()),
-            ImageSource::PreferJpg => r.jpg.as_ref().or(r.dicom.as_ref()),
+        let file = match (options.input, options.source) {
+            (Input::Roi, _) => r.roi_crop.as_ref(),
+            (Input::Full, ImageSource::PreferDicom) => r.dicom.as_ref().or(r.jpg.as_ref()),
+            (Input::Full, ImageSource::PreferJpg) => r.jpg.as_ref().or(r.dicom.as_ref()),
         };
         let Some(file) = file else { continue };
         // Every record's label is one of `classes` (they were collected from the records).
@@ -361,7 +394,13 @@ pub fn plan_merged(
 ) -> Result<Plan> {
     options.validate()?;
     let classes = manifest.classes(merged.records.iter().map(|r| r.label.as_str()))?;
-    let (items, left_out) = items(merged, &classes, options.source);
+    if options.input == Input::Roi && merged.records.iter().all(|r| r.roi_crop.is_none()) {
+        return Err(Error::input(
+            "input",
+            "lesion crops (--input roi) need a manifest whose image root names them (`roi_column`, CBIS-DDSM's `ROI mask file path`); this merge found none",
+        ));
+    }
+    let (items, left_out) = items(merged, &classes, options);
     let labels: Vec<usize> = items.iter().map(|i| i.class).collect();
     let groups: Vec<&str> = items.iter().map(|i| i.patient.as_str()).collect();
     let split = grouped_split(&labels, &groups, options.fractions, options.seed)?;

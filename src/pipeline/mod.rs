@@ -298,6 +298,11 @@ impl RunOptions {
         self.data = self.data.with_fractions(fractions);
         self
     }
+    /// The whole image or the lesion crop ([`crate::dataset::Input`]).
+    pub fn with_input(mut self, input: crate::dataset::Input) -> Self {
+        self.data = self.data.with_input(input);
+        self
+    }
     /// Another preprocessing recipe.
     pub fn with_preprocess(mut self, preprocess: Preprocess) -> Self {
         self.data = self.data.with_preprocess(preprocess);

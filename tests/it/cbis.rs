@@ -359,7 +359,7 @@ fn train_on_the_twin_with_dropout_and_evaluate_per_class() {
     let out = run.path().join("run");
     let bin = env!("CARGO_BIN_EXE_mammolab");
     let manifest = dir.path().join(cbis::MANIFEST);
-    let args = |extra: &[&str]| {
+    let args = |out: &Path, extra: &[&str]| {
         let mut a = vec![
             "train",
             "--manifest",
@@ -378,7 +378,7 @@ fn train_on_the_twin_with_dropout_and_evaluate_per_class() {
         a.extend(extra);
         std::process::Command::new(bin).args(a).output().unwrap()
     };
-    let o = args(&["--dropout", "0.3"]);
+    let o = args(&out, &["--dropout", "0.3"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["classes"], serde_json::json!(["benign", "malignant"]));
@@ -402,8 +402,42 @@ fn train_on_the_twin_with_dropout_and_evaluate_per_class() {
     assert_eq!(support, e["n"].as_u64().unwrap());
     assert_eq!(per_class[1]["recall"], e["recall"]);
     assert_eq!(per_class[0]["recall"], e["specificity"]);
+    // The lesion crops instead of the films: one sample per CSV row, each a crop file.
+    let roi = run.path().join("roi");
+    let o = args(&roi, &["--input", "roi"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let info: serde_json::Value =
+        serde_json::from_slice(&fs::read(roi.join("run.json")).unwrap()).unwrap();
+    assert_eq!(info["options"]["data"]["input"], "roi", "{info}");
+    let t = truth(dir.path());
+    let rows = t["rows"].as_array().unwrap();
+    let images: u64 = info["split"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["images"].as_array().unwrap())
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(images as usize, rows.len());
+    // The test part scores each of its rows once (sheet and row name the CSV row).
+    let predictions = fs::read_to_string(roi.join("predictions.csv")).unwrap();
+    let scored: BTreeSet<(String, String)> = predictions
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[1].to_string(), c[2].to_string())
+        })
+        .collect();
+    let test: u64 = info["split"][2]["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(scored.len() as u64, test);
     // Dropout is a setting of seed 001's CNN: one line for another model.
-    let o = args(&["--model", "resnet", "--dropout", "0.3"]);
+    let o = args(&out, &["--model", "resnet", "--dropout", "0.3"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.lines().count() == 1, "{err}");
     assert!(
