@@ -1,6 +1,6 @@
 //! File formats at the edge: everything that reads a file and hands back in-memory values.
 //!
-//! - [`sheets`]: workbooks (calamine) into typed cells and polars DataFrames.
+//! - [`sheets`]: workbooks (calamine) and CSV files into typed cells and polars DataFrames.
 //! - [`key`]: seed 001's `UniqueKey`, exact and normalised.
 //! - [`index`]: image folders walked once, rows resolved to files.
 //! - [`merge`]: the labelled sheets matched to the image listing, with an audit of every
@@ -9,12 +9,14 @@
 //! - [`frames`]: DataFrames to and from CSV and Parquet files (the CSV and Parquet tables
 //!   mammolab writes go through it), and [`ScoreTable`]: a CSV's label and score columns (what
 //!   `mammolab metrics` reads).
+//! - [`tfrecord`]: TensorFlow's TFRecord files (CRC-checked records, `tf.train.Example`).
 pub mod dicom;
 pub mod frames;
 pub mod index;
 pub mod key;
 pub mod merge;
 pub mod sheets;
+pub mod tfrecord;
 pub(crate) mod xlsx_repair;
 
 pub use frames::ScoreTable;
