@@ -46,15 +46,6 @@ pub struct BinaryMetrics {
 }
 
 impl BinaryConfusion {
-    /// The same counts as a two-class [`ConfusionMatrix`], the negative class first (for a
-    /// per-class [`ClassificationReport`](super::ClassificationReport)).
-    pub fn to_matrix(&self, negative: &str, positive: &str) -> ConfusionMatrix {
-        ConfusionMatrix {
-            classes: vec![negative.to_string(), positive.to_string()],
-            counts: vec![vec![self.tn, self.fp], vec![self.fn_, self.tp]],
-        }
-    }
-
     /// Count predictions `score >= threshold` against the labels.
     pub fn at_threshold(labels: &[bool], scores: &[f64], threshold: f64) -> Result<Self> {
         check_scores("confusion", labels.len(), scores)?;

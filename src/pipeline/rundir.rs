@@ -228,7 +228,7 @@ pub fn per_class(dir: &Path, summary: &BinarySummary) -> Result<Vec<crate::eval:
         .unwrap_or_default();
     let cm = summary
         .confusion
-        .to_matrix(negative, &classes.names()[positive]);
+        .matrix_named(negative, &classes.names()[positive]);
     let mut rows = crate::eval::ClassificationReport::new(&cm).classes;
     if positive == 0 {
         rows.reverse();
