@@ -144,7 +144,7 @@ pub mod prelude {
     pub use crate::dataset::tabular::{pick, Covariates, FeatureColumns, Standardiser, Tabular};
     pub use crate::dataset::{
         grouped_kfold, grouped_split, leakage, load_images, stratified_kfold, stratified_split,
-        Augment, DataOptions, Fractions, ImageSource, Part, Prepared, Preprocess, Samples,
+        Augment, DataOptions, Fractions, ImageSource, Input, Part, Prepared, Preprocess, Samples,
         SplitLeak,
     };
     pub use crate::error::{Error, Result};

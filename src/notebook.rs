@@ -34,7 +34,7 @@ use crate::dataset::{default_image_cache, Preprocess};
 use crate::error::{Error, Result};
 use crate::ingest::dicom::{read_display, read_header, read_image, DicomImage};
 use crate::ingest::key::PartKind;
-use crate::ingest::merge::{Laterality, MergeResult, Status};
+use crate::ingest::merge::{Laterality, MergeResult, Record, Status};
 use crate::manifest::Manifest;
 use crate::model::{ComputeDevice, ModelChoice};
 use crate::pipeline::RunOptions;
@@ -168,6 +168,27 @@ impl Setup {
         Ok(d)
     }
 
+    /// The CBIS-DDSM twin ([`synth::cbis`]) at this setup's scale (`large` gives `default`),
+    /// in `cbis-ddsm-<scale>` beside the cohort folder; generated (seed 1) when that folder
+    /// has no manifest, so the notebook runs on a fresh machine.
+    pub fn cbis_twin(&self) -> Result<Manifest> {
+        let scale = match self.profile {
+            Profile::Large => Profile::Default,
+            p => p,
+        };
+        let dir = self
+            .data
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(format!("cbis-ddsm-{}", scale.name()));
+        let m = dir.join("manifest.toml");
+        if !m.is_file() {
+            synth::cbis::generate(&synth::cbis::CbisOptions::new(scale)?, &dir)?;
+        }
+        Manifest::open(&m)
+    }
+
     /// A one-line description for the top of a notebook.
     pub fn describe(&self) -> String {
         format!(
@@ -182,14 +203,29 @@ impl Setup {
 /// Up to `n` images of class `label` (their JPG exports) through `pre`, captioned with the
 /// patient's pseudonym and the side: a gallery for [`plot::image_grid`](crate::plot::image_grid).
 pub fn gallery(result: &MergeResult, label: &str, n: usize, pre: &Preprocess) -> Result<Vec<Tile>> {
+    gallery_of(result, label, n, pre, |r| r.jpg.as_ref())
+}
+
+/// [`gallery`] of the file `pick` chooses from each record (its DICOM, its lesion crop
+/// `roi_crop`, ...); records without one are passed over.
+pub fn gallery_of(
+    result: &MergeResult,
+    label: &str,
+    n: usize,
+    pre: &Preprocess,
+    pick: impl Fn(&Record) -> Option<&PathBuf>,
+) -> Result<Vec<Tile>> {
     result
         .records
         .iter()
         .filter(|r| r.label == label)
-        .filter_map(|r| Some((r, r.jpg.as_ref()?)))
+        .filter_map(|r| Some((r, pick(r)?)))
         .take(n)
-        .map(|(r, jpg)| {
-            let img = pre.apply(&read_display(jpg)?, r.laterality == Some(Laterality::Right))?;
+        .map(|(r, file)| {
+            let img = pre.apply(
+                &read_display(file)?,
+                r.laterality == Some(Laterality::Right),
+            )?;
             let side = r.laterality.map_or("", |l| l.code());
             Ok(Tile::new(
                 &img,
