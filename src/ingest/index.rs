@@ -78,6 +78,13 @@ fn components(p: &str) -> Vec<String> {
         .collect()
 }
 
+/// The case folder a cell names: its first folder, surrounding white space and line breaks
+/// ignored (`Mass-Training_P_00001_LEFT_CC` of `Mass-Training_P_00001_LEFT_CC/1.3.6.../
+/// 000000.dcm\n`).
+pub fn case_folder(cell: &str) -> Option<&str> {
+    cell.trim().split(['/', '\\']).find(|c| !c.is_empty())
+}
+
 impl ImageIndex {
     /// Walk `roots` (relative to `base`) and index every file whose extension is in
     /// `extensions` (lower case, no dot; empty = all files).
@@ -131,11 +138,11 @@ impl ImageIndex {
     /// 000000.dcm`, surrounding white space and line breaks ignored), a folder directly below
     /// an image root, compared case-insensitively. Sorted.
     pub fn in_case_folder(&self, cell: &str, ext: &str) -> Vec<PathBuf> {
-        let Some(folder) = components(cell.trim()).into_iter().next() else {
+        let Some(folder) = case_folder(cell) else {
             return vec![];
         };
         self.by_folder
-            .get(&(folder, ext.to_lowercase()))
+            .get(&(folder.to_lowercase(), ext.to_lowercase()))
             .map(|v| v.iter().map(|&i| self.files[i].clone()).collect())
             .unwrap_or_default()
     }

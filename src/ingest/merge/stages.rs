@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use super::{AuditEntry, ImageCounts, Laterality, Record, SheetCounts, Status};
 use crate::error::{Error, Result};
 use crate::ingest::dicom::{read_header, read_size};
-use crate::ingest::index::{ImageIndex, Lookup};
+use crate::ingest::index::{case_folder, ImageIndex, Lookup};
 use crate::ingest::key::{exact_key, PartKind};
 use crate::ingest::sheets::{read_sheet, Sheet, SheetOptions, Value};
 use crate::manifest::{self, FileMatch, LabelRule, Manifest};
@@ -512,7 +512,7 @@ pub(crate) fn match_sheet(
                         let cell = file_col.and_then(|c| sheet.rows[r][c].to_text());
                         reason = format!(
                             "image file not found: no folder `{}` with an image below `{}`",
-                            cell.as_deref().map(first_folder).unwrap_or_default(),
+                            cell.as_deref().and_then(case_folder).unwrap_or_default(),
                             root.map(|r| r.path.display().to_string())
                                 .unwrap_or_default()
                         )
@@ -746,15 +746,6 @@ fn header_check(plan: &KeyPlan, rec: &Record) -> Vec<AuditEntry> {
     out
 }
 
-/// The first folder of a cell that names a file by its case folder.
-fn first_folder(cell: &str) -> String {
-    cell.trim()
-        .split(['/', '\\'])
-        .find(|c| !c.is_empty())
-        .unwrap_or_default()
-        .to_string()
-}
-
 /// A lesion's ROI mask and crop: the two images of the case folder `cell` names, the mask
 /// being the one the size of the row's image (without it, the larger one). Else why not.
 fn lesion_files(
@@ -763,7 +754,7 @@ fn lesion_files(
     dicom: bool,
     image: Option<PathBuf>,
 ) -> std::result::Result<(PathBuf, PathBuf), String> {
-    let folder = first_folder(cell);
+    let folder = case_folder(cell).unwrap_or_default();
     let ext = if dicom { "dcm" } else { "jpg" };
     let found = images.index.in_case_folder(cell, ext);
     let [a, b] = &found[..] else {

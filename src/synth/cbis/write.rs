@@ -37,10 +37,8 @@ fn quote(cell: &str) -> String {
 /// Render the film of `img` and write its full mammogram and each abnormality's mask and
 /// crop; returns the masks' bounding boxes in abnormality order.
 pub(super) fn case(out: &Path, img: &Image, spec: &CbisSpec, seed: u64) -> Result<Vec<[usize; 4]>> {
-    let film = super::render(img, spec, seed);
+    let super::film::Film { stored, masks } = super::render(img, spec, seed);
     let (h, w) = (spec.image_rows, spec.image_cols);
-    let full = out.join(img.full_path());
-    super::mkdir(full.parent().expect("a file path has a folder"))?;
     let header = Header {
         patient: img.case(),
         series: &img.full,
@@ -51,16 +49,12 @@ pub(super) fn case(out: &Path, img: &Image, spec: &CbisSpec, seed: u64) -> Resul
         orientation: img.view.code(),
         sop: sop_uid(seed, img.stream, 0),
     };
-    write_dicom(&full, &header, h, w, Pixels::U16(film.stored.clone()))?;
     let mut boxes = vec![];
-    for (a, mask) in img.abnormalities.iter().zip(&film.masks) {
+    for (a, mask) in img.abnormalities.iter().zip(masks) {
         boxes.push(mask.bbox);
-        let roi_case = img.roi_case(a);
         let sop = |k: u64| sop_uid(seed, img.stream, 2 * a.id as u64 - 1 + k);
-        let mask_path = out.join(img.mask_path(a));
-        super::mkdir(mask_path.parent().expect("a file path has a folder"))?;
         let mask_header = Header {
-            patient: roi_case.clone(),
+            patient: img.roi_case(a),
             series: &a.roi,
             series_uid: &a.roi.series_uid,
             description: ROI_SERIES,
@@ -72,20 +66,12 @@ pub(super) fn case(out: &Path, img: &Image, spec: &CbisSpec, seed: u64) -> Resul
             sop: sop(0),
             ..header
         };
-        write_dicom(
-            &mask_path,
-            &mask_header,
-            h,
-            w,
-            Pixels::U8(mask.pixels.clone()),
-        )?;
-
         let [x0, y0, x1, y1] = crop_box(mask.bbox, w, h);
         let crop: Vec<u16> = (y0..y1)
-            .flat_map(|y| film.stored[y * w + x0..y * w + x1].iter().copied())
+            .flat_map(|y| stored[y * w + x0..y * w + x1].iter().copied())
             .collect();
-        let crop_path = out.join(img.crop_path(a));
-        super::mkdir(crop_path.parent().expect("a file path has a folder"))?;
+        let mask_path = out.join(img.mask_path(a));
+        write_dicom(&mask_path, &mask_header, h, w, Pixels::U8(mask.pixels))?;
         let crop_header = match &a.crop_series {
             Some(uid) => Header {
                 series_uid: uid,
@@ -100,6 +86,7 @@ pub(super) fn case(out: &Path, img: &Image, spec: &CbisSpec, seed: u64) -> Resul
                 ..mask_header
             },
         };
+        let crop_path = out.join(img.crop_path(a));
         write_dicom(
             &crop_path,
             &crop_header,
@@ -108,6 +95,14 @@ pub(super) fn case(out: &Path, img: &Image, spec: &CbisSpec, seed: u64) -> Resul
             Pixels::U16(crop),
         )?;
     }
+    // Last, so the film's pixels move into the file instead of being copied.
+    write_dicom(
+        &out.join(img.full_path()),
+        &header,
+        h,
+        w,
+        Pixels::U16(stored),
+    )?;
     Ok(boxes)
 }
 
@@ -151,8 +146,8 @@ enum Pixels {
     U8(Vec<u8>),
 }
 
-/// Write one file as the TCIA download stores it: Implicit VR Little Endian, Secondary
-/// Capture, the case folder as patient, no birth date or sex.
+/// Write one file (and its folders) as the TCIA download stores it: Implicit VR Little
+/// Endian, Secondary Capture, the case folder as patient, no birth date or sex.
 fn write_dicom(
     path: &Path,
     hd: &Header<'_>,
@@ -224,6 +219,7 @@ fn write_dicom(
             data,
         ),
     ]);
+    super::mkdir(path.parent().expect("a file path has a folder"))?;
     super::super::dicom::save(obj, uids::IMPLICIT_VR_LITTLE_ENDIAN, path)
 }
 
