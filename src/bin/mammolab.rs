@@ -51,6 +51,9 @@ enum Twin {
     HospitalExport,
     /// The CBIS-DDSM download (`--scale ci|default`, default `default`).
     CbisDdsm,
+    /// Kaggle's DDSM Mammography download, seed 004's (`--scale ci|default`): 299 x 299
+    /// patches in five TFRecord shards and two NumPy array pairs.
+    Ddsm,
 }
 
 /// `--grad-clip`: a positive number, or `none`.
@@ -142,8 +145,9 @@ const RESUME_CONFLICTS: &[&str] = &[
 enum Command {
     /// Generate a synthetic cohort shaped like seed 001's hospital export.
     Synth {
-        /// What to imitate: hospital-export (seed 001's workbooks and image folders) or
-        /// cbis-ddsm (the TCIA download: four CSVs, DICOM folders); ci, default and large
+        /// What to imitate: hospital-export (seed 001's workbooks and image folders),
+        /// cbis-ddsm (the TCIA download: four CSVs, DICOM folders) or ddsm (Kaggle's DDSM
+        /// Mammography: TFRecord shards and NumPy arrays of patches); ci, default and large
         /// are short for hospital-export at that scale.
         #[arg(long, default_value = "default")]
         profile: Twin,
@@ -164,6 +168,15 @@ enum Command {
         #[arg(long)]
         force: bool,
         /// Print one JSON object instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read Kaggle's DDSM Mammography download (seed 004) and count its patches per file and
+    /// label: every TFRecord checked against its CRC, every array against its header.
+    Patches {
+        /// The download's folder (holding training10_0/, cv10_data/, cv10_labels.npy, ...).
+        root: PathBuf,
+        /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -532,7 +545,15 @@ fn run(command: Command) -> anyhow::Result<()> {
                     (Twin::Large, None) => (Twin::HospitalExport, Profile::Large),
                     (t, s) => (t, s.unwrap_or(Profile::Default)),
                 };
-            if twin == Twin::CbisDdsm {
+            if twin == Twin::Ddsm {
+                if conspicuity.is_some() {
+                    anyhow::bail!("--conspicuity is for the hospital-export and cbis-ddsm twins");
+                }
+                let opts = synth::ddsm::DdsmOptions::new(scale)?
+                    .with_seed(seed)
+                    .with_overwrite(force);
+                synth_ddsm(&opts, &out, json)?;
+            } else if twin == Twin::CbisDdsm {
                 let mut opts = synth::cbis::CbisOptions::new(scale)?
                     .with_seed(seed)
                     .with_overwrite(force);
@@ -548,6 +569,16 @@ fn run(command: Command) -> anyhow::Result<()> {
                     opts = opts.with_conspicuity(c);
                 }
                 synth_hospital(&opts, &out, json)?;
+            }
+        }
+        Command::Patches { root, json } => {
+            let t = Instant::now();
+            let audit = mammolab::ingest::ddsm_patches::Download::find(&root)?.audit()?;
+            let seconds = t.elapsed().as_secs_f64();
+            if json {
+                print_json_with_seconds(&audit, seconds)?;
+            } else {
+                print!("{}", mammolab::pipeline::report::ddsm_download(&audit));
             }
         }
         Command::Sheets { file, json, cells } => {
@@ -1325,6 +1356,41 @@ fn synth_hospital(opts: &SynthOptions, out: &std::path::Path, json: bool) -> any
 }
 
 /// `synth --profile cbis-ddsm`: generate and report.
+fn synth_ddsm(
+    opts: &synth::ddsm::DdsmOptions,
+    out: &std::path::Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    let t = Instant::now();
+    let s = synth::ddsm::generate(opts, out)?;
+    let seconds = t.elapsed().as_secs_f64();
+    if json {
+        print_json_with_seconds(&s, seconds)?;
+        return Ok(());
+    }
+    println!(
+        "DDSM Mammography twin `{}` (seed {}) in {}",
+        s.profile,
+        s.seed,
+        s.out.display()
+    );
+    for (name, n) in &s.files {
+        println!("  {name}: {n} patches");
+    }
+    for (label, n) in s.labels.iter().enumerate() {
+        println!(
+            "  label {label} ({}): {n}",
+            synth::ddsm::describe(label as u8)
+        );
+    }
+    println!(
+        "  positives from {} lesions, three crops per ROI; each patch's origin in ground_truth.json",
+        s.lesions
+    );
+    print_size(s.written, s.bytes, seconds);
+    Ok(())
+}
+
 fn synth_cbis(
     opts: &synth::cbis::CbisOptions,
     out: &std::path::Path,

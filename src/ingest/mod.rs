@@ -9,12 +9,16 @@
 //! - [`frames`]: DataFrames to and from CSV and Parquet files (the CSV and Parquet tables
 //!   mammolab writes go through it), and [`ScoreTable`]: a CSV's label and score columns (what
 //!   `mammolab metrics` reads).
+//! - [`ddsm_patches`]: seed 004's Kaggle DDSM download (shards and arrays of 299 x 299 patches).
+//! - [`npy`]: NumPy `.npy` arrays (header by npyz, sizes checked against the file).
 //! - [`tfrecord`]: TensorFlow's TFRecord files (CRC-checked records, `tf.train.Example`).
+pub mod ddsm_patches;
 pub mod dicom;
 pub mod frames;
 pub mod index;
 pub mod key;
 pub mod merge;
+pub mod npy;
 pub mod sheets;
 pub mod tfrecord;
 pub(crate) mod xlsx_repair;

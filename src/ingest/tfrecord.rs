@@ -248,6 +248,68 @@ fn parse_feature(bytes: &[u8]) -> std::result::Result<Feature, String> {
     Ok(feature)
 }
 
+/// Append one record holding `data` to `w`, framed and checksummed as TensorFlow writes it.
+pub fn write_record(w: &mut impl std::io::Write, data: &[u8]) -> std::io::Result<()> {
+    let len = (data.len() as u64).to_le_bytes();
+    w.write_all(&len)?;
+    w.write_all(&masked_crc32c(&len).to_le_bytes())?;
+    w.write_all(data)?;
+    w.write_all(&masked_crc32c(data).to_le_bytes())
+}
+
+/// Encode a `tf.train.Example` as TensorFlow serialises it (features in name order, int64
+/// and float lists packed): the inverse of [`parse_example`].
+pub fn encode_example(example: &Example) -> Vec<u8> {
+    let mut features = vec![];
+    for (name, feature) in example {
+        let mut list = vec![];
+        let field = match feature {
+            Feature::Bytes(values) => {
+                for v in values {
+                    put_len(&mut list, 1, v);
+                }
+                1
+            }
+            Feature::Float(values) => {
+                let packed: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                put_len(&mut list, 1, &packed);
+                2
+            }
+            Feature::Int64(values) => {
+                let mut packed = vec![];
+                for &v in values {
+                    put_varint(&mut packed, v as u64);
+                }
+                put_len(&mut list, 1, &packed);
+                3
+            }
+        };
+        let mut value = vec![];
+        put_len(&mut value, field, &list);
+        let mut entry = vec![];
+        put_len(&mut entry, 1, name.as_bytes());
+        put_len(&mut entry, 2, &value);
+        put_len(&mut features, 1, &entry);
+    }
+    let mut out = vec![];
+    put_len(&mut out, 1, &features);
+    out
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8 & 0x7f) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_len(out: &mut Vec<u8>, field: u64, bytes: &[u8]) {
+    put_varint(out, (field << 3) | 2);
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
 /// A protobuf field's value, by wire type.
 enum Value<'a> {
     Varint(u64),
@@ -345,18 +407,6 @@ mod tests {
         out
     }
 
-    fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-        loop {
-            let b = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(b);
-                return;
-            }
-            out.push(b | 0x80);
-        }
-    }
-
     fn entry(name: &str, feature: Vec<u8>) -> Vec<u8> {
         let mut e = field(1, 2, name.as_bytes());
         e.extend(field(2, 2, &feature));
@@ -383,12 +433,21 @@ mod tests {
     }
 
     fn record(data: &[u8]) -> Vec<u8> {
-        let len = (data.len() as u64).to_le_bytes();
-        let mut out = len.to_vec();
-        out.extend(masked_crc32c(&len).to_le_bytes());
-        out.extend_from_slice(data);
-        out.extend(masked_crc32c(data).to_le_bytes());
+        let mut out = vec![];
+        write_record(&mut out, data).unwrap();
         out
+    }
+
+    #[test]
+    fn encoded_examples_parse_back() {
+        let mut ex = Example::new();
+        ex.insert("label".into(), Feature::Int64(vec![3, -1]));
+        ex.insert(
+            "image".into(),
+            Feature::Bytes(vec![vec![0, 255, 7], vec![]]),
+        );
+        ex.insert("w".into(), Feature::Float(vec![0.5]));
+        assert_eq!(parse_example(&encode_example(&ex)).unwrap(), ex);
     }
 
     #[test]

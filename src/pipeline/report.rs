@@ -125,3 +125,32 @@ pub fn summary(source: &Path, label: &str, positive: &str, s: &BinarySummary) ->
         s.report()
     )
 }
+
+/// What `mammolab patches` prints: each file of the DDSM download with its patches per
+/// five-way label, and the download's known traps.
+pub fn ddsm_download(a: &crate::ingest::ddsm_patches::DownloadAudit) -> String {
+    use crate::ingest::ddsm_patches::label_meaning;
+    let mut out = format!("{}: {} patches\n", a.root.display(), a.patches);
+    for f in &a.files {
+        let labels: Vec<String> = f.labels.iter().map(|(l, n)| format!("{l}={n}")).collect();
+        out.push_str(&format!(
+            "  {:<40} {:>6} patches  labels {}\n",
+            f.file.file,
+            f.patches,
+            labels.join(" ")
+        ));
+    }
+    let names: Vec<String> = (0..5u8)
+        .filter_map(|l| {
+            label_meaning(l).map(|(a, p)| match a {
+                "none" => format!("{l} {p}"),
+                _ => format!("{l} {p} {a}"),
+            })
+        })
+        .collect();
+    out.push_str(&format!("  labels: {}\n", names.join(", ")));
+    out.push_str(
+        "  no patient or lesion ids: each ROI is three crops, so a random re-split leaks lesions; cv10 holds only calcifications, test10 only masses\n",
+    );
+    out
+}

@@ -26,6 +26,7 @@
 
 pub use crate::calendar;
 pub mod cbis;
+pub mod ddsm;
 pub mod dicom;
 pub mod phantom;
 pub mod plan;

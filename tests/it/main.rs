@@ -2,6 +2,7 @@
 
 mod cbis;
 mod cli;
+mod ddsm;
 mod eval;
 mod ingest;
 mod manifest;

@@ -1,0 +1,203 @@
+//! The Kaggle DDSM Mammography twin and its reader: the download's nine files, patches that
+//! read back as the ground truth says, the download's known quirks (cv10 calcifications
+//! only, test10 masses only, three crops per ROI), and one-line errors for a damaged or
+//! incomplete download. (tests/python/test_ddsm_twin.py reads the same layout with the
+//! `tfrecord` package, `crc32c` and NumPy.)
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::sync::OnceLock;
+
+use mammolab::ingest::ddsm_patches::{Download, Part, SIDE};
+use mammolab::ingest::tfrecord::{encode_example, write_record, Example, Feature};
+use mammolab::synth::ddsm::{self, DdsmOptions, DdsmSummary};
+use mammolab::synth::Profile;
+
+use crate::files_below;
+
+fn twin() -> &'static (tempfile::TempDir, DdsmSummary) {
+    static TWIN: OnceLock<(tempfile::TempDir, DdsmSummary)> = OnceLock::new();
+    TWIN.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = ddsm::generate(&DdsmOptions::new(Profile::Ci).unwrap(), dir.path())
+            .expect("generate the ci twin");
+        (dir, s)
+    })
+}
+
+fn truth() -> Vec<serde_json::Value> {
+    let v: serde_json::Value =
+        serde_json::from_slice(&fs::read(twin().0.path().join(ddsm::TRUTH)).unwrap()).unwrap();
+    v["patches"].as_array().unwrap().clone()
+}
+
+#[test]
+fn the_twin_has_the_downloads_files_and_reads_back_as_its_truth() {
+    let (dir, summary) = twin();
+    let mut want: Vec<String> = ddsm::file_names();
+    want.push(ddsm::TRUTH.into());
+    want.sort();
+    let have: Vec<String> = files_below(dir.path())
+        .iter()
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .collect();
+    assert_eq!(have, want);
+
+    let download = Download::find(dir.path()).unwrap();
+    let audit = download.audit().unwrap();
+    let truth = truth();
+    assert_eq!(audit.patches, truth.len());
+    let mut seen = 0;
+    for (i, f) in download.files.iter().enumerate() {
+        for p in download.patches(i).unwrap() {
+            let p = p.unwrap();
+            let t = &truth[seen];
+            assert_eq!(t["file"], f.file.as_str());
+            assert_eq!(t["index"], p.index);
+            assert_eq!(t["label"], p.label);
+            assert_eq!(p.pixels.len(), SIDE * SIDE);
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, truth.len());
+    let labels: usize = summary.labels.iter().sum();
+    assert_eq!(labels, truth.len());
+    // About six negatives for every positive, as the download's 86 %.
+    let negative = summary.labels[0] as f64 / labels as f64;
+    assert!((0.8..0.9).contains(&negative), "{negative}");
+}
+
+#[test]
+fn the_twin_keeps_the_downloads_quirks() {
+    let download = Download::find(twin().0.path()).unwrap();
+    let audit = download.audit().unwrap();
+    for f in &audit.files {
+        let labels: BTreeSet<u8> = f.labels.keys().copied().collect();
+        match f.file.part {
+            Part::Cv => assert!(labels.is_subset(&[0, 1, 3].into()), "{labels:?}"),
+            Part::Test => assert!(labels.is_subset(&[0, 2, 4].into()), "{labels:?}"),
+            Part::Training => assert!(labels.contains(&0) && labels.len() >= 3),
+        }
+    }
+    // Every ROI is three patches in one part: nothing in the files links them.
+    let mut crops: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for t in truth().iter().filter(|t| t["label"] != 0) {
+        let part = t["file"].as_str().unwrap().split('/').next().unwrap();
+        let part = if part.starts_with("training") {
+            "training"
+        } else {
+            part
+        };
+        crops
+            .entry(t["origin"].as_str().unwrap().into())
+            .or_default()
+            .push(part.into());
+    }
+    assert!(!crops.is_empty());
+    for (origin, parts) in crops {
+        assert_eq!(parts.len(), 3, "{origin}");
+        assert!(parts.iter().all(|p| *p == parts[0]), "{origin}: {parts:?}");
+    }
+}
+
+#[test]
+fn the_twin_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    ddsm::generate(&DdsmOptions::new(Profile::Ci).unwrap(), dir.path()).unwrap();
+    for name in ddsm::file_names() {
+        assert_eq!(
+            fs::read(dir.path().join(&name)).unwrap(),
+            fs::read(twin().0.path().join(&name)).unwrap(),
+            "{name}"
+        );
+    }
+}
+
+/// A copy of the twin to damage.
+fn copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ddsm::file_names() {
+        let to = dir.path().join(&name);
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        fs::copy(twin().0.path().join(&name), to).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn a_damaged_or_incomplete_download_is_one_line_naming_the_file() {
+    let dir = copy();
+    fs::remove_file(dir.path().join("cv10_labels.npy")).unwrap();
+    let e = Download::find(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("missing cv10_labels.npy"), "{e}");
+
+    let dir = copy();
+    let shard = dir.path().join("training10_2/training10_2.tfrecords");
+    let mut bytes = fs::read(&shard).unwrap();
+    bytes[5000] ^= 0x40;
+    fs::write(&shard, &bytes).unwrap();
+    let e = Download::find(dir.path())
+        .unwrap()
+        .audit()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("training10_2.tfrecords") && e.contains("record 0") && e.contains("checksum"),
+        "{e}"
+    );
+    assert!(!e.contains('\n'));
+
+    let dir = copy();
+    let data = dir.path().join("test10_data/test10_data.npy");
+    let bytes = fs::read(&data).unwrap();
+    fs::write(&data, &bytes[..bytes.len() - SIDE]).unwrap();
+    let e = Download::find(dir.path())
+        .unwrap()
+        .audit()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("test10_data.npy") && e.contains("cut short"),
+        "{e}"
+    );
+
+    // A record whose two labels disagree, and one with a label beyond 0-4.
+    let dir = copy();
+    let shard = dir.path().join("training10_0/training10_0.tfrecords");
+    let mut out = vec![];
+    for (label, normal) in [(2, 1), (2, 0)] {
+        let mut ex = Example::new();
+        ex.insert("label".into(), Feature::Int64(vec![label]));
+        ex.insert("label_normal".into(), Feature::Int64(vec![normal]));
+        ex.insert("image".into(), Feature::Bytes(vec![vec![0; SIDE * SIDE]]));
+        write_record(&mut out, &encode_example(&ex)).unwrap();
+    }
+    fs::write(&shard, &out).unwrap();
+    let e = Download::find(dir.path())
+        .unwrap()
+        .audit()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("training10_0.tfrecords")
+            && e.contains("record 1: label_normal 0 disagrees with label 2"),
+        "{e}"
+    );
+    let labels = dir.path().join("cv10_labels.npy");
+    let n = mammolab::ingest::npy::open(&labels).unwrap().len();
+    let mut values = vec![0i64; n];
+    values[3] = 7;
+    mammolab::ingest::npy::write_i64(&labels, &values).unwrap();
+    let d = Download::find(dir.path()).unwrap();
+    let cv = d.files.iter().position(|f| f.part == Part::Cv).unwrap();
+    let e = d
+        .patches(cv)
+        .unwrap()
+        .find_map(|p| p.err())
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("cv10_data.npy") && e.contains("item 3: label 7 is not one of 0-4"),
+        "{e}"
+    );
+}
