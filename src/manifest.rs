@@ -64,6 +64,10 @@ pub struct Manifest {
     /// Folders that hold the images.
     #[serde(default, rename = "image_root")]
     pub image_roots: Vec<ImageRoot>,
+    /// The download's own train / validation / test division, read from a column
+    /// ([`SplitRule`]); without it, runs split by patient at random.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<SplitRule>,
     /// The class vocabulary: names in index order and the positive class
     /// ([`Manifest::classes`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,11 +151,48 @@ pub enum LabelRule {
         #[serde(default = "default_negative")]
         negative_class: String,
     },
+    /// The class is read from a column through a table of values: a value the table does
+    /// not list gives the row no class, and it is left out of training (counted with the
+    /// rows left out). Kaggle's DDSM patches: `classes = { "1" = "benign", "2" = "benign",
+    /// "3" = "malignant", "4" = "malignant" }` leaves the negatives (`0`) out.
+    Map {
+        /// The column.
+        column: String,
+        /// Cell value (as text, trimmed) -> class.
+        classes: BTreeMap<String, String>,
+    },
     /// The class is read from the image file name (seed 003's IDC patches end in `class1.png`).
     FileName {
         /// Substring of the file name -> class.
         contains: BTreeMap<String, String>,
     },
+}
+
+/// The `[split]` table: which rows train, validate and test, by the values of one column,
+/// when a download comes divided (Kaggle's DDSM patches: `part` = `training`, `cv`,
+/// `test`). A row whose value no list names is left out. With `validation` empty, the
+/// validation part is drawn from the training rows at random (stratified by class) with
+/// the run's validation fraction: rows that may share a patient or lesion with training
+/// rows, so validation scores are optimistic; test stays as the download divided it.
+///
+/// ```toml
+/// [split]
+/// column = "part"
+/// train = ["training"]
+/// test = ["cv", "test"]
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitRule {
+    /// The column.
+    pub column: String,
+    /// Values whose rows train.
+    pub train: Vec<String>,
+    /// Values whose rows validate (empty: drawn from the training rows).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validation: Vec<String>,
+    /// Values whose rows test.
+    pub test: Vec<String>,
 }
 
 /// The `[classes]` table: which classes the label rules produce, in which order, and which
@@ -406,6 +447,17 @@ impl Manifest {
                 return Err("key.columns is empty".into());
             }
         }
+        if let Some(s) = &self.split {
+            if s.train.is_empty() || s.test.is_empty() {
+                return Err("[split] needs values in `train` and in `test`".into());
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for v in s.train.iter().chain(&s.validation).chain(&s.test) {
+                if !seen.insert(v.as_str()) {
+                    return Err(format!("[split]: `{v}` is listed for two parts"));
+                }
+            }
+        }
         let all_sha = self
             .tables
             .iter()
@@ -460,7 +512,9 @@ impl Manifest {
     /// it), else the labels sorted with the positive class last; the positive class as
     /// [`Manifest::positive_class`] says.
     pub fn classes<'a>(&self, labels: impl IntoIterator<Item = &'a str>) -> Result<crate::Classes> {
-        let seen: std::collections::BTreeSet<&str> = labels.into_iter().collect();
+        // A row with no class (a `map` rule's unlisted value) is left out, not a class.
+        let seen: std::collections::BTreeSet<&str> =
+            labels.into_iter().filter(|l| !l.is_empty()).collect();
         let positive = self.positive_class()?;
         let err = |message: String| Error::Manifest {
             manifest: self.source.clone(),

@@ -176,6 +176,10 @@ enum Command {
     Patches {
         /// The download's folder (holding training10_0/, cv10_data/, cv10_labels.npy, ...).
         root: PathBuf,
+        /// Also write every patch as a PNG into this (empty) folder, with patches.csv and a
+        /// manifest.toml that trains benign vs malignant on the download's own division.
+        #[arg(long)]
+        unpack: Option<PathBuf>,
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
@@ -571,14 +575,29 @@ fn run(command: Command) -> anyhow::Result<()> {
                 synth_hospital(&opts, &out, json)?;
             }
         }
-        Command::Patches { root, json } => {
+        Command::Patches { root, unpack, json } => {
             let t = Instant::now();
-            let audit = mammolab::ingest::ddsm_patches::Download::find(&root)?.audit()?;
+            let download = mammolab::ingest::ddsm_patches::Download::find(&root)?;
+            let audit = download.audit()?;
+            let unpacked = unpack.map(|out| download.unpack(&out)).transpose()?;
             let seconds = t.elapsed().as_secs_f64();
             if json {
-                print_json_with_seconds(&audit, seconds)?;
+                let mut v = serde_json::to_value(&audit)?;
+                if let Some(u) = &unpacked {
+                    v["unpacked"] = serde_json::to_value(u)?;
+                }
+                print_json_with_seconds(&v, seconds)?;
             } else {
                 print!("{}", mammolab::pipeline::report::ddsm_download(&audit));
+                if let Some(u) = &unpacked {
+                    println!(
+                        "unpacked {} patches into {} ({} parts); train with --manifest {} ({seconds:.1} s)",
+                        u.patches,
+                        u.out.display(),
+                        u.parts.len(),
+                        u.manifest.display()
+                    );
+                }
             }
         }
         Command::Sheets { file, json, cells } => {

@@ -180,6 +180,8 @@ pub struct ImageItem {
     pub sheet: String,
     /// Spreadsheet row number.
     pub row: u32,
+    /// The row's value in the manifest's `[split]` column, when it has one.
+    pub split_value: Option<String>,
 }
 
 impl ImageItem {
@@ -341,6 +343,7 @@ fn items(
             patient: r.patient_id.clone(),
             sheet: r.sheet.clone(),
             row: r.row,
+            split_value: r.split_value.clone(),
         });
     }
     let left = merged.records.len() - out.len();
@@ -400,10 +403,25 @@ pub fn plan_merged(
             "lesion crops (--input roi) need a manifest whose image root names them (`roi_column`, CBIS-DDSM's `ROI mask file path`); this merge found none",
         ));
     }
-    let (items, left_out) = items(merged, &classes, options);
+    let (items, mut left_out) = items(merged, &classes, options);
     let labels: Vec<usize> = items.iter().map(|i| i.class).collect();
-    let groups: Vec<&str> = items.iter().map(|i| i.patient.as_str()).collect();
-    let split = grouped_split(&labels, &groups, options.fractions, options.seed)?;
+    // A divided download without patient ids (Kaggle's DDSM patches): each image is its
+    // own group. Otherwise a row without a patient id groups with the others without one.
+    let groups: Vec<String> = items
+        .iter()
+        .map(|i| match i.patient.is_empty() && manifest.split.is_some() {
+            true => i.path.display().to_string(),
+            false => i.patient.clone(),
+        })
+        .collect();
+    let split = match &manifest.split {
+        None => grouped_split(&labels, &groups, options.fractions, options.seed)?,
+        Some(rule) => {
+            let (split, unlisted) = divided(rule, &items, &labels, &groups, options)?;
+            left_out += unlisted;
+            split
+        }
+    };
     let leak = SplitLeak::of(&split, &groups, &labels, classes.positive())?;
     if leak.shared_patients > 0 {
         return Err(Error::input(
@@ -421,6 +439,63 @@ pub fn plan_merged(
         rows: merged.records.len(),
         left_out,
     })
+}
+
+/// The split a manifest's `[split]` rule gives: each item's part by its row's value (an
+/// item whose value no list names is left out, counted in the second value), validation
+/// drawn from the training items (grouped, stratified, with the options' validation share
+/// of train + validation) when the rule lists no validation values.
+fn divided(
+    rule: &crate::manifest::SplitRule,
+    items: &[ImageItem],
+    labels: &[usize],
+    groups: &[String],
+    options: &DataOptions,
+) -> Result<(Split, usize)> {
+    let mut parts: [Vec<usize>; 3] = Default::default();
+    let mut unlisted = 0;
+    for (i, item) in items.iter().enumerate() {
+        let v = item.split_value.as_deref().unwrap_or_default();
+        let part = [&rule.train, &rule.validation, &rule.test]
+            .iter()
+            .position(|list| list.iter().any(|x| x == v));
+        match part {
+            Some(p) => parts[p].push(i),
+            None => unlisted += 1,
+        }
+    }
+    let [mut train, mut val, test] = parts;
+    for (name, part) in [("train", &train), ("test", &test)] {
+        if part.is_empty() {
+            return Err(Error::input(
+                "split",
+                format!(
+                    "no image has a `{}` value of [split] {name} {:?}",
+                    rule.column,
+                    if name == "train" {
+                        &rule.train
+                    } else {
+                        &rule.test
+                    }
+                ),
+            ));
+        }
+    }
+    if rule.validation.is_empty() && options.fractions.val > 0.0 {
+        let f = options.fractions;
+        let share = f.val / (f.train + f.val);
+        let sub_labels: Vec<usize> = train.iter().map(|&i| labels[i]).collect();
+        let sub_groups: Vec<&str> = train.iter().map(|&i| groups[i].as_str()).collect();
+        let inner = grouped_split(
+            &sub_labels,
+            &sub_groups,
+            Fractions::new(1.0 - share, share, 0.0)?,
+            options.seed,
+        )?;
+        val = inner.val.iter().map(|&j| train[j]).collect();
+        train = inner.train.iter().map(|&j| train[j]).collect();
+    }
+    Ok((Split { train, val, test }, unlisted))
 }
 
 /// [`prepare`] on a merge already made.

@@ -322,3 +322,186 @@ pub struct FileCount {
     /// Patches per five-way label.
     pub labels: BTreeMap<u8, usize>,
 }
+
+/// The unpacked download's table, written by [`Download::unpack`].
+pub const TABLE: &str = "patches.csv";
+/// The folder of PNG patches, one subfolder per download file.
+pub const PNG_ROOT: &str = "patches";
+/// The manifest written beside them.
+pub const MANIFEST: &str = "manifest.toml";
+/// The table's columns, in order.
+pub const COLUMNS: [&str; 8] = [
+    "patch",
+    "source",
+    "index",
+    "part",
+    "label",
+    "label_normal",
+    "abnormality",
+    "pathology",
+];
+
+/// What [`Download::unpack`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unpacked {
+    /// The output folder.
+    pub out: PathBuf,
+    /// Patches written (one PNG and one table row each).
+    pub patches: usize,
+    /// Patches per part.
+    pub parts: BTreeMap<String, usize>,
+    /// The table.
+    pub table: PathBuf,
+    /// The manifest that reads it.
+    pub manifest: PathBuf,
+}
+
+impl Download {
+    /// Write every patch as an 8-bit PNG (`patches/<file stem>/<file stem>_<index>.png`),
+    /// one `patches.csv` row per patch ([`COLUMNS`]: the patch's name, its file and index
+    /// in the download, its part, the two labels and their meaning) and a `manifest.toml`
+    /// that reads them: benign vs malignant (`label` 1-2 benign, 3-4 malignant, the
+    /// negatives left out; edit its `map` for another task), and the download's own
+    /// division (`[split]`: the shards train, cv10 and test10 together test, validation
+    /// drawn from the training patches). `out` must be empty or not exist.
+    pub fn unpack(&self, out: &Path) -> Result<Unpacked> {
+        use rayon::prelude::*;
+        if out.exists()
+            && std::fs::read_dir(out)
+                .map_err(|e| Error::io(out, e))?
+                .next()
+                .is_some()
+        {
+            return Err(Error::Param {
+                name: "out",
+                message: format!("{} is not empty; choose an empty folder", out.display()),
+            });
+        }
+        let mut csv = COLUMNS.join(",");
+        csv.push('\n');
+        let mut parts: BTreeMap<String, usize> = BTreeMap::new();
+        let mut total = 0;
+        for (i, f) in self.files.iter().enumerate() {
+            let stem = Path::new(&f.file)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let dir = out.join(PNG_ROOT).join(&stem);
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            let mut patches = self.patches(i)?.peekable();
+            while patches.peek().is_some() {
+                // A few hundred at a time: a real shard is a gigabyte.
+                let chunk: Vec<Patch> = patches.by_ref().take(512).collect::<Result<_>>()?;
+                chunk.par_iter().try_for_each(|p| {
+                    let path = dir.join(format!("{stem}_{:05}.png", p.index));
+                    image::save_buffer(
+                        &path,
+                        &p.pixels,
+                        SIDE as u32,
+                        SIDE as u32,
+                        image::ExtendedColorType::L8,
+                    )
+                    .map_err(|e| Error::Data {
+                        file: path.clone(),
+                        message: format!("could not write the PNG: {e}"),
+                    })
+                })?;
+                for p in &chunk {
+                    let (abnormality, pathology) = label_meaning(p.label).expect("checked");
+                    csv.push_str(&format!(
+                        "{stem}_{:05},{},{},{},{},{},{abnormality},{pathology}\n",
+                        p.index,
+                        f.file,
+                        p.index,
+                        f.part.name(),
+                        p.label,
+                        u8::from(p.label != 0),
+                    ));
+                }
+                *parts.entry(f.part.name().into()).or_default() += chunk.len();
+                total += chunk.len();
+            }
+        }
+        let table = out.join(TABLE);
+        crate::outlock::write_atomic(&table, csv.as_bytes())?;
+        let manifest = unpacked_manifest(out, crate::hash::sha256_bytes(csv.as_bytes()));
+        let path = out.join(MANIFEST);
+        crate::outlock::write_atomic(&path, manifest.to_toml_string()?.as_bytes())?;
+        Ok(Unpacked {
+            out: out.to_path_buf(),
+            patches: total,
+            parts,
+            table,
+            manifest: path,
+        })
+    }
+}
+
+/// The manifest of an unpacked download (see [`Download::unpack`]).
+fn unpacked_manifest(out: &Path, sha256: String) -> crate::manifest::Manifest {
+    use crate::manifest::{
+        ClassList, Cohort, ImageRoot, Key, LabelRule, Manifest, Sheet, SplitRule, Table,
+    };
+    let map = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    Manifest {
+        schema: crate::manifest::SCHEMA,
+        allow_outside: false,
+        cohort: Cohort {
+            name: "ddsm-mammography".into(),
+            description: "Kaggle's DDSM Mammography patches (299 x 299), benign vs malignant; negatives left out".into(),
+            licence: "as the Kaggle dataset page states; the images come from DDSM and CBIS-DDSM (TCIA, CC BY 3.0)".into(),
+            provenance: "https://www.kaggle.com/datasets/skooch/ddsm-mammography".into(),
+        },
+        tables: vec![Table {
+            id: "patches".into(),
+            path: TABLE.into(),
+            sha256: Some(sha256),
+        }],
+        sheets: vec![Sheet {
+            table: "patches".into(),
+            name: "patches".into(),
+            label: Some(LabelRule::Map {
+                column: "label".into(),
+                classes: map(&[
+                    ("1", "benign"),
+                    ("2", "benign"),
+                    ("3", "malignant"),
+                    ("4", "malignant"),
+                ]),
+            }),
+            image_root: Some("patches".into()),
+        }],
+        key: Some(Key {
+            columns: vec!["patch".into()],
+            separator: "-".into(),
+        }),
+        merge: None,
+        image_roots: vec![ImageRoot {
+            id: "patches".into(),
+            path: PNG_ROOT.into(),
+            formats: vec!["png".into()],
+            file_column: Some("patch".into()),
+            match_by: Default::default(),
+            roi_column: None,
+            label: None,
+        }],
+        split: Some(SplitRule {
+            column: "part".into(),
+            train: vec![Part::Training.name().into()],
+            validation: vec![],
+            test: vec![Part::Cv.name().into(), Part::Test.name().into()],
+        }),
+        classes: Some(ClassList {
+            names: Some(vec!["benign".into(), "malignant".into()]),
+            positive: Some("malignant".into()),
+        }),
+        synth: None,
+        base_dir: out.to_path_buf(),
+        source: out.join(MANIFEST),
+    }
+}

@@ -32,8 +32,10 @@ use crate::rng::Rng;
 /// Name of the ground-truth file.
 pub const TRUTH: &str = super::TRUTH;
 
-/// Negative tiles per positive patch (the download: 48,596 of 55,885 training patches, 87 %).
+/// Negative tiles per positive patch at `default` (the download: 48,596 of 55,885 training
+/// patches, 87 %); `ci` keeps two per positive so that its tests stay small.
 const NEGATIVES_PER_POSITIVE: f64 = 6.0;
+const CI_NEGATIVES_PER_POSITIVE: f64 = 2.0;
 /// Film size the twin crops from (rows, cols): a 299-pixel patch is a 300-pixel tile, about
 /// the share of the film a 598-pixel tile is of a DDSM scan.
 const FILM: (usize, usize) = (1280, 800);
@@ -49,11 +51,11 @@ pub struct DdsmOptions {
 }
 
 impl DdsmOptions {
-    /// The twin at a scale: `ci` (about 330 patches, 30 MB) or `default` (about 2,800
-    /// patches, 250 MB). `large` is refused.
+    /// The twin at a scale: `ci` (two negatives per positive, for tests) or `default`
+    /// (six per positive, the download's 86 %). `large` is refused.
     pub fn new(scale: Profile) -> Result<Self> {
         let rows = match scale {
-            Profile::Ci => [[10, 4], [10, 4]],
+            Profile::Ci => [[16, 8], [16, 8]],
             Profile::Default => [[56, 18], [56, 18]],
             Profile::Large => {
                 return Err(Error::Param {
@@ -202,10 +204,13 @@ pub fn generate(opts: &DdsmOptions, out: &Path) -> Result<DdsmSummary> {
         l.len()
     };
     let positives = |part: Part| made.iter().filter(|m| m.part == part).count();
-    let train_neg = (positives(Part::Training) as f64 * NEGATIVES_PER_POSITIVE).round() as usize;
-    let test_neg = ((positives(Part::Cv) + positives(Part::Test)) as f64 * NEGATIVES_PER_POSITIVE
-        / 2.0)
-        .round() as usize;
+    let ratio = match opts.scale {
+        Profile::Ci => CI_NEGATIVES_PER_POSITIVE,
+        _ => NEGATIVES_PER_POSITIVE,
+    };
+    let train_neg = (positives(Part::Training) as f64 * ratio).round() as usize;
+    let test_neg =
+        ((positives(Part::Cv) + positives(Part::Test)) as f64 * ratio / 2.0).round() as usize;
     let mut negatives = normal_tiles(train_neg + 2 * test_neg, opts.seed);
     let mut test_negs = negatives.split_off(train_neg);
     let cv_negs: Vec<Made> = test_negs.drain(..test_neg).collect();

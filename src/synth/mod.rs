@@ -643,6 +643,7 @@ fn cohort_manifest(opts: &SynthOptions, out: &Path) -> Result<Manifest> {
             root("cancer_images", format!("{ROOT}/Cancer")),
             root("non_cancer_images", format!("{ROOT}/Non-Cancer")),
         ],
+        split: None,
         classes: Some(ClassList {
             names: Some(vec!["normal".into(), "cancer".into()]),
             positive: Some("cancer".into()),

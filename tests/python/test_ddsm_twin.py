@@ -21,7 +21,9 @@ from collections import Counter
 
 import crc32c
 import numpy as np
+import pandas as pd
 import pytest
+from PIL import Image
 from tfrecord.reader import tfrecord_loader
 
 SIDE = 299
@@ -83,7 +85,8 @@ def test_tfrecord_and_numpy_read_the_published_layout(twin):
             n += 1
         assert n == by_file[shard]
     assert set(labels_seen) == {0, 1, 2, 3, 4}
-    assert 0.8 < labels_seen[0] / sum(labels_seen.values()) < 0.9
+    # ci keeps two negatives per positive (default six, the download's 86 %).
+    assert 0.6 < labels_seen[0] / sum(labels_seen.values()) < 0.7
     for stem, (data, labels) in ARRAYS.items():
         x, y = np.load(out / data), np.load(out / labels)
         assert x.shape == (by_file[data], SIDE, SIDE, 1) and x.dtype == np.uint8
@@ -118,3 +121,36 @@ def test_pixels_agree_between_the_records_and_the_truth(twin):
     x = np.load(out / "cv10_data/cv10_data.npy")
     first = pixels(next(tfrecord_loader(str(out / SHARDS[0]), None, {"image": "byte"}))["image"])
     assert first.reshape(SIDE, SIDE).std() > 0 and x[0, :, :, 0].std() > 0
+
+
+def test_unpacked_patches_read_by_pandas_and_pillow_and_train(twin, tmp_path):
+    out, truth = twin
+    bin_ = os.environ["MAMMOLAB_BIN"]
+    unpacked = tmp_path / "unpacked"
+    p = subprocess.run([bin_, "patches", str(out), "--unpack", str(unpacked), "--json"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    df = pd.read_csv(unpacked / "patches.csv")
+    assert list(df.columns) == ["patch", "source", "index", "part", "label", "label_normal",
+                                "abnormality", "pathology"]
+    assert len(df) == len(truth["patches"])
+    assert (df["label_normal"] == (df["label"] != 0)).all()
+    assert set(df["part"]) == {"training", "cv", "test"}
+    # Each PNG holds the array's bytes (Pillow against NumPy).
+    x = np.load(out / "test10_data/test10_data.npy")
+    row = df[df["source"] == "test10_data/test10_data.npy"].iloc[5]
+    png = np.asarray(Image.open(unpacked / "patches" / "test10_data" / f"{row['patch']}.png"))
+    assert png.dtype == np.uint8 and (png == x[row["index"], :, :, 0]).all()
+
+    run = tmp_path / "run"
+    p = subprocess.run([bin_, "train", "--manifest", str(unpacked / "manifest.toml"), "--model", "cnn",
+                        "--epochs", "2", "--size", "32", "--cache", "none", "--out", str(run), "--json"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    p = subprocess.run([bin_, "evaluate", "--run", str(run), "--json"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    report = json.loads(p.stdout)
+    per_class = {c["class"]: c["support"] for c in report["per_class"]}
+    test = df[df["part"].isin(["cv", "test"]) & (df["label"] != 0)]
+    assert per_class == {"benign": int(test["label"].isin([1, 2]).sum()),
+                         "malignant": int(test["label"].isin([3, 4]).sum())}

@@ -218,7 +218,8 @@ pub struct Record {
     pub listing_row: Option<u32>,
     /// The DICOM file, resolved (open it as it is).
     pub dicom: Option<PathBuf>,
-    /// The JPG export, resolved.
+    /// The raster export, resolved: the JPG (seed 001), or the PNG where the image roots
+    /// list `png` (the unpacked DDSM patches).
     pub jpg: Option<PathBuf>,
     /// The lesion's ROI mask, when the image root has a `roi_column` (CBIS-DDSM).
     pub roi_mask: Option<PathBuf>,
@@ -228,6 +229,8 @@ pub struct Record {
     pub laterality: Option<Laterality>,
     /// View from the row or its listing counterpart.
     pub view: Option<String>,
+    /// The row's value in the manifest's `[split]` column, when it has one.
+    pub split_value: Option<String>,
 }
 
 /// Everything a merge produces.

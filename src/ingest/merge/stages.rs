@@ -277,6 +277,11 @@ pub(crate) fn row_label(
                 negative_class.clone()
             }
         }
+        Some(LabelRule::Map { column, classes }) => {
+            let c = sheet.column_index(column)?;
+            let v = sheet.rows[r][c].to_text().unwrap_or_default();
+            classes.get(v.trim()).cloned().unwrap_or_default()
+        }
         Some(LabelRule::FileName { contains }) => {
             let f = file_col
                 .map(|c| sheet.rows[r][c].to_text().unwrap_or_default())
@@ -424,6 +429,11 @@ pub(crate) fn match_sheet(
         .and_then(|r| r.roi_column.as_ref())
         .map(|c| sheet.column_index(c))
         .transpose()?;
+    let split_col = manifest
+        .split
+        .as_ref()
+        .map(|s| sheet.column_index(&s.column))
+        .transpose()?;
     let mut m = SheetMatch {
         records: Vec::with_capacity(sheet.rows.len()),
         audit: Vec::with_capacity(sheet.rows.len()),
@@ -434,6 +444,11 @@ pub(crate) fn match_sheet(
         is_merge: listing.is_some(),
     };
     let primary_dicom = images.exts.iter().any(|e| e == "dcm");
+    // The raster export: JPG (seed 001), or PNG where the image roots hold PNG.
+    let raster = match images.exts.iter().any(|e| e == "png") {
+        true => "png",
+        false => "jpg",
+    };
     for r in 0..sheet.rows.len() {
         let row_no = sheet.row_numbers[r];
         let norm_key = k.norm[r]
@@ -483,7 +498,7 @@ pub(crate) fn match_sheet(
             }
         };
         let dcm = lookup("dcm");
-        let jpg = lookup("jpg");
+        let jpg = lookup(raster);
         let image = if primary_dicom { &dcm } else { &jpg };
         let roi = roi_col
             .and_then(|c| sheet.rows[r][c].to_text())
@@ -578,6 +593,13 @@ pub(crate) fn match_sheet(
             roi_crop,
             laterality: own_or_listing("Laterality").and_then(|t| Laterality::parse(&t)),
             view: own_or_listing("ViewPosition"),
+            split_value: split_col.map(|c| {
+                sheet.rows[r][c]
+                    .to_text()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string()
+            }),
         });
     }
     Ok(m)

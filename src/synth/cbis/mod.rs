@@ -363,6 +363,7 @@ fn twin_manifest(opts: &CbisOptions, out: &Path) -> Result<Manifest> {
             roi_column: Some("ROI mask file path".into()),
             label: None,
         }],
+        split: None,
         classes: Some(ClassList {
             names: Some(vec!["benign".into(), "malignant".into()]),
             positive: Some("malignant".into()),
