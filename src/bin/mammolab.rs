@@ -9,14 +9,12 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use mammolab::dataset::{default_image_cache, Augment, DataOptions, ImageSource, Input, Part};
-use mammolab::eval::{
-    self, BinaryConfusion, BinarySummary, Binning, ThresholdRule, ThresholdSweep,
-};
+use mammolab::eval::{BinarySummary, MulticlassSummary, ThresholdRule};
 use mammolab::imaging::{Filter, Gray};
 use mammolab::ingest::dicom::{read_header, read_image_opt};
 use mammolab::ingest::merge::{merge, Status};
 use mammolab::ingest::sheets::{read_workbook, SheetOptions};
-use mammolab::ingest::ScoreTable;
+use mammolab::ingest::{ClassScoreTable, ScoreTable};
 use mammolab::manifest::Manifest;
 use mammolab::model::layers::Pool;
 use mammolab::model::saliency::Method as SaliencyMethod;
@@ -25,7 +23,7 @@ use mammolab::model::{
     EpochStats, ModelChoice, Monitor, Predictor, Progress, Sampler,
 };
 use mammolab::pipeline::{self, predict, report, Level, RunOptions};
-use mammolab::plot::{self, CellValues, Figure};
+use mammolab::plot::{self, Figure};
 use mammolab::synth::{self, Profile, SynthOptions};
 
 /// `--class-weights`: the two settings the CLI offers of [`ClassWeights`].
@@ -251,9 +249,16 @@ enum Command {
         /// Column with the true label.
         #[arg(long)]
         label: String,
-        /// Column with the model score (higher = more likely positive).
+        /// Column with the model score (higher = more likely positive); for k classes, one
+        /// column per class, comma-separated, in the order of --classes (each row's scores
+        /// are class probabilities adding up to 1).
         #[arg(long)]
         score: String,
+        /// The class names for k score columns (comma-separated, in the order of --score):
+        /// the label column holds these names. Reports the k x k matrix, per-class rows and
+        /// one-vs-rest / one-vs-one ROC AUC (scikit-learn's).
+        #[arg(long, conflicts_with = "positive")]
+        classes: Option<String>,
         /// Label value of the positive class (default: 1 or true).
         #[arg(long)]
         positive: Option<String>,
@@ -793,15 +798,37 @@ fn run(command: Command) -> anyhow::Result<()> {
             csv,
             label,
             score,
+            classes,
             positive,
             threshold,
             plots,
             json,
         } => {
+            let columns: Vec<&str> = score.split(',').map(str::trim).collect();
+            if columns.len() > 1 || classes.is_some() {
+                let Some(classes) = classes else {
+                    anyhow::bail!(
+                        "--score names {} columns: name their classes with --classes A,B,...",
+                        columns.len()
+                    );
+                };
+                let names: Vec<&str> = classes.split(',').map(str::trim).collect();
+                let t = ClassScoreTable::from_csv(&csv, &label, &columns, &names)?;
+                let s = MulticlassSummary::new(&t.labels, &t.scores, &names)?;
+                if let Some(dir) = plots {
+                    plot::multiclass_figures(&dir, &t.labels, &t.scores, &names)?;
+                }
+                if json {
+                    println!("{}", serde_json::to_string(&s)?);
+                } else {
+                    print!("{}", s.report());
+                }
+                return Ok(());
+            }
             let t = ScoreTable::from_csv(&csv, &label, &score, positive.as_deref())?;
             let s = BinarySummary::new(&t.labels, &t.scores, threshold)?;
             if let Some(dir) = plots {
-                write_metric_plots(&dir, &t, threshold)?;
+                plot::binary_figures(&dir, &t.labels, &t.scores, &t.positive, threshold)?;
             }
             if json {
                 println!("{}", serde_json::to_string(&s)?);
@@ -1245,34 +1272,6 @@ fn predict_command(
                 .unwrap_or_default(),
             w.dir.display()
         );
-    }
-    Ok(())
-}
-
-fn write_metric_plots(dir: &std::path::Path, t: &ScoreTable, threshold: f64) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
-    let (y, s) = (&t.labels, &t.scores);
-    let roc = eval::roc_curve(y, s)?;
-    let pr = eval::pr_curve(y, s)?;
-    let cm = BinaryConfusion::at_threshold(y, s, threshold)?;
-    let op = cm.metrics().roc_point();
-    let mut matrix = cm.matrix();
-    matrix.classes = vec!["negative".into(), format!("positive ({})", t.positive)];
-    let sweep = ThresholdSweep::new(y, s)?;
-    let (w, h) = (800, 600);
-    Figure::png(w, h, |a| plot::roc(a, &[("scores", &roc)], Some(op)))?
-        .save(dir.join("roc.png"))?;
-    Figure::png(w, h, |a| plot::pr(a, &[("scores", &pr)]))?.save(dir.join("pr.png"))?;
-    Figure::png(w, h, |a| {
-        plot::confusion_matrix(a, &matrix, CellValues::RowNormalised)
-    })?
-    .save(dir.join("confusion.png"))?;
-    Figure::png(w, h, |a| plot::threshold_sweep(a, &sweep, Some(threshold)))?
-        .save(dir.join("thresholds.png"))?;
-    if s.iter().all(|v| (0.0..=1.0).contains(v)) {
-        let cal = eval::calibration_curve(y, s, 10, Binning::Uniform)?;
-        Figure::png(w, h, |a| plot::calibration(a, &[("scores", &cal)]))?
-            .save(dir.join("calibration.png"))?;
     }
     Ok(())
 }

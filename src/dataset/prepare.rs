@@ -236,7 +236,7 @@ impl Part {
 pub struct PartCounts {
     /// Images per class (class order of [`Prepared::classes`]).
     pub images: Vec<usize>,
-    /// Distinct patients.
+    /// Distinct patient ids (0 where the images carry none).
     pub patients: usize,
 }
 
@@ -355,7 +355,10 @@ fn counts(items: &[ImageItem], idx: &[usize], k: usize) -> PartCounts {
     let mut patients = HashSet::new();
     for &i in idx {
         images[items[i].class] += 1;
-        patients.insert(&items[i].patient);
+        // An image without a patient id (Kaggle's DDSM patches) names no patient.
+        if !items[i].patient.is_empty() {
+            patients.insert(&items[i].patient);
+        }
     }
     PartCounts {
         images,

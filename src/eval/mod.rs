@@ -36,6 +36,8 @@
 //! | Brier, log loss, calibration, probabilistic F1 with a score outside [0, 1] | [`Error::Input`] |
 //! | a ratio whose denominator is zero (precision with no predicted positives, recall with no positives, MCC or kappa of a constant prediction) | `0.0`, as scikit-learn's default `zero_division`, and the metric's name is listed in [`BinaryMetrics::undefined`] or [`ClassificationReport::undefined`] |
 //! | balanced accuracy with one class in the labels | the mean recall over the classes present (scikit-learn's rule) |
+//! | k-class scores that are not probabilities (a row not adding up to 1), a class index out of range | [`Error::Input`] naming the sample |
+//! | one-vs-rest AUC of a class with no sample | [`Error::Input`] naming the class (one-vs-one uses the classes present) |
 //!
 //! No function here returns NaN.
 
@@ -45,6 +47,7 @@ mod confusion;
 mod curves;
 mod delong;
 mod localisation;
+mod multiclass;
 mod report;
 mod summary;
 mod threshold;
@@ -59,6 +62,10 @@ pub use confusion::{BinaryConfusion, BinaryMetrics, ConfusionMatrix};
 pub use curves::{average_precision, pr_curve, roc_auc, roc_curve, PrCurve, RocCurve};
 pub use delong::{delong_paired, delong_unpaired, erfc, AucTest, Spread};
 pub use localisation::{lesion_hit_table, LesionHit};
+pub use multiclass::{
+    argmax, check_class_probabilities, ovr_roc_curves, roc_auc_ovo, roc_auc_ovr, Average,
+    MulticlassSummary, PerClass,
+};
 pub use report::{ClassRow, ClassificationReport};
 pub use summary::{compare, BinarySummary};
 pub use threshold::{OperatingPoint, ThresholdRule, ThresholdSweep};

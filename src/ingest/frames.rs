@@ -86,6 +86,124 @@ pub(crate) fn column<'a>(df: &'a DataFrame, file: &Path, name: &str) -> Result<&
     })
 }
 
+/// Line numbers as a text editor shows them: the header is line 1.
+fn line(row: usize) -> usize {
+    row + 2
+}
+
+/// A numeric column as finite f64 values; an empty or infinite cell is an error naming the
+/// line.
+fn finite_column(df: &DataFrame, file: &Path, name: &str) -> Result<Vec<f64>> {
+    let s = column(df, file, name)?;
+    if !s.dtype().is_primitive_numeric() {
+        return Err(Error::data(
+            file,
+            format!("column `{name}` is {}, not numeric", s.dtype()),
+        ));
+    }
+    let s = s
+        .cast(&DataType::Float64)
+        .map_err(|e| Error::table(file.display().to_string(), e))?;
+    let mut out = Vec::with_capacity(df.height());
+    for (row, v) in s.f64().expect("cast to f64").iter().enumerate() {
+        match v {
+            Some(x) if x.is_finite() => out.push(x),
+            Some(x) => {
+                return Err(Error::data(
+                    file,
+                    format!(
+                        "line {}: `{name}` is {x} (scores must be finite)",
+                        line(row)
+                    ),
+                ))
+            }
+            None => {
+                return Err(Error::data(
+                    file,
+                    format!("line {}: `{name}` is empty", line(row)),
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A column as text; an empty cell is an error naming the line.
+fn text_column(df: &DataFrame, file: &Path, name: &str) -> Result<Vec<String>> {
+    let l = column(df, file, name)?
+        .cast(&DataType::String)
+        .map_err(|e| Error::table(file.display().to_string(), e))?;
+    l.str()
+        .expect("cast to string")
+        .iter()
+        .enumerate()
+        .map(|(row, v)| {
+            v.map(str::to_string)
+                .ok_or_else(|| Error::data(file, format!("line {}: `{name}` is empty", line(row))))
+        })
+        .collect()
+}
+
+/// A CSV's label column and one score column per class: what `mammolab metrics --score
+/// P1,P2,P3 --classes A,B,C` reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassScoreTable {
+    /// Each row's class, as an index into the classes.
+    pub labels: Vec<usize>,
+    /// Each row's scores, in class order.
+    pub scores: Vec<Vec<f64>>,
+}
+
+impl ClassScoreTable {
+    /// Read `label` (values among `classes`) and the `scores` columns (one per class, in the
+    /// same order) of a CSV with a header row; a label outside `classes`, an empty cell or
+    /// a non-numeric score is an error naming the line.
+    pub fn from_csv<S: AsRef<str>>(
+        path: impl AsRef<Path>,
+        label: &str,
+        scores: &[S],
+        classes: &[S],
+    ) -> Result<Self> {
+        let path = path.as_ref();
+        if scores.len() != classes.len() {
+            return Err(Error::input(
+                "metrics",
+                format!(
+                    "{} score columns for {} classes: give one score column per class, in the order of --classes",
+                    scores.len(),
+                    classes.len()
+                ),
+            ));
+        }
+        let df = read_csv(path)?;
+        let columns: Vec<Vec<f64>> = scores
+            .iter()
+            .map(|c| finite_column(&df, path, c.as_ref()))
+            .collect::<Result<_>>()?;
+        let names: Vec<&str> = classes.iter().map(AsRef::as_ref).collect();
+        let labels = text_column(&df, path, label)?
+            .iter()
+            .enumerate()
+            .map(|(row, v)| {
+                names.iter().position(|c| c == v).ok_or_else(|| {
+                    Error::data(
+                        path,
+                        format!(
+                            "line {}: `{label}` is `{v}`, not one of the classes {}",
+                            line(row),
+                            names.join(", ")
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        let scores = (0..labels.len())
+            .map(|i| columns.iter().map(|c| c[i]).collect())
+            .collect();
+        Ok(Self { labels, scores })
+    }
+}
+
 impl ScoreTable {
     /// Read `label` and `score` columns of a CSV with a header row.
     ///
@@ -110,50 +228,9 @@ impl ScoreTable {
         score: &str,
         positive: Option<&str>,
     ) -> Result<Self> {
-        // Line numbers as a text editor shows them: the header is line 1.
-        let line = |row: usize| row + 2;
-        let s = column(df, file, score)?;
-        if !s.dtype().is_primitive_numeric() {
-            return Err(Error::data(
-                file,
-                format!("column `{score}` is {}, not numeric", s.dtype()),
-            ));
-        }
-        let s = s
-            .cast(&DataType::Float64)
-            .map_err(|e| Error::table(file.display().to_string(), e))?;
-        let mut scores = Vec::with_capacity(df.height());
-        for (row, v) in s.f64().expect("cast to f64").iter().enumerate() {
-            match v {
-                Some(x) if x.is_finite() => scores.push(x),
-                Some(x) => {
-                    return Err(Error::data(
-                        file,
-                        format!(
-                            "line {}: `{score}` is {x} (scores must be finite)",
-                            line(row)
-                        ),
-                    ))
-                }
-                None => {
-                    return Err(Error::data(
-                        file,
-                        format!("line {}: `{score}` is empty", line(row)),
-                    ))
-                }
-            }
-        }
-        let l = column(df, file, label)?
-            .cast(&DataType::String)
-            .map_err(|e| Error::table(file.display().to_string(), e))?;
-        let values: Vec<Option<&str>> = l.str().expect("cast to string").iter().collect();
-        if let Some(row) = values.iter().position(Option::is_none) {
-            return Err(Error::data(
-                file,
-                format!("line {}: `{label}` is empty", line(row)),
-            ));
-        }
-        let values: Vec<&str> = values.into_iter().map(|v| v.unwrap_or_default()).collect();
+        let scores = finite_column(df, file, score)?;
+        let owned = text_column(df, file, label)?;
+        let values: Vec<&str> = owned.iter().map(String::as_str).collect();
         let (positive, labels): (String, Vec<bool>) = match positive {
             Some(p) => (p.to_string(), values.iter().map(|v| *v == p).collect()),
             None => {

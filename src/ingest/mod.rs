@@ -23,4 +23,4 @@ pub mod sheets;
 pub mod tfrecord;
 pub(crate) mod xlsx_repair;
 
-pub use frames::ScoreTable;
+pub use frames::{ClassScoreTable, ScoreTable};

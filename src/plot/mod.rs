@@ -25,6 +25,7 @@
 //! the `fonts-dejavu-core` package).
 
 mod charts;
+mod metrics;
 mod table;
 
 use std::io::Cursor;
@@ -40,6 +41,7 @@ pub use charts::{
     accuracy_paradox, augment_grid, calibration, confusion_matrix, image_grid, latent_scatter, pr,
     roc, threshold_sweep, training_curves, CellValues, Tile,
 };
+pub use metrics::{binary_figures, multiclass_figures};
 pub use table::Table;
 
 use crate::error::{Error, Result};
