@@ -168,9 +168,9 @@ pub enum LabelRule {
     },
 }
 
-/// The `[split]` table: which rows train, validate and test, by the values of one column,
-/// when a download comes divided (Kaggle's DDSM patches: `part` = `training`, `cv`,
-/// `test`). A row whose value no list names is left out. With `validation` empty, the
+/// The `[split]` table: which rows train, validate and test, by the values of one column
+/// or by sheet, when a download comes divided (Kaggle's DDSM patches: `part` = `training`,
+/// `cv`, `test`; CBIS-DDSM: the `*_train_set` and `*_test_set` CSVs, by sheet name). A row whose value no list names is left out. With `validation` empty, the
 /// validation part is drawn from the training rows at random (stratified by class) with
 /// the run's validation fraction: rows that may share a patient or lesion with training
 /// rows, so validation scores are optimistic; test stays as the download divided it.
@@ -181,11 +181,19 @@ pub enum LabelRule {
 /// train = ["training"]
 /// test = ["cv", "test"]
 /// ```
+///
+/// ```toml
+/// [split]   # no column: sheet names
+/// train = ["mass_case_description_train_set", "calc_case_description_train_set"]
+/// test = ["mass_case_description_test_set", "calc_case_description_test_set"]
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SplitRule {
-    /// The column.
-    pub column: String,
+    /// The column; without one, the values are sheet names (CBIS-DDSM's official division
+    /// is its `*_train_set` and `*_test_set` CSVs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
     /// Values whose rows train.
     pub train: Vec<String>,
     /// Values whose rows validate (empty: drawn from the training rows).

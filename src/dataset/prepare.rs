@@ -473,8 +473,11 @@ fn divided(
             return Err(Error::input(
                 "split",
                 format!(
-                    "no image has a `{}` value of [split] {name} {:?}",
-                    rule.column,
+                    "no image has a {} of [split] {name} {:?}",
+                    match &rule.column {
+                        Some(c) => format!("`{c}` value"),
+                        None => "sheet name".into(),
+                    },
                     if name == "train" {
                         &rule.train
                     } else {

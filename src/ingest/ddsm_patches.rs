@@ -491,7 +491,7 @@ fn unpacked_manifest(out: &Path, sha256: String) -> crate::manifest::Manifest {
             label: None,
         }],
         split: Some(SplitRule {
-            column: "part".into(),
+            column: Some("part".into()),
             train: vec![Part::Training.name().into()],
             validation: vec![],
             test: vec![Part::Cv.name().into(), Part::Test.name().into()],

@@ -241,6 +241,7 @@ fn same_seed_same_bytes_and_the_manifest_verifies() {
             m.key.clone(),
             m.image_roots.clone(),
             m.classes.clone(),
+            m.split.clone(),
         )
     };
     assert_eq!(strip(&template), strip(&m));
@@ -482,4 +483,37 @@ fn a_film_with_a_malignant_lesion_is_a_malignant_film() {
     }
     // The ci twin (seed 1) has films with a benign and a malignant lesion: the rule is used.
     assert!(mixed >= 1);
+}
+
+#[test]
+fn the_official_division_trains_on_the_train_set_csvs_and_tests_on_the_test_set_csvs() {
+    use mammolab::dataset::{plan_merged, DataOptions, ImageSource};
+    let (dir, _) = twin();
+    let m = Manifest::open(dir.path().join(cbis::MANIFEST)).unwrap();
+    let merged = mammolab::ingest::merge::merge(&m).unwrap();
+    let options = DataOptions::new(32).with_source(ImageSource::PreferDicom);
+    let plan = plan_merged(&m, &merged, &options).unwrap();
+    let sheet = |i: usize| plan.items[i].sheet.clone();
+    assert!(plan
+        .split
+        .train
+        .iter()
+        .chain(&plan.split.val)
+        .all(|&i| sheet(i).ends_with("_train_set")));
+    assert!(plan
+        .split
+        .test
+        .iter()
+        .all(|&i| sheet(i).ends_with("_test_set")));
+    assert!(!plan.split.val.is_empty() && !plan.split.test.is_empty());
+    // Validation is drawn from the training rows by patient: no patient on two sides.
+    let patients = |idx: &[usize]| -> BTreeSet<String> {
+        idx.iter().map(|&i| plan.items[i].patient.clone()).collect()
+    };
+    let (train, val, test) = (
+        patients(&plan.split.train),
+        patients(&plan.split.val),
+        patients(&plan.split.test),
+    );
+    assert!(train.is_disjoint(&val) && train.is_disjoint(&test) && val.is_disjoint(&test));
 }

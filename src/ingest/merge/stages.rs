@@ -429,10 +429,11 @@ pub(crate) fn match_sheet(
         .and_then(|r| r.roi_column.as_ref())
         .map(|c| sheet.column_index(c))
         .transpose()?;
+    // The [split] value: a column's cell, or the sheet's name when the rule names none.
     let split_col = manifest
         .split
         .as_ref()
-        .map(|s| sheet.column_index(&s.column))
+        .map(|s| s.column.as_ref().map(|c| sheet.column_index(c)).transpose())
         .transpose()?;
     let mut m = SheetMatch {
         records: Vec::with_capacity(sheet.rows.len()),
@@ -593,12 +594,13 @@ pub(crate) fn match_sheet(
             roi_crop,
             laterality: own_or_listing("Laterality").and_then(|t| Laterality::parse(&t)),
             view: own_or_listing("ViewPosition"),
-            split_value: split_col.map(|c| {
-                sheet.rows[r][c]
+            split_value: split_col.map(|c| match c {
+                Some(c) => sheet.rows[r][c]
                     .to_text()
                     .unwrap_or_default()
                     .trim()
-                    .to_string()
+                    .to_string(),
+                None => sheet.name.clone(),
             }),
         });
     }

@@ -299,6 +299,13 @@ fn ground_truth(opts: &CbisOptions, plan: &Plan, boxes: &[Vec<[usize; 4]>]) -> C
     }
 }
 
+/// A CSV's sheet: its file stem.
+fn sheet_name(kind: Kind, split: Split) -> String {
+    plan::csv_name(kind, split)
+        .trim_end_matches(".csv")
+        .to_string()
+}
+
 fn twin_manifest(opts: &CbisOptions, out: &Path) -> Result<Manifest> {
     let mut tables = vec![];
     let mut sheets = vec![];
@@ -315,7 +322,7 @@ fn twin_manifest(opts: &CbisOptions, out: &Path) -> Result<Manifest> {
             });
             sheets.push(Sheet {
                 table: id,
-                name: name.trim_end_matches(".csv").into(),
+                name: sheet_name(kind, split),
                 label: Some(LabelRule::Column {
                     column: "pathology".into(),
                     positive: vec!["MALIGNANT".into()],
@@ -363,7 +370,15 @@ fn twin_manifest(opts: &CbisOptions, out: &Path) -> Result<Manifest> {
             roi_column: Some("ROI mask file path".into()),
             label: None,
         }],
-        split: None,
+        // CBIS-DDSM's official division: the train-set CSVs train, the test-set CSVs test.
+        split: Some(manifest::SplitRule {
+            column: None,
+            train: Kind::ALL
+                .map(|k| sheet_name(k, Split::Training))
+                .to_vec(),
+            validation: vec![],
+            test: Kind::ALL.map(|k| sheet_name(k, Split::Test)).to_vec(),
+        }),
         classes: Some(ClassList {
             names: Some(vec!["benign".into(), "malignant".into()]),
             positive: Some("malignant".into()),
