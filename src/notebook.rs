@@ -31,7 +31,7 @@ use std::path::PathBuf;
 use polars::prelude::{Column, DataFrame, DataType};
 
 use crate::dataset::{default_image_cache, Preprocess};
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::ingest::dicom::{read_display, read_header, read_image, DicomImage};
 use crate::ingest::key::PartKind;
 use crate::ingest::merge::{Laterality, MergeResult, Record, Status};
@@ -187,6 +187,36 @@ impl Setup {
             synth::cbis::generate(&synth::cbis::CbisOptions::new(scale)?, &dir)?;
         }
         Manifest::open(&m)
+    }
+
+    /// Kaggle's DDSM Mammography twin ([`synth::ddsm`]) at this setup's scale (`large`
+    /// gives `default`) in `ddsm-<scale>` beside the cohort folder, and its patches
+    /// unpacked ([`Download::unpack`](crate::ingest::ddsm_patches::Download::unpack)) into
+    /// `ddsm-<scale>-png`: returns the download's folder and the unpacked manifest, each
+    /// made (seed 1) when missing.
+    pub fn ddsm_twin(&self) -> Result<(PathBuf, Manifest)> {
+        use crate::ingest::ddsm_patches::{Download, MANIFEST};
+        let scale = match self.profile {
+            Profile::Large => Profile::Default,
+            p => p,
+        };
+        let beside = self.data.parent().map(PathBuf::from).unwrap_or_default();
+        let download = beside.join(format!("ddsm-{}", scale.name()));
+        let unpacked = beside.join(format!("ddsm-{}-png", scale.name()));
+        let fresh = !download.join(synth::TRUTH).is_file();
+        if fresh {
+            synth::ddsm::generate(
+                &synth::ddsm::DdsmOptions::new(scale)?.with_overwrite(true),
+                &download,
+            )?;
+        }
+        if fresh || !unpacked.join(MANIFEST).is_file() {
+            if unpacked.exists() {
+                std::fs::remove_dir_all(&unpacked).at(&unpacked)?;
+            }
+            Download::find(&download)?.unpack(&unpacked)?;
+        }
+        Ok((download, Manifest::open(unpacked.join(MANIFEST))?))
     }
 
     /// A one-line description for the top of a notebook.
