@@ -15,6 +15,15 @@ fn save(dir: &Path, name: &str, figure: Figure, out: &mut Vec<PathBuf>) -> Resul
     Ok(())
 }
 
+/// `confusion.png`: the matrix, each row as fractions of its true class.
+fn save_confusion(dir: &Path, matrix: &ConfusionMatrix, out: &mut Vec<PathBuf>) -> Result<()> {
+    let (w, h) = SIZE;
+    let f = Figure::png(w, h, |a| {
+        confusion_matrix(a, matrix, CellValues::RowNormalised)
+    })?;
+    save(dir, "confusion.png", f, out)
+}
+
 /// `roc.png`, `pr.png`, `confusion.png` (row-normalised, at `threshold`), `thresholds.png`
 /// and, when every score is a probability, `calibration.png`, of one score column against
 /// binary labels (`positive` names the positive class on the matrix). Returns the files.
@@ -42,10 +51,7 @@ pub fn binary_figures(
         Figure::png(w, h, |a| pr(a, &[("scores", &pr_curve)]))?,
         &mut out,
     )?;
-    let f = Figure::png(w, h, |a| {
-        confusion_matrix(a, &matrix, CellValues::RowNormalised)
-    })?;
-    save(dir, "confusion.png", f, &mut out)?;
+    save_confusion(dir, &matrix, &mut out)?;
     let f = Figure::png(w, h, |a| threshold_sweep(a, &sweep, Some(threshold)))?;
     save(dir, "thresholds.png", f, &mut out)?;
     if scores.iter().all(|v| (0.0..=1.0).contains(v)) {
@@ -82,9 +88,6 @@ pub fn multiclass_figures<S: AsRef<str>>(
         Figure::png(w, h, |a| roc(a, &pairs, None))?,
         &mut out,
     )?;
-    let f = Figure::png(w, h, |a| {
-        confusion_matrix(a, &matrix, CellValues::RowNormalised)
-    })?;
-    save(dir, "confusion.png", f, &mut out)?;
+    save_confusion(dir, &matrix, &mut out)?;
     Ok(out)
 }

@@ -113,6 +113,15 @@ fn the_twin_is_deterministic() {
     }
 }
 
+/// The one-line error of auditing a damaged copy.
+fn audit_error(dir: &std::path::Path) -> String {
+    Download::find(dir)
+        .unwrap()
+        .audit()
+        .unwrap_err()
+        .to_string()
+}
+
 /// A copy of the twin to damage.
 fn copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -136,11 +145,7 @@ fn a_damaged_or_incomplete_download_is_one_line_naming_the_file() {
     let mut bytes = fs::read(&shard).unwrap();
     bytes[5000] ^= 0x40;
     fs::write(&shard, &bytes).unwrap();
-    let e = Download::find(dir.path())
-        .unwrap()
-        .audit()
-        .unwrap_err()
-        .to_string();
+    let e = audit_error(dir.path());
     assert!(
         e.contains("training10_2.tfrecords") && e.contains("record 0") && e.contains("checksum"),
         "{e}"
@@ -151,11 +156,7 @@ fn a_damaged_or_incomplete_download_is_one_line_naming_the_file() {
     let data = dir.path().join("test10_data/test10_data.npy");
     let bytes = fs::read(&data).unwrap();
     fs::write(&data, &bytes[..bytes.len() - SIDE]).unwrap();
-    let e = Download::find(dir.path())
-        .unwrap()
-        .audit()
-        .unwrap_err()
-        .to_string();
+    let e = audit_error(dir.path());
     assert!(
         e.contains("test10_data.npy") && e.contains("cut short"),
         "{e}"
@@ -173,11 +174,7 @@ fn a_damaged_or_incomplete_download_is_one_line_naming_the_file() {
         write_record(&mut out, &encode_example(&ex)).unwrap();
     }
     fs::write(&shard, &out).unwrap();
-    let e = Download::find(dir.path())
-        .unwrap()
-        .audit()
-        .unwrap_err()
-        .to_string();
+    let e = audit_error(dir.path());
     assert!(
         e.contains("training10_0.tfrecords")
             && e.contains("record 1: label_normal 0 disagrees with label 2"),
