@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use mammolab::dataset::{default_image_cache, Augment, DataOptions, ImageSource, Input, Part};
-use mammolab::eval::{BinarySummary, MulticlassSummary, ThresholdRule};
+use mammolab::eval::{BinarySummary, MulticlassSummary, PerClass, ThresholdRule};
 use mammolab::imaging::{Filter, Gray};
 use mammolab::ingest::dicom::{read_header, read_image_opt};
 use mammolab::ingest::merge::{merge, Status};
@@ -1010,13 +1010,9 @@ fn run(command: Command) -> anyhow::Result<()> {
             let s = pipeline::evaluate(&run, t, level)?;
             if json {
                 let mut v = serde_json::to_value(&s)?;
-                v["per_class"] = pipeline::per_class(&run, &s)?
-                    .iter()
-                    .map(|c| {
-                        serde_json::json!({"class": c.name, "precision": c.precision,
-                            "recall": c.recall, "f1": c.f1, "support": c.support})
-                    })
-                    .collect();
+                let rows = pipeline::per_class(&run, &s)?;
+                v["per_class"] =
+                    serde_json::to_value(rows.iter().map(PerClass::from).collect::<Vec<_>>())?;
                 println!("{v}");
             } else {
                 let csv = run.join("predictions.csv");
