@@ -64,8 +64,8 @@ pub struct Manifest {
     /// Folders that hold the images.
     #[serde(default, rename = "image_root")]
     pub image_roots: Vec<ImageRoot>,
-    /// The download's own train / validation / test division, read from a column
-    /// ([`SplitRule`]); without it, runs split by patient at random.
+    /// The download's own train / validation / test division, by a column's values or by
+    /// sheet ([`SplitRule`]); without it, runs split by patient at random.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split: Option<SplitRule>,
     /// The class vocabulary: names in index order and the positive class
@@ -170,10 +170,12 @@ pub enum LabelRule {
 
 /// The `[split]` table: which rows train, validate and test, by the values of one column
 /// or by sheet, when a download comes divided (Kaggle's DDSM patches: `part` = `training`,
-/// `cv`, `test`; CBIS-DDSM: the `*_train_set` and `*_test_set` CSVs, by sheet name). A row whose value no list names is left out. With `validation` empty, the
-/// validation part is drawn from the training rows at random (stratified by class) with
-/// the run's validation fraction: rows that may share a patient or lesion with training
-/// rows, so validation scores are optimistic; test stays as the download divided it.
+/// `cv`, `test`; CBIS-DDSM: the `*_train_set` and `*_test_set` CSVs, by sheet name). A row
+/// whose value no list names is left out. With `validation` empty, the validation part is
+/// drawn from the training rows at random with the run's validation fraction, grouped by
+/// patient and balanced by class; where rows carry no patient id (Kaggle's patches) each
+/// image is its own group, so validation may share a lesion with training and its scores are
+/// optimistic. Test stays as the download divided it.
 ///
 /// ```toml
 /// [split]

@@ -168,20 +168,22 @@ impl Setup {
         Ok(d)
     }
 
-    /// The CBIS-DDSM twin ([`synth::cbis`]) at this setup's scale (`large` gives `default`),
-    /// in `cbis-ddsm-<scale>` beside the cohort folder; generated (seed 1) when that folder
-    /// has no manifest, so the notebook runs on a fresh machine.
-    pub fn cbis_twin(&self) -> Result<Manifest> {
+    /// A public download's twin's scale (this setup's; `large` gives `default`, the twins'
+    /// largest) and folder, `<name>-<scale>` beside the cohort folder.
+    fn twin_dir(&self, name: &str) -> (Profile, PathBuf) {
         let scale = match self.profile {
             Profile::Large => Profile::Default,
             p => p,
         };
-        let dir = self
-            .data
-            .parent()
-            .map(PathBuf::from)
-            .unwrap_or_default()
-            .join(format!("cbis-ddsm-{}", scale.name()));
+        let beside = self.data.parent().map(PathBuf::from).unwrap_or_default();
+        (scale, beside.join(format!("{name}-{}", scale.name())))
+    }
+
+    /// The CBIS-DDSM twin ([`synth::cbis`]) at this setup's scale (`large` gives `default`),
+    /// in `cbis-ddsm-<scale>` beside the cohort folder; generated (seed 1) when that folder
+    /// has no manifest, so the notebook runs on a fresh machine.
+    pub fn cbis_twin(&self) -> Result<Manifest> {
+        let (scale, dir) = self.twin_dir("cbis-ddsm");
         let m = dir.join("manifest.toml");
         if !m.is_file() {
             synth::cbis::generate(&synth::cbis::CbisOptions::new(scale)?, &dir)?;
@@ -196,13 +198,8 @@ impl Setup {
     /// made (seed 1) when missing.
     pub fn ddsm_twin(&self) -> Result<(PathBuf, Manifest)> {
         use crate::ingest::ddsm_patches::{Download, MANIFEST};
-        let scale = match self.profile {
-            Profile::Large => Profile::Default,
-            p => p,
-        };
-        let beside = self.data.parent().map(PathBuf::from).unwrap_or_default();
-        let download = beside.join(format!("ddsm-{}", scale.name()));
-        let unpacked = beside.join(format!("ddsm-{}-png", scale.name()));
+        let (scale, download) = self.twin_dir("ddsm");
+        let unpacked = download.with_file_name(format!("ddsm-{}-png", scale.name()));
         let fresh = !download.join(synth::TRUTH).is_file();
         if fresh {
             synth::ddsm::generate(

@@ -583,8 +583,12 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Patches { root, unpack, json } => {
             let t = Instant::now();
             let download = mammolab::ingest::ddsm_patches::Download::find(&root)?;
-            let audit = download.audit()?;
+            // Unpacking reads every patch once and counts them on the way.
             let unpacked = unpack.map(|out| download.unpack(&out)).transpose()?;
+            let audit = match &unpacked {
+                Some(u) => u.audit.clone(),
+                None => download.audit()?,
+            };
             let seconds = t.elapsed().as_secs_f64();
             if json {
                 let mut v = serde_json::to_value(&audit)?;

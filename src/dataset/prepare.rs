@@ -468,22 +468,15 @@ fn divided(
         }
     }
     let [mut train, mut val, test] = parts;
-    for (name, part) in [("train", &train), ("test", &test)] {
+    let named = match &rule.column {
+        Some(c) => format!("`{c}` value"),
+        None => "sheet name".into(),
+    };
+    for (name, part, values) in [("train", &train, &rule.train), ("test", &test, &rule.test)] {
         if part.is_empty() {
             return Err(Error::input(
                 "split",
-                format!(
-                    "no image has a {} of [split] {name} {:?}",
-                    match &rule.column {
-                        Some(c) => format!("`{c}` value"),
-                        None => "sheet name".into(),
-                    },
-                    if name == "train" {
-                        &rule.train
-                    } else {
-                        &rule.test
-                    }
-                ),
+                format!("no image has a {named} of [split] {name} {values:?}"),
             ));
         }
     }

@@ -93,8 +93,8 @@ fn column(scores: &[Vec<f64>], c: usize, rows: &[usize]) -> Vec<f64> {
 }
 
 /// Each class's one-vs-rest AUC, in class order; an absent class is an error naming it.
+/// The inputs are checked by the caller ([`check_class_probabilities`]).
 fn ovr_aucs(labels: &[usize], scores: &[Vec<f64>], k: usize) -> Result<Vec<f64>> {
-    check_class_probabilities(labels, scores, k)?;
     let all: Vec<usize> = (0..labels.len()).collect();
     (0..k)
         .map(|c| {
@@ -110,6 +110,55 @@ fn ovr_aucs(labels: &[usize], scores: &[Vec<f64>], k: usize) -> Result<Vec<f64>>
         .collect()
 }
 
+/// The one-vs-rest AUCs averaged: every class alike, or weighted by its support.
+fn average_ovr(aucs: &[f64], labels: &[usize], average: Average) -> f64 {
+    let weights: Vec<f64> = match average {
+        Average::Macro => vec![1.0; aucs.len()],
+        Average::Weighted => (0..aucs.len())
+            .map(|c| labels.iter().filter(|&&l| l == c).count() as f64)
+            .collect(),
+    };
+    weighted_mean(aucs, &weights)
+}
+
+/// Each pair of classes present: its one-vs-one AUC and its share of all samples. The
+/// inputs are checked by the caller ([`check_class_probabilities`]).
+fn ovo_pairs(labels: &[usize], scores: &[Vec<f64>], k: usize) -> Result<Vec<(f64, f64)>> {
+    let present: Vec<usize> = (0..k).filter(|c| labels.contains(c)).collect();
+    if present.len() < 2 {
+        return Err(Error::input(
+            "roc_auc_ovo",
+            "one class only: no pair to compare",
+        ));
+    }
+    let mut pairs = vec![];
+    for (x, &a) in present.iter().enumerate() {
+        for &b in &present[x + 1..] {
+            let rows: Vec<usize> = (0..labels.len())
+                .filter(|&i| labels[i] == a || labels[i] == b)
+                .collect();
+            let is_a: Vec<bool> = rows.iter().map(|&i| labels[i] == a).collect();
+            let is_b: Vec<bool> = is_a.iter().map(|v| !v).collect();
+            let auc_a = roc_auc(&is_a, &column(scores, a, &rows))?;
+            let auc_b = roc_auc(&is_b, &column(scores, b, &rows))?;
+            pairs.push((
+                (auc_a + auc_b) / 2.0,
+                rows.len() as f64 / labels.len() as f64,
+            ));
+        }
+    }
+    Ok(pairs)
+}
+
+/// The pairs' AUCs averaged: every pair alike, or weighted by its share of samples.
+fn average_ovo(pairs: &[(f64, f64)], average: Average) -> f64 {
+    let (aucs, shares): (Vec<f64>, Vec<f64>) = pairs.iter().copied().unzip();
+    match average {
+        Average::Macro => weighted_mean(&aucs, &vec![1.0; aucs.len()]),
+        Average::Weighted => weighted_mean(&aucs, &shares),
+    }
+}
+
 /// One-vs-rest ROC AUC (see the module docs).
 pub fn roc_auc_ovr(
     labels: &[usize],
@@ -117,14 +166,8 @@ pub fn roc_auc_ovr(
     k: usize,
     average: Average,
 ) -> Result<f64> {
-    let aucs = ovr_aucs(labels, scores, k)?;
-    let weights: Vec<f64> = match average {
-        Average::Macro => vec![1.0; k],
-        Average::Weighted => (0..k)
-            .map(|c| labels.iter().filter(|&&l| l == c).count() as f64)
-            .collect(),
-    };
-    Ok(weighted_mean(&aucs, &weights))
+    check_class_probabilities(labels, scores, k)?;
+    Ok(average_ovr(&ovr_aucs(labels, scores, k)?, labels, average))
 }
 
 /// One-vs-one ROC AUC over the pairs of classes present (see the module docs).
@@ -135,31 +178,7 @@ pub fn roc_auc_ovo(
     average: Average,
 ) -> Result<f64> {
     check_class_probabilities(labels, scores, k)?;
-    let present: Vec<usize> = (0..k).filter(|c| labels.contains(c)).collect();
-    if present.len() < 2 {
-        return Err(Error::input(
-            "roc_auc_ovo",
-            "one class only: no pair to compare",
-        ));
-    }
-    let (mut aucs, mut weights) = (vec![], vec![]);
-    for (x, &a) in present.iter().enumerate() {
-        for &b in &present[x + 1..] {
-            let rows: Vec<usize> = (0..labels.len())
-                .filter(|&i| labels[i] == a || labels[i] == b)
-                .collect();
-            let is_a: Vec<bool> = rows.iter().map(|&i| labels[i] == a).collect();
-            let is_b: Vec<bool> = is_a.iter().map(|v| !v).collect();
-            let auc_a = roc_auc(&is_a, &column(scores, a, &rows))?;
-            let auc_b = roc_auc(&is_b, &column(scores, b, &rows))?;
-            aucs.push((auc_a + auc_b) / 2.0);
-            weights.push(match average {
-                Average::Macro => 1.0,
-                Average::Weighted => rows.len() as f64 / labels.len() as f64,
-            });
-        }
-    }
-    Ok(weighted_mean(&aucs, &weights))
+    Ok(average_ovo(&ovo_pairs(labels, scores, k)?, average))
 }
 
 fn weighted_mean(values: &[f64], weights: &[f64]) -> f64 {
@@ -247,17 +266,19 @@ impl MulticlassSummary {
         classes: &[S],
     ) -> Result<Self> {
         let k = classes.len();
+        check_class_probabilities(labels, scores, k)?;
         let per = ovr_aucs(labels, scores, k)?;
+        let pairs = ovo_pairs(labels, scores, k)?;
         let cm = ConfusionMatrix::from_indices(labels, &argmax(scores), classes)?;
         let report = ClassificationReport::new(&cm);
         Ok(Self {
             classes: cm.classes.clone(),
             n: labels.len(),
             per_class: report.classes.iter().map(PerClass::from).collect(),
-            roc_auc_ovr_macro: roc_auc_ovr(labels, scores, k, Average::Macro)?,
-            roc_auc_ovr_weighted: roc_auc_ovr(labels, scores, k, Average::Weighted)?,
-            roc_auc_ovo_macro: roc_auc_ovo(labels, scores, k, Average::Macro)?,
-            roc_auc_ovo_weighted: roc_auc_ovo(labels, scores, k, Average::Weighted)?,
+            roc_auc_ovr_macro: average_ovr(&per, labels, Average::Macro),
+            roc_auc_ovr_weighted: average_ovr(&per, labels, Average::Weighted),
+            roc_auc_ovo_macro: average_ovo(&pairs, Average::Macro),
+            roc_auc_ovo_weighted: average_ovo(&pairs, Average::Weighted),
             roc_auc_per_class: per,
             accuracy: cm.accuracy(),
             balanced_accuracy: cm.balanced_accuracy(),

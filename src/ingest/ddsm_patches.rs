@@ -178,46 +178,8 @@ impl Download {
             None => {
                 let records = tfrecord::records(&path)?;
                 Ok(Box::new(records.enumerate().map(move |(index, data)| {
-                    let ex =
-                        tfrecord::parse_example(&data?).map_err(|m| bad(index, "record", m))?;
-                    let int = |name: &str| match ex.get(name) {
-                        Some(Feature::Int64(v)) if v.len() == 1 => Ok(v[0]),
-                        _ => Err(bad(
-                            index,
-                            "record",
-                            format!("feature `{name}` is missing or not one int64"),
-                        )),
-                    };
-                    let label = check_label(int("label")?).map_err(|m| bad(index, "record", m))?;
-                    let normal = int("label_normal")?;
-                    if normal != i64::from(label != 0) {
-                        return Err(bad(
-                            index,
-                            "record",
-                            format!("label_normal {normal} disagrees with label {label}"),
-                        ));
-                    }
-                    let pixels = match ex.get("image") {
-                        Some(Feature::Bytes(v)) if v.len() == 1 => v[0].clone(),
-                        _ => {
-                            return Err(bad(
-                                index,
-                                "record",
-                                "feature `image` is missing or not one bytes value".into(),
-                            ))
-                        }
-                    };
-                    if pixels.len() != SIDE * SIDE {
-                        return Err(bad(
-                            index,
-                            "record",
-                            format!(
-                                "image has {} bytes, a {SIDE}x{SIDE} patch {}",
-                                pixels.len(),
-                                SIDE * SIDE
-                            ),
-                        ));
-                    }
+                    let (label, pixels) =
+                        record_patch(data?).map_err(|m| bad(index, "record", m))?;
                     Ok(Patch {
                         file,
                         index,
@@ -271,13 +233,24 @@ impl Download {
 
     /// Read every patch once and count them per file and label (nothing kept in memory).
     pub fn audit(&self) -> Result<DownloadAudit> {
+        self.walk(|_, _| Ok(()))
+    }
+
+    /// Read every patch once, a few hundred at a time (a real shard is a gigabyte), hand
+    /// each batch to `visit` with its file's index, and count them per file and label.
+    fn walk(&self, mut visit: impl FnMut(usize, &[Patch]) -> Result<()>) -> Result<DownloadAudit> {
         let mut files = vec![];
         for (i, f) in self.files.iter().enumerate() {
             let mut labels = BTreeMap::new();
             let mut n = 0;
-            for p in self.patches(i)? {
-                *labels.entry(p?.label).or_insert(0usize) += 1;
-                n += 1;
+            let mut patches = self.patches(i)?.peekable();
+            while patches.peek().is_some() {
+                let batch: Vec<Patch> = patches.by_ref().take(512).collect::<Result<_>>()?;
+                visit(i, &batch)?;
+                for p in &batch {
+                    *labels.entry(p.label).or_insert(0usize) += 1;
+                }
+                n += batch.len();
             }
             files.push(FileCount {
                 file: f.clone(),
@@ -291,6 +264,35 @@ impl Download {
             files,
         })
     }
+}
+
+/// A training record's label and pixels, checked (label 0-4, `label_normal` agreeing,
+/// one 299 x 299 image); the error says what is wrong.
+fn record_patch(data: Vec<u8>) -> std::result::Result<(u8, Vec<u8>), String> {
+    let mut ex = tfrecord::parse_example(&data)?;
+    let int = |name: &str| match ex.get(name) {
+        Some(Feature::Int64(v)) if v.len() == 1 => Ok(v[0]),
+        _ => Err(format!("feature `{name}` is missing or not one int64")),
+    };
+    let label = check_label(int("label")?)?;
+    let normal = int("label_normal")?;
+    if normal != i64::from(label != 0) {
+        return Err(format!(
+            "label_normal {normal} disagrees with label {label}"
+        ));
+    }
+    let pixels = match ex.remove("image") {
+        Some(Feature::Bytes(mut v)) if v.len() == 1 => v.remove(0),
+        _ => return Err("feature `image` is missing or not one bytes value".into()),
+    };
+    if pixels.len() != SIDE * SIDE {
+        return Err(format!(
+            "image has {} bytes, a {SIDE}x{SIDE} patch {}",
+            pixels.len(),
+            SIDE * SIDE
+        ));
+    }
+    Ok((label, pixels))
 }
 
 fn check_label(v: i64) -> std::result::Result<u8, String> {
@@ -354,6 +356,10 @@ pub struct Unpacked {
     pub table: PathBuf,
     /// The manifest that reads it.
     pub manifest: PathBuf,
+    /// Every patch counted per file and label on the way ([`Download::audit`]'s answer,
+    /// without reading the download twice).
+    #[serde(skip)]
+    pub audit: DownloadAudit,
 }
 
 impl Download {
@@ -379,60 +385,64 @@ impl Download {
         }
         let mut csv = COLUMNS.join(",");
         csv.push('\n');
-        let mut parts: BTreeMap<String, usize> = BTreeMap::new();
-        let mut total = 0;
-        for (i, f) in self.files.iter().enumerate() {
-            let stem = Path::new(&f.file)
+        let stem = |f: &PatchFile| {
+            Path::new(&f.file)
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let dir = out.join(PNG_ROOT).join(&stem);
+                .unwrap_or_default()
+        };
+        for f in &self.files {
+            let dir = out.join(PNG_ROOT).join(stem(f));
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            let mut patches = self.patches(i)?.peekable();
-            while patches.peek().is_some() {
-                // A few hundred at a time: a real shard is a gigabyte.
-                let chunk: Vec<Patch> = patches.by_ref().take(512).collect::<Result<_>>()?;
-                chunk.par_iter().try_for_each(|p| {
-                    let path = dir.join(format!("{stem}_{:05}.png", p.index));
-                    image::save_buffer(
-                        &path,
-                        &p.pixels,
-                        SIDE as u32,
-                        SIDE as u32,
-                        image::ExtendedColorType::L8,
-                    )
-                    .map_err(|e| Error::Data {
-                        file: path.clone(),
-                        message: format!("could not write the PNG: {e}"),
-                    })
-                })?;
-                for p in &chunk {
-                    let (abnormality, pathology) = label_meaning(p.label).expect("checked");
-                    csv.push_str(&format!(
-                        "{stem}_{:05},{},{},{},{},{},{abnormality},{pathology}\n",
-                        p.index,
-                        f.file,
-                        p.index,
-                        f.part.name(),
-                        p.label,
-                        u8::from(p.label != 0),
-                    ));
-                }
-                *parts.entry(f.part.name().into()).or_default() += chunk.len();
-                total += chunk.len();
-            }
         }
+        let audit = self.walk(|i, batch| {
+            let f = &self.files[i];
+            let stem = stem(f);
+            let dir = out.join(PNG_ROOT).join(&stem);
+            batch.par_iter().try_for_each(|p| {
+                let path = dir.join(format!("{stem}_{:05}.png", p.index));
+                image::save_buffer(
+                    &path,
+                    &p.pixels,
+                    SIDE as u32,
+                    SIDE as u32,
+                    image::ExtendedColorType::L8,
+                )
+                .map_err(|e| Error::Data {
+                    file: path.clone(),
+                    message: format!("could not write the PNG: {e}"),
+                })
+            })?;
+            for p in batch {
+                let (abnormality, pathology) = label_meaning(p.label).expect("checked");
+                csv.push_str(&format!(
+                    "{stem}_{:05},{},{},{},{},{},{abnormality},{pathology}\n",
+                    p.index,
+                    f.file,
+                    p.index,
+                    f.part.name(),
+                    p.label,
+                    u8::from(p.label != 0),
+                ));
+            }
+            Ok(())
+        })?;
         let table = out.join(TABLE);
         crate::outlock::write_atomic(&table, csv.as_bytes())?;
         let manifest = unpacked_manifest(out, crate::hash::sha256_bytes(csv.as_bytes()));
         let path = out.join(MANIFEST);
         crate::outlock::write_atomic(&path, manifest.to_toml_string()?.as_bytes())?;
+        let mut parts: BTreeMap<String, usize> = BTreeMap::new();
+        for f in &audit.files {
+            *parts.entry(f.file.part.name().into()).or_default() += f.patches;
+        }
         Ok(Unpacked {
             out: out.to_path_buf(),
-            patches: total,
+            patches: audit.patches,
             parts,
             table,
             manifest: path,
+            audit,
         })
     }
 }

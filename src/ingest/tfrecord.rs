@@ -432,6 +432,11 @@ mod tests {
         field(1, 2, &features)
     }
 
+    /// The error of reading the first record of `p`.
+    fn first_error(p: &Path) -> String {
+        records(p).unwrap().next().unwrap().unwrap_err().to_string()
+    }
+
     fn record(data: &[u8]) -> Vec<u8> {
         let mut out = vec![];
         write_record(&mut out, data).unwrap();
@@ -487,12 +492,7 @@ mod tests {
         );
         // Cut short inside the data.
         std::fs::write(&p, &good[..good.len() - 6]).unwrap();
-        let err = records(&p)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap_err()
-            .to_string();
+        let err = first_error(&p);
         assert!(err.contains("cut short"), "{err}");
         // A length of 2^62 with a valid checksum: refused before any allocation.
         let len = (1u64 << 62).to_le_bytes();
@@ -500,24 +500,14 @@ mod tests {
         huge.extend(masked_crc32c(&len).to_le_bytes());
         huge.extend([0u8; 8]);
         std::fs::write(&p, &huge).unwrap();
-        let err = records(&p)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap_err()
-            .to_string();
+        let err = first_error(&p);
         assert!(
             err.contains("says it holds 4611686018427387904 bytes"),
             "{err}"
         );
         // Not a TFRecord file at all.
         std::fs::write(&p, b"patient_id,label\nP_1,0\n").unwrap();
-        let err = records(&p)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap_err()
-            .to_string();
+        let err = first_error(&p);
         assert!(err.contains("not a TFRecord file"), "{err}");
         // A malformed message.
         assert!(parse_example(&[0x0a, 0x05, 1]).is_err());

@@ -152,9 +152,8 @@ pub struct DdsmSummary {
 
 /// One patch before it is written.
 struct Made {
-    part: Part,
-    label: u8,
     pixels: Vec<u8>,
+    /// Its label and origin (`file` and `index` filled in when it is written).
     truth: PatchTruth,
 }
 
@@ -189,55 +188,47 @@ pub fn generate(opts: &DdsmOptions, out: &Path) -> Result<DdsmSummary> {
 
     let spec = opts.cbis_spec();
     let plan = Plan::build(&spec, opts.seed);
-    let mut made: Vec<Made> = plan
+    let parts = [Part::Training, Part::Cv, Part::Test];
+    let mut by_part: [Vec<Made>; 3] = Default::default();
+    let lesion_crops: Vec<(Part, Vec<Made>)> = plan
         .images
         .par_iter()
         .map(|img| lesion_patches(img, &spec, opts.seed))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .flatten()
         .collect();
+    for (part, crops) in lesion_crops {
+        by_part[parts.iter().position(|p| *p == part).expect("a part")].extend(crops);
+    }
     let lesions = {
-        let mut l: Vec<usize> = made.iter().filter_map(|m| m.truth.lesion).collect();
+        let mut l: Vec<usize> = by_part
+            .iter()
+            .flatten()
+            .filter_map(|m| m.truth.lesion)
+            .collect();
         l.sort_unstable();
         l.dedup();
         l.len()
     };
-    let positives = |part: Part| made.iter().filter(|m| m.part == part).count();
     let ratio = match opts.scale {
         Profile::Ci => CI_NEGATIVES_PER_POSITIVE,
         _ => NEGATIVES_PER_POSITIVE,
     };
-    let train_neg = (positives(Part::Training) as f64 * ratio).round() as usize;
-    let test_neg =
-        ((positives(Part::Cv) + positives(Part::Test)) as f64 * ratio / 2.0).round() as usize;
+    let train_neg = (by_part[0].len() as f64 * ratio).round() as usize;
+    let test_neg = ((by_part[1].len() + by_part[2].len()) as f64 * ratio / 2.0).round() as usize;
     let mut negatives = normal_tiles(train_neg + 2 * test_neg, opts.seed);
-    let mut test_negs = negatives.split_off(train_neg);
-    let cv_negs: Vec<Made> = test_negs.drain(..test_neg).collect();
-    for (part, list) in [
-        (Part::Training, negatives),
-        (Part::Cv, cv_negs),
-        (Part::Test, test_negs),
-    ] {
-        made.extend(list.into_iter().map(|mut m| {
-            m.part = part;
-            m
-        }));
+    let test_negs = negatives.split_off(train_neg + test_neg);
+    let cv_negs = negatives.split_off(train_neg);
+    for (part, list) in by_part.iter_mut().zip([negatives, cv_negs, test_negs]) {
+        part.extend(list);
     }
 
     let mut rng = Rng::derive(opts.seed, 0xDD5A_5EED);
     let mut truth = vec![];
     let mut files = vec![];
     let mut labels = [0usize; 5];
-    let parts = [Part::Training, Part::Cv, Part::Test];
-    let mut by_part: [Vec<Made>; 3] = Default::default();
-    for m in made {
-        by_part[parts.iter().position(|p| *p == m.part).expect("a part")].push(m);
-    }
     for (part, mut these) in parts.into_iter().zip(by_part) {
         rng.shuffle(&mut these);
         for m in &these {
-            labels[m.label as usize] += 1;
+            labels[m.truth.label as usize] += 1;
         }
         if part == Part::Training {
             let per = these.len().div_ceil(SHARDS);
@@ -280,27 +271,33 @@ pub fn generate(opts: &DdsmOptions, out: &Path) -> Result<DdsmSummary> {
     })
 }
 
+/// `out/rel`, its folder created.
+fn file_in(out: &Path, rel: &str) -> Result<PathBuf> {
+    let path = out.join(rel);
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).at(dir)?;
+    }
+    Ok(path)
+}
+
 fn write_shard(
     out: &Path,
     name: &str,
     patches: &[Made],
     truth: &mut Vec<PatchTruth>,
 ) -> Result<()> {
-    let path = out.join(name);
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).at(dir)?;
-    }
+    let path = file_in(out, name)?;
     let file = fs::File::create(&path).at(&path)?;
     let mut w = BufWriter::new(file);
     for (index, m) in patches.iter().enumerate() {
         let mut ex = tfrecord::Example::new();
         ex.insert(
             "label".into(),
-            tfrecord::Feature::Int64(vec![m.label.into()]),
+            tfrecord::Feature::Int64(vec![m.truth.label.into()]),
         );
         ex.insert(
             "label_normal".into(),
-            tfrecord::Feature::Int64(vec![i64::from(m.label != 0)]),
+            tfrecord::Feature::Int64(vec![i64::from(m.truth.label != 0)]),
         );
         ex.insert(
             "image".into(),
@@ -323,17 +320,14 @@ fn write_arrays(
     patches: &[Made],
     truth: &mut Vec<PatchTruth>,
 ) -> Result<()> {
-    let path = out.join(data);
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).at(dir)?;
-    }
+    let path = file_in(out, data)?;
     let pixels: Vec<u8> = patches
         .iter()
         .flat_map(|m| m.pixels.iter().copied())
         .collect();
     let n = patches.len() as u64;
     npy::write_u8(&path, &[n, SIDE as u64, SIDE as u64, 1], &pixels)?;
-    let values: Vec<i64> = patches.iter().map(|m| i64::from(m.label)).collect();
+    let values: Vec<i64> = patches.iter().map(|m| i64::from(m.truth.label)).collect();
     npy::write_i64(&out.join(labels), &values)?;
     for (index, m) in patches.iter().enumerate() {
         truth.push(PatchTruth {
@@ -356,8 +350,8 @@ fn label(kind: Kind, pathology: Pathology) -> u8 {
     }
 }
 
-/// Three crops of each of `img`'s abnormalities.
-fn lesion_patches(img: &cplan::Image, spec: &CbisSpec, seed: u64) -> Vec<Made> {
+/// Three crops of each of `img`'s abnormalities, and the part of the download they go to.
+fn lesion_patches(img: &cplan::Image, spec: &CbisSpec, seed: u64) -> (Part, Vec<Made>) {
     let film = super::cbis::render(img, spec, seed);
     let (h, w) = (spec.image_rows, spec.image_cols);
     let mut rng = Rng::derive(seed, 0xDD5A_0000_0000 + img.stream);
@@ -381,8 +375,6 @@ fn lesion_patches(img: &cplan::Image, spec: &CbisSpec, seed: u64) -> Vec<Made> {
             let top = (py - side as f64 / 2.0).clamp(0.0, (h - side) as f64) as usize;
             let turn = rng.below(8) as u8;
             out.push(Made {
-                part,
-                label: label(img.kind, a.pathology),
                 pixels: patch(&film.stored, w, left, top, side, turn),
                 truth: PatchTruth {
                     file: String::new(),
@@ -396,71 +388,77 @@ fn lesion_patches(img: &cplan::Image, spec: &CbisSpec, seed: u64) -> Vec<Made> {
             });
         }
     }
-    out
+    (part, out)
 }
 
-/// `n` tiles of lesion-free films (several per film, only where the film shows breast).
+/// `n` tiles of lesion-free films (up to four per film, only where the film shows breast):
+/// films are rendered in order until there are `n`, so a film with little tissue never
+/// leaves the twin short.
 fn normal_tiles(n: usize, seed: u64) -> Vec<Made> {
-    let (h, w) = FILM;
     let per_film = 4;
-    let films = n.div_ceil(per_film);
-    let mut tiles: Vec<Made> = (0..films)
-        .into_par_iter()
-        .map(|f| {
-            let mut rng = Rng::derive(seed, 0xDD5A_4E0B_0000 + f as u64);
-            let spec = FilmSpec {
-                rows: h,
-                cols: w,
-                density: cplan::density(1 + rng.below(4) as u8),
-                view: if rng.chance(0.5) { View::Cc } else { View::Mlo },
-                right: rng.chance(0.5),
-                lesions: vec![],
-                label: [String::new(), String::new()],
-            };
-            let film = film::render(&spec, &mut rng);
-            // Tiles on a half-tile grid that are mostly tissue: neither air nor film edge.
-            let mut spots = vec![];
-            for top in (0..=h - TILE).step_by(TILE / 2) {
-                for left in (0..=w - TILE).step_by(TILE / 2) {
-                    let mut tissue = 0usize;
-                    for y in (top..top + TILE).step_by(10) {
-                        for x in (left..left + TILE).step_by(10) {
-                            let v = film.stored[y * w + x];
-                            tissue += usize::from((9_000..50_000).contains(&v));
-                        }
-                    }
-                    if tissue as f64 >= 0.85 * (TILE / 10 * TILE / 10) as f64 {
-                        spots.push((left, top));
-                    }
-                }
-            }
-            rng.shuffle(&mut spots);
-            spots
-                .into_iter()
-                .take(per_film)
-                .enumerate()
-                .map(|(i, (left, top))| Made {
-                    part: Part::Training,
-                    label: 0,
-                    pixels: patch(&film.stored, w, left, top, TILE, rng.below(8) as u8),
-                    truth: PatchTruth {
-                        file: String::new(),
-                        index: 0,
-                        label: 0,
-                        origin: format!("normal-{f}"),
-                        patient: format!("normal-{f}"),
-                        lesion: None,
-                        crop: i,
-                    },
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut tiles: Vec<Made> = vec![];
+    let mut next_film = 0;
+    while tiles.len() < n {
+        let films = (n - tiles.len()).div_ceil(per_film);
+        let batch: Vec<Vec<Made>> = (next_film..next_film + films)
+            .into_par_iter()
+            .map(|f| film_tiles(f, per_film, seed))
+            .collect();
+        tiles.extend(batch.into_iter().flatten());
+        next_film += films;
+    }
     tiles.truncate(n);
     tiles
+}
+
+/// Up to `k` tissue tiles of lesion-free film number `f`.
+fn film_tiles(f: usize, k: usize, seed: u64) -> Vec<Made> {
+    let (h, w) = FILM;
+    let mut rng = Rng::derive(seed, 0xDD5A_4E0B_0000 + f as u64);
+    let spec = FilmSpec {
+        rows: h,
+        cols: w,
+        density: cplan::density(1 + rng.below(4) as u8),
+        view: if rng.chance(0.5) { View::Cc } else { View::Mlo },
+        right: rng.chance(0.5),
+        lesions: vec![],
+        label: [String::new(), String::new()],
+    };
+    let film = film::render(&spec, &mut rng);
+    // Tiles on a half-tile grid that are mostly tissue: neither air nor film edge.
+    let mut spots = vec![];
+    for top in (0..=h - TILE).step_by(TILE / 2) {
+        for left in (0..=w - TILE).step_by(TILE / 2) {
+            let mut tissue = 0usize;
+            for y in (top..top + TILE).step_by(10) {
+                for x in (left..left + TILE).step_by(10) {
+                    let v = film.stored[y * w + x];
+                    tissue += usize::from((9_000..50_000).contains(&v));
+                }
+            }
+            if tissue as f64 >= 0.85 * (TILE / 10 * TILE / 10) as f64 {
+                spots.push((left, top));
+            }
+        }
+    }
+    rng.shuffle(&mut spots);
+    spots
+        .into_iter()
+        .take(k)
+        .enumerate()
+        .map(|(i, (left, top))| Made {
+            pixels: patch(&film.stored, w, left, top, TILE, rng.below(8) as u8),
+            truth: PatchTruth {
+                file: String::new(),
+                index: 0,
+                label: 0,
+                origin: format!("normal-{f}"),
+                patient: format!("normal-{f}"),
+                lesion: None,
+                crop: i,
+            },
+        })
+        .collect()
 }
 
 /// The `side` x `side` window at (`left`, `top`) of a 16-bit film `w` wide, turned by one

@@ -503,7 +503,10 @@ pub(crate) fn match_sheet(
         let image = if primary_dicom { &dcm } else { &jpg };
         let roi = roi_col
             .and_then(|c| sheet.rows[r][c].to_text())
-            .map(|cell| lesion_files(images, &cell, primary_dicom, images.resolve(image)));
+            .map(|cell| {
+                let ext = if primary_dicom { "dcm" } else { raster };
+                lesion_files(images, &cell, ext, images.resolve(image))
+            });
         match image {
             Lookup::Found(_) => m.images.resolved += 1,
             Lookup::Missing => m.images.missing += 1,
@@ -775,11 +778,10 @@ fn header_check(plan: &KeyPlan, rec: &Record) -> Vec<AuditEntry> {
 fn lesion_files(
     images: &Images,
     cell: &str,
-    dicom: bool,
+    ext: &str,
     image: Option<PathBuf>,
 ) -> std::result::Result<(PathBuf, PathBuf), String> {
     let folder = case_folder(cell).unwrap_or_default();
-    let ext = if dicom { "dcm" } else { "jpg" };
     let found = images.index.in_case_folder(cell, ext);
     let [a, b] = &found[..] else {
         return Err(format!(
