@@ -58,6 +58,9 @@ pub struct Manifest {
     /// The columns whose values, joined, identify a study image (seed 001's `UniqueKey`).
     #[serde(default)]
     pub key: Option<Key>,
+    /// Where a row's patient comes from when no key column says it (`[patient]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient: Option<PatientRule>,
     /// How the labelled sheets are matched to an image listing.
     #[serde(default)]
     pub merge: Option<Merge>,
@@ -161,6 +164,20 @@ pub enum LabelRule {
         /// Cell value (as text, trimmed) -> class.
         classes: BTreeMap<String, String>,
     },
+    /// The first of several rules that gives the row a class (a `map` rule gives none for a
+    /// value it does not list). mini-MIAS: `CLASS` `NORM` is normal, else `SEVERITY` says
+    /// benign or malignant:
+    ///
+    /// ```toml
+    /// label = { rule = "first", rules = [
+    ///   { rule = "map", column = "CLASS", classes = { NORM = "normal" } },
+    ///   { rule = "map", column = "SEVERITY", classes = { B = "benign", M = "malignant" } },
+    /// ] }
+    /// ```
+    First {
+        /// The rules, tried in order.
+        rules: Vec<LabelRule>,
+    },
     /// The class is read from the image file name (seed 003's IDC patches end in `class1.png`).
     FileName {
         /// Substring of the file name -> class.
@@ -244,6 +261,30 @@ pub struct Key {
 
 fn default_separator() -> String {
     "-".into()
+}
+
+/// The `[patient]` table: the column that says whose image a row is, when the key has no
+/// column named for the patient (which is the default). Patient-grouped splits keep each
+/// patient's images on one side; a download without patient ids groups each image alone.
+///
+/// ```toml
+/// # mini-MIAS numbers each woman's films in pairs, left then right: mdb001 and mdb002 are
+/// # one patient (its README, note 1), whose id is the pair's first reference number.
+/// [patient]
+/// column = "REFNUM"
+/// group_of = 2
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatientRule {
+    /// The column.
+    pub column: String,
+    /// Values numbered in runs of this many are one patient: the value's number `n` (its
+    /// last run of digits, counting from 1) belongs to the run starting at
+    /// `n - (n - 1) % group_of`, and the patient id is the value with that number in place
+    /// of `n`, at the same width.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_of: Option<u32>,
 }
 
 /// Matching a labelled sheet to an image listing that carries paths.
@@ -455,6 +496,11 @@ impl Manifest {
         if let Some(k) = &self.key {
             if k.columns.is_empty() {
                 return Err("key.columns is empty".into());
+            }
+        }
+        if let Some(p) = &self.patient {
+            if p.group_of == Some(0) {
+                return Err("[patient] group_of must be 1 or more".into());
             }
         }
         if let Some(s) = &self.split {

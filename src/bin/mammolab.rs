@@ -52,6 +52,9 @@ enum Twin {
     /// Kaggle's DDSM Mammography download, seed 004's (`--scale ci|default`): 299 x 299
     /// patches in five TFRecord shards and two NumPy array pairs.
     Ddsm,
+    /// The mini-MIAS download, seed 002's third source (`--scale ci|default`): `Info.txt`
+    /// and `all-mias/mdb001.pgm` ...
+    MiniMias,
 }
 
 /// `--grad-clip`: a positive number, or `none`.
@@ -184,7 +187,7 @@ enum Command {
     },
     /// List the sheets of a workbook with their rows, columns and dtypes.
     Sheets {
-        /// The workbook (.xlsx, .xlsm, .xls, .xlsb, .ods) or CSV file (one sheet, named by its stem).
+        /// The workbook (.xlsx, .xlsm, .xls, .xlsb, .ods), CSV file or whitespace-separated .txt table (one sheet, named by its stem).
         file: PathBuf,
         /// Print one JSON object instead of a table.
         #[arg(long)]
@@ -554,10 +557,15 @@ fn run(command: Command) -> anyhow::Result<()> {
                     (Twin::Large, None) => (Twin::HospitalExport, Profile::Large),
                     (t, s) => (t, s.unwrap_or(Profile::Default)),
                 };
-            if twin == Twin::Ddsm {
-                if conspicuity.is_some() {
-                    anyhow::bail!("--conspicuity is for the hospital-export and cbis-ddsm twins");
-                }
+            if matches!(twin, Twin::Ddsm | Twin::MiniMias) && conspicuity.is_some() {
+                anyhow::bail!("--conspicuity is for the hospital-export and cbis-ddsm twins");
+            }
+            if twin == Twin::MiniMias {
+                let opts = synth::mias::MiasOptions::new(scale)?
+                    .with_seed(seed)
+                    .with_overwrite(force);
+                synth_mias(&opts, &out, json)?;
+            } else if twin == Twin::Ddsm {
                 let opts = synth::ddsm::DdsmOptions::new(scale)?
                     .with_seed(seed)
                     .with_overwrite(force);
@@ -1439,6 +1447,24 @@ fn synth_cbis(
         "  {} patients, {} lesions; every row's files in ground_truth.json",
         c.patients, c.lesions
     );
+    print_size(s.files, s.bytes, seconds);
+    Ok(())
+}
+
+/// `synth --profile mini-mias`: generate and report.
+fn synth_mias(
+    opts: &synth::mias::MiasOptions,
+    out: &std::path::Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    let t = Instant::now();
+    let s = synth::mias::generate(opts, out)?;
+    let seconds = t.elapsed().as_secs_f64();
+    if json {
+        print_json_with_seconds(&s, seconds)?;
+        return Ok(());
+    }
+    print!("{}", mammolab::pipeline::report::mias_twin(&s));
     print_size(s.files, s.bytes, seconds);
     Ok(())
 }

@@ -21,8 +21,7 @@ use polars::prelude::{DataFrame, DataType};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::ingest::key::PartKind;
-use crate::ingest::merge::{file_column, patient_part, row_label};
+use crate::ingest::merge::{file_column, row_label, PatientColumn};
 use crate::ingest::sheets::{read_sheet, SheetOptions};
 use crate::manifest::Manifest;
 use crate::privacy::pseudonym;
@@ -81,12 +80,13 @@ impl Tabular {
     /// Read the manifest's labelled sheets and keep the `columns` they select. The patient
     /// is the key's patient column, normalised as the merge does.
     pub fn load(manifest: &Manifest, columns: &FeatureColumns) -> Result<Self> {
-        let key = manifest.key.as_ref().ok_or_else(|| Error::Manifest {
-            manifest: manifest.source.clone(),
-            message: "no [key] section: the patient column is unknown".into(),
-        })?;
-        let kinds: Vec<PartKind> = key.columns.iter().map(|c| PartKind::guess(c)).collect();
-        let patient_col = patient_part(&key.columns, &kinds).map(|p| key.columns[p].clone());
+        if manifest.key.is_none() && manifest.patient.is_none() {
+            return Err(Error::Manifest {
+                manifest: manifest.source.clone(),
+                message: "no [key] or [patient] section: the patient column is unknown".into(),
+            });
+        }
+        let patient = PatientColumn::of(manifest);
         let mut out = Tabular {
             columns: vec![],
             x: vec![],
@@ -125,16 +125,18 @@ impl Tabular {
                 })?,
             );
             let file_col = file_column(manifest, spec, &sheet)?;
-            let pc = patient_col
+            let pc = patient
                 .as_ref()
-                .map(|c| sheet.column_index(c))
+                .map(|p| sheet.column_index(&p.name))
                 .transpose()?;
             for r in 0..sheet.rows.len() {
                 out.labels.push(row_label(spec, &sheet, r, file_col)?);
                 out.sheets.push(sheet.name.clone());
                 out.row_numbers.push(sheet.row_numbers[r]);
-                let id = pc
-                    .and_then(|c| PartKind::Id.normalise(&sheet.rows[r][c]).ok())
+                let id = patient
+                    .as_ref()
+                    .zip(pc)
+                    .map(|(p, c)| p.id(&sheet.rows[r][c]))
                     .unwrap_or_default();
                 out.patients.push(id);
             }

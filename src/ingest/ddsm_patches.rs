@@ -486,6 +486,7 @@ fn unpacked_manifest(out: &Path, sha256: String) -> crate::manifest::Manifest {
             }),
             image_root: Some("patches".into()),
         }],
+        patient: None,
         key: Some(Key {
             columns: vec!["patch".into()],
             separator: "-".into(),

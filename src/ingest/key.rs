@@ -64,7 +64,7 @@ fn text(v: &Value) -> Result<String, String> {
 pub fn file_stem(s: &str) -> String {
     let name = s.trim().rsplit(['/', '\\']).next().unwrap_or("").trim();
     let upper = name.to_uppercase();
-    for ext in [".DCM", ".DICOM", ".JPG", ".JPEG", ".PNG"] {
+    for ext in [".DCM", ".DICOM", ".JPG", ".JPEG", ".PNG", ".PGM"] {
         if let Some(stem) = upper.strip_suffix(ext) {
             return stem.to_string();
         }

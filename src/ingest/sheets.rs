@@ -1,5 +1,5 @@
-//! Spreadsheets (.xlsx, .xlsm, .xls, .xlsb, .ods) and CSV files into typed cells and polars
-//! DataFrames.
+//! Spreadsheets (.xlsx, .xlsm, .xls, .xlsb, .ods), CSV and whitespace-separated text files
+//! into typed cells and polars DataFrames.
 //!
 //! A [`Sheet`] keeps every cell as the workbook stored it ([`Value`]), so the merge can tell
 //! an Excel date from the text `"2014-12-25"`; [`Sheet::to_dataframe`] gives the typed
@@ -31,6 +31,8 @@
 //! - **CSV files** (the metadata of every public download) are a workbook of one sheet named
 //!   by the file's stem (`mass_case_description_train_set`); each field is typed as
 //!   [`csv_cell`] says, and the rules above apply to the grid (header, names, empty rows).
+//!   **`.txt` files** are whitespace-separated tables read the same way (mini-MIAS's
+//!   `Info.txt`: short lines end in empty cells; see `read_whitespace_sheet`).
 //! - **Dates**: a workbook in the 1904 date system (old Mac Excel) is read as such: its
 //!   serials are moved to the 1900 system's, so `Value::Excel` always counts from 1899-12-30.
 
@@ -256,8 +258,8 @@ pub(crate) fn open(path: &Path) -> Result<Sheets<BufReader<File>>> {
 /// Names of the worksheets of a workbook, in order (a CSV file has one, its file stem).
 pub fn sheet_names(path: impl AsRef<Path>) -> Result<Vec<String>> {
     let path = path.as_ref();
-    if is_csv(path) {
-        return Ok(vec![csv_sheet_name(path)]);
+    if is_text_table(path) {
+        return Ok(vec![text_sheet_name(path)]);
     }
     Ok(open(path)?.sheet_names())
 }
@@ -265,15 +267,15 @@ pub fn sheet_names(path: impl AsRef<Path>) -> Result<Vec<String>> {
 /// Read one worksheet (of a CSV file: the one named by its stem).
 pub fn read_sheet(path: impl AsRef<Path>, sheet: &str, options: &SheetOptions) -> Result<Sheet> {
     let path = path.as_ref();
-    if is_csv(path) {
-        let name = csv_sheet_name(path);
+    if is_text_table(path) {
+        let name = text_sheet_name(path);
         if sheet != name {
             return Err(workbook_err(
                 path,
-                format!("no sheet `{sheet}` (a CSV file has one sheet, `{name}`)"),
+                format!("no sheet `{sheet}` (a text table has one sheet, `{name}`)"),
             ));
         }
-        return read_csv_sheet(path, options);
+        return read_text_table(path, options);
     }
     let mut wb = open(path)?;
     read_from(&mut wb, path, sheet, options)
@@ -282,8 +284,8 @@ pub fn read_sheet(path: impl AsRef<Path>, sheet: &str, options: &SheetOptions) -
 /// Read every worksheet of a workbook.
 pub fn read_all(path: impl AsRef<Path>, options: &SheetOptions) -> Result<Vec<Sheet>> {
     let path = path.as_ref();
-    if is_csv(path) {
-        return Ok(vec![read_csv_sheet(path, options)?]);
+    if is_text_table(path) {
+        return Ok(vec![read_text_table(path, options)?]);
     }
     let mut wb = open(path)?;
     wb.sheet_names()
@@ -297,9 +299,9 @@ pub fn read_all(path: impl AsRef<Path>, options: &SheetOptions) -> Result<Vec<Sh
 /// that is not a readable workbook at all is still an error.
 pub fn read_workbook(path: impl AsRef<Path>, options: &SheetOptions) -> Result<Workbook> {
     let path = path.as_ref();
-    if is_csv(path) {
+    if is_text_table(path) {
         return Ok(Workbook {
-            sheets: vec![read_csv_sheet(path, options)?],
+            sheets: vec![read_text_table(path, options)?],
             unreadable: vec![],
         });
     }
@@ -507,24 +509,34 @@ fn sheet_from_grid(
     })
 }
 
-/// Whether `path` names a CSV file (by its extension, in any case).
-pub fn is_csv(path: &Path) -> bool {
+/// Whether `path` names a text table read as one sheet (by its extension, in any case):
+/// `.csv` (comma-separated) or `.txt` (whitespace-separated, mini-MIAS's `Info.txt`).
+pub fn is_text_table(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("txt"))
 }
 
-/// The one sheet of a CSV file is named by the file's stem.
-fn csv_sheet_name(path: &Path) -> String {
+/// The one sheet of a text table is named by the file's stem.
+fn text_sheet_name(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
 }
 
-/// Read a CSV file as one sheet (polars' CSV reader: RFC 4180 quoting, line breaks inside
-/// quotes, UTF-8). Every field is read as text and typed as [`csv_cell`] says; the sheet's
-/// row numbers count records, the header's being 1.
-fn read_csv_sheet(path: &Path, options: &SheetOptions) -> Result<Sheet> {
+/// A text table as one sheet: `.txt` whitespace-separated, else CSV.
+fn read_text_table(path: &Path, options: &SheetOptions) -> Result<Sheet> {
+    let is_txt = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("txt"));
+    match is_txt {
+        true => read_whitespace_sheet(path, options),
+        false => read_csv_sheet(path, options),
+    }
+}
+
+/// A text file's contents, or a one-line error naming the first line that is not UTF-8.
+fn read_utf8(path: &Path) -> Result<String> {
     if !path.is_file() {
         return Err(Error::io(
             path,
@@ -532,18 +544,33 @@ fn read_csv_sheet(path: &Path, options: &SheetOptions) -> Result<Sheet> {
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    if let Err(e) = std::str::from_utf8(&bytes) {
-        let line = 1 + bytes[..e.valid_up_to()]
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let line = 1 + e.as_bytes()[..valid]
             .iter()
             .filter(|&&b| b == b'\n')
             .count();
-        return Err(workbook_err(
+        workbook_err(
             path,
             format!("line {line} is not UTF-8 text; save the file as UTF-8 (CSV UTF-8 in Excel)"),
-        ));
-    }
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return sheet_from_grid(path, &csv_sheet_name(path), vec![], (0, 0), options, vec![]);
+        )
+    })
+}
+
+/// Read a CSV file as one sheet (polars' CSV reader: RFC 4180 quoting, line breaks inside
+/// quotes, UTF-8). Every field is read as text and typed as [`csv_cell`] says; the sheet's
+/// row numbers count records, the header's being 1.
+fn read_csv_sheet(path: &Path, options: &SheetOptions) -> Result<Sheet> {
+    let text = read_utf8(path)?;
+    if text.bytes().all(|b| b.is_ascii_whitespace()) {
+        return sheet_from_grid(
+            path,
+            &text_sheet_name(path),
+            vec![],
+            (0, 0),
+            options,
+            vec![],
+        );
     }
     let df = CsvReadOptions::default()
         .with_has_header(false)
@@ -561,7 +588,45 @@ fn read_csv_sheet(path: &Path, options: &SheetOptions) -> Result<Sheet> {
     let grid: Vec<Vec<Value>> = (0..df.height())
         .map(|i| columns.iter().map(|c| csv_cell(c.get(i))).collect())
         .collect();
-    sheet_from_grid(path, &csv_sheet_name(path), grid, (0, 0), options, vec![])
+    sheet_from_grid(path, &text_sheet_name(path), grid, (0, 0), options, vec![])
+}
+
+/// Read a whitespace-separated text table as one sheet (mini-MIAS's `Info.txt`, what
+/// pandas reads with `sep=r"\s+"`): fields are separated by runs of spaces or tabs,
+/// spaces at the ends of a line are ignored (MIAS's header line ends in one, which
+/// `sep=" "` turns into an `Unnamed: 7` column), and a line with fewer fields than the
+/// header has empty cells at its end (MIAS's `NORM` lines: no severity, no position).
+/// A line with more fields than the header is an error naming it. No quoting: a field
+/// cannot hold a space. Fields are typed as [`csv_cell`] says; row numbers are line numbers.
+fn read_whitespace_sheet(path: &Path, options: &SheetOptions) -> Result<Sheet> {
+    let text = read_utf8(path)?;
+    let mut grid: Vec<Vec<Value>> = text
+        .lines()
+        .map(|line| line.split_whitespace().map(|f| csv_cell(Some(f))).collect())
+        .collect();
+    let header = options
+        .header_row
+        .map(|r| (r as usize).saturating_sub(1))
+        .or_else(|| grid.iter().position(|r| !r.is_empty()));
+    if let Some(h) = header.filter(|&h| h < grid.len()) {
+        let width = grid[h].len();
+        let mut below = grid.iter().enumerate().skip(h + 1);
+        if let Some((i, r)) = below.find(|(_, r)| r.len() > width) {
+            return Err(workbook_err(
+                path,
+                format!(
+                    "line {} has {} fields, the header line ({}) names {width} columns",
+                    i + 1,
+                    r.len(),
+                    h + 1
+                ),
+            ));
+        }
+        for r in grid.iter_mut() {
+            r.resize(width, Value::Empty);
+        }
+    }
+    sheet_from_grid(path, &text_sheet_name(path), grid, (0, 0), options, vec![])
 }
 
 /// polars' CSV error in the words of someone who opened the file in a text editor.
@@ -810,6 +875,35 @@ mod tests {
         assert_eq!(csv_cell(Some("TRUE")), Value::Bool(true));
         assert_eq!(csv_cell(Some("a.dcm\n")), Value::Text("a.dcm\n".into()));
         assert_eq!(csv_cell(Some("1.2.3")), Value::Text("1.2.3".into()));
+    }
+
+    #[test]
+    fn a_txt_file_is_a_whitespace_table_with_short_lines_padded() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("Info.txt");
+        // mini-MIAS: a header ending in a space, NORM lines with three fields, tabs, a
+        // blank line and CRLF.
+        let text = "REFNUM BG CLASS SEVERITY X Y RADIUS \nmdb001 G CIRC B 535 425 197\r\nmdb003 D NORM \n\nmdb005\tF  CALC M\n";
+        std::fs::write(&p, text).unwrap();
+        assert_eq!(sheet_names(&p).unwrap(), ["Info"]);
+        let s = read_sheet(&p, "Info", &SheetOptions::default()).unwrap();
+        assert_eq!(
+            s.columns,
+            ["REFNUM", "BG", "CLASS", "SEVERITY", "X", "Y", "RADIUS"]
+        );
+        assert_eq!(s.row_numbers, [2, 3, 5]);
+        assert_eq!(s.rows[0][6], Value::Int(197));
+        assert_eq!(s.rows[1][2], Value::Text("NORM".into()));
+        assert_eq!(s.rows[1][3], Value::Empty);
+        assert_eq!(s.rows[2][3], Value::Text("M".into()));
+        assert_eq!(s.rows[2][4], Value::Empty);
+        std::fs::write(&p, "A B\n1 2\n1 2 3\n").unwrap();
+        let e = read_sheet(&p, "Info", &SheetOptions::default()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("line 3 has 3 fields, the header line (1) names 2 columns"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -126,6 +126,27 @@ pub fn summary(source: &Path, label: &str, positive: &str, s: &BinarySummary) ->
     )
 }
 
+/// What `mammolab synth --profile mini-mias` prints (the size line aside): the files and
+/// what `Info.txt` holds, with its traps.
+pub fn mias_twin(s: &crate::synth::mias::MiasSummary) -> String {
+    use crate::synth::mias::{FOLDER, INFO};
+    let c = &s.counts;
+    format!(
+        "mini-MIAS twin `{}` (seed {}) in {}\n  {INFO}: {} lines for {} films ({} normal, {} benign, {} malignant) of {} women\n  {FOLDER}/: {} PGM films, 1024 x 1024, 8-bit, MLO\n  traps: several lines for one film, {} calcification lines without a centre, Y counted from the bottom edge, films in pairs of one woman\n",
+        s.profile,
+        s.seed,
+        s.out.display(),
+        c.lines,
+        c.images,
+        c.normal,
+        c.benign,
+        c.malignant,
+        c.patients,
+        c.images,
+        c.unplaced,
+    )
+}
+
 /// What `mammolab patches` prints: each file of the DDSM download with its patches per
 /// five-way label, and the download's known traps.
 pub fn ddsm_download(a: &crate::ingest::ddsm_patches::DownloadAudit) -> String {

@@ -28,6 +28,7 @@ pub use crate::calendar;
 pub mod cbis;
 pub mod ddsm;
 pub mod dicom;
+pub mod mias;
 pub mod phantom;
 pub mod plan;
 pub mod profile;
@@ -629,6 +630,7 @@ fn cohort_manifest(opts: &SynthOptions, out: &Path) -> Result<Manifest> {
             sheet("Cancer", "cancer", "cancer_images"),
             sheet("Non-Cancer", "normal", "non_cancer_images"),
         ],
+        patient: None,
         key: Some(Key {
             columns: workbook::KEY_COLUMNS.iter().map(|s| s.to_string()).collect(),
             separator: "-".into(),

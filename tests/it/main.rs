@@ -6,6 +6,7 @@ mod ddsm;
 mod eval;
 mod ingest;
 mod manifest;
+mod mias;
 mod model;
 mod notebook;
 mod pipeline;

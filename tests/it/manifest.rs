@@ -29,7 +29,7 @@ fn templates_in_data_manifests_parse() {
         "hospital-export",
         "idc-histology",
         "inbreast",
-        "mias",
+        "mini-mias",
         "rsna-screening",
         "synthetic-ci",
     ] {

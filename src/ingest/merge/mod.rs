@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::manifest::Manifest;
 
-pub(crate) use stages::{file_column, patient_part, row_label, KeyPlan};
+pub(crate) use stages::{file_column, row_label, KeyPlan, PatientColumn};
 pub use tables::write_xlsx;
 
 /// Status of an audit entry.

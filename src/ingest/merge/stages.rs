@@ -35,6 +35,58 @@ pub(crate) fn patient_part(names: &[String], kinds: &[PartKind]) -> Option<usize
         .position(|(k, n)| *k == PartKind::Id && n.to_lowercase().contains("patient"))
 }
 
+/// Where each row's patient id comes from: the manifest's `[patient]` column, else the key
+/// part whose column name says `patient`. The id is normalised as a key's id part is
+/// (trimmed, upper case), then grouped as `[patient] group_of` says.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PatientColumn {
+    pub name: String,
+    group_of: Option<u32>,
+}
+
+impl PatientColumn {
+    pub fn of(manifest: &Manifest) -> Option<Self> {
+        if let Some(p) = &manifest.patient {
+            return Some(Self {
+                name: p.column.clone(),
+                group_of: p.group_of,
+            });
+        }
+        let key = manifest.key.as_ref()?;
+        let kinds: Vec<PartKind> = key.columns.iter().map(|c| PartKind::guess(c)).collect();
+        patient_part(&key.columns, &kinds).map(|p| Self {
+            name: key.columns[p].clone(),
+            group_of: None,
+        })
+    }
+
+    /// The patient id of a cell (empty for an empty cell).
+    pub fn id(&self, cell: &Value) -> String {
+        let id = PartKind::Id.normalise(cell).unwrap_or_default();
+        match self.group_of {
+            Some(n) if n > 1 => group_number(&id, n as u64),
+            _ => id,
+        }
+    }
+}
+
+/// `id` with its last run of digits `k` replaced by the first number of its run of `n`
+/// (`MDB004`, 2 -> `MDB003`); unchanged without digits.
+fn group_number(id: &str, n: u64) -> String {
+    let Some(end) = id.rfind(|c: char| c.is_ascii_digit()).map(|i| i + 1) else {
+        return id.to_string();
+    };
+    let start = id[..end]
+        .rfind(|c: char| !c.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    let Ok(k) = id[start..end].parse::<u64>() else {
+        return id.to_string();
+    };
+    let first = k - k.saturating_sub(1) % n;
+    let width = end - start;
+    format!("{}{first:0width$}{}", &id[..start], &id[end..])
+}
+
 impl KeyPlan {
     pub fn of(manifest: &Manifest) -> Result<Self> {
         let key = manifest.key.as_ref().ok_or_else(|| Error::Manifest {
@@ -260,15 +312,27 @@ pub(crate) fn row_label(
     r: usize,
     file_col: Option<usize>,
 ) -> Result<String> {
-    Ok(match &spec.label {
-        None => String::new(),
-        Some(LabelRule::Constant { class }) => class.clone(),
-        Some(LabelRule::Column {
+    match &spec.label {
+        None => Ok(String::new()),
+        Some(rule) => rule_label(rule, sheet, r, file_col),
+    }
+}
+
+/// The class one rule gives row `r` (empty: none).
+fn rule_label(
+    rule: &LabelRule,
+    sheet: &Sheet,
+    r: usize,
+    file_col: Option<usize>,
+) -> Result<String> {
+    Ok(match rule {
+        LabelRule::Constant { class } => class.clone(),
+        LabelRule::Column {
             column,
             positive,
             positive_class,
             negative_class,
-        }) => {
+        } => {
             let c = sheet.column_index(column)?;
             let v = sheet.rows[r][c].to_text().unwrap_or_default();
             if positive.iter().any(|p| p == v.trim()) {
@@ -277,12 +341,12 @@ pub(crate) fn row_label(
                 negative_class.clone()
             }
         }
-        Some(LabelRule::Map { column, classes }) => {
+        LabelRule::Map { column, classes } => {
             let c = sheet.column_index(column)?;
             let v = sheet.rows[r][c].to_text().unwrap_or_default();
             classes.get(v.trim()).cloned().unwrap_or_default()
         }
-        Some(LabelRule::FileName { contains }) => {
+        LabelRule::FileName { contains } => {
             let f = file_col
                 .map(|c| sheet.rows[r][c].to_text().unwrap_or_default())
                 .unwrap_or_default();
@@ -291,6 +355,15 @@ pub(crate) fn row_label(
                 .find(|(s, _)| f.contains(s.as_str()))
                 .map(|(_, c)| c.clone())
                 .unwrap_or_default()
+        }
+        LabelRule::First { rules } => {
+            for rule in rules {
+                let class = rule_label(rule, sheet, r, file_col)?;
+                if !class.is_empty() {
+                    return Ok(class);
+                }
+            }
+            String::new()
         }
     })
 }
@@ -429,6 +502,11 @@ pub(crate) fn match_sheet(
         .and_then(|r| r.roi_column.as_ref())
         .map(|c| sheet.column_index(c))
         .transpose()?;
+    let patient = PatientColumn::of(manifest);
+    let patient_col = patient
+        .as_ref()
+        .map(|p| sheet.column_index(&p.name))
+        .transpose()?;
     // The [split] value: a column's cell, or the sheet's name when the rule names none.
     let split_col = manifest
         .split
@@ -445,11 +523,12 @@ pub(crate) fn match_sheet(
         is_merge: listing.is_some(),
     };
     let primary_dicom = images.exts.iter().any(|e| e == "dcm");
-    // The raster export: JPG (seed 001), or PNG where the image roots hold PNG.
-    let raster = match images.exts.iter().any(|e| e == "png") {
-        true => "png",
-        false => "jpg",
-    };
+    // The raster export: JPG (seed 001), or the image roots' other format (PNG for
+    // unpacked patches, PGM for mini-MIAS).
+    let raster = ["png", "pgm"]
+        .into_iter()
+        .find(|r| images.exts.iter().any(|e| e == r))
+        .unwrap_or("jpg");
     for r in 0..sheet.rows.len() {
         let row_no = sheet.row_numbers[r];
         let norm_key = k.norm[r]
@@ -584,9 +663,10 @@ pub(crate) fn match_sheet(
             sheet: sheet.name.clone(),
             row: row_no,
             label: row_label(spec, sheet, r, file_col)?,
-            patient_id: plan
-                .patient
-                .and_then(|p| k.norm[r].as_ref().ok().map(|n| n[p].clone()))
+            patient_id: patient
+                .as_ref()
+                .zip(patient_col)
+                .map(|(p, c)| p.id(&sheet.rows[r][c]))
                 .unwrap_or_default(),
             key: norm_key,
             status,
@@ -834,4 +914,23 @@ pub(crate) fn unreferenced_files(images: &Images, records: &[Record]) -> Vec<Aud
             file: Some(f),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group_number;
+
+    #[test]
+    fn numbered_ids_group_in_runs() {
+        // mini-MIAS: mdb001 and mdb002 are one woman, mdb003 and mdb004 the next.
+        assert_eq!(group_number("MDB001", 2), "MDB001");
+        assert_eq!(group_number("MDB002", 2), "MDB001");
+        assert_eq!(group_number("MDB004", 2), "MDB003");
+        assert_eq!(group_number("MDB322", 2), "MDB321");
+        assert_eq!(group_number("CASE-10-B", 4), "CASE-09-B");
+        assert_eq!(group_number("X9", 2), "X9");
+        assert_eq!(group_number("X10", 2), "X09");
+        assert_eq!(group_number("NONE", 2), "NONE");
+        assert_eq!(group_number("P0", 2), "P0");
+    }
 }

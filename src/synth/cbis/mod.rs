@@ -349,6 +349,7 @@ fn twin_manifest(opts: &CbisOptions, out: &Path) -> Result<Manifest> {
         },
         tables,
         sheets,
+        patient: None,
         key: Some(Key {
             columns: [
                 "patient_id",
