@@ -274,11 +274,23 @@ fn default_separator() -> String {
 /// column = "REFNUM"
 /// group_of = 2
 /// ```
+///
+/// ```toml
+/// # INbreast: the patient is the second part of the image file's name.
+/// [patient]
+/// file_name_part = 1
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatientRule {
-    /// The column.
-    pub column: String,
+    /// The column (or give `file_name_part`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// The patient is this `_`-separated part (from 0) of the name of the row's image file,
+    /// instead of a column: INbreast's table says `removed` for every patient, and its files
+    /// are named `<File Name>_<patient>_MG_<side>_<view>_ANON.dcm` (`file_name_part = 1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name_part: Option<usize>,
     /// Values numbered in runs of this many are one patient: the value's number `n` (its
     /// last run of digits, counting from 1) belongs to the run starting at
     /// `n - (n - 1) % group_of`, and the patient id is the value with that number in place
@@ -316,8 +328,8 @@ pub struct ImageRoot {
     /// Column whose value names an image file (without extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_column: Option<String>,
-    /// How a `file_column` value finds its file (`match = "file_name"`, the default, or
-    /// `"case_folder"`).
+    /// How a `file_column` value finds its file (`match = "file_name"`, the default,
+    /// `"case_folder"` or `"prefix"`).
     #[serde(
         default,
         rename = "match",
@@ -348,6 +360,10 @@ pub enum FileMatch {
     /// whose file is `Mass-Training_P_00001_LEFT_CC/07-20-2016-DDSM-74994/1.000000-full
     /// mammogram images-24515/1-1.dcm`).
     CaseFolder,
+    /// By the file name's first `_`-separated part, in any case, anywhere below the root
+    /// (INbreast: the cell `22678622` names
+    /// `AllDICOMs/22678622_6c613a14b80a8591_MG_R_CC_ANON.dcm`).
+    Prefix,
 }
 
 impl FileMatch {
@@ -501,6 +517,9 @@ impl Manifest {
         if let Some(p) = &self.patient {
             if p.group_of == Some(0) {
                 return Err("[patient] group_of must be 1 or more".into());
+            }
+            if p.column.is_some() == p.file_name_part.is_some() {
+                return Err("[patient] needs one of `column` and `file_name_part`".into());
             }
         }
         if let Some(s) = &self.split {

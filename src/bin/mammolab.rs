@@ -55,6 +55,9 @@ enum Twin {
     /// The mini-MIAS download, seed 002's third source (`--scale ci|default`): `Info.txt`
     /// and `all-mias/mdb001.pgm` ...
     MiniMias,
+    /// The INbreast release, seed 002's second source (`--scale ci|default`): `INbreast.xls`
+    /// and `AllDICOMs/<File Name>_<patient>_MG_<side>_<view>_ANON.dcm`.
+    Inbreast,
 }
 
 /// `--grad-clip`: a positive number, or `none`.
@@ -557,10 +560,16 @@ fn run(command: Command) -> anyhow::Result<()> {
                     (Twin::Large, None) => (Twin::HospitalExport, Profile::Large),
                     (t, s) => (t, s.unwrap_or(Profile::Default)),
                 };
-            if matches!(twin, Twin::Ddsm | Twin::MiniMias) && conspicuity.is_some() {
+            if matches!(twin, Twin::Ddsm | Twin::MiniMias | Twin::Inbreast) && conspicuity.is_some()
+            {
                 anyhow::bail!("--conspicuity is for the hospital-export and cbis-ddsm twins");
             }
-            if twin == Twin::MiniMias {
+            if twin == Twin::Inbreast {
+                let opts = synth::inbreast::InbreastOptions::new(scale)?
+                    .with_seed(seed)
+                    .with_overwrite(force);
+                synth_inbreast(&opts, &out, json)?;
+            } else if twin == Twin::MiniMias {
                 let opts = synth::mias::MiasOptions::new(scale)?
                     .with_seed(seed)
                     .with_overwrite(force);
@@ -1447,6 +1456,24 @@ fn synth_cbis(
         "  {} patients, {} lesions; every row's files in ground_truth.json",
         c.patients, c.lesions
     );
+    print_size(s.files, s.bytes, seconds);
+    Ok(())
+}
+
+/// `synth --profile inbreast`: generate and report.
+fn synth_inbreast(
+    opts: &synth::inbreast::InbreastOptions,
+    out: &std::path::Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    let t = Instant::now();
+    let s = synth::inbreast::generate(opts, out)?;
+    let seconds = t.elapsed().as_secs_f64();
+    if json {
+        print_json_with_seconds(&s, seconds)?;
+        return Ok(());
+    }
+    print!("{}", mammolab::pipeline::report::inbreast_twin(&s));
     print_size(s.files, s.bytes, seconds);
     Ok(())
 }

@@ -87,6 +87,12 @@ impl Tabular {
             });
         }
         let patient = PatientColumn::of(manifest);
+        if patient.is_some() && patient.as_ref().and_then(PatientColumn::column).is_none() {
+            return Err(Error::Manifest {
+                manifest: manifest.source.clone(),
+                message: "[patient] file_name_part: the patient is in the image file names, which tabular features do not read; give a [patient] column".into(),
+            });
+        }
         let mut out = Tabular {
             columns: vec![],
             x: vec![],
@@ -127,7 +133,8 @@ impl Tabular {
             let file_col = file_column(manifest, spec, &sheet)?;
             let pc = patient
                 .as_ref()
-                .map(|p| sheet.column_index(&p.name))
+                .and_then(PatientColumn::column)
+                .map(|c| sheet.column_index(c))
                 .transpose()?;
             for r in 0..sheet.rows.len() {
                 out.labels.push(row_label(spec, &sheet, r, file_col)?);
@@ -135,8 +142,7 @@ impl Tabular {
                 out.row_numbers.push(sheet.row_numbers[r]);
                 let id = patient
                     .as_ref()
-                    .zip(pc)
-                    .map(|(p, c)| p.id(&sheet.rows[r][c]))
+                    .map(|p| p.id(pc.map(|c| &sheet.rows[r][c]), None))
                     .unwrap_or_default();
                 out.patients.push(id);
             }

@@ -19,6 +19,8 @@ pub struct ImageIndex {
     /// All files found, relative to the base folder given to [`ImageIndex::build`].
     pub files: Vec<PathBuf>,
     by_name: HashMap<(String, String), Vec<usize>>,
+    /// Files by the upper-case first `_`-separated part of their name, and extension.
+    by_prefix: HashMap<(String, String), Vec<usize>>,
     /// Files by the folder they are in directly below their root (lower case) and extension.
     by_folder: HashMap<(String, String), Vec<usize>>,
 }
@@ -119,16 +121,18 @@ impl ImageIndex {
         }
         let files: Vec<PathBuf> = files.into_iter().map(|(f, _)| f).collect();
         let mut by_name: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        let mut by_prefix: HashMap<(String, String), Vec<usize>> = HashMap::new();
         for (i, f) in files.iter().enumerate() {
             let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            by_name
-                .entry((file_stem(name), ext_of(f)))
-                .or_default()
-                .push(i);
+            let stem = file_stem(name);
+            let prefix = stem.split('_').next().unwrap_or("").to_string();
+            by_prefix.entry((prefix, ext_of(f))).or_default().push(i);
+            by_name.entry((stem, ext_of(f))).or_default().push(i);
         }
         Ok(Self {
             files,
             by_name,
+            by_prefix,
             by_folder,
         })
     }
@@ -160,7 +164,17 @@ impl ImageIndex {
 
     /// The file called `name` (any case, extension optional) with extension `ext`.
     pub fn by_file_name(&self, name: &str, ext: &str) -> Lookup {
-        match self.by_name.get(&(file_stem(name), ext.to_lowercase())) {
+        self.lookup(self.by_name.get(&(file_stem(name), ext.to_lowercase())))
+    }
+
+    /// The file with extension `ext` whose name's first `_`-separated part is `prefix` (any
+    /// case): INbreast's `22678622` finds `22678622_6c613a14b80a8591_MG_R_CC_ANON.dcm`.
+    pub fn by_prefix(&self, prefix: &str, ext: &str) -> Lookup {
+        self.lookup(self.by_prefix.get(&(file_stem(prefix), ext.to_lowercase())))
+    }
+
+    fn lookup(&self, hits: Option<&Vec<usize>>) -> Lookup {
+        match hits {
             None => Lookup::Missing,
             Some(v) if v.len() == 1 => Lookup::Found(self.files[v[0]].clone()),
             Some(v) => Lookup::Ambiguous(v.iter().map(|&i| self.files[i].clone()).collect()),

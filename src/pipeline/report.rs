@@ -126,6 +126,27 @@ pub fn summary(source: &Path, label: &str, positive: &str, s: &BinarySummary) ->
     )
 }
 
+/// What `mammolab synth --profile inbreast` prints (the size line aside): the files and
+/// what the sheet holds, with its traps.
+pub fn inbreast_twin(s: &crate::synth::inbreast::InbreastSummary) -> String {
+    use crate::synth::inbreast::{FOLDER, TABLE};
+    let c = &s.counts;
+    format!(
+        "INbreast twin `{}` (seed {}) in {}\n  {TABLE}: {} rows (Sheet1), {} films of {} women ({} after a mastectomy)\n  classes from BI-RADS: {} normal, {} benign, {} malignant\n  {FOLDER}/: {} DICOM, 14 bits stored, MONOCHROME2 and MONOCHROME1\n  traps: Patient ID `removed` on every row (the patient is the file name's second part), File Name only a prefix of the file's name, ML in file names for MLO, two rows below the table that are not data\n",
+        s.profile,
+        s.seed,
+        s.out.display(),
+        c.rows,
+        c.films,
+        c.patients,
+        c.mastectomies,
+        c.classes[0],
+        c.classes[1],
+        c.classes[2],
+        c.films,
+    )
+}
+
 /// What `mammolab synth --profile mini-mias` prints (the size line aside): the files and
 /// what `Info.txt` holds, with its traps.
 pub fn mias_twin(s: &crate::synth::mias::MiasSummary) -> String {

@@ -423,6 +423,7 @@ fn film_tiles(f: usize, k: usize, seed: u64) -> Vec<Made> {
         right: rng.chance(0.5),
         lesions: vec![],
         label: [String::new(), String::new()],
+        scanned: true,
     };
     let film = film::render(&spec, &mut rng);
     // Tiles on a half-tile grid that are mostly tissue: neither air nor film edge.

@@ -436,6 +436,7 @@ fn render(p: &Planned, seed: u64, dir: &Path) -> Result<ImageTruth> {
         right,
         lesions: looks.clone(),
         label: [format!("{side} MLO"), format!("{:03}", p.number)],
+        scanned: true,
     };
     let film = film::render(&spec, &mut rng);
     let left_pad = (SIDE - FILM_COLS) / 2;

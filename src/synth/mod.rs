@@ -28,6 +28,7 @@ pub use crate::calendar;
 pub mod cbis;
 pub mod ddsm;
 pub mod dicom;
+pub mod inbreast;
 pub mod mias;
 pub mod phantom;
 pub mod plan;
@@ -35,6 +36,7 @@ pub mod profile;
 pub use crate::rng;
 pub mod truth;
 pub mod workbook;
+pub mod xls;
 
 use std::fs;
 use std::path::{Path, PathBuf};

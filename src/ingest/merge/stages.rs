@@ -35,37 +35,62 @@ pub(crate) fn patient_part(names: &[String], kinds: &[PartKind]) -> Option<usize
         .position(|(k, n)| *k == PartKind::Id && n.to_lowercase().contains("patient"))
 }
 
-/// Where each row's patient id comes from: the manifest's `[patient]` column, else the key
-/// part whose column name says `patient`. The id is normalised as a key's id part is
-/// (trimmed, upper case), then grouped as `[patient] group_of` says.
+/// Where each row's patient id comes from: the manifest's `[patient]` (a column, or a part
+/// of the image file's name), else the key part whose column name says `patient`. A column's
+/// id is normalised as a key's id part is (trimmed, upper case), then grouped as `[patient]
+/// group_of` says; a file name's part is upper-cased.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct PatientColumn {
-    pub name: String,
-    group_of: Option<u32>,
+pub(crate) enum PatientColumn {
+    Column { name: String, group_of: Option<u32> },
+    FileNamePart(usize),
 }
 
 impl PatientColumn {
     pub fn of(manifest: &Manifest) -> Option<Self> {
         if let Some(p) = &manifest.patient {
-            return Some(Self {
-                name: p.column.clone(),
-                group_of: p.group_of,
+            return Some(match (&p.column, p.file_name_part) {
+                (Some(name), _) => Self::Column {
+                    name: name.clone(),
+                    group_of: p.group_of,
+                },
+                (None, part) => Self::FileNamePart(part.unwrap_or(0)),
             });
         }
         let key = manifest.key.as_ref()?;
         let kinds: Vec<PartKind> = key.columns.iter().map(|c| PartKind::guess(c)).collect();
-        patient_part(&key.columns, &kinds).map(|p| Self {
+        patient_part(&key.columns, &kinds).map(|p| Self::Column {
             name: key.columns[p].clone(),
             group_of: None,
         })
     }
 
-    /// The patient id of a cell (empty for an empty cell).
-    pub fn id(&self, cell: &Value) -> String {
-        let id = PartKind::Id.normalise(cell).unwrap_or_default();
-        match self.group_of {
-            Some(n) if n > 1 => group_number(&id, n as u64),
-            _ => id,
+    /// The column that holds the patient, when one does.
+    pub fn column(&self) -> Option<&str> {
+        match self {
+            Self::Column { name, .. } => Some(name),
+            Self::FileNamePart(_) => None,
+        }
+    }
+
+    /// The patient id of a row: from its cell in [`PatientColumn::column`], else from its
+    /// image file's name (empty when neither is there).
+    pub fn id(&self, cell: Option<&Value>, file: Option<&Path>) -> String {
+        match self {
+            Self::Column { group_of, .. } => {
+                let id = cell
+                    .and_then(|c| PartKind::Id.normalise(c).ok())
+                    .unwrap_or_default();
+                match group_of {
+                    Some(n) if *n > 1 => group_number(&id, u64::from(*n)),
+                    _ => id,
+                }
+            }
+            Self::FileNamePart(k) => file
+                .and_then(|f| f.file_stem())
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.split('_').nth(*k))
+                .map(str::to_uppercase)
+                .unwrap_or_default(),
         }
     }
 }
@@ -497,7 +522,8 @@ pub(crate) fn match_sheet(
         .image_root
         .as_ref()
         .and_then(|id| manifest.image_roots.iter().find(|r| &r.id == id));
-    let by_folder = root.is_some_and(|r| r.match_by == FileMatch::CaseFolder);
+    let match_by = root.map_or(FileMatch::FileName, |r| r.match_by);
+    let by_folder = match_by == FileMatch::CaseFolder;
     let roi_col = root
         .and_then(|r| r.roi_column.as_ref())
         .map(|c| sheet.column_index(c))
@@ -505,7 +531,8 @@ pub(crate) fn match_sheet(
     let patient = PatientColumn::of(manifest);
     let patient_col = patient
         .as_ref()
-        .map(|p| sheet.column_index(&p.name))
+        .and_then(PatientColumn::column)
+        .map(|c| sheet.column_index(c))
         .transpose()?;
     // The [split] value: a column's cell, or the sheet's name when the rule names none.
     let split_col = manifest
@@ -572,8 +599,11 @@ pub(crate) fn match_sheet(
                 }
             }
             match file_col.and_then(|c| sheet.rows[r][c].to_text()) {
-                Some(name) if by_folder => images.index.by_case_folder(&name, ext),
-                Some(name) => images.index.by_file_name(&name, ext),
+                Some(name) => match match_by {
+                    FileMatch::CaseFolder => images.index.by_case_folder(&name, ext),
+                    FileMatch::Prefix => images.index.by_prefix(&name, ext),
+                    FileMatch::FileName => images.index.by_file_name(&name, ext),
+                },
                 None => Lookup::Missing,
             }
         };
@@ -615,7 +645,19 @@ pub(crate) fn match_sheet(
                                 .unwrap_or_default()
                         )
                     }
-                    Lookup::Missing => reason = "image file not found".into(),
+                    Lookup::Missing => {
+                        let empty = file_col.filter(|&c| {
+                            sheet.rows[r][c]
+                                .to_text()
+                                .is_none_or(|t| t.trim().is_empty())
+                        });
+                        reason = match empty {
+                            Some(c) => {
+                                format!("`{}` is empty: the row names no image", sheet.columns[c])
+                            }
+                            None => "image file not found".into(),
+                        }
+                    }
                     Lookup::Ambiguous(v) => {
                         reason = format!(
                             "image name found {} times: {}",
@@ -665,8 +707,10 @@ pub(crate) fn match_sheet(
             label: row_label(spec, sheet, r, file_col)?,
             patient_id: patient
                 .as_ref()
-                .zip(patient_col)
-                .map(|(p, c)| p.id(&sheet.rows[r][c]))
+                .map(|p| {
+                    let file = images.resolve(image);
+                    p.id(patient_col.map(|c| &sheet.rows[r][c]), file.as_deref())
+                })
                 .unwrap_or_default(),
             key: norm_key,
             status,

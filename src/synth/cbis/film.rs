@@ -58,6 +58,9 @@ pub struct FilmSpec {
     pub lesions: Vec<(Look, f32)>,
     /// The burned-in label's two lines (letters of `LEFT RIGHT CC MLO`, digits, `-`, space).
     pub label: [String; 2],
+    /// A scanned film (border bands, the burned-in label, grain, streaks); `false` for a
+    /// full-field digital mammogram, which has none of these.
+    pub scanned: bool,
 }
 
 /// One abnormality's outline.
@@ -118,7 +121,9 @@ pub fn render(spec: &FilmSpec, rng: &mut Rng) -> Film {
         }
     }
     let air_on_right = !spec.right;
-    scan(&mut px, w, h, &spec.label, air_on_right, rng);
+    if spec.scanned {
+        scan(&mut px, w, h, &spec.label, air_on_right, rng);
+    }
     let stored = px
         .iter()
         .map(|&b| (b.clamp(0.0, 1.0) * 65535.0).round() as u16)
@@ -154,6 +159,7 @@ fn place(
         y: (0.3 + 0.2 * taken.len() as f32) * h as f32,
         radius,
     };
+    let mut inside_breast = None;
     for _ in 0..300 {
         let x = rng.range_f64(0.12, 0.68) * w as f64;
         let y = rng.range_f64(0.15, 0.85) * h as f64;
@@ -163,16 +169,22 @@ fn place(
             let (dx, dy) = (t.x - x as f32, t.y - y as f32);
             (dx * dx + dy * dy).sqrt() > 3.2 * (t.radius + radius)
         });
-        if rho < 0.7 && clear_of_pectoral && clear_of_others {
-            return LesionSite {
-                x: x as f32,
-                y: y as f32,
-                radius,
-            };
+        let site = LesionSite {
+            x: x as f32,
+            y: y as f32,
+            radius,
+        };
+        if rho < 0.7 && clear_of_others {
+            if clear_of_pectoral {
+                return site;
+            }
+            // A shallow breast may leave no room outside the pectoral band: keep the first
+            // centre inside the breast rather than fall back to one in the air.
+            inside_breast.get_or_insert(site);
         }
         best.x = x as f32;
     }
-    best
+    inside_breast.unwrap_or(best)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -538,6 +550,7 @@ mod tests {
             right,
             lesions,
             label: ["LEFT MLO".into(), "0412-1".into()],
+            scanned: true,
         }
     }
 

@@ -414,6 +414,7 @@ pub fn render(img: &plan::Image, spec: &CbisSpec, seed: u64) -> film::Film {
             right: img.right,
             lesions,
             label: img.label.clone(),
+            scanned: true,
         },
         &mut rng,
     )
