@@ -67,6 +67,10 @@ pub struct Manifest {
     /// Folders that hold the images.
     #[serde(default, rename = "image_root")]
     pub image_roots: Vec<ImageRoot>,
+    /// Other manifests whose cohorts this one joins (`[[source]]`): a cohort of several
+    /// downloads. Such a manifest has no tables, sheets, key or image roots of its own.
+    #[serde(default, rename = "source", skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<Source>,
     /// The download's own train / validation / test division, by a column's values or by
     /// sheet ([`SplitRule`]); without it, runs split by patient at random.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,6 +105,38 @@ pub struct Cohort {
     /// Where the data came from (URL, export, generator command).
     #[serde(default)]
     pub provenance: String,
+}
+
+/// One download of a cohort of several (`[[source]]`): its own manifest, read and merged as
+/// it stands, its records tagged with the source's name and its patient ids prefixed with it
+/// (`inbreast/8D288A1295CA3801`), so that two downloads never share a patient by accident.
+/// The classes are the joining manifest's `[classes]`; each source's label rule must give
+/// names among them. Seed 002's three sources:
+///
+/// ```toml
+/// [[source]]
+/// name = "cbis-ddsm"
+/// manifest = "cbis-ddsm/manifest.toml"
+///
+/// [[source]]
+/// name = "inbreast"
+/// manifest = "inbreast/manifest.toml"
+///
+/// [classes]
+/// names = ["normal", "benign", "malignant"]
+/// ```
+///
+/// The joined cohort is split by patient at random; a source's own `[split]` is not used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// The name its records carry (`cbis-ddsm`, `inbreast`, `mini-mias`).
+    pub name: String,
+    /// Its manifest, relative to this one.
+    pub manifest: PathBuf,
+    /// Expected sha256 of that manifest (which holds its tables' checksums), if recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// A spreadsheet (.xlsx/.xlsm/.xls/.ods) or CSV file.
@@ -491,6 +527,11 @@ impl Manifest {
                     self.synth
                         .iter()
                         .map(|s| ("synth.truth".to_string(), &s.truth)),
+                )
+                .chain(
+                    self.sources
+                        .iter()
+                        .map(|s| (format!("source `{}`", s.name), &s.manifest)),
                 );
             for (what, p) in paths {
                 let leaves = p.is_absolute()
@@ -522,6 +563,34 @@ impl Manifest {
                 return Err("[patient] needs one of `column` and `file_name_part`".into());
             }
         }
+        if !self.sources.is_empty() {
+            let own = [
+                (!self.tables.is_empty(), "[[table]]"),
+                (!self.sheets.is_empty(), "[[sheet]]"),
+                (self.key.is_some(), "[key]"),
+                (self.merge.is_some(), "[merge]"),
+                (!self.image_roots.is_empty(), "[[image_root]]"),
+                (self.patient.is_some(), "[patient]"),
+                (self.split.is_some(), "[split]"),
+            ];
+            if let Some((_, what)) = own.iter().find(|(has, _)| *has) {
+                return Err(format!(
+                    "a manifest with [[source]] entries joins their cohorts and has no {what} of its own (put it in the source's manifest)"
+                ));
+            }
+            let mut names = std::collections::BTreeSet::new();
+            for s in &self.sources {
+                if s.name.trim().is_empty() || s.name.contains('/') {
+                    return Err(format!(
+                        "[[source]] name {:?} must be non-empty and have no `/`",
+                        s.name
+                    ));
+                }
+                if !names.insert(s.name.as_str()) {
+                    return Err(format!("[[source]] `{}` is named twice", s.name));
+                }
+            }
+        }
         if let Some(s) = &self.split {
             if s.train.is_empty() || s.test.is_empty() {
                 return Err("[split] needs values in `train` and in `test`".into());
@@ -537,7 +606,8 @@ impl Manifest {
             .tables
             .iter()
             .filter_map(|t| t.sha256.as_deref())
-            .chain(self.synth.iter().filter_map(|s| s.truth_sha256.as_deref()));
+            .chain(self.synth.iter().filter_map(|s| s.truth_sha256.as_deref()))
+            .chain(self.sources.iter().filter_map(|s| s.sha256.as_deref()));
         for sha in all_sha {
             if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(format!("sha256 `{sha}` is not 64 hexadecimal digits"));
@@ -640,6 +710,9 @@ impl Manifest {
         if let Some(s) = &self.synth {
             files.push(("truth file", s.truth.as_path(), s.truth_sha256.as_deref()));
         }
+        for s in &self.sources {
+            files.push(("source manifest", s.manifest.as_path(), s.sha256.as_deref()));
+        }
         for (what, rel, sha) in files {
             let p = self.resolve(rel);
             if !p.is_file() {
@@ -663,7 +736,26 @@ impl Manifest {
                 return Err(missing("image_root folder", &p));
             }
         }
+        for s in &self.sources {
+            self.source(s)?.verify()?;
+        }
         Ok(())
+    }
+
+    /// The manifest of one of this manifest's `[[source]]` entries, opened (a source that
+    /// joins sources of its own is refused: one level only).
+    pub fn source(&self, s: &Source) -> Result<Manifest> {
+        let m = Manifest::open(self.resolve(&s.manifest))?;
+        if !m.sources.is_empty() {
+            return Err(Error::Manifest {
+                manifest: m.source.clone(),
+                message: format!(
+                    "source `{}` joins sources of its own; a cohort joins downloads one level deep",
+                    s.name
+                ),
+            });
+        }
+        Ok(m)
     }
 
     /// The manifest as TOML text.

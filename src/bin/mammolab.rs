@@ -58,6 +58,9 @@ enum Twin {
     /// The INbreast release, seed 002's second source (`--scale ci|default`): `INbreast.xls`
     /// and `AllDICOMs/<File Name>_<patient>_MG_<side>_<view>_ANON.dcm`.
     Inbreast,
+    /// Seed 002's cohort (`--scale ci|default`): the CBIS-DDSM, INbreast and mini-MIAS twins
+    /// side by side and one manifest joining them in three classes.
+    ThreeSources,
 }
 
 /// `--grad-clip`: a positive number, or `none`.
@@ -560,11 +563,26 @@ fn run(command: Command) -> anyhow::Result<()> {
                     (Twin::Large, None) => (Twin::HospitalExport, Profile::Large),
                     (t, s) => (t, s.unwrap_or(Profile::Default)),
                 };
-            if matches!(twin, Twin::Ddsm | Twin::MiniMias | Twin::Inbreast) && conspicuity.is_some()
+            if matches!(
+                twin,
+                Twin::Ddsm | Twin::MiniMias | Twin::Inbreast | Twin::ThreeSources
+            ) && conspicuity.is_some()
             {
                 anyhow::bail!("--conspicuity is for the hospital-export and cbis-ddsm twins");
             }
-            if twin == Twin::Inbreast {
+            if twin == Twin::ThreeSources {
+                let t = Instant::now();
+                let s = synth::sources::generate(scale, seed, force, &out)?;
+                let seconds = t.elapsed().as_secs_f64();
+                if json {
+                    print_json_with_seconds(&s, seconds)?;
+                } else {
+                    print!("{}", mammolab::pipeline::report::three_sources(&s));
+                    let files = s.cbis_ddsm.files + s.inbreast.files + s.mini_mias.files + 1;
+                    let bytes = s.cbis_ddsm.bytes + s.inbreast.bytes + s.mini_mias.bytes;
+                    print_size(files, bytes, seconds);
+                }
+            } else if twin == Twin::Inbreast {
                 let opts = synth::inbreast::InbreastOptions::new(scale)?
                     .with_seed(seed)
                     .with_overwrite(force);
@@ -1050,7 +1068,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             let m = Manifest::open(&file)?;
             m.verify()?;
             if json {
-                let v = serde_json::json!({
+                let mut v = serde_json::json!({
                     "manifest": file,
                     "cohort": m.cohort.name,
                     "tables": m.tables.len(),
@@ -1059,7 +1077,21 @@ fn run(command: Command) -> anyhow::Result<()> {
                     "checksums_verified": m.tables.iter().filter(|t| t.sha256.is_some()).count(),
                     "ok": true,
                 });
+                if !m.sources.is_empty() {
+                    v["sources"] =
+                        serde_json::json!(m.sources.iter().map(|s| &s.name).collect::<Vec<_>>());
+                }
                 println!("{v}");
+            } else if !m.sources.is_empty() {
+                let names: Vec<&str> = m.sources.iter().map(|s| s.name.as_str()).collect();
+                println!(
+                    "{}: cohort `{}` ok: {} sources ({}), {} with verified sha256, each source's manifest checked",
+                    file.display(),
+                    m.cohort.name,
+                    names.len(),
+                    names.join(", "),
+                    m.sources.iter().filter(|s| s.sha256.is_some()).count(),
+                );
             } else {
                 println!(
                     "{}: cohort `{}` ok: {} tables ({} with verified sha256), {} sheets, {} image roots",

@@ -182,6 +182,8 @@ pub struct ImageItem {
     pub row: u32,
     /// The row's value in the manifest's `[split]` column, when it has one.
     pub split_value: Option<String>,
+    /// The `[[source]]` the image comes from, in a cohort of several downloads.
+    pub source: Option<String>,
 }
 
 impl ImageItem {
@@ -344,6 +346,7 @@ fn items(
             sheet: r.sheet.clone(),
             row: r.row,
             split_value: r.split_value.clone(),
+            source: r.source.clone(),
         });
     }
     let left = merged.records.len() - out.len();
@@ -417,8 +420,26 @@ pub fn plan_merged(
             false => i.patient.clone(),
         })
         .collect();
+    // A cohort of several downloads is balanced by source and class together, so that
+    // every source is in every part as far as its patients allow (per-source metrics).
+    let strata: Vec<usize> = match items.iter().any(|i| i.source.is_some()) {
+        false => labels.clone(),
+        true => {
+            let mut names: Vec<Option<&str>> = items.iter().map(|i| i.source.as_deref()).collect();
+            names.sort_unstable();
+            names.dedup();
+            let k = classes.len();
+            items
+                .iter()
+                .map(|i| {
+                    let s = names.binary_search(&i.source.as_deref()).unwrap_or(0);
+                    s * k + i.class
+                })
+                .collect()
+        }
+    };
     let split = match &manifest.split {
-        None => grouped_split(&labels, &groups, options.fractions, options.seed)?,
+        None => grouped_split(&strata, &groups, options.fractions, options.seed)?,
         Some(rule) => {
             let (split, unlisted) = divided(rule, &items, &labels, &groups, options)?;
             left_out += unlisted;

@@ -492,6 +492,7 @@ fn unpacked_manifest(out: &Path, sha256: String) -> crate::manifest::Manifest {
             separator: "-".into(),
         }),
         merge: None,
+        sources: vec![],
         image_roots: vec![ImageRoot {
             id: "patches".into(),
             path: PNG_ROOT.into(),

@@ -126,6 +126,30 @@ pub fn summary(source: &Path, label: &str, positive: &str, s: &BinarySummary) ->
     )
 }
 
+/// What `mammolab synth --profile three-sources` prints (the size line aside): each
+/// source's folder and films per class.
+pub fn three_sources(s: &crate::synth::sources::SourcesSummary) -> String {
+    let (c, i, m) = (&s.cbis_ddsm.counts, &s.inbreast.counts, &s.mini_mias.counts);
+    format!(
+        "three-source cohort `{}` (seed {}) in {}\n  cbis-ddsm/: {} films, {} patients (benign and malignant lesions only: no normal films)\n  inbreast/:  {} films ({} normal, {} benign, {} malignant) of {} women\n  mini-mias/: {} films ({} normal, {} benign, {} malignant) of {} women\n  manifest.toml joins them in three classes; patient ids prefixed with the source\n",
+        s.profile,
+        s.seed,
+        s.out.display(),
+        c.full_mammograms,
+        c.patients,
+        i.films,
+        i.classes[0],
+        i.classes[1],
+        i.classes[2],
+        i.patients,
+        m.images,
+        m.normal,
+        m.benign,
+        m.malignant,
+        m.patients,
+    )
+}
+
 /// What `mammolab synth --profile inbreast` prints (the size line aside): the files and
 /// what the sheet holds, with its traps.
 pub fn inbreast_twin(s: &crate::synth::inbreast::InbreastSummary) -> String {

@@ -33,6 +33,7 @@ pub mod mias;
 pub mod phantom;
 pub mod plan;
 pub mod profile;
+pub mod sources;
 pub use crate::rng;
 pub mod truth;
 pub mod workbook;
@@ -643,6 +644,7 @@ fn cohort_manifest(opts: &SynthOptions, out: &Path) -> Result<Manifest> {
             listing_sheet: workbook::LISTING_SHEET.into(),
             path_column: Some("AbsolutePath".into()),
         }),
+        sources: vec![],
         image_roots: vec![
             root("cancer_images", format!("{ROOT}/Cancer")),
             root("non_cancer_images", format!("{ROOT}/Non-Cancer")),

@@ -13,6 +13,7 @@ mod notebook;
 mod pipeline;
 mod plot;
 mod privacy;
+mod sources;
 mod split;
 mod synth;
 

@@ -231,6 +231,8 @@ pub struct Record {
     pub view: Option<String>,
     /// The row's value in the manifest's `[split]` column, when it has one.
     pub split_value: Option<String>,
+    /// The `[[source]]` the row comes from, in a cohort of several downloads.
+    pub source: Option<String>,
 }
 
 /// Everything a merge produces.
@@ -259,8 +261,13 @@ impl MergeResult {
     }
 }
 
-/// Merge a cohort described by a manifest (see the module docs for the stages).
+/// Merge a cohort described by a manifest (see the module docs for the stages). A manifest
+/// of `[[source]]` entries merges each source's manifest on its own and joins the results
+/// ([`merge_sources`]).
 pub fn merge(manifest: &Manifest) -> Result<MergeResult> {
+    if !manifest.sources.is_empty() {
+        return merge_sources(manifest);
+    }
     let plan = KeyPlan::of(manifest)?;
     let inputs = stages::Inputs::read(manifest, &plan)?;
     let images = stages::Images::index(manifest)?;
@@ -311,4 +318,54 @@ pub fn merge(manifest: &Manifest) -> Result<MergeResult> {
         },
         merged,
     })
+}
+
+/// The merge of a cohort of several downloads: each `[[source]]` merged as its own manifest
+/// says, then joined. Every record carries its source's name and a patient id prefixed with
+/// it (`inbreast/8D288A1295CA3801`); audit workbooks, sheet counts and unmatched rows are
+/// prefixed the same way (`inbreast/INbreast.xls`, `inbreast/Sheet1`). The sources' merged
+/// listing frames are not joined (a listing belongs to one download): `merged` is empty.
+pub fn merge_sources(manifest: &Manifest) -> Result<MergeResult> {
+    let mut out = MergeResult {
+        base_dir: manifest.base_dir.clone(),
+        records: vec![],
+        audit: vec![],
+        summary: MergeSummary {
+            sheets: BTreeMap::new(),
+            unmatched: vec![],
+            images: ImageCounts::default(),
+        },
+        merged: DataFrame::empty(),
+    };
+    for s in &manifest.sources {
+        let sub = manifest.source(s)?;
+        let r = merge(&sub)?;
+        let name = &s.name;
+        let prefixed = |v: &str| format!("{name}/{v}");
+        out.records.extend(r.records.into_iter().map(|mut rec| {
+            rec.source = Some(name.clone());
+            if !rec.patient_id.is_empty() {
+                rec.patient_id = prefixed(&rec.patient_id);
+            }
+            rec
+        }));
+        out.audit.extend(r.audit.into_iter().map(|mut a| {
+            a.workbook = prefixed(&a.workbook);
+            a
+        }));
+        for (sheet, c) in r.summary.sheets {
+            out.summary.sheets.insert(prefixed(&sheet), c);
+        }
+        out.summary
+            .unmatched
+            .extend(r.summary.unmatched.into_iter().map(|mut u| {
+                u.sheet = prefixed(&u.sheet);
+                u
+            }));
+        let (mine, theirs) = (&mut out.summary.images, r.summary.images);
+        mine.resolved += theirs.resolved;
+        mine.missing += theirs.missing;
+        mine.duplicates += theirs.duplicates;
+    }
+    Ok(out)
 }

@@ -729,6 +729,7 @@ pub(crate) fn match_sheet(
                     .to_string(),
                 None => sheet.name.clone(),
             }),
+            source: None,
         });
     }
     Ok(m)

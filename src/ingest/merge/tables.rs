@@ -162,8 +162,9 @@ impl MergeResult {
     }
 
     /// The records as a DataFrame (one row per labelled row; paths relative to the
-    /// manifest's folder, laterality as `L` / `R`; `roi_mask` and `roi_crop` columns when
-    /// the manifest names ROI files).
+    /// manifest's folder, laterality as `L` / `R`; a `source` column for a cohort of
+    /// several downloads; `roi_mask` and `roi_crop` columns when the manifest names ROI
+    /// files).
     pub fn records_frame(&self) -> Result<DataFrame> {
         let r = &self.records;
         let path = |p: &Option<std::path::PathBuf>| p.as_deref().map(|p| self.shown_path(p));
@@ -181,6 +182,11 @@ impl MergeResult {
             "view" => r.iter().map(|e| e.view.clone()).collect::<Vec<_>>(),
         )
         .map_err(|e| Error::table("records", e))?;
+        if r.iter().any(|e| e.source.is_some()) {
+            let source: Vec<Option<&str>> = r.iter().map(|e| e.source.as_deref()).collect();
+            df.with_column(Column::new("source".into(), source))
+                .map_err(|e| Error::table("records", e))?;
+        }
         if r.iter().any(|e| e.roi_mask.is_some()) {
             let mask: Vec<Option<String>> = r.iter().map(|e| path(&e.roi_mask)).collect();
             let crop: Vec<Option<String>> = r.iter().map(|e| path(&e.roi_crop)).collect();

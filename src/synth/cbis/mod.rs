@@ -362,6 +362,7 @@ fn twin_manifest(opts: &CbisOptions, out: &Path) -> Result<Manifest> {
             separator: "_".into(),
         }),
         merge: None,
+        sources: vec![],
         image_roots: vec![ImageRoot {
             id: "cbis".into(),
             path: DOWNLOAD_ROOT.into(),

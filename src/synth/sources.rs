@@ -1,0 +1,80 @@
+//! Seed 002's cohort as it is assembled from three downloads: the CBIS-DDSM, INbreast and
+//! mini-MIAS twins side by side (`cbis-ddsm/`, `inbreast/`, `mini-mias/`, each with its own
+//! `manifest.toml`) and `manifest.toml` (the `data-manifests/three-sources.toml` template
+//! with the three manifests' checksums) joining them in three classes. CBIS-DDSM holds no
+//! normal films, as in the downloads: normal comes from INbreast and mini-MIAS only.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::cbis::{self, CbisOptions, CbisSummary};
+use super::inbreast::{self, InbreastOptions, InbreastSummary};
+use super::mias::{self, MiasOptions, MiasSummary};
+use super::Profile;
+use crate::error::Result;
+use crate::manifest::Manifest;
+
+/// Name of the joining manifest.
+pub const MANIFEST: &str = super::MANIFEST;
+/// The manifest template the cohort's manifest is made from.
+pub const TEMPLATE: &str = include_str!("../../data-manifests/three-sources.toml");
+/// The sources' folders, in the template's order.
+pub const FOLDERS: [&str; 3] = ["cbis-ddsm", "inbreast", "mini-mias"];
+
+/// What [`generate`] wrote: each twin's summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourcesSummary {
+    /// The output folder.
+    pub out: PathBuf,
+    /// `three-sources-ci` or `three-sources-default`.
+    pub profile: String,
+    /// The seed (each twin's).
+    pub seed: u64,
+    /// The CBIS-DDSM twin.
+    pub cbis_ddsm: CbisSummary,
+    /// The INbreast twin.
+    pub inbreast: InbreastSummary,
+    /// The mini-MIAS twin.
+    pub mini_mias: MiasSummary,
+}
+
+/// Write the three twins at `scale` (`ci` or `default`) into `out` and the manifest joining
+/// them. `overwrite` replaces a cohort already there (only the files `synth` writes).
+pub fn generate(scale: Profile, seed: u64, overwrite: bool, out: &Path) -> Result<SourcesSummary> {
+    let _lock = crate::outlock::OutLock::folder(out)?;
+    super::prepare_out(out, overwrite, &[MANIFEST], &FOLDERS)?;
+    let cbis_ddsm = cbis::generate(
+        &CbisOptions::new(scale)?.with_seed(seed),
+        &out.join(FOLDERS[0]),
+    )?;
+    let inbreast = inbreast::generate(
+        &InbreastOptions::new(scale)?.with_seed(seed),
+        &out.join(FOLDERS[1]),
+    )?;
+    let mini_mias = mias::generate(
+        &MiasOptions::new(scale)?.with_seed(seed),
+        &out.join(FOLDERS[2]),
+    )?;
+    let name = format!("three-sources-{}", scale.name());
+    let mut m = Manifest::from_toml_str(TEMPLATE, out.join(MANIFEST))?;
+    m.cohort.name = name.clone();
+    m.cohort.licence = "CC0-1.0 (generated; no real patient data)".into();
+    m.cohort.provenance = format!(
+        "mammolab {} synth --profile three-sources --scale {} --seed {seed}",
+        env!("CARGO_PKG_VERSION"),
+        scale.name()
+    );
+    for s in &mut m.sources {
+        s.sha256 = Some(crate::hash::sha256_file(&out.join(&s.manifest))?);
+    }
+    crate::outlock::write_atomic(&out.join(MANIFEST), m.to_toml_string()?.as_bytes())?;
+    Ok(SourcesSummary {
+        out: out.to_path_buf(),
+        profile: name,
+        seed,
+        cbis_ddsm,
+        inbreast,
+        mini_mias,
+    })
+}

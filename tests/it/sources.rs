@@ -1,0 +1,141 @@
+//! A cohort of several downloads (`[[source]]`): seed 002's three twins side by side, each
+//! merged by its own manifest, joined in three classes with every record tagged by its
+//! source and patients kept apart by source; a patient-grouped split of the joined cohort.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+
+use mammolab::dataset::{plan_merged, DataOptions};
+use mammolab::ingest::merge::{merge, MergeResult, Status};
+use mammolab::manifest::Manifest;
+use mammolab::synth::sources::{self, SourcesSummary};
+use mammolab::synth::Profile;
+
+fn cohort() -> &'static (tempfile::TempDir, SourcesSummary, Manifest, MergeResult) {
+    static COHORT: OnceLock<(tempfile::TempDir, SourcesSummary, Manifest, MergeResult)> =
+        OnceLock::new();
+    COHORT.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = sources::generate(Profile::Ci, 1, false, dir.path()).expect("three twins");
+        let m = Manifest::open(dir.path().join(sources::MANIFEST)).unwrap();
+        let r = merge(&m).unwrap();
+        (dir, s, m, r)
+    })
+}
+
+#[test]
+fn each_source_merges_by_its_own_manifest_and_the_cohort_joins_them() {
+    let (_, s, m, r) = cohort();
+    m.verify().unwrap();
+    let mut per_source: BTreeMap<&str, (usize, BTreeSet<&str>)> = BTreeMap::new();
+    for rec in &r.records {
+        let source = rec
+            .source
+            .as_deref()
+            .expect("every record names its source");
+        let e = per_source.entry(source).or_default();
+        e.0 += 1;
+        if rec.status == Status::ImageFound {
+            e.1.insert(rec.label.as_str());
+            assert!(
+                rec.patient_id.starts_with(&format!("{source}/")),
+                "{}",
+                rec.patient_id
+            );
+        }
+    }
+    let rows: usize = s.cbis_ddsm.counts.csv_rows.values().sum();
+    assert_eq!(per_source["cbis-ddsm"].0, rows);
+    assert_eq!(per_source["inbreast"].0, s.inbreast.counts.rows);
+    assert_eq!(per_source["mini-mias"].0, s.mini_mias.counts.lines);
+    // CBIS-DDSM has no normal films: the normal class comes from the other two.
+    assert_eq!(
+        per_source["cbis-ddsm"].1,
+        BTreeSet::from(["benign", "malignant"])
+    );
+    for other in ["inbreast", "mini-mias"] {
+        assert_eq!(
+            per_source[other].1,
+            BTreeSet::from(["benign", "malignant", "normal"])
+        );
+    }
+    // Audit lines and sheet counts say which source they belong to.
+    assert!(r.summary.sheets.keys().all(|k| sources::FOLDERS
+        .iter()
+        .any(|f| k.starts_with(&format!("{f}/")))));
+    assert!(r.audit.iter().all(|a| a
+        .workbook
+        .split('/')
+        .next()
+        .is_some_and(|f| sources::FOLDERS.contains(&f))));
+    let classes = m
+        .classes(r.records.iter().map(|r| r.label.as_str()))
+        .unwrap();
+    assert_eq!(classes.names(), ["normal", "benign", "malignant"]);
+}
+
+#[test]
+fn the_joined_cohort_splits_by_patient_across_sources() {
+    let (_, _, m, r) = cohort();
+    let plan = plan_merged(m, r, &DataOptions::new(64)).unwrap();
+    let part_of = |i: usize| {
+        [&plan.split.train, &plan.split.val, &plan.split.test]
+            .iter()
+            .position(|p| p.contains(&i))
+    };
+    let mut parts: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
+    for (i, item) in plan.items.iter().enumerate() {
+        assert!(item.source.is_some());
+        if let Some(p) = part_of(i) {
+            parts.entry(item.patient.as_str()).or_default().insert(p);
+        }
+    }
+    assert!(
+        parts.values().all(|p| p.len() == 1),
+        "a patient in two parts"
+    );
+    let test_sources: BTreeSet<&str> = plan
+        .split
+        .test
+        .iter()
+        .filter_map(|&i| plan.items[i].source.as_deref())
+        .collect();
+    assert_eq!(test_sources.len(), 3, "{test_sources:?}");
+}
+
+#[test]
+fn a_joining_manifest_has_nothing_of_its_own_and_names_each_source_once() {
+    let base = "schema = 1\n[cohort]\nname = \"x\"\n[[source]]\nname = \"a\"\nmanifest = \"a/manifest.toml\"\n";
+    let cases = [
+        (
+            format!("{base}[[table]]\nid = \"t\"\npath = \"t.csv\"\n"),
+            "no [[table]] of its own",
+        ),
+        (
+            format!("{base}[[source]]\nname = \"a\"\nmanifest = \"b/manifest.toml\"\n"),
+            "`a` is named twice",
+        ),
+        (
+            base.replace("a/manifest.toml", "../a/manifest.toml"),
+            "leaves the manifest's folder",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = Manifest::from_toml_str(&text, "x.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("x.toml"), base).unwrap();
+    let e = Manifest::open(dir.path().join("x.toml"))
+        .unwrap()
+        .verify()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("source manifest") && e.contains("does not exist"),
+        "{e}"
+    );
+}
