@@ -40,14 +40,15 @@ use super::cbis::film::{self, FilmSpec, Look};
 use super::phantom::{Density, View};
 use super::xls::{write_xls, XlsCell};
 use super::Profile;
-use crate::error::{Error, IoContext, Result};
-use crate::manifest::{Manifest, SynthInfo};
+use crate::error::{IoContext, Result};
 use crate::rng::Rng;
 
 /// The table.
 pub const TABLE: &str = "INbreast.xls";
 /// The folder of films.
 pub const FOLDER: &str = "AllDICOMs";
+/// The `synth --profile` name.
+pub const PROFILE: &str = "inbreast";
 /// Name of the ground-truth file.
 pub const TRUTH: &str = super::TRUTH;
 /// Name of the manifest written beside the twin.
@@ -86,53 +87,14 @@ const BIRADS: [(&str, usize); 8] = [
     ("6", 8),
 ];
 
-/// What to generate.
-#[derive(Debug, Clone)]
-pub struct InbreastOptions {
-    scale: Profile,
-    seed: u64,
-    overwrite: bool,
-}
+/// What to generate: the scale, seed and overwrite choice every twin takes.
+pub type InbreastOptions = super::TwinOptions;
 
-impl InbreastOptions {
-    /// The twin at a scale: `ci` (10 women, 36 films at 320 x 416) or `default` (the
-    /// release's 115 women and 410 films, at 640 x 832). `large` is refused.
-    pub fn new(scale: Profile) -> Result<Self> {
-        if scale == Profile::Large {
-            return Err(Error::Param {
-                name: "scale",
-                message: "the INbreast twin has the scales ci and default".into(),
-            });
-        }
-        Ok(Self {
-            scale,
-            seed: 1,
-            overwrite: false,
-        })
-    }
-
-    /// Use another seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Replace a twin already in the output folder (only the files `synth` writes).
-    pub fn with_overwrite(mut self, yes: bool) -> Self {
-        self.overwrite = yes;
-        self
-    }
-
-    fn name(&self) -> String {
-        format!("inbreast-{}", self.scale.name())
-    }
-
-    /// Women with both breasts, women after a mastectomy, and the film size (cols, rows).
-    fn shape(&self) -> (usize, usize, (usize, usize)) {
-        match self.scale {
-            Profile::Ci => (8, 2, (320, 416)),
-            _ => (90, 25, (640, 832)),
-        }
+/// Women with both breasts, women after a mastectomy, and the film size (cols, rows).
+fn shape(scale: Profile) -> (usize, usize, (usize, usize)) {
+    match scale {
+        Profile::Ci => (8, 2, (320, 416)),
+        _ => (90, 25, (640, 832)),
     }
 }
 
@@ -239,7 +201,7 @@ pub fn generate(opts: &InbreastOptions, out: &Path) -> Result<InbreastSummary> {
     super::prepare_out(out, opts.overwrite, &[TABLE, TRUTH, MANIFEST], &[FOLDER])?;
     let dir = out.join(FOLDER);
     fs::create_dir_all(&dir).at(&dir)?;
-    let (both, single, size) = opts.shape();
+    let (both, single, size) = shape(opts.scale);
     let films = plan(opts.seed, both, single);
     let boxes: Vec<Option<[usize; 4]>> = films
         .par_iter()
@@ -284,18 +246,18 @@ pub fn generate(opts: &InbreastOptions, out: &Path) -> Result<InbreastSummary> {
     };
     let truth = InbreastTruth {
         generator: format!("mammolab {}", env!("CARGO_PKG_VERSION")),
-        profile: opts.name(),
+        profile: opts.name(PROFILE),
         seed: opts.seed,
         counts: counts.clone(),
         films: truths,
     };
     crate::outlock::write_json(&truth, &out.join(TRUTH))?;
-    let manifest = twin_manifest(opts, out)?;
+    let manifest = opts.manifest(TEMPLATE, PROFILE, out)?;
     crate::outlock::write_atomic(&out.join(MANIFEST), manifest.to_toml_string()?.as_bytes())?;
     let (files, bytes) = super::dir_size(out)?;
     Ok(InbreastSummary {
         out: out.to_path_buf(),
-        profile: opts.name(),
+        profile: opts.name(PROFILE),
         seed: opts.seed,
         counts,
         files,
@@ -510,28 +472,4 @@ fn write_dicom(
         ),
     ]);
     super::dicom::save(obj, uids::EXPLICIT_VR_LITTLE_ENDIAN, path)
-}
-
-/// The template manifest with the twin's checksums and provenance.
-fn twin_manifest(opts: &InbreastOptions, out: &Path) -> Result<Manifest> {
-    let mut m = Manifest::from_toml_str(TEMPLATE, out.join(MANIFEST))?;
-    m.cohort.name = opts.name();
-    m.cohort.licence = "CC0-1.0 (generated; no real patient data)".into();
-    m.cohort.provenance = format!(
-        "mammolab {} synth --profile inbreast --scale {} --seed {}",
-        env!("CARGO_PKG_VERSION"),
-        opts.scale.name(),
-        opts.seed
-    );
-    for t in &mut m.tables {
-        t.sha256 = Some(crate::hash::sha256_file(&out.join(&t.path))?);
-    }
-    m.synth = Some(SynthInfo {
-        profile: opts.name(),
-        seed: opts.seed,
-        generator: format!("mammolab {}", env!("CARGO_PKG_VERSION")),
-        truth: TRUTH.into(),
-        truth_sha256: Some(crate::hash::sha256_file(&out.join(TRUTH))?),
-    });
-    Ok(m)
 }

@@ -35,14 +35,15 @@ use serde::Serialize;
 use super::cbis::film::{self, FilmSpec, Look};
 use super::phantom::{Density, View};
 use super::Profile;
-use crate::error::{Error, IoContext, Result};
-use crate::manifest::{Manifest, SynthInfo};
+use crate::error::{IoContext, Result};
 use crate::rng::Rng;
 
 /// The table of abnormalities.
 pub const INFO: &str = "Info.txt";
 /// The folder of images.
 pub const FOLDER: &str = "all-mias";
+/// The `synth --profile` name.
+pub const PROFILE: &str = "mini-mias";
 /// Name of the ground-truth file.
 pub const TRUTH: &str = super::TRUTH;
 /// Name of the manifest written beside the twin.
@@ -56,13 +57,8 @@ const FILM_COLS: usize = 720;
 /// The header line, as published (with its trailing space).
 const HEADER: &str = "REFNUM BG CLASS SEVERITY X Y RADIUS ";
 
-/// What to generate.
-#[derive(Debug, Clone)]
-pub struct MiasOptions {
-    scale: Profile,
-    seed: u64,
-    overwrite: bool,
-}
+/// What to generate: the scale, seed and overwrite choice every twin takes.
+pub type MiasOptions = super::TwinOptions;
 
 /// Films, their classes and the extra lines of each scale.
 struct Counts {
@@ -76,58 +72,25 @@ struct Counts {
     unplaced: usize,
 }
 
-impl MiasOptions {
-    /// The twin at a scale: `ci` (40 films) or `default` (the download's 322). `large` is
-    /// refused.
-    pub fn new(scale: Profile) -> Result<Self> {
-        if scale == Profile::Large {
-            return Err(Error::Param {
-                name: "scale",
-                message: "the mini-MIAS twin has the scales ci and default".into(),
-            });
-        }
-        Ok(Self {
-            scale,
-            seed: 1,
-            overwrite: false,
-        })
-    }
-
-    /// Use another seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Replace a twin already in the output folder (only the files `synth` writes).
-    pub fn with_overwrite(mut self, yes: bool) -> Self {
-        self.overwrite = yes;
-        self
-    }
-
-    fn name(&self) -> String {
-        format!("mini-mias-{}", self.scale.name())
-    }
-
-    fn counts(&self) -> Counts {
-        match self.scale {
-            Profile::Ci => Counts {
-                normal: 24,
-                benign: 8,
-                malignant: 8,
-                two: 2,
-                three: 0,
-                unplaced: 1,
-            },
-            _ => Counts {
-                normal: 207,
-                benign: 63,
-                malignant: 52,
-                two: 6,
-                three: 1,
-                unplaced: 3,
-            },
-        }
+/// The download's counts at `default`, 40 films at `ci`.
+fn counts(scale: Profile) -> Counts {
+    match scale {
+        Profile::Ci => Counts {
+            normal: 24,
+            benign: 8,
+            malignant: 8,
+            two: 2,
+            three: 0,
+            unplaced: 1,
+        },
+        _ => Counts {
+            normal: 207,
+            benign: 63,
+            malignant: 52,
+            two: 6,
+            three: 1,
+            unplaced: 3,
+        },
     }
 }
 
@@ -335,18 +298,18 @@ pub fn generate(opts: &MiasOptions, out: &Path) -> Result<MiasSummary> {
     };
     let truth = MiasTruth {
         generator: format!("mammolab {}", env!("CARGO_PKG_VERSION")),
-        profile: opts.name(),
+        profile: opts.name(PROFILE),
         seed: opts.seed,
         counts: counts.clone(),
         images,
     };
     crate::outlock::write_json(&truth, &out.join(TRUTH))?;
-    let manifest = twin_manifest(opts, out)?;
+    let manifest = opts.manifest(TEMPLATE, PROFILE, out)?;
     crate::outlock::write_atomic(&out.join(MANIFEST), manifest.to_toml_string()?.as_bytes())?;
     let (files, bytes) = super::dir_size(out)?;
     Ok(MiasSummary {
         out: out.to_path_buf(),
-        profile: opts.name(),
+        profile: opts.name(PROFILE),
         seed: opts.seed,
         counts,
         files,
@@ -356,7 +319,7 @@ pub fn generate(opts: &MiasOptions, out: &Path) -> Result<MiasSummary> {
 
 /// Every film's tissue, class and lines, drawn from the seed.
 fn plan(opts: &MiasOptions) -> Vec<Planned> {
-    let c = opts.counts();
+    let c = counts(opts.scale);
     let mut rng = Rng::derive(opts.seed, 0x3A1A_5000);
     let mut classes: Vec<Option<bool>> = [
         (c.normal, None),
@@ -508,30 +471,6 @@ fn info_text(images: &[ImageTruth]) -> String {
         }
     }
     s
-}
-
-/// The template manifest with the twin's checksums and provenance.
-fn twin_manifest(opts: &MiasOptions, out: &Path) -> Result<Manifest> {
-    let mut m = Manifest::from_toml_str(TEMPLATE, out.join(MANIFEST))?;
-    m.cohort.name = opts.name();
-    m.cohort.licence = "CC0-1.0 (generated; no real patient data)".into();
-    m.cohort.provenance = format!(
-        "mammolab {} synth --profile mini-mias --scale {} --seed {}",
-        env!("CARGO_PKG_VERSION"),
-        opts.scale.name(),
-        opts.seed
-    );
-    for t in &mut m.tables {
-        t.sha256 = Some(crate::hash::sha256_file(&out.join(&t.path))?);
-    }
-    m.synth = Some(SynthInfo {
-        profile: opts.name(),
-        seed: opts.seed,
-        generator: format!("mammolab {}", env!("CARGO_PKG_VERSION")),
-        truth: TRUTH.into(),
-        truth_sha256: Some(crate::hash::sha256_file(&out.join(TRUTH))?),
-    });
-    Ok(m)
 }
 
 const README: &str = "\

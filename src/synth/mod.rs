@@ -205,6 +205,79 @@ fn prepare_out(out: &Path, overwrite: bool, files: &[&str], dirs: &[&str]) -> Re
     fs::create_dir_all(out).at(out)
 }
 
+/// What a twin of a public download is generated with: its scale (`ci` or `default`), the
+/// seed, and whether to replace a twin already in the output folder (only the files `synth`
+/// writes). The mini-MIAS and INbreast twins take it as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TwinOptions {
+    /// `ci` or `default`.
+    pub scale: Profile,
+    /// The generator seed: the same scale and seed give byte-identical files.
+    pub seed: u64,
+    /// Replace a twin already in the output folder.
+    pub overwrite: bool,
+}
+
+impl TwinOptions {
+    /// Seed 1 at `scale`; `large` is refused (the twins follow their download's counts).
+    pub fn new(scale: Profile) -> Result<Self> {
+        if scale == Profile::Large {
+            return Err(Error::Param {
+                name: "scale",
+                message: "the public-download twins have the scales ci and default".into(),
+            });
+        }
+        Ok(Self {
+            scale,
+            seed: 1,
+            overwrite: false,
+        })
+    }
+
+    /// Use another seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Replace a twin already in the output folder (only the files `synth` writes).
+    pub fn with_overwrite(mut self, yes: bool) -> Self {
+        self.overwrite = yes;
+        self
+    }
+
+    /// `<profile>-<scale>`, e.g. `inbreast-ci`.
+    pub fn name(&self, profile: &str) -> String {
+        format!("{profile}-{}", self.scale.name())
+    }
+
+    /// A `data-manifests` template as the twin written into `out` under `profile` fills it
+    /// in: the twin's name, licence and provenance, each table's sha256, and the ground
+    /// truth.
+    pub fn manifest(&self, template: &str, profile: &str, out: &Path) -> Result<Manifest> {
+        let mut m = Manifest::from_toml_str(template, out.join(MANIFEST))?;
+        m.cohort.name = self.name(profile);
+        m.cohort.licence = "CC0-1.0 (generated; no real patient data)".into();
+        m.cohort.provenance = format!(
+            "mammolab {} synth --profile {profile} --scale {} --seed {}",
+            env!("CARGO_PKG_VERSION"),
+            self.scale.name(),
+            self.seed
+        );
+        for t in &mut m.tables {
+            t.sha256 = Some(crate::hash::sha256_file(&out.join(&t.path))?);
+        }
+        m.synth = Some(SynthInfo {
+            profile: self.name(profile),
+            seed: self.seed,
+            generator: format!("mammolab {}", env!("CARGO_PKG_VERSION")),
+            truth: TRUTH.into(),
+            truth_sha256: Some(crate::hash::sha256_file(&out.join(TRUTH))?),
+        });
+        Ok(m)
+    }
+}
+
 /// Render, encode and write every image; returns each image's lesion site in stored
 /// pixel coordinates.
 fn write_images(
