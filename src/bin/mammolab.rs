@@ -980,6 +980,19 @@ fn run(command: Command) -> anyhow::Result<()> {
                         }
                         return Ok(());
                     }
+                    if m.positive_class()?.is_none() {
+                        // k classes with no positive one: a k-class run.
+                        let r = pipeline::run_classes(&m, &o, &out, &mut bar)?;
+                        bar.finish();
+                        if json {
+                            let mut v = serde_json::to_value(&r.metrics)?;
+                            v["run"] = serde_json::to_value(&r.info)?;
+                            println!("{v}");
+                        } else {
+                            print!("{}", r.report(&out));
+                        }
+                        return Ok(());
+                    }
                     pipeline::run(&m, &o, &out, &mut bar)?
                 }
             };
@@ -1034,6 +1047,16 @@ fn run(command: Command) -> anyhow::Result<()> {
             level,
             json,
         } => {
+            if pipeline::read_info(&run)?.classes.positive().is_none() {
+                // A k-class run: its metrics from predictions.csv, no threshold or level.
+                let m = pipeline::evaluate_classes(&run)?;
+                if json {
+                    println!("{}", serde_json::to_string(&m)?);
+                } else {
+                    print!("{}", m.summary.report());
+                }
+                return Ok(());
+            }
             let chosen = pipeline::chosen_threshold(&run)?;
             let (t, how) = match (threshold, &chosen) {
                 (Some(t), _) => (t, "given".to_string()),

@@ -154,6 +154,12 @@ pub struct ClassScoreTable {
     pub scores: Vec<Vec<f64>>,
 }
 
+/// The text of one column of a CSV with a header row (numbers as written), e.g. a k-class
+/// run's `source` column.
+pub fn text_values(path: &Path, name: &str) -> Result<Vec<String>> {
+    text_column(&read_csv(path)?, path, name)
+}
+
 impl ClassScoreTable {
     /// Read `label` (values among `classes`) and the `scores` columns (one per class, in the
     /// same order) of a CSV with a header row; a label outside `classes`, an empty cell or

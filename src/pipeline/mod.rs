@@ -41,6 +41,7 @@
 //! ```
 
 mod lesions;
+pub mod multiclass;
 pub mod predict;
 pub mod report;
 pub mod rundir;
@@ -64,6 +65,7 @@ use crate::model::{
 };
 
 pub use lesions::lesion_hits;
+pub use multiclass::{evaluate_classes, run_classes, ClassMetrics, ClassRun, SourceMetrics};
 pub use rundir::{chosen_threshold, evaluate, level_summary, per_class, read_info, Level, RunInfo};
 pub use sweep::{compare, read_sweep, sweep, Comparison, SeedRun, SweepSummary, SWEEP_METRICS};
 

@@ -18,7 +18,7 @@ use crate::files_below;
 fn twin() -> &'static (tempfile::TempDir, CbisSummary) {
     static TWIN: OnceLock<(tempfile::TempDir, CbisSummary)> = OnceLock::new();
     TWIN.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = crate::shared_tempdir();
         let s = cbis::generate(&CbisOptions::new(Profile::Ci).unwrap(), dir.path())
             .expect("generate the ci twin");
         (dir, s)

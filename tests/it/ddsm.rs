@@ -18,7 +18,7 @@ use crate::files_below;
 fn twin() -> &'static (tempfile::TempDir, DdsmSummary) {
     static TWIN: OnceLock<(tempfile::TempDir, DdsmSummary)> = OnceLock::new();
     TWIN.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = crate::shared_tempdir();
         let s = ddsm::generate(&DdsmOptions::new(Profile::Ci).unwrap(), dir.path())
             .expect("generate the ci twin");
         (dir, s)
@@ -204,7 +204,7 @@ fn unpacked() -> &'static (tempfile::TempDir, mammolab::ingest::ddsm_patches::Un
     static OUT: OnceLock<(tempfile::TempDir, mammolab::ingest::ddsm_patches::Unpacked)> =
         OnceLock::new();
     OUT.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::shared_tempdir();
         let u = Download::find(twin().0.path())
             .unwrap()
             .unpack(&dir.path().join("unpacked"))

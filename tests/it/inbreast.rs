@@ -20,7 +20,7 @@ use crate::files_below;
 fn twin() -> &'static (tempfile::TempDir, InbreastSummary) {
     static TWIN: OnceLock<(tempfile::TempDir, InbreastSummary)> = OnceLock::new();
     TWIN.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = crate::shared_tempdir();
         let s = inbreast::generate(&InbreastOptions::new(Profile::Ci).unwrap(), dir.path())
             .expect("generate the ci twin");
         (dir, s)

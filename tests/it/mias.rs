@@ -19,7 +19,7 @@ use crate::files_below;
 fn twin() -> &'static (tempfile::TempDir, MiasSummary) {
     static TWIN: OnceLock<(tempfile::TempDir, MiasSummary)> = OnceLock::new();
     TWIN.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = crate::shared_tempdir();
         let s = mias::generate(&MiasOptions::new(Profile::Ci).unwrap(), dir.path())
             .expect("generate the ci twin");
         (dir, s)

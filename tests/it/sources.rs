@@ -15,7 +15,7 @@ fn cohort() -> &'static (tempfile::TempDir, SourcesSummary, Manifest, MergeResul
     static COHORT: OnceLock<(tempfile::TempDir, SourcesSummary, Manifest, MergeResult)> =
         OnceLock::new();
     COHORT.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = crate::shared_tempdir();
         let s = sources::generate(Profile::Ci, 1, false, dir.path()).expect("three twins");
         let m = Manifest::open(dir.path().join(sources::MANIFEST)).unwrap();
         let r = merge(&m).unwrap();
@@ -138,4 +138,44 @@ fn a_joining_manifest_has_nothing_of_its_own_and_names_each_source_once() {
         e.contains("source manifest") && e.contains("does not exist"),
         "{e}"
     );
+}
+
+#[test]
+fn a_three_class_run_writes_class_probabilities_and_per_source_metrics() {
+    let (dir, _, m, _) = cohort();
+    let out = dir.path().join("run");
+    let options = mammolab::pipeline::RunOptions::new(mammolab::model::ModelChoice::Cnn)
+        .with_size(32)
+        .with_epochs(2)
+        .with_cache(None);
+    let r =
+        mammolab::pipeline::run_classes(m, &options, &out, &mut mammolab::model::Silent).unwrap();
+    let s = &r.metrics.summary;
+    assert_eq!(s.classes, ["normal", "benign", "malignant"]);
+    let test: usize = r.info.split[2].images.iter().sum();
+    assert_eq!(s.n, test);
+    assert_eq!(
+        r.metrics.per_source.values().map(|p| p.n).sum::<usize>(),
+        test
+    );
+    assert_eq!(
+        r.metrics.per_source["cbis-ddsm"].missing_classes,
+        ["normal"],
+        "CBIS-DDSM has no normal films"
+    );
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("run.json")).unwrap()).unwrap();
+    assert!(run["positive"].is_null());
+    let text = std::fs::read_to_string(out.join("predictions.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "patient,source,sheet,row,class,p_normal,p_benign,p_malignant,predicted"
+    );
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let p: f64 = f[5..8].iter().map(|v| v.parse::<f64>().unwrap()).sum();
+        assert!((p - 1.0).abs() < 1e-5, "{line}");
+    }
+    assert!(out.join("checkpoint").is_dir() && out.join("metrics.json").is_file());
 }

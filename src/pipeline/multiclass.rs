@@ -1,0 +1,277 @@
+//! A run of k classes with no positive one (seed 002's normal / benign / malignant): the same
+//! preparation, network and training as a binary run ([`super::run`]), then the test part
+//! scored as one probability per class and evaluated as [`MulticlassSummary`] (confusion
+//! k x k, per-class rows, one-vs-rest and one-vs-one AUCs, accuracy, balanced accuracy,
+//! kappa), overall and per source for a cohort of several downloads. No decision threshold:
+//! the predicted class is the most probable one.
+//!
+//! The run directory holds what a binary run's does, with k-class files: `checkpoint/`,
+//! `history.csv`, `predictions.csv` (`patient` pseudonym, `source`, `sheet`, `row`, `class`,
+//! one `p_<class>` column per class, `predicted`), `metrics.json` (the summary with
+//! `per_source`) and `run.json` (`"positive": null`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use polars::prelude::{Column, DataFrame};
+use serde::Serialize;
+
+use super::{prepare, train_on, trainer_for, Progress, RunInfo, RunOptions};
+use crate::dataset::{Part, Prepared};
+use crate::error::{Error, IoContext, Result};
+use crate::eval::{argmax, ConfusionMatrix, MulticlassSummary};
+use crate::ingest::frames::{text_values, write_csv, ClassScoreTable};
+use crate::manifest::Manifest;
+use crate::model::History;
+use crate::outlock::write_json;
+
+/// One source's test images in a k-class run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceMetrics {
+    /// Test images from the source.
+    pub n: usize,
+    /// Fraction predicted right.
+    pub accuracy: f64,
+    /// `confusion[true][predicted]`, in the run's class order.
+    pub confusion: Vec<Vec<u64>>,
+    /// One-vs-rest ROC AUC, macro; `None` when the source's test images lack a class.
+    pub roc_auc_ovr_macro: Option<f64>,
+    /// Classes with no test image from this source (CBIS-DDSM has no normal films).
+    pub missing_classes: Vec<String>,
+}
+
+/// `metrics.json` of a k-class run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClassMetrics {
+    /// The test part's summary.
+    #[serde(flatten)]
+    pub summary: MulticlassSummary,
+    /// The same per source (empty for a single download).
+    pub per_source: BTreeMap<String, SourceMetrics>,
+}
+
+/// What [`run_classes`] returns.
+#[derive(Debug, Clone)]
+pub struct ClassRun {
+    /// `run.json`.
+    pub info: RunInfo,
+    /// The training history.
+    pub history: History,
+    /// `metrics.json`.
+    pub metrics: ClassMetrics,
+}
+
+/// Train as `mammolab train` does on a manifest whose classes name no positive one, and write
+/// the run directory `out` (see the module docs). `--resume`, sweeps, fusion and threshold
+/// rules are binary-run features and are not offered here.
+pub fn run_classes(
+    manifest: &Manifest,
+    options: &RunOptions,
+    out: &Path,
+    progress: &mut dyn Progress,
+) -> Result<ClassRun> {
+    options.validate()?;
+    options.device.device()?;
+    let _lock = crate::outlock::OutLock::folder(out)?;
+    let data = prepare(manifest, options)?;
+    if let Some(p) = data.classes.positive_name() {
+        return Err(Error::input(
+            "classes",
+            format!("the manifest names a positive class ({p}): train it as a binary run"),
+        ));
+    }
+    let t1 = Instant::now();
+    let trainer = train_on(&data, trainer_for(&data, options)?, progress)?;
+    let train_s = t1.elapsed().as_secs_f64();
+    let t2 = Instant::now();
+    let probs = trainer.predict(&data.samples(Part::Test))?;
+    let predict_s = t2.elapsed().as_secs_f64();
+    let metrics = class_metrics(&data, &probs)?;
+    let info = RunInfo {
+        manifest: manifest.source.clone(),
+        options: options.clone(),
+        rows: data.rows,
+        left_out: data.left_out,
+        split: data.part_counts(),
+        classes: data.classes.clone(),
+        shared_patients: 0,
+        seconds: [data.decode_seconds, train_s, predict_s],
+        threshold: None,
+    };
+    std::fs::create_dir_all(out).at(out)?;
+    trainer.save(&out.join("checkpoint"))?;
+    let mut hist = trainer.history().to_dataframe()?;
+    write_csv(&mut hist, &out.join("history.csv"))?;
+    let mut predictions = class_predictions(&data, &probs)?;
+    write_csv(&mut predictions, &out.join("predictions.csv"))?;
+    write_json(&metrics, &out.join("metrics.json"))?;
+    write_json(&info, &out.join("run.json"))?;
+    Ok(ClassRun {
+        info,
+        history: trainer.history().clone(),
+        metrics,
+    })
+}
+
+/// The test part's summary and the same per source.
+fn class_metrics(data: &Prepared, probs: &[Vec<f64>]) -> Result<ClassMetrics> {
+    let idx = data.indices(Part::Test);
+    let labels: Vec<usize> = idx.iter().map(|&i| data.items[i].class).collect();
+    let sources: Vec<Option<&str>> = idx
+        .iter()
+        .map(|&i| data.items[i].source.as_deref())
+        .collect();
+    metrics_of(&labels, probs, &sources, data.classes.names())
+}
+
+/// [`ClassMetrics`] of `labels` against `probs` (class probabilities), per source where
+/// `sources` names one; an error naming the counts when a class has no image.
+pub fn metrics_of(
+    labels: &[usize],
+    probs: &[Vec<f64>],
+    sources: &[Option<&str>],
+    names: &[String],
+) -> Result<ClassMetrics> {
+    let counts: Vec<usize> = (0..names.len())
+        .map(|c| labels.iter().filter(|&&l| l == c).count())
+        .collect();
+    if counts.contains(&0) {
+        let listed: Vec<String> = names
+            .iter()
+            .zip(&counts)
+            .map(|(n, k)| format!("{k} {n}"))
+            .collect();
+        return Err(Error::input(
+            "test part",
+            format!(
+                "the test part lacks a class ({}): its one-vs-rest AUC is undefined; use a larger cohort or a larger test fraction",
+                listed.join(", ")
+            ),
+        ));
+    }
+    let summary = MulticlassSummary::new(labels, probs, names)?;
+    let mut by_source: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (k, s) in sources.iter().enumerate() {
+        if let Some(s) = s.filter(|s| !s.is_empty()) {
+            by_source.entry(s).or_default().push(k);
+        }
+    }
+    let mut per_source = BTreeMap::new();
+    for (source, rows) in by_source {
+        let l: Vec<usize> = rows.iter().map(|&k| labels[k]).collect();
+        let p: Vec<Vec<f64>> = rows.iter().map(|&k| probs[k].clone()).collect();
+        let cm = ConfusionMatrix::from_indices(&l, &argmax(&p), names)?;
+        let missing_classes: Vec<String> = (0..names.len())
+            .filter(|c| !l.contains(c))
+            .map(|c| names[c].clone())
+            .collect();
+        let roc_auc_ovr_macro = match missing_classes.is_empty() {
+            true => Some(MulticlassSummary::new(&l, &p, names)?.roc_auc_ovr_macro),
+            false => None,
+        };
+        per_source.insert(
+            source.to_string(),
+            SourceMetrics {
+                n: l.len(),
+                accuracy: cm.accuracy(),
+                confusion: cm.counts,
+                roc_auc_ovr_macro,
+                missing_classes,
+            },
+        );
+    }
+    Ok(ClassMetrics {
+        summary,
+        per_source,
+    })
+}
+
+/// The metrics of a k-class run directory, recomputed from its `predictions.csv` (what
+/// `mammolab evaluate` prints for such a run).
+pub fn evaluate_classes(dir: &Path) -> Result<ClassMetrics> {
+    let info = super::read_info(dir)?;
+    let names = info.classes.names();
+    let csv = dir.join("predictions.csv");
+    let columns: Vec<String> = names.iter().map(|n| format!("p_{n}")).collect();
+    let t = ClassScoreTable::from_csv(&csv, "class", &columns, names)?;
+    let sources = text_values(&csv, "source")?;
+    let sources: Vec<Option<&str>> = sources.iter().map(|s| Some(s.as_str())).collect();
+    metrics_of(&t.labels, &t.scores, &sources, names)
+}
+
+/// `predictions.csv` of a k-class run.
+fn class_predictions(data: &Prepared, probs: &[Vec<f64>]) -> Result<DataFrame> {
+    let items: Vec<_> = data
+        .indices(Part::Test)
+        .iter()
+        .map(|&i| &data.items[i])
+        .collect();
+    let names = data.classes.names();
+    let text = |name: &str, v: Vec<String>| Column::new(name.into(), v);
+    let mut cols = vec![
+        text("patient", items.iter().map(|it| it.pseudonym()).collect()),
+        text(
+            "source",
+            items
+                .iter()
+                .map(|it| it.source.clone().unwrap_or_default())
+                .collect(),
+        ),
+        text("sheet", items.iter().map(|it| it.sheet.clone()).collect()),
+        Column::new(
+            "row".into(),
+            items.iter().map(|it| it.row).collect::<Vec<_>>(),
+        ),
+        text(
+            "class",
+            items.iter().map(|it| names[it.class].clone()).collect(),
+        ),
+    ];
+    for (c, name) in names.iter().enumerate() {
+        cols.push(Column::new(
+            format!("p_{name}").into(),
+            probs.iter().map(|p| p[c]).collect::<Vec<_>>(),
+        ));
+    }
+    cols.push(text(
+        "predicted",
+        argmax(probs)
+            .into_iter()
+            .map(|c| names[c].clone())
+            .collect(),
+    ));
+    DataFrame::new_infer_height(cols).map_err(|e| Error::table("predictions", e))
+}
+
+impl ClassRun {
+    /// What `mammolab train` prints for a k-class run.
+    pub fn report(&self, out: &Path) -> String {
+        let s = &self.metrics.summary;
+        let c = &self.info.split;
+        let mut text = format!(
+            "{}: {} classes, images train {} / validation {} / test {}\n{}",
+            out.display(),
+            s.classes.len(),
+            c[0].images.iter().sum::<usize>(),
+            c[1].images.iter().sum::<usize>(),
+            c[2].images.iter().sum::<usize>(),
+            s.report()
+        );
+        for (source, m) in &self.metrics.per_source {
+            let auc = m
+                .roc_auc_ovr_macro
+                .map_or_else(|| "n/a".to_string(), |a| format!("{a:.4}"));
+            text.push_str(&format!(
+                "  source {source}: {} test images, accuracy {:.4}, macro OvR AUC {auc}{}\n",
+                m.n,
+                m.accuracy,
+                match m.missing_classes.is_empty() {
+                    true => String::new(),
+                    false => format!(" (no test images of {})", m.missing_classes.join(", ")),
+                }
+            ));
+        }
+        text
+    }
+}
