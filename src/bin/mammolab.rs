@@ -570,33 +570,38 @@ fn run(command: Command) -> anyhow::Result<()> {
             {
                 anyhow::bail!("--conspicuity is for the hospital-export and cbis-ddsm twins");
             }
+            let twin_opts =
+                || synth::TwinOptions::new(scale).map(|o| o.with_seed(seed).with_overwrite(force));
             if twin == Twin::ThreeSources {
-                let t = Instant::now();
-                let s = synth::sources::generate(scale, seed, force, &out)?;
-                let seconds = t.elapsed().as_secs_f64();
-                if json {
-                    print_json_with_seconds(&s, seconds)?;
-                } else {
-                    print!("{}", mammolab::pipeline::report::three_sources(&s));
-                    let files = s.cbis_ddsm.files + s.inbreast.files + s.mini_mias.files + 1;
-                    let bytes = s.cbis_ddsm.bytes + s.inbreast.bytes + s.mini_mias.bytes;
-                    print_size(files, bytes, seconds);
-                }
+                let opts = twin_opts()?;
+                synth_twin(
+                    json,
+                    || synth::sources::generate(&opts, &out),
+                    mammolab::pipeline::report::three_sources,
+                    |s| {
+                        let files = s.cbis_ddsm.files + s.inbreast.files + s.mini_mias.files + 1;
+                        let bytes = s.cbis_ddsm.bytes + s.inbreast.bytes + s.mini_mias.bytes;
+                        (files, bytes)
+                    },
+                )?;
             } else if twin == Twin::Inbreast {
-                let opts = synth::inbreast::InbreastOptions::new(scale)?
-                    .with_seed(seed)
-                    .with_overwrite(force);
-                synth_inbreast(&opts, &out, json)?;
+                let opts = twin_opts()?;
+                synth_twin(
+                    json,
+                    || synth::inbreast::generate(&opts, &out),
+                    mammolab::pipeline::report::inbreast_twin,
+                    |s| (s.files, s.bytes),
+                )?;
             } else if twin == Twin::MiniMias {
-                let opts = synth::mias::MiasOptions::new(scale)?
-                    .with_seed(seed)
-                    .with_overwrite(force);
-                synth_mias(&opts, &out, json)?;
+                let opts = twin_opts()?;
+                synth_twin(
+                    json,
+                    || synth::mias::generate(&opts, &out),
+                    mammolab::pipeline::report::mias_twin,
+                    |s| (s.files, s.bytes),
+                )?;
             } else if twin == Twin::Ddsm {
-                let opts = synth::ddsm::DdsmOptions::new(scale)?
-                    .with_seed(seed)
-                    .with_overwrite(force);
-                synth_ddsm(&opts, &out, json)?;
+                synth_ddsm(&twin_opts()?, &out, json)?;
             } else if twin == Twin::CbisDdsm {
                 let mut opts = synth::cbis::CbisOptions::new(scale)?
                     .with_seed(seed)
@@ -1047,9 +1052,10 @@ fn run(command: Command) -> anyhow::Result<()> {
             level,
             json,
         } => {
-            if pipeline::read_info(&run)?.classes.positive().is_none() {
+            let classes = pipeline::read_info(&run)?.classes;
+            if classes.positive().is_none() {
                 // A k-class run: its metrics from predictions.csv, no threshold or level.
-                let m = pipeline::evaluate_classes(&run)?;
+                let m = pipeline::evaluate_classes(&run, &classes)?;
                 if json {
                     println!("{}", serde_json::to_string(&m)?);
                 } else {
@@ -1515,39 +1521,24 @@ fn synth_cbis(
     Ok(())
 }
 
-/// `synth --profile inbreast`: generate and report.
-fn synth_inbreast(
-    opts: &synth::inbreast::InbreastOptions,
-    out: &std::path::Path,
+/// `synth` of a public-download twin whose report lives in `pipeline::report`: generate,
+/// then print the summary as JSON (with the seconds) or as `report`'s text and the size line
+/// (`size`: files and bytes written).
+fn synth_twin<S: serde::Serialize>(
     json: bool,
+    generate: impl FnOnce() -> mammolab::Result<S>,
+    report: impl Fn(&S) -> String,
+    size: impl Fn(&S) -> (usize, u64),
 ) -> anyhow::Result<()> {
     let t = Instant::now();
-    let s = synth::inbreast::generate(opts, out)?;
+    let s = generate()?;
     let seconds = t.elapsed().as_secs_f64();
     if json {
-        print_json_with_seconds(&s, seconds)?;
-        return Ok(());
+        return print_json_with_seconds(&s, seconds);
     }
-    print!("{}", mammolab::pipeline::report::inbreast_twin(&s));
-    print_size(s.files, s.bytes, seconds);
-    Ok(())
-}
-
-/// `synth --profile mini-mias`: generate and report.
-fn synth_mias(
-    opts: &synth::mias::MiasOptions,
-    out: &std::path::Path,
-    json: bool,
-) -> anyhow::Result<()> {
-    let t = Instant::now();
-    let s = synth::mias::generate(opts, out)?;
-    let seconds = t.elapsed().as_secs_f64();
-    if json {
-        print_json_with_seconds(&s, seconds)?;
-        return Ok(());
-    }
-    print!("{}", mammolab::pipeline::report::mias_twin(&s));
-    print_size(s.files, s.bytes, seconds);
+    print!("{}", report(&s));
+    let (files, bytes) = size(&s);
+    print_size(files, bytes, seconds);
     Ok(())
 }
 

@@ -129,7 +129,8 @@ fn finite_column(df: &DataFrame, file: &Path, name: &str) -> Result<Vec<f64>> {
 }
 
 /// A column as text; an empty cell is an error naming the line.
-fn text_column(df: &DataFrame, file: &Path, name: &str) -> Result<Vec<String>> {
+/// The text of column `name` of `df` (read from `file`), numbers as written.
+pub fn text_column(df: &DataFrame, file: &Path, name: &str) -> Result<Vec<String>> {
     let l = column(df, file, name)?
         .cast(&DataType::String)
         .map_err(|e| Error::table(file.display().to_string(), e))?;
@@ -154,10 +155,19 @@ pub struct ClassScoreTable {
     pub scores: Vec<Vec<f64>>,
 }
 
-/// The text of one column of a CSV with a header row (numbers as written), e.g. a k-class
-/// run's `source` column.
-pub fn text_values(path: &Path, name: &str) -> Result<Vec<String>> {
-    text_column(&read_csv(path)?, path, name)
+/// One score column per class.
+fn check_score_columns<S>(scores: &[S], classes: &[S]) -> Result<()> {
+    if scores.len() != classes.len() {
+        return Err(Error::input(
+            "metrics",
+            format!(
+                "{} score columns for {} classes: give one score column per class, in the order of --classes",
+                scores.len(),
+                classes.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 impl ClassScoreTable {
@@ -171,23 +181,27 @@ impl ClassScoreTable {
         classes: &[S],
     ) -> Result<Self> {
         let path = path.as_ref();
-        if scores.len() != classes.len() {
-            return Err(Error::input(
-                "metrics",
-                format!(
-                    "{} score columns for {} classes: give one score column per class, in the order of --classes",
-                    scores.len(),
-                    classes.len()
-                ),
-            ));
-        }
-        let df = read_csv(path)?;
+        // Before reading: a wrong count is the caller's, whatever the file holds.
+        check_score_columns(scores, classes)?;
+        Self::from_frame(&read_csv(path)?, path, label, scores, classes)
+    }
+
+    /// [`ClassScoreTable::from_csv`] on a CSV already read into `df` (from `path`, which
+    /// errors name).
+    pub fn from_frame<S: AsRef<str>>(
+        df: &DataFrame,
+        path: &Path,
+        label: &str,
+        scores: &[S],
+        classes: &[S],
+    ) -> Result<Self> {
+        check_score_columns(scores, classes)?;
         let columns: Vec<Vec<f64>> = scores
             .iter()
-            .map(|c| finite_column(&df, path, c.as_ref()))
+            .map(|c| finite_column(df, path, c.as_ref()))
             .collect::<Result<_>>()?;
         let names: Vec<&str> = classes.iter().map(AsRef::as_ref).collect();
-        let labels = text_column(&df, path, label)?
+        let labels = text_column(df, path, label)?
             .iter()
             .enumerate()
             .map(|(row, v)| {

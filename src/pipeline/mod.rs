@@ -621,17 +621,13 @@ fn finish(
     };
 
     let predictions = data.predictions(Part::Test, &test.scores)?;
-    let info = RunInfo {
-        manifest: manifest.source.clone(),
-        options: options.clone(),
-        rows: data.rows,
-        left_out: data.left_out,
-        split: data.part_counts(),
-        classes: data.classes.clone(),
-        shared_patients: 0,
-        seconds: [data.decode_seconds, train_s, predict_s],
-        threshold: threshold.clone(),
-    };
+    let info = RunInfo::of(
+        manifest,
+        options,
+        data,
+        [train_s, predict_s],
+        threshold.clone(),
+    );
     rundir::write(
         out,
         &info,

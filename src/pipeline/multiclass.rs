@@ -18,10 +18,11 @@ use polars::prelude::{Column, DataFrame};
 use serde::Serialize;
 
 use super::{prepare, train_on, trainer_for, Progress, RunInfo, RunOptions};
+use crate::classes::Classes;
 use crate::dataset::{Part, Prepared};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::eval::{argmax, ConfusionMatrix, MulticlassSummary};
-use crate::ingest::frames::{text_values, write_csv, ClassScoreTable};
+use crate::ingest::frames::{read_csv, text_column, ClassScoreTable};
 use crate::manifest::Manifest;
 use crate::model::History;
 use crate::outlock::write_json;
@@ -88,24 +89,9 @@ pub fn run_classes(
     let probs = trainer.predict(&data.samples(Part::Test))?;
     let predict_s = t2.elapsed().as_secs_f64();
     let metrics = class_metrics(&data, &probs)?;
-    let info = RunInfo {
-        manifest: manifest.source.clone(),
-        options: options.clone(),
-        rows: data.rows,
-        left_out: data.left_out,
-        split: data.part_counts(),
-        classes: data.classes.clone(),
-        shared_patients: 0,
-        seconds: [data.decode_seconds, train_s, predict_s],
-        threshold: None,
-    };
-    std::fs::create_dir_all(out).at(out)?;
-    trainer.save(&out.join("checkpoint"))?;
-    let mut hist = trainer.history().to_dataframe()?;
-    write_csv(&mut hist, &out.join("history.csv"))?;
+    let info = RunInfo::of(manifest, options, &data, [train_s, predict_s], None);
     let mut predictions = class_predictions(&data, &probs)?;
-    write_csv(&mut predictions, &out.join("predictions.csv"))?;
-    write_json(&metrics, &out.join("metrics.json"))?;
+    super::rundir::write_results(out, &trainer, &mut predictions, &metrics)?;
     write_json(&info, &out.join("run.json"))?;
     Ok(ClassRun {
         info,
@@ -133,9 +119,7 @@ pub fn metrics_of(
     sources: &[Option<&str>],
     names: &[String],
 ) -> Result<ClassMetrics> {
-    let counts: Vec<usize> = (0..names.len())
-        .map(|c| labels.iter().filter(|&&l| l == c).count())
-        .collect();
+    let counts = class_counts(labels, names.len());
     if counts.contains(&0) {
         let listed: Vec<String> = names
             .iter()
@@ -162,9 +146,11 @@ pub fn metrics_of(
         let l: Vec<usize> = rows.iter().map(|&k| labels[k]).collect();
         let p: Vec<Vec<f64>> = rows.iter().map(|&k| probs[k].clone()).collect();
         let cm = ConfusionMatrix::from_indices(&l, &argmax(&p), names)?;
-        let missing_classes: Vec<String> = (0..names.len())
-            .filter(|c| !l.contains(c))
-            .map(|c| names[c].clone())
+        let missing_classes: Vec<String> = class_counts(&l, names.len())
+            .iter()
+            .zip(names)
+            .filter(|(&n, _)| n == 0)
+            .map(|(_, name)| name.clone())
             .collect();
         let roc_auc_ovr_macro = match missing_classes.is_empty() {
             true => Some(MulticlassSummary::new(&l, &p, names)?.roc_auc_ovr_macro),
@@ -187,15 +173,24 @@ pub fn metrics_of(
     })
 }
 
-/// The metrics of a k-class run directory, recomputed from its `predictions.csv` (what
-/// `mammolab evaluate` prints for such a run).
-pub fn evaluate_classes(dir: &Path) -> Result<ClassMetrics> {
-    let info = super::read_info(dir)?;
-    let names = info.classes.names();
+/// Images per class index, for `k` classes.
+fn class_counts(labels: &[usize], k: usize) -> Vec<usize> {
+    let mut n = vec![0; k];
+    for &l in labels {
+        n[l] += 1;
+    }
+    n
+}
+
+/// The metrics of a k-class run directory with these `classes` (its `run.json`'s),
+/// recomputed from its `predictions.csv` (what `mammolab evaluate` prints for such a run).
+pub fn evaluate_classes(dir: &Path, classes: &Classes) -> Result<ClassMetrics> {
+    let names = classes.names();
     let csv = dir.join("predictions.csv");
+    let df = read_csv(&csv)?;
     let columns: Vec<String> = names.iter().map(|n| format!("p_{n}")).collect();
-    let t = ClassScoreTable::from_csv(&csv, "class", &columns, names)?;
-    let sources = text_values(&csv, "source")?;
+    let t = ClassScoreTable::from_frame(&df, &csv, "class", &columns, names)?;
+    let sources = text_column(&df, &csv, "source")?;
     let sources: Vec<Option<&str>> = sources.iter().map(|s| Some(s.as_str())).collect();
     metrics_of(&t.labels, &t.scores, &sources, names)
 }

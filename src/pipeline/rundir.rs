@@ -63,6 +63,30 @@ pub struct RunInfo {
     pub threshold: Option<DecisionThreshold>,
 }
 
+impl RunInfo {
+    /// What a run on `data` records: the manifest, the options, the data's rows, split and
+    /// classes, the seconds (decoding from `data`, then training and predicting), the threshold.
+    pub(super) fn of(
+        manifest: &crate::manifest::Manifest,
+        options: &RunOptions,
+        data: &crate::dataset::Prepared,
+        [train_s, predict_s]: [f64; 2],
+        threshold: Option<DecisionThreshold>,
+    ) -> Self {
+        Self {
+            manifest: manifest.source.clone(),
+            options: options.clone(),
+            rows: data.rows,
+            left_out: data.left_out,
+            split: data.part_counts(),
+            classes: data.classes.clone(),
+            shared_patients: 0,
+            seconds: [data.decode_seconds, train_s, predict_s],
+            threshold,
+        }
+    }
+}
+
 /// The folder of a run directory that holds an unfinished run (see the module docs).
 pub const IN_PROGRESS: &str = "in-progress";
 
@@ -111,12 +135,7 @@ pub(super) fn write(
     summary: &BinarySummary,
     chosen: Option<&BinarySummary>,
 ) -> Result<()> {
-    std::fs::create_dir_all(out).at(out)?;
-    trainer.save(&out.join("checkpoint"))?;
-    let mut hist = trainer.history().to_dataframe()?;
-    write_csv(&mut hist, &out.join("history.csv"))?;
-    write_csv(&mut predictions, &out.join("predictions.csv"))?;
-    write_json(summary, &out.join("metrics.json"))?;
+    write_results(out, trainer, &mut predictions, summary)?;
     let chosen_path = out.join("metrics_chosen.json");
     match chosen {
         Some(c) => write_json(c, &chosen_path)?,
@@ -133,6 +152,22 @@ pub(super) fn write(
 }
 
 /// Up to 8 test inputs and their logits (from the inference model).
+/// What every run directory holds before `run.json`: `checkpoint/`, `history.csv`,
+/// `predictions.csv` and `metrics.json` (`out` created).
+pub(super) fn write_results(
+    out: &Path,
+    trainer: &Trainer,
+    predictions: &mut DataFrame,
+    metrics: &impl Serialize,
+) -> Result<()> {
+    std::fs::create_dir_all(out).at(out)?;
+    trainer.save(&out.join("checkpoint"))?;
+    let mut hist = trainer.history().to_dataframe()?;
+    write_csv(&mut hist, &out.join("history.csv"))?;
+    write_csv(predictions, &out.join("predictions.csv"))?;
+    write_json(metrics, &out.join("metrics.json"))
+}
+
 fn write_port_check(trainer: &Trainer, test: &Samples, path: &Path) -> Result<()> {
     let n = test.len().min(8);
     let idx: Vec<usize> = (0..n).collect();

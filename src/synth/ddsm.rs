@@ -23,7 +23,7 @@ use super::cbis::film::{self, FilmSpec};
 use super::cbis::plan::{self as cplan, CbisSpec, Kind, Pathology, Plan, Split};
 use super::phantom::View;
 use super::Profile;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{IoContext, Result};
 use crate::imaging::{resize, Filter, Gray};
 use crate::ingest::ddsm_patches::{label_meaning, Part, SHARDS, SIDE};
 use crate::ingest::{npy, tfrecord};
@@ -41,60 +41,24 @@ const CI_NEGATIVES_PER_POSITIVE: f64 = 2.0;
 const FILM: (usize, usize) = (1280, 800);
 const TILE: usize = 300;
 
-/// What to generate.
-#[derive(Debug, Clone)]
-pub struct DdsmOptions {
-    scale: Profile,
-    rows: [[usize; 2]; 2],
-    seed: u64,
-    overwrite: bool,
-}
+/// What to generate: the scale, seed and overwrite choice every twin takes (`ci`: two
+/// negatives per positive, for tests; `default`: six, the download's 86 %).
+pub type DdsmOptions = super::TwinOptions;
 
-impl DdsmOptions {
-    /// The twin at a scale: `ci` (two negatives per positive, for tests) or `default`
-    /// (six per positive, the download's 86 %). `large` is refused.
-    pub fn new(scale: Profile) -> Result<Self> {
-        let rows = match scale {
+/// The `synth --profile` name.
+pub const PROFILE: &str = "ddsm";
+
+/// The CBIS-DDSM plan the patches are cut from: its rows per kind and split at `scale`, on
+/// films of [`FILM`] size.
+fn cbis_spec(scale: Profile) -> CbisSpec {
+    CbisSpec {
+        rows: match scale {
             Profile::Ci => [[16, 8], [16, 8]],
-            Profile::Default => [[56, 18], [56, 18]],
-            Profile::Large => {
-                return Err(Error::Param {
-                    name: "scale",
-                    message: "the DDSM twin has the scales ci and default".into(),
-                })
-            }
-        };
-        Ok(Self {
-            scale,
-            rows,
-            seed: 1,
-            overwrite: false,
-        })
-    }
-
-    /// Use another seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Replace a twin already in the output folder (only the files `synth` writes).
-    pub fn with_overwrite(mut self, yes: bool) -> Self {
-        self.overwrite = yes;
-        self
-    }
-
-    fn name(&self) -> String {
-        format!("ddsm-{}", self.scale.name())
-    }
-
-    fn cbis_spec(&self) -> CbisSpec {
-        CbisSpec {
-            rows: self.rows,
-            image_rows: FILM.0,
-            image_cols: FILM.1,
-            conspicuity: 1.0,
-        }
+            _ => [[56, 18], [56, 18]],
+        },
+        image_rows: FILM.0,
+        image_cols: FILM.1,
+        conspicuity: 1.0,
     }
 }
 
@@ -186,7 +150,7 @@ pub fn generate(opts: &DdsmOptions, out: &Path) -> Result<DdsmSummary> {
     let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
     super::prepare_out(out, opts.overwrite, &files, &dirs)?;
 
-    let spec = opts.cbis_spec();
+    let spec = cbis_spec(opts.scale);
     let plan = Plan::build(&spec, opts.seed);
     let parts = [Part::Training, Part::Cv, Part::Test];
     let mut by_part: [Vec<Made>; 3] = Default::default();
@@ -253,7 +217,7 @@ pub fn generate(opts: &DdsmOptions, out: &Path) -> Result<DdsmSummary> {
         }
     }
     let t = DdsmTruth {
-        profile: opts.name(),
+        profile: opts.name(PROFILE),
         seed: opts.seed,
         patches: truth,
     };
@@ -261,7 +225,7 @@ pub fn generate(opts: &DdsmOptions, out: &Path) -> Result<DdsmSummary> {
     let (written, bytes) = super::dir_size(out)?;
     Ok(DdsmSummary {
         out: out.to_path_buf(),
-        profile: opts.name(),
+        profile: opts.name(PROFILE),
         seed: opts.seed,
         files,
         labels,

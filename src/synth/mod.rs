@@ -252,8 +252,8 @@ impl TwinOptions {
     }
 
     /// A `data-manifests` template as the twin written into `out` under `profile` fills it
-    /// in: the twin's name, licence and provenance, each table's sha256, and the ground
-    /// truth.
+    /// in: the twin's name, licence and provenance, each table's and each source manifest's
+    /// sha256, and the ground truth when the twin wrote one.
     pub fn manifest(&self, template: &str, profile: &str, out: &Path) -> Result<Manifest> {
         let mut m = Manifest::from_toml_str(template, out.join(MANIFEST))?;
         m.cohort.name = self.name(profile);
@@ -267,13 +267,18 @@ impl TwinOptions {
         for t in &mut m.tables {
             t.sha256 = Some(crate::hash::sha256_file(&out.join(&t.path))?);
         }
-        m.synth = Some(SynthInfo {
-            profile: self.name(profile),
-            seed: self.seed,
-            generator: format!("mammolab {}", env!("CARGO_PKG_VERSION")),
-            truth: TRUTH.into(),
-            truth_sha256: Some(crate::hash::sha256_file(&out.join(TRUTH))?),
-        });
+        for s in &mut m.sources {
+            s.sha256 = Some(crate::hash::sha256_file(&out.join(&s.manifest))?);
+        }
+        if out.join(TRUTH).is_file() {
+            m.synth = Some(SynthInfo {
+                profile: self.name(profile),
+                seed: self.seed,
+                generator: format!("mammolab {}", env!("CARGO_PKG_VERSION")),
+                truth: TRUTH.into(),
+                truth_sha256: Some(crate::hash::sha256_file(&out.join(TRUTH))?),
+            });
+        }
         Ok(m)
     }
 }

@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::cbis::{self, CbisOptions, CbisSummary};
-use super::inbreast::{self, InbreastOptions, InbreastSummary};
-use super::mias::{self, MiasOptions, MiasSummary};
-use super::Profile;
+use super::inbreast::{self, InbreastSummary};
+use super::mias::{self, MiasSummary};
+use super::TwinOptions;
 use crate::error::Result;
-use crate::manifest::Manifest;
 
+/// The `synth --profile` name.
+pub const PROFILE: &str = "three-sources";
 /// Name of the joining manifest.
 pub const MANIFEST: &str = super::MANIFEST;
 /// The manifest template the cohort's manifest is made from.
@@ -39,39 +40,24 @@ pub struct SourcesSummary {
     pub mini_mias: MiasSummary,
 }
 
-/// Write the three twins at `scale` (`ci` or `default`) into `out` and the manifest joining
-/// them. `overwrite` replaces a cohort already there (only the files `synth` writes).
-pub fn generate(scale: Profile, seed: u64, overwrite: bool, out: &Path) -> Result<SourcesSummary> {
+/// Write the three twins at `opts`' scale and seed into `out` and the manifest joining
+/// them (`opts.overwrite` replaces a cohort already there: only the files `synth` writes).
+pub fn generate(opts: &TwinOptions, out: &Path) -> Result<SourcesSummary> {
     let _lock = crate::outlock::OutLock::folder(out)?;
-    super::prepare_out(out, overwrite, &[MANIFEST], &FOLDERS)?;
+    super::prepare_out(out, opts.overwrite, &[MANIFEST], &FOLDERS)?;
+    let (scale, seed) = (opts.scale, opts.seed);
     let cbis_ddsm = cbis::generate(
         &CbisOptions::new(scale)?.with_seed(seed),
         &out.join(FOLDERS[0]),
     )?;
-    let inbreast = inbreast::generate(
-        &InbreastOptions::new(scale)?.with_seed(seed),
-        &out.join(FOLDERS[1]),
-    )?;
-    let mini_mias = mias::generate(
-        &MiasOptions::new(scale)?.with_seed(seed),
-        &out.join(FOLDERS[2]),
-    )?;
-    let name = format!("three-sources-{}", scale.name());
-    let mut m = Manifest::from_toml_str(TEMPLATE, out.join(MANIFEST))?;
-    m.cohort.name = name.clone();
-    m.cohort.licence = "CC0-1.0 (generated; no real patient data)".into();
-    m.cohort.provenance = format!(
-        "mammolab {} synth --profile three-sources --scale {} --seed {seed}",
-        env!("CARGO_PKG_VERSION"),
-        scale.name()
-    );
-    for s in &mut m.sources {
-        s.sha256 = Some(crate::hash::sha256_file(&out.join(&s.manifest))?);
-    }
+    let twin = TwinOptions::new(scale)?.with_seed(seed);
+    let inbreast = inbreast::generate(&twin, &out.join(FOLDERS[1]))?;
+    let mini_mias = mias::generate(&twin, &out.join(FOLDERS[2]))?;
+    let m = opts.manifest(TEMPLATE, PROFILE, out)?;
     crate::outlock::write_atomic(&out.join(MANIFEST), m.to_toml_string()?.as_bytes())?;
     Ok(SourcesSummary {
         out: out.to_path_buf(),
-        profile: name,
+        profile: opts.name(PROFILE),
         seed,
         cbis_ddsm,
         inbreast,

@@ -9,14 +9,15 @@ use mammolab::dataset::{plan_merged, DataOptions};
 use mammolab::ingest::merge::{merge, MergeResult, Status};
 use mammolab::manifest::Manifest;
 use mammolab::synth::sources::{self, SourcesSummary};
-use mammolab::synth::Profile;
+use mammolab::synth::{Profile, TwinOptions};
 
 fn cohort() -> &'static (tempfile::TempDir, SourcesSummary, Manifest, MergeResult) {
     static COHORT: OnceLock<(tempfile::TempDir, SourcesSummary, Manifest, MergeResult)> =
         OnceLock::new();
     COHORT.get_or_init(|| {
         let dir = crate::shared_tempdir();
-        let s = sources::generate(Profile::Ci, 1, false, dir.path()).expect("three twins");
+        let s = sources::generate(&TwinOptions::new(Profile::Ci).unwrap(), dir.path())
+            .expect("three twins");
         let m = Manifest::open(dir.path().join(sources::MANIFEST)).unwrap();
         let r = merge(&m).unwrap();
         (dir, s, m, r)

@@ -15,6 +15,15 @@ KEY_FILE = Path(tempfile.mkdtemp(prefix="mammolab-key-")) / "pseudonym.key"
 os.environ["MAMMOLAB_KEY"] = str(KEY_FILE)
 
 
+def synth_twin(tmp_path_factory, profile):
+    """`mammolab synth --profile <profile> --scale ci` into a fresh folder: the folder and its
+    ground_truth.json."""
+    out = tmp_path_factory.mktemp(profile) / "twin"
+    subprocess.run([os.environ["MAMMOLAB_BIN"], "synth", "--profile", profile, "--scale", "ci",
+                    "--out", str(out)], check=True, capture_output=True)
+    return out, json.loads((out / "ground_truth.json").read_text(encoding="utf-8"))
+
+
 @pytest.fixture(scope="session")
 def cohort(tmp_path_factory):
     binary = os.environ.get("MAMMOLAB_BIN")

@@ -10,17 +10,16 @@ VR Little Endian, Secondary Capture, PatientID = the case folder, 16 bits stored
 names ending in the last five digits of the study and series UIDs.
 """
 
-import json
-import os
 import re
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pydicom
 import pytest
+
 from pydicom.uid import ImplicitVRLittleEndian
+
+from conftest import synth_twin
 
 MASS = ["patient_id", "breast_density", "left or right breast", "image view", "abnormality id",
         "abnormality type", "mass shape", "mass margins", "assessment", "pathology", "subtlety",
@@ -41,10 +40,7 @@ SERIES = re.compile(r"^1\.000000-(full mammogram images|ROI mask images|cropped 
 
 @pytest.fixture(scope="module")
 def twin(tmp_path_factory):
-    out = tmp_path_factory.mktemp("cbis") / "twin"
-    subprocess.run([os.environ["MAMMOLAB_BIN"], "synth", "--profile", "cbis-ddsm", "--scale", "ci",
-                    "--out", str(out)], check=True, capture_output=True)
-    return out, json.loads((out / "ground_truth.json").read_text(encoding="utf-8"))
+    return synth_twin(tmp_path_factory, "cbis-ddsm")
 
 
 def test_pandas_reads_the_published_columns_and_types(twin):

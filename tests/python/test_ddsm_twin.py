@@ -23,8 +23,11 @@ import crc32c
 import numpy as np
 import pandas as pd
 import pytest
+
 from PIL import Image
 from tfrecord.reader import tfrecord_loader
+
+from conftest import synth_twin
 
 SIDE = 299
 SHARDS = [f"training10_{i}/training10_{i}.tfrecords" for i in range(5)]
@@ -34,10 +37,7 @@ ARRAYS = {"cv10": ("cv10_data/cv10_data.npy", "cv10_labels.npy"),
 
 @pytest.fixture(scope="module")
 def twin(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ddsm") / "twin"
-    subprocess.run([os.environ["MAMMOLAB_BIN"], "synth", "--profile", "ddsm", "--scale", "ci",
-                    "--out", str(out)], check=True, capture_output=True)
-    return out, json.loads((out / "ground_truth.json").read_text(encoding="utf-8"))
+    return synth_twin(tmp_path_factory, "ddsm")
 
 
 def pixels(value):

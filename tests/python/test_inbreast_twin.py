@@ -27,16 +27,15 @@ import pandas as pd
 import pydicom
 import pytest
 
+from conftest import synth_twin
+
 BIN = os.environ.get("MAMMOLAB_BIN")
 NAME = re.compile(r"^(\d{8})_([0-9a-f]{16})_MG_([LR])_(CC|ML)_ANON\.dcm$")
 
 
 @pytest.fixture(scope="module")
 def twin(tmp_path_factory):
-    out = tmp_path_factory.mktemp("inbreast") / "twin"
-    subprocess.run([BIN, "synth", "--profile", "inbreast", "--scale", "ci", "--out", str(out)],
-                   check=True, capture_output=True)
-    return out, json.loads((out / "ground_truth.json").read_text(encoding="utf-8"))
+    return synth_twin(tmp_path_factory, "inbreast")
 
 
 def test_the_workbook_is_biff8_that_xlrd_reads_as_mammolab_does(twin):

@@ -22,17 +22,17 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
+
 from PIL import Image
+
+from conftest import synth_twin
 
 BIN = os.environ.get("MAMMOLAB_BIN")
 
 
 @pytest.fixture(scope="module")
 def twin(tmp_path_factory):
-    out = tmp_path_factory.mktemp("mias") / "twin"
-    subprocess.run([BIN, "synth", "--profile", "mini-mias", "--scale", "ci", "--out", str(out)],
-                   check=True, capture_output=True)
-    return out, json.loads((out / "ground_truth.json").read_text(encoding="utf-8"))
+    return synth_twin(tmp_path_factory, "mini-mias")
 
 
 def test_info_txt_reads_in_pandas_as_mammolab_reads_it(twin):
