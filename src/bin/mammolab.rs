@@ -144,6 +144,7 @@ const RESUME_CONFLICTS: &[&str] = &[
     "dropout",
     "input",
     "allow_collapse",
+    "holdout_source",
     "dicom",
     "cache",
 ];
@@ -381,6 +382,10 @@ enum Command {
         /// with an error at the first collapsed epoch).
         #[arg(long)]
         allow_collapse: bool,
+        /// Leave one source out (a manifest of several downloads, `[[source]]`): test on every
+        /// image of the source NAME, train and validate on the others.
+        #[arg(long, value_name = "NAME")]
+        holdout_source: Option<String>,
         /// Decode images from DICOM instead of the JPG exports.
         #[arg(long)]
         dicom: bool,
@@ -907,6 +912,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             dropout,
             input,
             allow_collapse,
+            holdout_source,
             dicom,
             cache,
             out,
@@ -969,6 +975,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                         .with_covariates(covariates)
                         .with_dropout(dropout)
                         .with_input(input)
+                        .with_holdout_source(holdout_source)
                         .with_stop_on_collapse(!allow_collapse);
                     if let Some(Seeds(seeds)) = seeds {
                         let mut announce = |s: u64| {
@@ -1052,14 +1059,14 @@ fn run(command: Command) -> anyhow::Result<()> {
             level,
             json,
         } => {
-            let classes = pipeline::read_info(&run)?.classes;
-            if classes.positive().is_none() {
+            let info = pipeline::read_info(&run)?;
+            if info.classes.positive().is_none() {
                 // A k-class run: its metrics from predictions.csv, no threshold or level.
-                let m = pipeline::evaluate_classes(&run, &classes)?;
+                let m = pipeline::evaluate_classes(&run, &info)?;
                 if json {
                     println!("{}", serde_json::to_string(&m)?);
                 } else {
-                    print!("{}", m.summary.report());
+                    print!("{}", m.report(info.classes.names()));
                 }
                 return Ok(());
             }

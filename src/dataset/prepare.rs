@@ -69,6 +69,11 @@ pub struct DataOptions {
     pub preprocess: Preprocess,
     /// Folder of decoded-image caches (`None`: decode every time).
     pub cache_dir: Option<PathBuf>,
+    /// Leave one source out: in a cohort of several downloads (`[[source]]`), the test part
+    /// is every image of this source, and training and validation come from the others
+    /// (the validation share of [`DataOptions::fractions`]' train + validation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout_source: Option<String>,
 }
 
 impl DataOptions {
@@ -89,6 +94,7 @@ impl DataOptions {
                 .with_filter(Filter::Max)
                 .with_normalise(NORMALISE.0, NORMALISE.1),
             cache_dir: None,
+            holdout_source: None,
         }
     }
 
@@ -139,6 +145,13 @@ impl DataOptions {
     /// Cache decoded images in `dir` (`None`: no cache).
     pub fn with_cache(mut self, dir: Option<PathBuf>) -> Self {
         self.cache_dir = dir;
+        self
+    }
+
+    /// Test on every image of the source `name` and train on the others (`None`: the
+    /// usual patient split); see [`DataOptions::holdout_source`].
+    pub fn with_holdout_source(mut self, name: Option<String>) -> Self {
+        self.holdout_source = name;
         self
     }
 
@@ -438,10 +451,11 @@ pub fn plan_merged(
                 .collect()
         }
     };
-    let split = match &manifest.split {
-        None => grouped_split(&strata, &groups, options.fractions, options.seed)?,
-        Some(rule) => {
-            let (split, unlisted) = divided(rule, &items, &labels, &groups, options)?;
+    let split = match (&options.holdout_source, &manifest.split) {
+        (Some(name), _) => held_out(name, &items, &strata, &groups, options)?,
+        (None, None) => grouped_split(&strata, &groups, options.fractions, options.seed)?,
+        (None, Some(rule)) => {
+            let (split, unlisted) = divided(rule, &items, &strata, &groups, options)?;
             left_out += unlisted;
             split
         }
@@ -472,7 +486,7 @@ pub fn plan_merged(
 fn divided(
     rule: &crate::manifest::SplitRule,
     items: &[ImageItem],
-    labels: &[usize],
+    strata: &[usize],
     groups: &[String],
     options: &DataOptions,
 ) -> Result<(Split, usize)> {
@@ -488,7 +502,7 @@ fn divided(
             None => unlisted += 1,
         }
     }
-    let [mut train, mut val, test] = parts;
+    let [train, val, test] = parts;
     let named = match &rule.column {
         Some(c) => format!("`{c}` value"),
         None => "sheet name".into(),
@@ -501,21 +515,78 @@ fn divided(
             ));
         }
     }
-    if rule.validation.is_empty() && options.fractions.val > 0.0 {
-        let f = options.fractions;
-        let share = f.val / (f.train + f.val);
-        let sub_labels: Vec<usize> = train.iter().map(|&i| labels[i]).collect();
-        let sub_groups: Vec<&str> = train.iter().map(|&i| groups[i].as_str()).collect();
-        let inner = grouped_split(
-            &sub_labels,
-            &sub_groups,
-            Fractions::new(1.0 - share, share, 0.0)?,
-            options.seed,
-        )?;
-        val = inner.val.iter().map(|&j| train[j]).collect();
-        train = inner.train.iter().map(|&j| train[j]).collect();
-    }
+    let (train, val) = match rule.validation.is_empty() {
+        true => draw_validation(train, strata, groups, options)?,
+        false => (train, val),
+    };
     Ok((Split { train, val, test }, unlisted))
+}
+
+/// Leave the source `name` out: every image of it in the test part, the others in training
+/// and validation (drawn as [`draw_validation`] does). A cohort of one download, or a name
+/// that is not one of its sources, is an error naming the sources.
+fn held_out(
+    name: &str,
+    items: &[ImageItem],
+    strata: &[usize],
+    groups: &[String],
+    options: &DataOptions,
+) -> Result<Split> {
+    let mut sources: Vec<&str> = items.iter().filter_map(|i| i.source.as_deref()).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    if sources.is_empty() {
+        return Err(Error::input(
+            "holdout source",
+            format!("`{name}`: the cohort is one download; leaving a source out needs a manifest of several ([[source]])"),
+        ));
+    }
+    if !sources.contains(&name) {
+        return Err(Error::input(
+            "holdout source",
+            format!(
+                "no source is named `{name}` (the cohort's: {})",
+                sources.join(", ")
+            ),
+        ));
+    }
+    if sources.len() < 2 {
+        return Err(Error::input(
+            "holdout source",
+            format!("`{name}` is the cohort's only source: nothing is left to train on"),
+        ));
+    }
+    let (test, rest): (Vec<usize>, Vec<usize>) =
+        (0..items.len()).partition(|&i| items[i].source.as_deref() == Some(name));
+    let (train, val) = draw_validation(rest, strata, groups, options)?;
+    Ok(Split { train, val, test })
+}
+
+/// Validation drawn from `train` (indices into `strata` and `groups`), patient-grouped and
+/// stratified, with the options' validation share of train + validation (none when it is 0).
+fn draw_validation(
+    train: Vec<usize>,
+    strata: &[usize],
+    groups: &[String],
+    options: &DataOptions,
+) -> Result<(Vec<usize>, Vec<usize>)> {
+    let f = options.fractions;
+    if f.val <= 0.0 {
+        return Ok((train, vec![]));
+    }
+    let share = f.val / (f.train + f.val);
+    let sub_strata: Vec<usize> = train.iter().map(|&i| strata[i]).collect();
+    let sub_groups: Vec<&str> = train.iter().map(|&i| groups[i].as_str()).collect();
+    let inner = grouped_split(
+        &sub_strata,
+        &sub_groups,
+        Fractions::new(1.0 - share, share, 0.0)?,
+        options.seed,
+    )?;
+    Ok((
+        inner.train.iter().map(|&j| train[j]).collect(),
+        inner.val.iter().map(|&j| train[j]).collect(),
+    ))
 }
 
 /// [`prepare`] on a merge already made.

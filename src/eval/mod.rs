@@ -63,8 +63,8 @@ pub use curves::{average_precision, pr_curve, roc_auc, roc_curve, PrCurve, RocCu
 pub use delong::{delong_paired, delong_unpaired, erfc, AucTest, Spread};
 pub use localisation::{lesion_hit_table, LesionHit};
 pub use multiclass::{
-    argmax, check_class_probabilities, ovr_roc_curves, roc_auc_ovo, roc_auc_ovr, Average,
-    MulticlassSummary, PerClass,
+    argmax, check_class_probabilities, confusion_text, ovr_roc_curves, roc_auc_ovo, roc_auc_ovr,
+    Average, MulticlassSummary, PerClass,
 };
 pub use report::{ClassRow, ClassificationReport};
 pub use summary::{compare, BinarySummary};

@@ -290,13 +290,7 @@ impl MulticlassSummary {
 
     /// The report as text: the headline numbers, the k x k matrix and the per-class rows.
     pub fn report(&self) -> String {
-        let w = self
-            .classes
-            .iter()
-            .map(|c| c.len())
-            .max()
-            .unwrap_or(0)
-            .max(9);
+        let w = column_width(&self.classes);
         let mut out = format!(
             "{} samples, {} classes: accuracy {:.4}  balanced accuracy {:.4}  Cohen's kappa {:.4}\n",
             self.n,
@@ -312,18 +306,7 @@ impl MulticlassSummary {
             self.roc_auc_ovo_macro,
             self.roc_auc_ovo_weighted
         ));
-        out.push_str(&format!("{:>w$}  predicted\n{:>w$}", "true", ""));
-        for c in &self.classes {
-            out.push_str(&format!("  {c:>w$}"));
-        }
-        out.push('\n');
-        for (c, row) in self.classes.iter().zip(&self.confusion) {
-            out.push_str(&format!("{c:>w$}"));
-            for v in row {
-                out.push_str(&format!("  {v:>w$}"));
-            }
-            out.push('\n');
-        }
+        out.push_str(&confusion_text(&self.classes, &self.confusion));
         out.push_str(&format!(
             "{:>w$}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}\n",
             "class", "precision", "recall", "f1", "support", "AUC (OvR)"
@@ -342,6 +325,34 @@ impl MulticlassSummary {
         }
         out
     }
+}
+
+/// Width of a text column holding `classes` (and 9-character numbers).
+fn column_width<S: AsRef<str>>(classes: &[S]) -> usize {
+    classes
+        .iter()
+        .map(|c| c.as_ref().len())
+        .max()
+        .unwrap_or(0)
+        .max(9)
+}
+
+/// A k x k confusion matrix (`counts[true][predicted]`) as text, a row per true class.
+pub fn confusion_text<S: AsRef<str>>(classes: &[S], counts: &[Vec<u64>]) -> String {
+    let w = column_width(classes);
+    let mut out = format!("{:>w$}  predicted\n{:>w$}", "true", "");
+    for c in classes {
+        out.push_str(&format!("  {:>w$}", c.as_ref()));
+    }
+    out.push('\n');
+    for (c, row) in classes.iter().zip(counts) {
+        out.push_str(&format!("{:>w$}", c.as_ref()));
+        for v in row {
+            out.push_str(&format!("  {v:>w$}"));
+        }
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]

@@ -315,6 +315,16 @@ impl RunOptions {
         self.data = self.data.with_cache(dir);
         self
     }
+    /// Leave the source `name` out: test on all its images, train on the other sources
+    /// ([`DataOptions::holdout_source`]); `None`: the usual patient split.
+    pub fn with_holdout_source(mut self, name: Option<String>) -> Self {
+        self.data = self.data.with_holdout_source(name);
+        self
+    }
+    /// The source left out for testing, if any.
+    pub fn holdout_source(&self) -> Option<&str> {
+        self.data.holdout_source.as_deref()
+    }
 
     /// Check everything that can be checked before a file is read: the data options, and
     /// the training settings against the network (the class count is only known from the

@@ -18,10 +18,9 @@ use polars::prelude::{Column, DataFrame};
 use serde::Serialize;
 
 use super::{prepare, train_on, trainer_for, Progress, RunInfo, RunOptions};
-use crate::classes::Classes;
 use crate::dataset::{Part, Prepared};
 use crate::error::{Error, Result};
-use crate::eval::{argmax, ConfusionMatrix, MulticlassSummary};
+use crate::eval::{argmax, confusion_text, roc_auc, ConfusionMatrix, MulticlassSummary};
 use crate::ingest::frames::{read_csv, text_column, ClassScoreTable};
 use crate::manifest::Manifest;
 use crate::model::History;
@@ -34,8 +33,15 @@ pub struct SourceMetrics {
     pub n: usize,
     /// Fraction predicted right.
     pub accuracy: f64,
+    /// Mean recall over the classes the source's test images have (scikit-learn's
+    /// `balanced_accuracy_score`).
+    pub balanced_accuracy: f64,
     /// `confusion[true][predicted]`, in the run's class order.
     pub confusion: Vec<Vec<u64>>,
+    /// One-vs-rest ROC AUC of each class on this source's images (scikit-learn's
+    /// `roc_auc_score(class == c, p_c)`), in class order; `None` for a class the images lack
+    /// or when every image is of that class.
+    pub roc_auc_per_class: Vec<Option<f64>>,
     /// One-vs-rest ROC AUC, macro; `None` when the source's test images lack a class.
     pub roc_auc_ovr_macro: Option<f64>,
     /// Classes with no test image from this source (CBIS-DDSM has no normal films).
@@ -45,9 +51,13 @@ pub struct SourceMetrics {
 /// `metrics.json` of a k-class run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClassMetrics {
-    /// The test part's summary.
+    /// The test part's summary; `None` only when a held-out source's images lack a class
+    /// (CBIS-DDSM has no normal films): [`ClassMetrics::per_source`] then has its numbers.
     #[serde(flatten)]
-    pub summary: MulticlassSummary,
+    pub summary: Option<MulticlassSummary>,
+    /// The source the run left out and tested on (`--holdout-source`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holdout_source: Option<String>,
     /// The same per source (empty for a single download).
     pub per_source: BTreeMap<String, SourceMetrics>,
 }
@@ -108,33 +118,39 @@ fn class_metrics(data: &Prepared, probs: &[Vec<f64>]) -> Result<ClassMetrics> {
         .iter()
         .map(|&i| data.items[i].source.as_deref())
         .collect();
-    metrics_of(&labels, probs, &sources, data.classes.names())
+    let holdout = data.options.holdout_source.as_deref();
+    metrics_of(&labels, probs, &sources, data.classes.names(), holdout)
 }
 
 /// [`ClassMetrics`] of `labels` against `probs` (class probabilities), per source where
-/// `sources` names one; an error naming the counts when a class has no image.
+/// `sources` names one. A class with no image is an error naming the counts, unless the
+/// test part is the held-out source `holdout` (then the overall summary is `None`).
 pub fn metrics_of(
     labels: &[usize],
     probs: &[Vec<f64>],
     sources: &[Option<&str>],
     names: &[String],
+    holdout: Option<&str>,
 ) -> Result<ClassMetrics> {
     let counts = class_counts(labels, names.len());
-    if counts.contains(&0) {
-        let listed: Vec<String> = names
-            .iter()
-            .zip(&counts)
-            .map(|(n, k)| format!("{k} {n}"))
-            .collect();
-        return Err(Error::input(
-            "test part",
-            format!(
-                "the test part lacks a class ({}): its one-vs-rest AUC is undefined; use a larger cohort or a larger test fraction",
-                listed.join(", ")
-            ),
-        ));
-    }
-    let summary = MulticlassSummary::new(labels, probs, names)?;
+    let summary = match (counts.contains(&0), holdout) {
+        (false, _) => Some(MulticlassSummary::new(labels, probs, names)?),
+        (true, Some(_)) if !labels.is_empty() => None,
+        (true, _) => {
+            let listed: Vec<String> = names
+                .iter()
+                .zip(&counts)
+                .map(|(n, k)| format!("{k} {n}"))
+                .collect();
+            return Err(Error::input(
+                "test part",
+                format!(
+                    "the test part lacks a class ({}): its one-vs-rest AUC is undefined; use a larger cohort or a larger test fraction",
+                    listed.join(", ")
+                ),
+            ));
+        }
+    };
     let mut by_source: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (k, s) in sources.iter().enumerate() {
         if let Some(s) = s.filter(|s| !s.is_empty()) {
@@ -145,31 +161,47 @@ pub fn metrics_of(
     for (source, rows) in by_source {
         let l: Vec<usize> = rows.iter().map(|&k| labels[k]).collect();
         let p: Vec<Vec<f64>> = rows.iter().map(|&k| probs[k].clone()).collect();
-        let cm = ConfusionMatrix::from_indices(&l, &argmax(&p), names)?;
-        let missing_classes: Vec<String> = class_counts(&l, names.len())
-            .iter()
-            .zip(names)
-            .filter(|(&n, _)| n == 0)
-            .map(|(_, name)| name.clone())
-            .collect();
-        let roc_auc_ovr_macro = match missing_classes.is_empty() {
-            true => Some(MulticlassSummary::new(&l, &p, names)?.roc_auc_ovr_macro),
-            false => None,
-        };
-        per_source.insert(
-            source.to_string(),
-            SourceMetrics {
-                n: l.len(),
-                accuracy: cm.accuracy(),
-                confusion: cm.counts,
-                roc_auc_ovr_macro,
-                missing_classes,
-            },
-        );
+        per_source.insert(source.to_string(), source_metrics(&l, &p, names)?);
     }
     Ok(ClassMetrics {
         summary,
+        holdout_source: holdout.map(str::to_string),
         per_source,
+    })
+}
+
+/// [`SourceMetrics`] of one source's test images.
+fn source_metrics(labels: &[usize], probs: &[Vec<f64>], names: &[String]) -> Result<SourceMetrics> {
+    let cm = ConfusionMatrix::from_indices(labels, &argmax(probs), names)?;
+    let counts = class_counts(labels, names.len());
+    let missing_classes: Vec<String> = counts
+        .iter()
+        .zip(names)
+        .filter(|(&n, _)| n == 0)
+        .map(|(_, name)| name.clone())
+        .collect();
+    let roc_auc_per_class = (0..names.len())
+        .map(|c| match counts[c] > 0 && counts[c] < labels.len() {
+            true => {
+                let is_c: Vec<bool> = labels.iter().map(|&l| l == c).collect();
+                let p_c: Vec<f64> = probs.iter().map(|p| p[c]).collect();
+                roc_auc(&is_c, &p_c).map(Some)
+            }
+            false => Ok(None),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let roc_auc_ovr_macro = match missing_classes.is_empty() {
+        true => Some(MulticlassSummary::new(labels, probs, names)?.roc_auc_ovr_macro),
+        false => None,
+    };
+    Ok(SourceMetrics {
+        n: labels.len(),
+        accuracy: cm.accuracy(),
+        balanced_accuracy: cm.balanced_accuracy(),
+        confusion: cm.counts,
+        roc_auc_per_class,
+        roc_auc_ovr_macro,
+        missing_classes,
     })
 }
 
@@ -182,17 +214,18 @@ fn class_counts(labels: &[usize], k: usize) -> Vec<usize> {
     n
 }
 
-/// The metrics of a k-class run directory with these `classes` (its `run.json`'s),
-/// recomputed from its `predictions.csv` (what `mammolab evaluate` prints for such a run).
-pub fn evaluate_classes(dir: &Path, classes: &Classes) -> Result<ClassMetrics> {
-    let names = classes.names();
+/// The metrics of the k-class run directory `dir` whose `run.json` is `info`, recomputed
+/// from its `predictions.csv` (what `mammolab evaluate` prints for such a run).
+pub fn evaluate_classes(dir: &Path, info: &RunInfo) -> Result<ClassMetrics> {
+    let names = info.classes.names();
     let csv = dir.join("predictions.csv");
     let df = read_csv(&csv)?;
     let columns: Vec<String> = names.iter().map(|n| format!("p_{n}")).collect();
     let t = ClassScoreTable::from_frame(&df, &csv, "class", &columns, names)?;
     let sources = text_column(&df, &csv, "source")?;
     let sources: Vec<Option<&str>> = sources.iter().map(|s| Some(s.as_str())).collect();
-    metrics_of(&t.labels, &t.scores, &sources, names)
+    let holdout = info.options.holdout_source();
+    metrics_of(&t.labels, &t.scores, &sources, names, holdout)
 }
 
 /// `predictions.csv` of a k-class run.
@@ -239,34 +272,59 @@ fn class_predictions(data: &Prepared, probs: &[Vec<f64>]) -> Result<DataFrame> {
     DataFrame::new_infer_height(cols).map_err(|e| Error::table("predictions", e))
 }
 
-impl ClassRun {
-    /// What `mammolab train` prints for a k-class run.
-    pub fn report(&self, out: &Path) -> String {
-        let s = &self.metrics.summary;
-        let c = &self.info.split;
-        let mut text = format!(
-            "{}: {} classes, images train {} / validation {} / test {}\n{}",
-            out.display(),
-            s.classes.len(),
-            c[0].images.iter().sum::<usize>(),
-            c[1].images.iter().sum::<usize>(),
-            c[2].images.iter().sum::<usize>(),
-            s.report()
-        );
-        for (source, m) in &self.metrics.per_source {
-            let auc = m
-                .roc_auc_ovr_macro
-                .map_or_else(|| "n/a".to_string(), |a| format!("{a:.4}"));
+impl ClassMetrics {
+    /// The report as text, for a run of the classes `names`: the summary (k x k matrix,
+    /// per-class rows, AUCs), then a line per source; when a held-out source lacks a class,
+    /// its matrix and per-class AUCs instead of the summary.
+    pub fn report(&self, names: &[String]) -> String {
+        let mut text = String::new();
+        if let Some(h) = &self.holdout_source {
             text.push_str(&format!(
-                "  source {source}: {} test images, accuracy {:.4}, macro OvR AUC {auc}{}\n",
+                "leave one source out: trained on the other sources, tested on every image of {h}\n"
+            ));
+        }
+        let auc = |a: Option<f64>| a.map_or_else(|| "n/a".to_string(), |a| format!("{a:.4}"));
+        if let Some(s) = &self.summary {
+            text.push_str(&s.report());
+        }
+        for (source, m) in &self.per_source {
+            text.push_str(&format!(
+                "  source {source}: {} test images, accuracy {:.4}, balanced accuracy {:.4}, macro OvR AUC {}{}\n",
                 m.n,
                 m.accuracy,
+                m.balanced_accuracy,
+                auc(m.roc_auc_ovr_macro),
                 match m.missing_classes.is_empty() {
                     true => String::new(),
                     false => format!(" (no test images of {})", m.missing_classes.join(", ")),
                 }
             ));
+            if self.summary.is_none() {
+                text.push_str(&confusion_text(names, &m.confusion));
+                let per: Vec<String> = names
+                    .iter()
+                    .zip(&m.roc_auc_per_class)
+                    .map(|(n, a)| format!("{n} {}", auc(*a)))
+                    .collect();
+                text.push_str(&format!("  one-vs-rest AUC: {}\n", per.join(", ")));
+            }
         }
         text
+    }
+}
+
+impl ClassRun {
+    /// What `mammolab train` prints for a k-class run.
+    pub fn report(&self, out: &Path) -> String {
+        let c = &self.info.split;
+        format!(
+            "{}: {} classes, images train {} / validation {} / test {}\n{}",
+            out.display(),
+            self.info.classes.len(),
+            c[0].images.iter().sum::<usize>(),
+            c[1].images.iter().sum::<usize>(),
+            c[2].images.iter().sum::<usize>(),
+            self.metrics.report(self.info.classes.names())
+        )
     }
 }

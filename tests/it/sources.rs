@@ -105,6 +105,98 @@ fn the_joined_cohort_splits_by_patient_across_sources() {
 }
 
 #[test]
+fn leaving_a_source_out_tests_on_all_of_it_and_trains_on_the_others() {
+    let (_, _, m, r) = cohort();
+    for held in sources::FOLDERS {
+        let options = DataOptions::new(64).with_holdout_source(Some(held.to_string()));
+        let plan = plan_merged(m, r, &options).unwrap();
+        let s = &plan.split;
+        let of = |i: &usize| plan.items[*i].source.as_deref().unwrap();
+        assert!(s.test.iter().all(|i| of(i) == held), "{held}");
+        let in_source = plan
+            .items
+            .iter()
+            .filter(|i| i.source.as_deref() == Some(held));
+        assert_eq!(s.test.len(), in_source.count(), "every image of {held}");
+        for part in [&s.train, &s.val] {
+            let seen: BTreeSet<&str> = part.iter().map(of).collect();
+            let others: BTreeSet<&str> = sources::FOLDERS
+                .iter()
+                .copied()
+                .filter(|f| *f != held)
+                .collect();
+            assert_eq!(
+                seen, others,
+                "{held}: train and validation hold both others"
+            );
+        }
+        // The validation share of train + validation (15 / 85), patient-grouped.
+        let share = s.val.len() as f64 / (s.train.len() + s.val.len()) as f64;
+        assert!((share - 0.15 / 0.85).abs() < 0.08, "{held}: {share}");
+        assert_eq!(s.train.len() + s.val.len() + s.test.len(), plan.items.len());
+    }
+    let (dir, _, _, _) = cohort();
+    let one = Manifest::open(dir.path().join("inbreast").join("manifest.toml")).unwrap();
+    let one_merged = merge(&one).unwrap();
+    for (manifest, merged, name, want) in [
+        (
+            m,
+            r,
+            "inbreast2",
+            "no source is named `inbreast2` (the cohort's: cbis-ddsm, inbreast, mini-mias)",
+        ),
+        (
+            &one,
+            &one_merged,
+            "inbreast",
+            "`inbreast`: the cohort is one download",
+        ),
+    ] {
+        let options = DataOptions::new(64).with_holdout_source(Some(name.to_string()));
+        let e = plan_merged(manifest, merged, &options)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+    }
+}
+
+#[test]
+fn leaving_out_a_source_without_normal_films_reports_it_per_source() {
+    let (dir, _, m, _) = cohort();
+    let out = dir.path().join("holdout-cbis");
+    let options = mammolab::pipeline::RunOptions::new(mammolab::model::ModelChoice::Cnn)
+        .with_size(32)
+        .with_epochs(1)
+        .with_cache(None)
+        .with_holdout_source(Some("cbis-ddsm".into()));
+    let r =
+        mammolab::pipeline::run_classes(m, &options, &out, &mut mammolab::model::Silent).unwrap();
+    assert_eq!(r.metrics.holdout_source.as_deref(), Some("cbis-ddsm"));
+    assert!(
+        r.metrics.summary.is_none(),
+        "no normal film: no 3-class summary"
+    );
+    let cbis = &r.metrics.per_source["cbis-ddsm"];
+    assert_eq!(r.metrics.per_source.len(), 1);
+    assert_eq!(cbis.n, r.info.split[2].images.iter().sum::<usize>());
+    assert_eq!(cbis.missing_classes, ["normal"]);
+    assert_eq!(cbis.roc_auc_per_class[0], None);
+    assert!(cbis.roc_auc_per_class[1..].iter().all(Option::is_some));
+    let info = mammolab::pipeline::read_info(&out).unwrap();
+    assert_eq!(info.options.holdout_source(), Some("cbis-ddsm"));
+    let again = mammolab::pipeline::evaluate_classes(&out, &info).unwrap();
+    assert_eq!(again.per_source["cbis-ddsm"].confusion, cbis.confusion);
+    assert_eq!(again.holdout_source, r.metrics.holdout_source);
+    let text = r.report(&out);
+    assert!(
+        text.contains("tested on every image of cbis-ddsm")
+            && text.contains("one-vs-rest AUC: normal n/a"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_joining_manifest_has_nothing_of_its_own_and_names_each_source_once() {
     let base = "schema = 1\n[cohort]\nname = \"x\"\n[[source]]\nname = \"a\"\nmanifest = \"a/manifest.toml\"\n";
     let cases = [
@@ -151,8 +243,13 @@ fn a_three_class_run_writes_class_probabilities_and_per_source_metrics() {
         .with_cache(None);
     let r =
         mammolab::pipeline::run_classes(m, &options, &out, &mut mammolab::model::Silent).unwrap();
-    let s = &r.metrics.summary;
+    let s = r
+        .metrics
+        .summary
+        .as_ref()
+        .expect("every class in the test part");
     assert_eq!(s.classes, ["normal", "benign", "malignant"]);
+    assert_eq!(r.metrics.holdout_source, None);
     let test: usize = r.info.split[2].images.iter().sum();
     assert_eq!(s.n, test);
     assert_eq!(

@@ -2,8 +2,8 @@
 scikit-learn on the run's own `predictions.csv`, and the per-source numbers against pandas.
 
 References: scikit-learn 1.6 `roc_auc_score(multi_class="ovr"|"ovo", average="macro"|
-"weighted")`, `accuracy_score`, `balanced_accuracy_score`, `cohen_kappa_score`,
-`confusion_matrix` (tolerance 1e-12; the probabilities are read back from the CSV, which
+"weighted")` and binary `roc_auc_score` per class, `accuracy_score`,
+`balanced_accuracy_score`, `cohen_kappa_score`, `confusion_matrix` (tolerance 1e-12; the probabilities are read back from the CSV, which
 holds them to f64's shortest round-trip text, so both sides see the same numbers); pandas
 `groupby("source")` for each source's accuracy and counts.
 """
@@ -11,6 +11,7 @@ holds them to f64's shortest round-trip text, so both sides see the same numbers
 import json
 import os
 import subprocess
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -23,15 +24,48 @@ CLASSES = ["normal", "benign", "malignant"]
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("three")
     subprocess.run([BIN, "synth", "--profile", "three-sources", "--scale", "ci", "--out",
                     str(root / "data")], check=True, capture_output=True)
+    return root
+
+
+def train(root, name, *extra):
     p = subprocess.run([BIN, "train", "--manifest", str(root / "data" / "manifest.toml"),
                         "--epochs", "3", "--size", "32", "--cache", "none",
-                        "--out", str(root / "run"), "--json"], capture_output=True, text=True)
+                        "--out", str(root / name), "--json", *extra],
+                       capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
-    return root / "run", json.loads(p.stdout)
+    return root / name, json.loads(p.stdout)
+
+
+@pytest.fixture(scope="module")
+def run(data):
+    return train(data, "run")
+
+
+@pytest.fixture(scope="module")
+def holdout(data):
+    return train(data, "holdout-cbis", "--holdout-source", "cbis-ddsm")
+
+
+def check_source(m, group):
+    """One source's metrics against scikit-learn on its rows of predictions.csv."""
+    y = group["class"].map(CLASSES.index).to_numpy()
+    p = group[[f"p_{c}" for c in CLASSES]].to_numpy()
+    pred = p.argmax(axis=1)
+    assert m["n"] == len(group)
+    assert abs(m["accuracy"] - accuracy_score(y, pred)) < 1e-12
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "y_pred contains classes not in y_true"
+        assert abs(m["balanced_accuracy"] - balanced_accuracy_score(y, pred)) < 1e-12
+    assert m["confusion"] == confusion_matrix(y, pred, labels=[0, 1, 2]).tolist()
+    for c, auc in enumerate(m["roc_auc_per_class"]):
+        if 0 < (y == c).sum() < len(y):
+            assert abs(auc - roc_auc_score(y == c, p[:, c])) < 1e-12, CLASSES[c]
+        else:
+            assert auc is None, CLASSES[c]
 
 
 def test_metrics_equal_scikit_learn_on_the_runs_predictions(run):
@@ -64,7 +98,7 @@ def test_per_source_metrics_equal_pandas(run):
     assert set(df.source) == set(metrics["per_source"]) == {"cbis-ddsm", "inbreast", "mini-mias"}
     for source, group in df.groupby("source"):
         m = metrics["per_source"][source]
-        assert m["n"] == len(group)
+        check_source(m, group)
         assert abs(m["accuracy"] - (group["class"] == group.predicted).mean()) < 1e-12
         missing = [c for c in CLASSES if c not in set(group["class"])]
         assert m["missing_classes"] == missing
@@ -90,3 +124,32 @@ def test_evaluate_recomputes_the_metrics_from_the_predictions(run):
     assert again["per_source"].keys() == metrics["per_source"].keys()
     for key in ["accuracy", "balanced_accuracy", "roc_auc_ovr_macro", "roc_auc_ovo_weighted"]:
         assert abs(again[key] - metrics[key]) < 1e-12, key
+
+
+def test_leaving_out_the_source_without_normal_films(holdout):
+    out, printed = holdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert printed["per_source"] == metrics["per_source"]
+    assert metrics["holdout_source"] == "cbis-ddsm"
+    # No normal film in the test part: no three-class summary, only the source's numbers.
+    assert "roc_auc_ovr_macro" not in metrics and "confusion" not in metrics
+    df = pd.read_csv(out / "predictions.csv")
+    assert set(df.source) == {"cbis-ddsm"} and "normal" not in set(df["class"])
+    check_source(metrics["per_source"]["cbis-ddsm"], df)
+    run_json = json.loads((out / "run.json").read_text())
+    assert run_json["options"]["data"]["holdout_source"] == "cbis-ddsm"
+    p = subprocess.run([BIN, "evaluate", "--run", str(out), "--json"], capture_output=True,
+                       text=True, check=True)
+    assert json.loads(p.stdout) == metrics
+    text = subprocess.run([BIN, "evaluate", "--run", str(out)], capture_output=True,
+                          text=True, check=True).stdout
+    assert "tested on every image of cbis-ddsm" in text, text
+
+
+def test_an_unknown_holdout_source_is_one_line(data):
+    p = subprocess.run([BIN, "train", "--manifest", str(data / "data" / "manifest.toml"),
+                        "--epochs", "1", "--size", "32", "--cache", "none",
+                        "--out", str(data / "bad"), "--holdout-source", "mias"],
+                       capture_output=True, text=True)
+    assert p.returncode != 0
+    assert "no source is named `mias` (the cohort's: cbis-ddsm, inbreast, mini-mias)" in p.stderr
