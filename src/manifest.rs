@@ -221,6 +221,49 @@ pub enum LabelRule {
     },
 }
 
+impl LabelRule {
+    /// The rule in one line, each class with the values that give it (to show several
+    /// downloads' vocabularies side by side): `Bi-Rads: 1 = normal; 2, 3 = benign; ...`.
+    pub fn describe(&self) -> String {
+        // Values grouped by class, classes in their first value's order.
+        fn by_class(pairs: &BTreeMap<String, String>) -> String {
+            let mut classes: Vec<(&str, Vec<&str>)> = vec![];
+            for (value, class) in pairs {
+                match classes.iter_mut().find(|(c, _)| c == class) {
+                    Some((_, values)) => values.push(value),
+                    None => classes.push((class, vec![value])),
+                }
+            }
+            classes
+                .iter()
+                .map(|(c, v)| format!("{} = {c}", v.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+        match self {
+            LabelRule::Constant { class } => format!("every row = {class}"),
+            LabelRule::Column {
+                column,
+                positive,
+                positive_class,
+                negative_class,
+            } => format!(
+                "{column}: {} = {positive_class}; any other = {negative_class}",
+                positive.join(", ")
+            ),
+            LabelRule::Map { column, classes } => format!("{column}: {}", by_class(classes)),
+            LabelRule::First { rules } => rules
+                .iter()
+                .map(LabelRule::describe)
+                .collect::<Vec<_>>()
+                .join(", else "),
+            LabelRule::FileName { contains } => {
+                format!("file name contains {}", by_class(contains))
+            }
+        }
+    }
+}
+
 /// The `[split]` table: which rows train, validate and test, by the values of one column
 /// or by sheet, when a download comes divided (Kaggle's DDSM patches: `part` = `training`,
 /// `cv`, `test`; CBIS-DDSM: the `*_train_set` and `*_test_set` CSVs, by sheet name). A row

@@ -216,6 +216,20 @@ impl Setup {
         Ok((download, Manifest::open(unpacked.join(MANIFEST))?))
     }
 
+    /// Seed 002's three downloads side by side ([`synth::sources`]: the CBIS-DDSM, INbreast
+    /// and mini-MIAS twins and the manifest joining them) at this setup's scale (`large`
+    /// gives `default`), in `three-sources-<scale>` beside the cohort folder; generated
+    /// (seed 1) when that folder has no manifest.
+    pub fn three_sources_twin(&self) -> Result<Manifest> {
+        let (scale, dir) = self.twin_dir("three-sources");
+        let m = dir.join(synth::sources::MANIFEST);
+        if !m.is_file() {
+            let opts = synth::TwinOptions::new(scale)?.with_overwrite(true);
+            synth::sources::generate(&opts, &dir)?;
+        }
+        Manifest::open(&m)
+    }
+
     /// A one-line description for the top of a notebook.
     pub fn describe(&self) -> String {
         format!(
@@ -260,6 +274,114 @@ pub fn gallery_of(
             ))
         })
         .collect()
+}
+
+/// Up to `n` films of class `label` from the download `source` of a joined cohort (its
+/// raster, PNG/PGM/JPG, else its DICOM) through `pre`, captioned with the class and the
+/// patient's pseudonym.
+pub fn source_gallery(
+    result: &MergeResult,
+    source: &str,
+    label: &str,
+    n: usize,
+    pre: &Preprocess,
+) -> Result<Vec<Tile>> {
+    let mut tiles = gallery_of(result, label, n, pre, |r| {
+        match r.source.as_deref() == Some(source) {
+            true => r.jpg.as_ref().or(r.dicom.as_ref()),
+            false => None,
+        }
+    })?;
+    for t in &mut tiles {
+        t.caption = format!("{label} {}", t.caption);
+    }
+    Ok(tiles)
+}
+
+/// A montage of the download `source` of a joined cohort: up to `n` films of each of
+/// `classes` (a row each, 96 x 128, cropped to the breast, right breasts mirrored), titled
+/// with the source. A class the source lacks has no row.
+pub fn source_montage(
+    result: &MergeResult,
+    source: &str,
+    classes: &[String],
+    n: usize,
+) -> Result<crate::plot::Figure> {
+    let pre = Preprocess::new(96, 128).with_crop(0.05);
+    let mut tiles = vec![];
+    for class in classes {
+        tiles.extend(source_gallery(result, source, class, n, &pre)?);
+    }
+    let cols = n.max(1);
+    let rows = tiles.len().div_ceil(cols).max(1) as u32;
+    crate::plot::Figure::png(190 * cols as u32, 200 * rows + 60, |a| {
+        crate::plot::image_grid(a, &tiles, cols, source)
+    })
+}
+
+/// A joined cohort's downloads side by side (`manifest`'s `[[source]]`): each one's tables
+/// and the rule that turns its vocabulary into the cohort's classes.
+pub fn sources_table(manifest: &Manifest) -> Result<Table> {
+    let (mut names, mut tables, mut rules) = (vec![], vec![], vec![]);
+    for s in &manifest.sources {
+        let m = manifest.source(s)?;
+        names.push(s.name.clone());
+        let files: Vec<String> = m
+            .tables
+            .iter()
+            .map(|t| t.path.display().to_string())
+            .collect();
+        tables.push(files.join(", "));
+        let mut described: Vec<String> = vec![];
+        for d in m
+            .sheets
+            .iter()
+            .filter_map(|sh| sh.label.as_ref())
+            .map(|l| l.describe())
+        {
+            if !described.contains(&d) {
+                described.push(d);
+            }
+        }
+        rules.push(described.join(" | "));
+    }
+    let df = DataFrame::new_infer_height(vec![
+        Column::new("source".into(), names),
+        Column::new("tables".into(), tables),
+        Column::new("label rule".into(), rules),
+    ])
+    .map_err(|e| Error::table("sources", e))?;
+    Ok(Table::new(df))
+}
+
+/// Films found per source (rows) and class (columns, in `classes` order), with a total:
+/// where each class of a joined cohort comes from.
+pub fn classes_by_source(result: &MergeResult, classes: &[String]) -> Result<Table> {
+    let mut counts: std::collections::BTreeMap<&str, Vec<u32>> = Default::default();
+    for r in result
+        .records
+        .iter()
+        .filter(|r| r.status == Status::ImageFound)
+    {
+        let row = counts
+            .entry(r.source.as_deref().unwrap_or(""))
+            .or_insert_with(|| vec![0; classes.len()]);
+        if let Some(c) = classes.iter().position(|c| *c == r.label) {
+            row[c] += 1;
+        }
+    }
+    let mut cols = vec![Column::new(
+        "source".into(),
+        counts.keys().map(|s| s.to_string()).collect::<Vec<_>>(),
+    )];
+    for (c, name) in classes.iter().enumerate() {
+        let v: Vec<u32> = counts.values().map(|row| row[c]).collect();
+        cols.push(Column::new(name.as_str().into(), v));
+    }
+    let total: Vec<u32> = counts.values().map(|row| row.iter().sum()).collect();
+    cols.push(Column::new("films".into(), total));
+    let df = DataFrame::new_infer_height(cols).map_err(|e| Error::table("classes by source", e))?;
+    Ok(Table::new(df))
 }
 
 /// The DICOMs of the first `n` header mismatches of the audit, captioned with the sheet,

@@ -65,7 +65,9 @@ use crate::model::{
 };
 
 pub use lesions::lesion_hits;
-pub use multiclass::{evaluate_classes, run_classes, ClassMetrics, ClassRun, SourceMetrics};
+pub use multiclass::{
+    evaluate_classes, per_source_frame, run_classes, ClassMetrics, ClassRun, SourceMetrics,
+};
 pub use rundir::{chosen_threshold, evaluate, level_summary, per_class, read_info, Level, RunInfo};
 pub use sweep::{compare, read_sweep, sweep, Comparison, SeedRun, SweepSummary, SWEEP_METRICS};
 

@@ -71,6 +71,11 @@ pub struct ClassRun {
     pub history: History,
     /// `metrics.json`.
     pub metrics: ClassMetrics,
+    /// The test images' classes (indices into the run's classes), in `predictions.csv`'s
+    /// order.
+    pub labels: Vec<usize>,
+    /// Their class probabilities, a row per image (for a chart: [`plot::class_roc`](crate::plot::class_roc)).
+    pub probabilities: Vec<Vec<f64>>,
 }
 
 /// Train as `mammolab train` does on a manifest whose classes name no positive one, and write
@@ -103,10 +108,17 @@ pub fn run_classes(
     let mut predictions = class_predictions(&data, &probs)?;
     super::rundir::write_results(out, &trainer, &mut predictions, &metrics)?;
     write_json(&info, &out.join("run.json"))?;
+    let labels = data
+        .indices(Part::Test)
+        .iter()
+        .map(|&i| data.items[i].class)
+        .collect();
     Ok(ClassRun {
         info,
         history: trainer.history().clone(),
         metrics,
+        labels,
+        probabilities: probs,
     })
 }
 
@@ -203,6 +215,40 @@ fn source_metrics(labels: &[usize], probs: &[Vec<f64>], names: &[String]) -> Res
         roc_auc_ovr_macro,
         missing_classes,
     })
+}
+
+/// The per-source metrics of several k-class runs of the classes `names` as one table, a
+/// row per run and source: `run` (the label given with it), `source`, `images`, `accuracy`,
+/// `balanced accuracy`, `macro OvR AUC`, `AUC <class>` for each class (null where
+/// undefined), `missing classes`. Puts a mixed split's per-source numbers beside the
+/// leave-one-source-out runs'.
+pub fn per_source_frame(runs: &[(&str, &ClassMetrics)], names: &[String]) -> Result<DataFrame> {
+    let rows: Vec<(&str, &String, &SourceMetrics)> = runs
+        .iter()
+        .flat_map(|(run, m)| m.per_source.iter().map(move |(s, p)| (*run, s, p)))
+        .collect();
+    let float = |name: String, f: &dyn Fn(&SourceMetrics) -> Option<f64>| {
+        Column::new(name.into(), rows.iter().map(|r| f(r.2)).collect::<Vec<_>>())
+    };
+    let text = |name: &str, f: &dyn Fn(&(&str, &String, &SourceMetrics)) -> String| {
+        Column::new(name.into(), rows.iter().map(f).collect::<Vec<_>>())
+    };
+    let mut cols = vec![
+        text("run", &|r| r.0.to_string()),
+        text("source", &|r| r.1.clone()),
+        Column::new(
+            "images".into(),
+            rows.iter().map(|r| r.2.n as u64).collect::<Vec<_>>(),
+        ),
+        float("accuracy".into(), &|m| Some(m.accuracy)),
+        float("balanced accuracy".into(), &|m| Some(m.balanced_accuracy)),
+        float("macro OvR AUC".into(), &|m| m.roc_auc_ovr_macro),
+    ];
+    for (c, name) in names.iter().enumerate() {
+        cols.push(float(format!("AUC {name}"), &|m| m.roc_auc_per_class[c]));
+    }
+    cols.push(text("missing classes", &|r| r.2.missing_classes.join(", ")));
+    DataFrame::new_infer_height(cols).map_err(|e| Error::table("per source", e))
 }
 
 /// Images per class index, for `k` classes.

@@ -112,6 +112,23 @@ fn labelled_line<'a, DB: DrawingBackend + 'a>(
     Ok(())
 }
 
+/// One one-vs-rest ROC curve per class (`"<class> vs rest"`, its AUC in the legend) of class
+/// probabilities `scores` against class indices `labels`.
+pub fn class_roc<DB: DrawingBackend, S: AsRef<str>>(
+    area: &DrawingArea<DB, Shift>,
+    labels: &[usize],
+    scores: &[Vec<f64>],
+    classes: &[S],
+) -> Result<()> {
+    let curves = crate::eval::ovr_roc_curves(labels, scores, classes.len())?;
+    let named: Vec<String> = classes
+        .iter()
+        .map(|c| format!("{} vs rest", c.as_ref()))
+        .collect();
+    let pairs: Vec<(&str, &RocCurve)> = named.iter().map(String::as_str).zip(&curves).collect();
+    roc(area, &pairs, None)
+}
+
 /// ROC curves with their AUC in the legend, the chance diagonal, and optionally one
 /// operating point `(false positive rate, true positive rate)` marked on the first curve.
 pub fn roc<DB: DrawingBackend>(

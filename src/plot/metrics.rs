@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{calibration, confusion_matrix, pr, roc, threshold_sweep, CellValues, Figure};
+use super::{
+    calibration, class_roc, confusion_matrix, pr, roc, threshold_sweep, CellValues, Figure,
+};
 use crate::error::{IoContext, Result};
 use crate::eval::{self, BinaryConfusion, Binning, ConfusionMatrix, ThresholdSweep};
 
@@ -72,20 +74,12 @@ pub fn multiclass_figures<S: AsRef<str>>(
 ) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).at(dir)?;
     let (w, h) = SIZE;
-    let curves = eval::ovr_roc_curves(labels, scores, classes.len())?;
-    // The chart adds each curve's AUC to its name.
-    let named: Vec<String> = classes
-        .iter()
-        .map(|c| format!("{} vs rest", c.as_ref()))
-        .collect();
-    let pairs: Vec<(&str, &eval::RocCurve)> =
-        named.iter().map(String::as_str).zip(&curves).collect();
     let matrix = ConfusionMatrix::from_indices(labels, &eval::argmax(scores), classes)?;
     let mut out = vec![];
     save(
         dir,
         "roc.png",
-        Figure::png(w, h, |a| roc(a, &pairs, None))?,
+        Figure::png(w, h, |a| class_roc(a, labels, scores, classes))?,
         &mut out,
     )?;
     save_confusion(dir, &matrix, &mut out)?;

@@ -277,3 +277,40 @@ fn a_three_class_run_writes_class_probabilities_and_per_source_metrics() {
     }
     assert!(out.join("checkpoint").is_dir() && out.join("metrics.json").is_file());
 }
+
+#[test]
+fn the_notebook_shows_the_sources_side_by_side() {
+    let (_, _, m, r) = cohort();
+    let table = mammolab::notebook::sources_table(m).unwrap();
+    let text = table.to_html();
+    for want in [
+        "INbreast.xls",
+        "Bi-Rads: 1 = normal; 2, 3 = benign; 4a, 4b, 4c, 5, 6 = malignant",
+        "CLASS: NORM = normal, else SEVERITY: B = benign; M = malignant",
+        "pathology: MALIGNANT = malignant; any other = benign",
+    ] {
+        assert!(text.contains(want), "{want} not in\n{text}");
+    }
+    let names: Vec<String> = ["normal", "benign", "malignant"].map(String::from).to_vec();
+    let counts = mammolab::notebook::classes_by_source(r, &names).unwrap();
+    let found = r
+        .records
+        .iter()
+        .filter(|x| x.status == Status::ImageFound)
+        .count();
+    let df = counts.frame();
+    let films: u32 = df
+        .column("films")
+        .unwrap()
+        .u32()
+        .unwrap()
+        .into_no_null_iter()
+        .sum();
+    assert_eq!(films as usize, found);
+    let cbis_normal = df.column("normal").unwrap().u32().unwrap().get(0);
+    assert_eq!(cbis_normal, Some(0), "CBIS-DDSM has no normal films");
+    let fig = mammolab::notebook::source_montage(r, "mini-mias", &names, 2).unwrap();
+    let (mime, payload) = fig.mime_payload();
+    assert_eq!(mime, "image/png");
+    assert!(payload.len() > 1000);
+}
