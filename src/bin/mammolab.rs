@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use mammolab::dataset::{default_image_cache, Augment, DataOptions, ImageSource, Input, Part};
+use mammolab::dataset::{
+    default_image_cache, Augment, DataOptions, ImageSource, Input, Orient, Part,
+};
 use mammolab::eval::{BinarySummary, MulticlassSummary, PerClass, ThresholdRule};
 use mammolab::imaging::{Filter, Gray};
 use mammolab::ingest::dicom::{read_header, read_image_opt};
@@ -130,6 +132,7 @@ const RESUME_CONFLICTS: &[&str] = &[
     "focal",
     "size",
     "resize",
+    "orient",
     "batch_size",
     "lr",
     "patience",
@@ -327,6 +330,11 @@ enum Command {
         /// calcifications that averaging dilutes), lanczos3, bilinear or nearest.
         #[arg(long, value_enum, default_value_t = Filter::Max)]
         resize: Filter,
+        /// How every breast is made to face one way: laterality (mirror the films the record
+        /// calls right) or pixels (mirror every film whose right half is brighter: for
+        /// downloads that do not all say which breast a film shows, as mini-MIAS).
+        #[arg(long, value_enum, default_value_t = Orient::Laterality)]
+        orient: Orient,
         /// Images per step.
         #[arg(long, default_value_t = 16)]
         batch_size: usize,
@@ -898,6 +906,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             focal,
             size,
             resize,
+            orient,
             batch_size,
             lr,
             patience,
@@ -938,6 +947,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                     let o = RunOptions::new(model)
                         .with_size(size)
                         .with_filter(resize)
+                        .with_orient(orient)
                         .with_device(device)
                         .with_source(if dicom {
                             ImageSource::PreferDicom

@@ -28,6 +28,13 @@ pub struct Preprocess {
     pub crop_threshold: Option<f32>,
     /// Mirror right breasts so every breast faces the same way (needs laterality).
     pub flip_right: bool,
+    /// Decide the mirroring from the pixels instead of the laterality: an image whose right
+    /// half is brighter than its left (the breast lies on the right, the chest wall at the
+    /// right edge) is mirrored, whatever the record says. For downloads that do not say which
+    /// breast a film shows (mini-MIAS, CBIS-DDSM's films read without their CSV column), so
+    /// that every source reaches the model facing one way ([`Orient::Pixels`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flip_by_pixels: bool,
     /// Subtract this mean and divide by this std after resizing.
     pub normalise: Option<(f32, f32)>,
 }
@@ -41,6 +48,7 @@ impl Preprocess {
             filter: Filter::Lanczos3,
             crop_threshold: None,
             flip_right: false,
+            flip_by_pixels: false,
             normalise: None,
         }
     }
@@ -53,6 +61,19 @@ impl Preprocess {
     pub fn with_flip_right(mut self) -> Self {
         self.flip_right = true;
         self
+    }
+    /// Mirror by the pixels ([`Orient::Pixels`]) or by the laterality ([`Orient::Laterality`],
+    /// with [`Preprocess::with_flip_right`]).
+    pub fn with_orient(mut self, orient: Orient) -> Self {
+        self.flip_by_pixels = orient == Orient::Pixels;
+        self
+    }
+    /// Whether the input made from `img` (`right`: the record says right breast) is mirrored.
+    pub fn mirrors(&self, img: &Gray, right: bool) -> bool {
+        match self.flip_by_pixels {
+            true => breast_on_right(img),
+            false => self.flip_right && right,
+        }
     }
     /// Normalise with `(x - mean) / std`.
     pub fn with_normalise(mut self, mean: f32, std: f32) -> Self {
@@ -88,7 +109,7 @@ impl Preprocess {
                 Some(t) => img.foreground_box(t),
                 None => (0, 0, img.width, img.height),
             },
-            flipped: self.flip_right && right,
+            flipped: self.mirrors(img, right),
             input: [self.width, self.height],
             image: [img.width, img.height],
         }
@@ -103,7 +124,7 @@ impl Preprocess {
             src = &cropped;
         }
         let mut out = resize(src, self.width, self.height, self.filter)?;
-        if self.flip_right && right {
+        if self.mirrors(img, right) {
             out.flip_horizontal();
         }
         if let Some((m, s)) = self.normalise {
@@ -111,6 +132,34 @@ impl Preprocess {
         }
         Ok(out)
     }
+}
+
+/// How the recipe makes every breast face one way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Orient {
+    /// Mirror the films the record calls right breasts (its `Laterality`); a film whose
+    /// record does not say stays as it is.
+    #[default]
+    Laterality,
+    /// Mirror every film whose right half is brighter than its left, whatever the record
+    /// says: one orientation for downloads that do not all say which breast a film shows.
+    Pixels,
+}
+
+/// Whether the breast of a mammogram lies on the image's right: its right half holds more
+/// brightness than its left (air is dark; the chest wall side is the bright one).
+pub fn breast_on_right(img: &Gray) -> bool {
+    let half = img.width / 2;
+    let (mut left, mut right) = (0f64, 0f64);
+    for row in img.pixels.chunks_exact(img.width.max(1)) {
+        left += row[..half].iter().map(|&v| f64::from(v)).sum::<f64>();
+        right += row[img.width - half..]
+            .iter()
+            .map(|&v| f64::from(v))
+            .sum::<f64>();
+    }
+    right > left
 }
 
 /// How a model input sits in the decoded image it was made from ([`Preprocess::placement`]):

@@ -35,7 +35,9 @@ mod split;
 pub mod tabular;
 
 pub use augment::{Augment, Draw};
-pub use images::{default_image_cache, load_images, ImageBatch, Placement, Preprocess};
+pub use images::{
+    breast_on_right, default_image_cache, load_images, ImageBatch, Orient, Placement, Preprocess,
+};
 pub use prepare::{
     plan_merged, prepare, prepare_merged, DataOptions, ImageItem, ImageSource, Input, Part,
     PartCounts, Plan, Prepared, SplitLeak, NORMALISE,

@@ -112,6 +112,12 @@ impl DataOptions {
         self
     }
 
+    /// Mirror by the laterality (the default) or by the pixels ([`Orient`]).
+    pub fn with_orient(mut self, orient: super::Orient) -> Self {
+        self.preprocess = self.preprocess.with_orient(orient);
+        self
+    }
+
     /// DICOM or JPG first.
     pub fn with_source(mut self, source: ImageSource) -> Self {
         self.source = source;

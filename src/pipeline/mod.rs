@@ -204,6 +204,12 @@ impl RunOptions {
         self.data = self.data.with_filter(filter);
         self
     }
+    /// Mirror by the laterality (the default) or by the pixels
+    /// ([`Orient`](crate::dataset::Orient)).
+    pub fn with_orient(mut self, orient: crate::dataset::Orient) -> Self {
+        self.data = self.data.with_orient(orient);
+        self
+    }
     /// Where to train.
     pub fn with_device(mut self, device: ComputeDevice) -> Self {
         self.device = device;

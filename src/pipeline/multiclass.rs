@@ -79,8 +79,8 @@ pub struct ClassRun {
 }
 
 /// Train as `mammolab train` does on a manifest whose classes name no positive one, and write
-/// the run directory `out` (see the module docs). `--resume`, sweeps, fusion and threshold
-/// rules are binary-run features and are not offered here.
+/// the run directory `out` (see the module docs); [`super::sweep`] repeats it over seeds.
+/// `--resume` and threshold rules are binary-run features and are not offered here.
 pub fn run_classes(
     manifest: &Manifest,
     options: &RunOptions,
@@ -319,6 +319,41 @@ fn class_predictions(data: &Prepared, probs: &[Vec<f64>]) -> Result<DataFrame> {
 }
 
 impl ClassMetrics {
+    /// Every number as `(name, value)`, for a sweep over seeds: `accuracy`,
+    /// `balanced_accuracy`, `roc_auc_ovr_macro`, `roc_auc_ovr_weighted`,
+    /// `roc_auc_ovo_macro`, `roc_auc_ovo_weighted`, `cohen_kappa` (when the test part has
+    /// every class), then for each source `<source>/accuracy`, `<source>/balanced_accuracy`,
+    /// `<source>/roc_auc_ovr_macro` and `<source>/roc_auc_<class>` for each of `names`
+    /// (`None` where undefined).
+    pub fn named_values(&self, names: &[String]) -> Vec<(String, Option<f64>)> {
+        let mut v: Vec<(String, Option<f64>)> = vec![];
+        if let Some(s) = &self.summary {
+            for (name, x) in [
+                ("accuracy", s.accuracy),
+                ("balanced_accuracy", s.balanced_accuracy),
+                ("roc_auc_ovr_macro", s.roc_auc_ovr_macro),
+                ("roc_auc_ovr_weighted", s.roc_auc_ovr_weighted),
+                ("roc_auc_ovo_macro", s.roc_auc_ovo_macro),
+                ("roc_auc_ovo_weighted", s.roc_auc_ovo_weighted),
+                ("cohen_kappa", s.cohen_kappa),
+            ] {
+                v.push((name.to_string(), Some(x)));
+            }
+        }
+        for (source, m) in &self.per_source {
+            v.push((format!("{source}/accuracy"), Some(m.accuracy)));
+            v.push((
+                format!("{source}/balanced_accuracy"),
+                Some(m.balanced_accuracy),
+            ));
+            v.push((format!("{source}/roc_auc_ovr_macro"), m.roc_auc_ovr_macro));
+            for (class, auc) in names.iter().zip(&m.roc_auc_per_class) {
+                v.push((format!("{source}/roc_auc_{class}"), *auc));
+            }
+        }
+        v
+    }
+
     /// The report as text, for a run of the classes `names`: the summary (k x k matrix,
     /// per-class rows, AUCs), then a line per source; when a held-out source lacks a class,
     /// its matrix and per-class AUCs instead of the summary.

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::{Column, DataFrame};
 use serde::{Deserialize, Serialize};
 
-use super::{run, RunOptions, RunResult};
+use super::{run, run_classes, RunOptions, RunResult};
 use crate::error::{Error, IoContext, Result};
 use crate::eval::{delong_paired, delong_unpaired, AucTest, Spread};
 use crate::ingest::frames::{read_csv, write_csv, ScoreTable};
@@ -55,14 +55,26 @@ pub struct SeedRun {
 /// `sweep.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepSummary {
+    /// The metrics of each seed's `metrics`, in order: [`SWEEP_METRICS`] for binary runs;
+    /// for k-class runs `accuracy`, `balanced_accuracy`, the four ROC AUCs and
+    /// `cohen_kappa`, then per source `<source>/accuracy`, `<source>/balanced_accuracy`,
+    /// `<source>/roc_auc_ovr_macro` and `<source>/roc_auc_<class>` (see
+    /// [`ClassMetrics::named_values`](super::ClassMetrics::named_values)).
+    #[serde(default = "binary_metrics")]
+    pub metrics: Vec<String>,
     /// Every seed, in order.
     pub runs: Vec<SeedRun>,
-    /// `(metric, spread over the seeds where it is defined)`, in [`SWEEP_METRICS`] order.
+    /// `(metric, spread over the seeds where it is defined)`, in [`SweepSummary::metrics`]
+    /// order (a metric no seed defines is left out).
     pub spread: Vec<(String, Spread)>,
 }
 
+fn binary_metrics() -> Vec<String> {
+    SWEEP_METRICS.iter().map(|m| m.to_string()).collect()
+}
+
 impl SweepSummary {
-    /// The spread of `metric` (one of [`SWEEP_METRICS`]).
+    /// The spread of `metric` (one of [`SweepSummary::metrics`]).
     pub fn get(&self, metric: &str) -> Option<&Spread> {
         self.spread
             .iter()
@@ -79,8 +91,9 @@ impl SweepSummary {
     pub fn report(&self) -> String {
         let ok = self.runs.len() - self.failed().count();
         let mut text = format!("{} seeds, {ok} trained", self.runs.len());
+        let w = self.spread.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
         for (m, s) in &self.spread {
-            text.push_str(&format!("\n  {m:<20} {}", s.line()));
+            text.push_str(&format!("\n  {m:<w$} {}", s.line()));
         }
         for r in self.failed() {
             text.push_str(&format!(
@@ -92,7 +105,7 @@ impl SweepSummary {
         text
     }
 
-    /// One row per seed: `seed`, `epochs`, the [`SWEEP_METRICS`] and `error` (what
+    /// One row per seed: `seed`, `epochs`, the [`SweepSummary::metrics`] and `error` (what
     /// `sweep.csv` holds).
     pub fn seeds_table(&self) -> Result<DataFrame> {
         let mut cols = vec![
@@ -108,9 +121,9 @@ impl SweepSummary {
                     .collect::<Vec<_>>(),
             ),
         ];
-        for (k, m) in SWEEP_METRICS.iter().enumerate() {
+        for (k, m) in self.metrics.iter().enumerate() {
             cols.push(Column::new(
-                (*m).into(),
+                m.as_str().into(),
                 self.runs.iter().map(|r| r.metrics[k]).collect::<Vec<_>>(),
             ));
         }
@@ -174,7 +187,8 @@ fn metrics_of(r: &RunResult) -> Vec<Option<f64>> {
 }
 
 /// Train `options` once per seed of `seeds` into `out/seed-<s>/` and summarise (see the
-/// module docs). `on_seed` is told each seed before it starts.
+/// module docs): binary runs ([`run`]), or k-class runs ([`run_classes`]) when the
+/// manifest's classes name no positive one. `on_seed` is told each seed before it starts.
 pub fn sweep(
     manifest: &Manifest,
     options: &RunOptions,
@@ -190,38 +204,79 @@ pub fn sweep(
         });
     }
     options.validate()?;
+    let k_class = manifest.positive_class()?.is_none();
     let _lock = crate::outlock::OutLock::folder(out)?;
-    let mut runs = Vec::with_capacity(seeds.len());
+    // Each seed's (metric, value) pairs, or why it failed.
+    type Named = Vec<(String, Option<f64>)>;
+    let mut trained: Vec<(u64, PathBuf, usize, Result<Named>)> = vec![];
     for &seed in seeds {
         on_seed(seed);
         let dir = out.join(format!("seed-{seed}"));
         let o = options.clone().with_seed(seed);
-        let r = match run(manifest, &o, &dir, progress) {
-            Ok(r) => SeedRun {
+        let r = match k_class {
+            false => run(manifest, &o, &dir, progress).map(|r| {
+                let values = SWEEP_METRICS
+                    .iter()
+                    .map(|m| m.to_string())
+                    .zip(metrics_of(&r));
+                (r.history.epochs.len(), values.collect())
+            }),
+            true => run_classes(manifest, &o, &dir, progress).map(|r| {
+                let names = r.info.classes.names().to_vec();
+                (r.history.epochs.len(), r.metrics.named_values(&names))
+            }),
+        };
+        match r {
+            Ok((epochs, values)) => trained.push((seed, dir, epochs, Ok(values))),
+            Err(e) => trained.push((seed, dir, 0, Err(e))),
+        }
+    }
+    // The metrics in the order the seeds first name them (binary runs: SWEEP_METRICS).
+    let mut metrics: Vec<String> = match k_class {
+        false => binary_metrics(),
+        true => vec![],
+    };
+    for (_, _, _, r) in &trained {
+        for (name, _) in r.iter().flatten() {
+            if !metrics.contains(name) {
+                metrics.push(name.clone());
+            }
+        }
+    }
+    let runs: Vec<SeedRun> = trained
+        .into_iter()
+        .map(|(seed, dir, epochs, r)| match r {
+            Ok(values) => SeedRun {
                 seed,
                 dir,
-                metrics: metrics_of(&r),
-                epochs: r.history.epochs.len(),
+                metrics: metrics
+                    .iter()
+                    .map(|m| values.iter().find(|(n, _)| n == m).and_then(|(_, v)| *v))
+                    .collect(),
+                epochs,
                 error: None,
             },
             Err(e) => SeedRun {
                 seed,
                 dir,
-                metrics: vec![None; SWEEP_METRICS.len()],
+                metrics: vec![None; metrics.len()],
                 epochs: 0,
                 error: Some(e.to_string()),
             },
-        };
-        runs.push(r);
-    }
+        })
+        .collect();
     let mut spread = Vec::new();
-    for (k, m) in SWEEP_METRICS.iter().enumerate() {
+    for (k, m) in metrics.iter().enumerate() {
         let v: Vec<f64> = runs.iter().filter_map(|r| r.metrics[k]).collect();
         if !v.is_empty() {
             spread.push((m.to_string(), Spread::of(&v)?));
         }
     }
-    let summary = SweepSummary { runs, spread };
+    let summary = SweepSummary {
+        metrics,
+        runs,
+        spread,
+    };
     write_sweep(out, &summary)?;
     Ok(summary)
 }
@@ -381,13 +436,23 @@ fn compare_runs(a: &Path, b: &Path) -> Result<Comparison> {
 }
 
 fn compare_sweeps(a: &SweepSummary, b: &SweepSummary) -> Result<Comparison> {
-    let auc = |s: &SweepSummary| -> Vec<(u64, f64)> {
-        s.runs
+    let auc = |s: &SweepSummary| -> Result<Vec<(u64, f64)>> {
+        let k = s
+            .metrics
             .iter()
-            .filter_map(|r| r.metrics[0].map(|v| (r.seed, v)))
-            .collect()
+            .position(|m| m == "roc_auc")
+            .ok_or_else(|| {
+                Error::input(
+                "compare",
+                "sweeps of k-class runs have no single ROC AUC to compare: compare binary sweeps",
+            )
+            })?;
+        Ok(s.runs
+            .iter()
+            .filter_map(|r| r.metrics[k].map(|v| (r.seed, v)))
+            .collect())
     };
-    let (va, vb) = (auc(a), auc(b));
+    let (va, vb) = (auc(a)?, auc(b)?);
     let mut seeds = Vec::new();
     let mut diff = Vec::new();
     for (seed, x) in &va {

@@ -314,3 +314,39 @@ fn the_notebook_shows_the_sources_side_by_side() {
     assert_eq!(mime, "image/png");
     assert!(payload.len() > 1000);
 }
+
+#[test]
+fn films_face_one_way_by_their_pixels_where_the_record_does_not_say() {
+    use mammolab::dataset::{breast_on_right, Orient, Preprocess};
+    use mammolab::ingest::dicom::read_display;
+    let (_, _, _, r) = cohort();
+    let by_laterality = Preprocess::new(64, 64).with_crop(0.05).with_flip_right();
+    let by_pixels = by_laterality.clone().with_orient(Orient::Pixels);
+    let mut unmirrored = BTreeMap::<&str, usize>::new();
+    for rec in r.records.iter().filter(|x| x.status == Status::ImageFound) {
+        let source = rec.source.as_deref().unwrap();
+        let file = rec.jpg.as_ref().or(rec.dicom.as_ref()).unwrap();
+        let img = read_display(file).unwrap();
+        let right = rec.laterality == Some(mammolab::ingest::merge::Laterality::Right);
+        let p = by_pixels.apply(&img, right).unwrap();
+        assert!(!breast_on_right(&p), "{source}: {}", file.display());
+        assert_eq!(
+            by_pixels.placement(&img, right).flipped,
+            breast_on_right(&img)
+        );
+        if rec.laterality.is_some() {
+            // Where the record says (INbreast), the pixels agree with it.
+            assert_eq!(breast_on_right(&img), right, "{}", file.display());
+        }
+        if breast_on_right(&by_laterality.apply(&img, right).unwrap()) {
+            *unmirrored.entry(source).or_default() += 1;
+        }
+    }
+    // By laterality, the sources whose records do not say keep their right breasts as
+    // filmed: an orientation that differs by source.
+    assert!(!unmirrored.contains_key("inbreast"), "{unmirrored:?}");
+    assert!(
+        unmirrored["mini-mias"] > 0 && unmirrored["cbis-ddsm"] > 0,
+        "{unmirrored:?}"
+    );
+}

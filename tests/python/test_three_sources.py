@@ -153,3 +153,30 @@ def test_an_unknown_holdout_source_is_one_line(data):
                        capture_output=True, text=True)
     assert p.returncode != 0
     assert "no source is named `mias` (the cohort's: cbis-ddsm, inbreast, mini-mias)" in p.stderr
+
+
+def test_a_sweep_of_three_class_runs_summarises_each_seeds_metrics(data):
+    out = data / "sweep"
+    p = subprocess.run([BIN, "train", "--manifest", str(data / "data" / "manifest.toml"),
+                        "--epochs", "1", "--size", "32", "--cache", "none", "--seeds", "1..3",
+                        "--holdout-source", "mini-mias", "--out", str(out), "--json"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    summary = json.loads(p.stdout)
+    table = pd.read_csv(out / "sweep.csv")
+    assert list(table.columns) == ["seed", "epochs", *summary["metrics"], "error"]
+    assert summary["metrics"][:3] == ["accuracy", "balanced_accuracy", "roc_auc_ovr_macro"]
+    assert "mini-mias/roc_auc_malignant" in summary["metrics"]
+    for _, row in table.iterrows():
+        m = json.loads((out / f"seed-{int(row.seed)}" / "metrics.json").read_text())
+        assert abs(row["accuracy"] - m["accuracy"]) < 1e-12
+        source = m["per_source"]["mini-mias"]
+        assert abs(row["mini-mias/balanced_accuracy"] - source["balanced_accuracy"]) < 1e-12
+        assert abs(row["mini-mias/roc_auc_malignant"] - source["roc_auc_per_class"][2]) < 1e-12
+    spread = dict((name, s) for name, s in summary["spread"])
+    for metric in ["accuracy", "roc_auc_ovr_macro", "mini-mias/roc_auc_normal"]:
+        v = table[metric].to_numpy()
+        assert abs(spread[metric]["mean"] - v.mean()) < 1e-12, metric
+        assert abs(spread[metric]["sd"] - v.std(ddof=1)) < 1e-12, metric
+    p = subprocess.run([BIN, "compare", str(out), str(out)], capture_output=True, text=True)
+    assert p.returncode != 0 and "k-class runs have no single ROC AUC" in p.stderr
