@@ -143,7 +143,7 @@ impl Setup {
         }
     }
 
-    /// Seeds a notebook repeats a run over ([`pipeline::sweep`](crate::pipeline::sweep)):
+    /// Seeds a notebook repeats a run over ([`pipeline::sweep`](crate::pipeline::sweep())):
     /// 1 to 3 on `ci` (minutes), 1 to 5 otherwise (as the README's `train --seeds 1..5`).
     pub fn seeds(&self) -> Vec<u64> {
         match self.profile {

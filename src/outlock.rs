@@ -8,7 +8,7 @@
 //! when its process ends however it ends, so a lock file left by a process killed with
 //! `kill -9` is simply taken by the next writer: no process-id probing, no staleness guess.
 //!
-//! [`write_atomic`] (and [`write_json`]) write a file whole under [`partial_path`] and then
+//! `write_atomic` (and `write_json`) write a file whole under `partial_path` and then
 //! rename it, so a killed writer never leaves half a file under the real name.
 
 use std::fs::{File, TryLockError};

@@ -112,7 +112,7 @@ impl DataOptions {
         self
     }
 
-    /// Mirror by the laterality (the default) or by the pixels ([`Orient`]).
+    /// Mirror by the laterality (the default) or by the pixels ([`Orient`](super::Orient)).
     pub fn with_orient(mut self, orient: super::Orient) -> Self {
         self.preprocess = self.preprocess.with_orient(orient);
         self

@@ -11,7 +11,7 @@
 //! # Imbalance
 //! - [`ClassWeights::Balanced`](super::ClassWeights::Balanced): weight `n / (k * n_c)` per class (scikit-learn's
 //!   `"balanced"`), used in the loss.
-//! - [`Sampler::Balanced`](super::Sampler::Balanced): each epoch draws `n` samples with replacement, classes equally
+//! - [`Sampler::Balanced`]: each epoch draws `n` samples with replacement, classes equally
 //!   likely (oversampling the minority, undersampling the majority).
 //! - [`ClassLoss::Focal`](super::ClassLoss::Focal): down-weights easy examples.
 //! - Threshold moving needs no training: see [`crate::eval::ThresholdSweep`] and

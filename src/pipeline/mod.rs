@@ -20,7 +20,7 @@
 //!   threshold chosen on the validation part by [`RunOptions::threshold_rule`];
 //!   [`evaluate`] reads one back at any threshold and [`Level`]. [`resume`] continues a run
 //!   that was killed, from its last complete epoch, to the weights it would have had.
-//! - [`sweep`]: the same run over several seeds with each metric's spread; [`compare`]:
+//! - [`sweep()`]: the same run over several seeds with each metric's spread; [`compare`]:
 //!   whether two runs (DeLong) or two sweeps (seed by seed) really differ.
 //! - [`predict`](mod@predict): a saved model on new image files or a manifest's images
 //!   (one part of a run's split, to score it again), unreadable files reported, not fatal.

@@ -5,6 +5,12 @@
 //! kappa), overall and per source for a cohort of several downloads. No decision threshold:
 //! the predicted class is the most probable one.
 //!
+//! Leave one source out ([`RunOptions::with_holdout_source`], `--holdout-source`): the test
+//! part is every image of one source, so the per-source rows say whether what the network
+//! learned carries to a scanner it has not seen; a held-out source without a class
+//! (CBIS-DDSM has no normal film) has no overall summary, only its per-source numbers.
+//! [`super::sweep()`] repeats a k-class run over seeds ([`ClassMetrics::named_values`]).
+//!
 //! The run directory holds what a binary run's does, with k-class files: `checkpoint/`,
 //! `history.csv`, `predictions.csv` (`patient` pseudonym, `source`, `sheet`, `row`, `class`,
 //! one `p_<class>` column per class, `predicted`), `metrics.json` (the summary with
@@ -79,7 +85,7 @@ pub struct ClassRun {
 }
 
 /// Train as `mammolab train` does on a manifest whose classes name no positive one, and write
-/// the run directory `out` (see the module docs); [`super::sweep`] repeats it over seeds.
+/// the run directory `out` (see the module docs); [`super::sweep()`] repeats it over seeds.
 /// `--resume` and threshold rules are binary-run features and are not offered here.
 pub fn run_classes(
     manifest: &Manifest,
