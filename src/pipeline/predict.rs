@@ -324,7 +324,9 @@ pub fn predict(
             }),
         }
     }
-    let mirrored_unknown = if predictor.preprocess().flip_right {
+    // A recipe that mirrors by the pixels needs no laterality.
+    let pre = predictor.preprocess();
+    let mirrored_unknown = if pre.flip_right && !pre.flip_by_pixels {
         scored
             .iter()
             .filter(|(i, _)| i.laterality.is_none())

@@ -108,6 +108,26 @@ def test_pgm_and_png_from_pillow_score_alike(trained, tmp_path):
     assert got["score"][0] == got["score"][1]
 
 
+def test_a_model_that_orients_by_pixels_scores_a_film_and_its_mirror_alike(cohort, tmp_path):
+    out, _ = cohort
+    p = run("train", "--manifest", out / "manifest.toml", "--epochs", "1", "--size", "32",
+            "--cache", "none", "--orient", "pixels", "--out", tmp_path / "run", "--json")
+    assert p.returncode == 0, p.stderr
+    saved = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert saved["options"]["data"]["preprocess"]["flip_by_pixels"] is True
+    rng = np.random.default_rng(11)
+    img = np.zeros((120, 90), np.uint8)
+    img[10:110, 0:60] = rng.integers(60, 200, (100, 60), dtype=np.uint8)
+    Image.fromarray(img).save(tmp_path / "left.png")
+    Image.fromarray(img[:, ::-1].copy()).save(tmp_path / "right.png")
+    s = predict_json("--run", tmp_path / "run", "--images", tmp_path / "left.png",
+                     tmp_path / "right.png", "--out", tmp_path / "p.csv")
+    # No laterality needed (no warning), and the mirrored film reaches the model as the first.
+    assert s["scored"] == 2 and s["unknown_laterality"] == 0
+    got = pd.read_csv(tmp_path / "p.csv")
+    assert got["score"][0] == got["score"][1]
+
+
 def test_one_line_errors(trained, tmp_path):
     run_dir, _ = trained
     cases = [
