@@ -383,7 +383,8 @@ enum Command {
         #[arg(long, value_name = "P")]
         dropout: Option<f64>,
         /// full: the whole image; roi: each lesion's cropped image (CBIS-DDSM: one sample
-        /// per CSV row; needs a manifest whose image root has a roi_column).
+        /// per CSV row; needs a manifest whose image root has a roi_column); mask: the film
+        /// cut to the box of each lesion's ROI mask, widened by half its size.
         #[arg(long, value_enum, default_value_t = Input::Full)]
         input: Input,
         /// Go on training when the network's outputs collapse to a constant (default: stop

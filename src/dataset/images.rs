@@ -102,6 +102,29 @@ impl Preprocess {
         self.apply(&read_display(path)?, right)
     }
 
+    /// Decode the film `path`, cut it to the lesion box of the ROI mask `mask` (a file the
+    /// film's size: [`lesion_box`]) and preprocess the cut: CBIS-DDSM's lesion seen on the
+    /// film itself, with its surroundings, at the film's contrast.
+    pub fn read_region(&self, path: &Path, mask: &Path, right: bool) -> Result<Gray> {
+        let film = read_display(path)?;
+        let m = read_display(mask)?;
+        if (m.width, m.height) != (film.width, film.height) {
+            return Err(Error::data(
+                mask,
+                format!(
+                    "the ROI mask is {}x{} but its film {} is {}x{}",
+                    m.width,
+                    m.height,
+                    path.display(),
+                    film.width,
+                    film.height
+                ),
+            ));
+        }
+        let b = lesion_box(&m).ok_or_else(|| Error::data(mask, "the ROI mask marks no pixel"))?;
+        self.apply(&film.crop(b), right)
+    }
+
     /// Where the model input made from `img` comes from in `img`: the crop box and the flip.
     pub fn placement(&self, img: &Gray, right: bool) -> Placement {
         Placement {
@@ -145,6 +168,24 @@ pub enum Orient {
     /// Mirror every film whose right half is brighter than its left, whatever the record
     /// says: one orientation for downloads that do not all say which breast a film shows.
     Pixels,
+}
+
+/// The box `(x0, y0, x1, y1)` (exclusive ends) around a ROI mask's marked pixels (above 0.5),
+/// widened by half its size on each side (at least 32 pixels) so the lesion's margin and
+/// surroundings are in, clamped to the image; `None` when the mask marks nothing.
+pub fn lesion_box(mask: &Gray) -> Option<(usize, usize, usize, usize)> {
+    if !mask.pixels.iter().any(|&v| v > 0.5) {
+        return None;
+    }
+    let (x0, y0, x1, y1) = mask.foreground_box(0.5);
+    let mx = ((x1 - x0) / 2).max(32);
+    let my = ((y1 - y0) / 2).max(32);
+    Some((
+        x0.saturating_sub(mx),
+        y0.saturating_sub(my),
+        (x1 + mx).min(mask.width),
+        (y1 + my).min(mask.height),
+    ))
 }
 
 /// Whether the breast of a mammogram lies on the image's right: its right half holds more
@@ -269,11 +310,28 @@ pub fn load_images(
     cache_dir: Option<&Path>,
     cache_tag: &str,
 ) -> Result<ImageBatch> {
+    let files: Vec<(PathBuf, Option<PathBuf>, bool)> =
+        files.iter().map(|(f, r)| (f.clone(), None, *r)).collect();
+    load_regions(&files, pre, cache_dir, cache_tag)
+}
+
+/// [`load_images`] where a file may come with a ROI mask: `(film, Some(mask), right)` is
+/// the film cut to the mask's lesion box ([`Preprocess::read_region`]). The cache key names
+/// the mask too.
+pub fn load_regions(
+    files: &[(PathBuf, Option<PathBuf>, bool)],
+    pre: &Preprocess,
+    cache_dir: Option<&Path>,
+    cache_tag: &str,
+) -> Result<ImageBatch> {
     let key = {
         let mut s = String::from(cache_tag);
         s.push_str(&serde_json::to_string(pre).unwrap_or_default());
-        for (f, r) in files {
+        for (f, m, r) in files {
             s.push_str(&format!("\n{}:{r}", f.display()));
+            if let Some(m) = m {
+                s.push_str(&format!("|{}", m.display()));
+            }
         }
         sha256_bytes(s.as_bytes())
     };
@@ -300,7 +358,10 @@ pub fn load_images(
     }
     let imgs: Vec<Gray> = files
         .par_iter()
-        .map(|(f, right)| pre.read(f, *right))
+        .map(|(f, mask, right)| match mask {
+            Some(m) => pre.read_region(f, m, *right),
+            None => pre.read(f, *right),
+        })
         .collect::<Result<_>>()?;
     let mut data = Vec::with_capacity(files.len() * per);
     for g in &imgs {

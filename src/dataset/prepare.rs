@@ -13,7 +13,7 @@ use polars::prelude::{Column, DataFrame};
 use serde::{Deserialize, Serialize};
 
 use super::tabular::{covariate_rows, Covariates, Standardiser};
-use super::{grouped_split, leakage, load_images, Fractions, Preprocess, Samples, Split};
+use super::{grouped_split, leakage, load_regions, Fractions, Preprocess, Samples, Split};
 use crate::classes::Classes;
 use crate::error::{Error, Result};
 use crate::imaging::{Filter, Gray};
@@ -45,6 +45,10 @@ pub enum Input {
     /// The lesion's cropped image (CBIS-DDSM's crop of each abnormality; needs a manifest
     /// whose image root has a `roi_column`): one sample per row, not per film.
     Roi,
+    /// The film cut to the box of the lesion's ROI mask, widened by half its size
+    /// ([`lesion_box`](super::images::lesion_box)): the lesion with its surroundings, cut
+    /// from the film by mammolab rather than by the download. One sample per row.
+    Mask,
 }
 
 impl Input {
@@ -187,6 +191,8 @@ impl DataOptions {
 pub struct ImageItem {
     /// The image file (JPG or DICOM), resolved.
     pub path: PathBuf,
+    /// The lesion's ROI mask the film is cut to ([`Input::Mask`]), if any.
+    pub mask: Option<PathBuf>,
     /// Which breast, when the listing says.
     pub laterality: Option<Laterality>,
     /// View (CC, MLO, ...), when the row or listing says.
@@ -336,28 +342,36 @@ fn items(
     classes: &Classes,
     options: &DataOptions,
 ) -> (Vec<ImageItem>, usize) {
-    let mut seen: HashMap<&PathBuf, usize> = HashMap::new();
+    let mut seen: HashMap<(&PathBuf, Option<&PathBuf>), usize> = HashMap::new();
     let mut out: Vec<ImageItem> = vec![];
     for r in &merged.records {
-        let file = match (options.input, options.source) {
-            (Input::Roi, _) => r.roi_crop.as_ref(),
-            (Input::Full, ImageSource::PreferDicom) => r.dicom.as_ref().or(r.jpg.as_ref()),
-            (Input::Full, ImageSource::PreferJpg) => r.jpg.as_ref().or(r.dicom.as_ref()),
+        let film = match options.source {
+            ImageSource::PreferDicom => r.dicom.as_ref().or(r.jpg.as_ref()),
+            ImageSource::PreferJpg => r.jpg.as_ref().or(r.dicom.as_ref()),
+        };
+        let (file, mask) = match options.input {
+            Input::Roi => (r.roi_crop.as_ref(), None),
+            Input::Full => (film, None),
+            Input::Mask => match r.roi_mask.as_ref() {
+                Some(m) => (film, Some(m)),
+                None => (None, None),
+            },
         };
         let Some(file) = file else { continue };
         // Every record's label is one of `classes` (they were collected from the records).
         let Some(class) = classes.index(&r.label) else {
             continue;
         };
-        if let Some(&i) = seen.get(file) {
+        if let Some(&i) = seen.get(&(file, mask)) {
             if classes.positive() == Some(class) {
                 out[i].class = class;
             }
             continue;
         }
-        seen.insert(file, out.len());
+        seen.insert((file, mask), out.len());
         out.push(ImageItem {
             path: file.clone(),
+            mask: mask.cloned(),
             laterality: r.laterality,
             view: r.view.clone(),
             class,
@@ -422,6 +436,12 @@ pub fn plan_merged(
 ) -> Result<Plan> {
     options.validate()?;
     let classes = manifest.classes(merged.records.iter().map(|r| r.label.as_str()))?;
+    if options.input == Input::Mask && merged.records.iter().all(|r| r.roi_mask.is_none()) {
+        return Err(Error::input(
+            "input",
+            "lesion boxes (--input mask) need a manifest whose image root names ROI masks (`roi_column`, CBIS-DDSM's `ROI mask file path`); this merge found none",
+        ));
+    }
     if options.input == Input::Roi && merged.records.iter().all(|r| r.roi_crop.is_none()) {
         return Err(Error::input(
             "input",
@@ -610,9 +630,9 @@ pub fn prepare_merged(
     } = plan_merged(manifest, merged, options)?;
     let labels: Vec<usize> = items.iter().map(|i| i.class).collect();
     let t0 = Instant::now();
-    let files: Vec<(PathBuf, bool)> = items
+    let files: Vec<(PathBuf, Option<PathBuf>, bool)> = items
         .iter()
-        .map(|i| (i.path.clone(), i.is_right()))
+        .map(|i| (i.path.clone(), i.mask.clone(), i.is_right()))
         .collect();
     let tag = manifest
         .tables
@@ -620,7 +640,7 @@ pub fn prepare_merged(
         .filter_map(|t| t.sha256.clone())
         .collect::<Vec<_>>()
         .join(",");
-    let batch = load_images(
+    let batch = load_regions(
         &files,
         &options.preprocess,
         options.cache_dir.as_deref(),

@@ -153,6 +153,12 @@ pub fn inputs_from_manifest(
     options: &DataOptions,
     part: Option<Part>,
 ) -> Result<Vec<Input>> {
+    if options.input == crate::dataset::Input::Mask {
+        return Err(Error::input(
+            "predict",
+            "this model reads films cut to their lesion's ROI mask (--input mask): predict scores whole files; evaluate the run instead",
+        ));
+    }
     let merged = merge(manifest)?;
     let plan = plan_merged(manifest, &merged, options)?;
     let all: Vec<usize> = (0..plan.items.len()).collect();

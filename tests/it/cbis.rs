@@ -517,3 +517,112 @@ fn the_official_division_trains_on_the_train_set_csvs_and_tests_on_the_test_set_
     );
     assert!(train.is_disjoint(&val) && train.is_disjoint(&test) && val.is_disjoint(&test));
 }
+
+#[test]
+fn a_lesion_box_from_the_roi_mask_holds_the_planted_lesion() {
+    use mammolab::dataset::{lesion_box, plan_merged, DataOptions, Input};
+    let (dir, _) = twin();
+    let t = truth(dir.path());
+    for row in t["rows"].as_array().unwrap() {
+        let mask =
+            mammolab::ingest::dicom::read_display(dir.path().join(row["mask"].as_str().unwrap()))
+                .unwrap();
+        let (x0, y0, x1, y1) = lesion_box(&mask).expect("a mask marks its lesion");
+        let b: Vec<usize> = row["bbox"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect();
+        assert!(
+            x0 <= b[0] && y0 <= b[1] && x1 >= b[2] && y1 >= b[3],
+            "{row}: box {:?}",
+            (x0, y0, x1, y1)
+        );
+        // A cut around the lesion, not the film.
+        assert!(
+            (x1 - x0) * (y1 - y0) < mask.width * mask.height / 2,
+            "{row}"
+        );
+    }
+    let m = Manifest::open(dir.path().join(cbis::MANIFEST)).unwrap();
+    let r = mammolab::ingest::merge::merge(&m).unwrap();
+    let options = DataOptions::new(32).with_input(Input::Mask);
+    let plan = plan_merged(&m, &r, &options).unwrap();
+    // One sample per lesion (row), each a film with its own mask.
+    assert_eq!(plan.items.len(), t["rows"].as_array().unwrap().len());
+    assert!(plan.items.iter().all(|i| i.mask.is_some()));
+}
+
+#[test]
+fn train_on_lesion_boxes_and_predict_says_it_cannot_rescore_them() {
+    let (dir, _) = twin();
+    let run = tempfile::tempdir().unwrap();
+    let out = run.path().join("run");
+    let bin = env!("CARGO_BIN_EXE_mammolab");
+    let manifest = dir.path().join(cbis::MANIFEST);
+    let o = std::process::Command::new(bin)
+        .args([
+            "train",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--size",
+            "32",
+            "--dicom",
+            "--input",
+            "mask",
+            "--cache",
+            "none",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let run_json: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run_json["options"]["data"]["input"], "mask");
+    let o = std::process::Command::new(bin)
+        .args([
+            "predict",
+            "--run",
+            out.to_str().unwrap(),
+            "--part",
+            "test",
+            "--out",
+            run.path().join("p.csv").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("--input mask"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn an_empty_or_misfit_roi_mask_is_one_line_naming_it() {
+    use mammolab::dataset::{lesion_box, Preprocess};
+    use mammolab::imaging::Gray;
+    let blank = Gray {
+        width: 64,
+        height: 48,
+        pixels: vec![0.0; 64 * 48],
+    };
+    assert_eq!(lesion_box(&blank), None);
+    let (dir, _) = twin();
+    let t = truth(dir.path());
+    let row = &t["rows"][0];
+    let film = dir.path().join(row["full"].as_str().unwrap());
+    // The download's crop is not the film's size: refused, naming both.
+    let crop = dir.path().join(row["crop"].as_str().unwrap());
+    let e = Preprocess::new(32, 32)
+        .read_region(&film, &crop, false)
+        .unwrap_err()
+        .to_string();
+    let name = crop.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(e.contains(&name) && e.contains("but its film"), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+}
