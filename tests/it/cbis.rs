@@ -353,32 +353,39 @@ fn an_incomplete_download_is_named_row_by_row() {
     );
 }
 
+/// `mammolab train` on the twin in `dir` (DICOM films, 1 epoch, 32 px, no cache) into `out`,
+/// with `extra` arguments.
+fn train_twin(dir: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let manifest = dir.join(cbis::MANIFEST);
+    let mut a = vec![
+        "train",
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--size",
+        "32",
+        "--dicom",
+        "--cache",
+        "none",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ];
+    a.extend(extra);
+    std::process::Command::new(env!("CARGO_BIN_EXE_mammolab"))
+        .args(a)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn train_on_the_twin_with_dropout_and_evaluate_per_class() {
     let (dir, _) = twin();
     let run = tempfile::tempdir().unwrap();
     let out = run.path().join("run");
     let bin = env!("CARGO_BIN_EXE_mammolab");
-    let manifest = dir.path().join(cbis::MANIFEST);
-    let args = |out: &Path, extra: &[&str]| {
-        let mut a = vec![
-            "train",
-            "--manifest",
-            manifest.to_str().unwrap(),
-            "--epochs",
-            "1",
-            "--size",
-            "32",
-            "--dicom",
-            "--cache",
-            "none",
-            "--out",
-            out.to_str().unwrap(),
-            "--json",
-        ];
-        a.extend(extra);
-        std::process::Command::new(bin).args(a).output().unwrap()
-    };
+    let args = |out: &Path, extra: &[&str]| train_twin(dir.path(), out, extra);
     let o = args(&out, &["--dropout", "0.3"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -560,27 +567,7 @@ fn train_on_lesion_boxes_and_predict_says_it_cannot_rescore_them() {
     let run = tempfile::tempdir().unwrap();
     let out = run.path().join("run");
     let bin = env!("CARGO_BIN_EXE_mammolab");
-    let manifest = dir.path().join(cbis::MANIFEST);
-    let o = std::process::Command::new(bin)
-        .args([
-            "train",
-            "--manifest",
-            manifest.to_str().unwrap(),
-            "--epochs",
-            "1",
-            "--size",
-            "32",
-            "--dicom",
-            "--input",
-            "mask",
-            "--cache",
-            "none",
-            "--out",
-            out.to_str().unwrap(),
-            "--json",
-        ])
-        .output()
-        .unwrap();
+    let o = train_twin(dir.path(), &out, &["--input", "mask"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let run_json: serde_json::Value =
         serde_json::from_slice(&fs::read(out.join("run.json")).unwrap()).unwrap();
