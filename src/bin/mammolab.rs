@@ -617,9 +617,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             } else if twin == Twin::Ddsm {
                 synth_ddsm(&twin_opts()?, &out, json)?;
             } else if twin == Twin::CbisDdsm {
-                let mut opts = synth::cbis::CbisOptions::new(scale)?
-                    .with_seed(seed)
-                    .with_overwrite(force);
+                let mut opts = synth::cbis::CbisOptions::of(twin_opts()?);
                 if let Some(c) = conspicuity {
                     opts = opts.with_conspicuity(c);
                 }

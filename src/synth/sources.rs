@@ -47,7 +47,7 @@ pub fn generate(opts: &TwinOptions, out: &Path) -> Result<SourcesSummary> {
     super::prepare_out(out, opts.overwrite, &[MANIFEST], &FOLDERS)?;
     let (scale, seed) = (opts.scale, opts.seed);
     let cbis_ddsm = cbis::generate(
-        &CbisOptions::new(scale)?.with_seed(seed),
+        &CbisOptions::of(TwinOptions::new(scale)?.with_seed(seed)),
         &out.join(FOLDERS[0]),
     )?;
     let twin = TwinOptions::new(scale)?.with_seed(seed);

@@ -42,7 +42,7 @@ use rayon::prelude::*;
 
 use super::profile::Profile;
 use super::rng::Rng;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{IoContext, Result};
 use crate::manifest::{
     self, ClassList, Cohort, ImageRoot, Key, LabelRule, Manifest, Sheet, SynthInfo, Table,
 };
@@ -53,62 +53,44 @@ pub const TRUTH: &str = super::TRUTH;
 /// Name of the manifest written beside the twin.
 pub const MANIFEST: &str = super::MANIFEST;
 
-/// What to generate.
+/// What to generate: the scale, seed and overwrite of every public-download twin
+/// ([`TwinOptions`](super::TwinOptions)), and the film sizes and lesion contrast of this one.
 #[derive(Debug, Clone)]
 pub struct CbisOptions {
-    scale: Profile,
+    twin: super::TwinOptions,
     spec: CbisSpec,
-    seed: u64,
-    overwrite: bool,
 }
 
 impl CbisOptions {
-    /// The twin at a scale: `ci` (64 CSV rows, 640 x 400 films, for tests and the notebook
-    /// suite) or `default` (about 300 rows, 2560 x 1600 films). `large` is refused.
+    /// The twin at a scale, seed 1: `ci` (64 CSV rows, 640 x 400 films, for tests and the
+    /// notebook suite) or `default` (about 300 rows, 2560 x 1600 films). `large` is refused.
     pub fn new(scale: Profile) -> Result<Self> {
-        let spec = match scale {
+        Ok(Self::of(super::TwinOptions::new(scale)?))
+    }
+
+    /// The twin as `twin` says (scale, seed, overwrite).
+    pub fn of(twin: super::TwinOptions) -> Self {
+        let spec = match twin.scale {
             Profile::Ci => CbisSpec {
                 rows: [[24, 8], [24, 8]],
                 image_rows: 640,
                 image_cols: 400,
                 conspicuity: 1.0,
             },
-            Profile::Default => CbisSpec {
+            // TwinOptions refuses `large`.
+            Profile::Default | Profile::Large => CbisSpec {
                 rows: [[112, 36], [112, 36]],
                 image_rows: 2560,
                 image_cols: 1600,
                 conspicuity: 1.0,
             },
-            Profile::Large => {
-                return Err(Error::Param {
-                    name: "scale",
-                    message: "the CBIS-DDSM twin has the scales ci and default".into(),
-                })
-            }
         };
-        Ok(CbisOptions {
-            scale,
-            spec,
-            seed: 1,
-            overwrite: false,
-        })
-    }
-
-    /// Use another seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
+        Self { twin, spec }
     }
 
     /// Scale lesion contrast (1.0 is the twin's; lower is harder).
     pub fn with_conspicuity(mut self, c: f32) -> Self {
         self.spec.conspicuity = c;
-        self
-    }
-
-    /// Replace a twin already in the output folder (only the files `synth` writes).
-    pub fn with_overwrite(mut self, yes: bool) -> Self {
-        self.overwrite = yes;
         self
     }
 
@@ -118,7 +100,7 @@ impl CbisOptions {
     }
 
     fn name(&self) -> String {
-        format!("cbis-ddsm-{}", self.scale.name())
+        self.twin.name("cbis-ddsm")
     }
 }
 
@@ -216,8 +198,8 @@ pub fn generate(opts: &CbisOptions, out: &Path) -> Result<CbisSummary> {
     let csvs = csv_names();
     let mut files: Vec<&str> = csvs.iter().map(String::as_str).collect();
     files.extend([TRUTH, MANIFEST]);
-    super::prepare_out(out, opts.overwrite, &files, &[DOWNLOAD_ROOT])?;
-    let plan = Plan::build(&opts.spec, opts.seed);
+    super::prepare_out(out, opts.twin.overwrite, &files, &[DOWNLOAD_ROOT])?;
+    let plan = Plan::build(&opts.spec, opts.twin.seed);
 
     for kind in Kind::ALL {
         for split in Split::ALL {
@@ -228,7 +210,7 @@ pub fn generate(opts: &CbisOptions, out: &Path) -> Result<CbisSummary> {
     let boxes: Vec<Vec<[usize; 4]>> = plan
         .images
         .par_iter()
-        .map(|img| write::case(out, img, &opts.spec, opts.seed))
+        .map(|img| write::case(out, img, &opts.spec, opts.twin.seed))
         .collect::<Result<_>>()?;
 
     let truth = ground_truth(opts, &plan, &boxes);
@@ -239,7 +221,7 @@ pub fn generate(opts: &CbisOptions, out: &Path) -> Result<CbisSummary> {
     Ok(CbisSummary {
         out: out.to_path_buf(),
         profile: opts.name(),
-        seed: opts.seed,
+        seed: opts.twin.seed,
         counts: truth.counts,
         files,
         bytes,
@@ -285,7 +267,7 @@ fn ground_truth(opts: &CbisOptions, plan: &Plan, boxes: &[Vec<[usize; 4]>]) -> C
     CbisTruth {
         generator: format!("mammolab {}", env!("CARGO_PKG_VERSION")),
         profile: opts.name(),
-        seed: opts.seed,
+        seed: opts.twin.seed,
         counts: CbisCounts {
             csv_rows,
             full_mammograms: plan.images.len(),
@@ -343,8 +325,8 @@ fn twin_manifest(opts: &CbisOptions, out: &Path) -> Result<Manifest> {
             provenance: format!(
                 "mammolab {} synth --profile cbis-ddsm --scale {} --seed {}",
                 env!("CARGO_PKG_VERSION"),
-                opts.scale.name(),
-                opts.seed
+                opts.twin.scale.name(),
+                opts.twin.seed
             ),
         },
         tables,
@@ -387,7 +369,7 @@ fn twin_manifest(opts: &CbisOptions, out: &Path) -> Result<Manifest> {
         }),
         synth: Some(SynthInfo {
             profile: opts.name(),
-            seed: opts.seed,
+            seed: opts.twin.seed,
             generator: format!("mammolab {}", env!("CARGO_PKG_VERSION")),
             truth: TRUTH.into(),
             truth_sha256: Some(crate::hash::sha256_file(&out.join(TRUTH))?),
