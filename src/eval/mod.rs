@@ -64,7 +64,7 @@ pub use delong::{delong_paired, delong_unpaired, erfc, AucTest, Spread};
 pub use localisation::{lesion_hit_table, LesionHit};
 pub use multiclass::{
     argmax, check_class_probabilities, confusion_text, ovr_roc_curves, roc_auc_ovo, roc_auc_ovr,
-    Average, MulticlassSummary, PerClass,
+    roc_auc_ovr_per_class, Average, MulticlassSummary, PerClass,
 };
 pub use report::{ClassRow, ClassificationReport};
 pub use summary::{compare, BinarySummary};

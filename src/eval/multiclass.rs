@@ -95,19 +95,45 @@ fn column(scores: &[Vec<f64>], c: usize, rows: &[usize]) -> Vec<f64> {
 /// Each class's one-vs-rest AUC, in class order; an absent class is an error naming it.
 /// The inputs are checked by the caller ([`check_class_probabilities`]).
 fn ovr_aucs(labels: &[usize], scores: &[Vec<f64>], k: usize) -> Result<Vec<f64>> {
+    if let Some(c) = (0..k).find(|c| !labels.contains(c)) {
+        return Err(Error::input(
+            "roc_auc_ovr",
+            format!("class {c} has no samples: its one-vs-rest AUC is undefined"),
+        ));
+    }
+    // Every class present (and k >= 2): no class holds every sample, each AUC is defined.
+    Ok(ovr_where_defined(labels, scores, k)?
+        .into_iter()
+        .map(|a| a.expect("every class present"))
+        .collect())
+}
+
+/// Each class's one-vs-rest AUC where it is defined, `None` for a class with no sample or
+/// with every sample. The inputs are checked by the caller.
+fn ovr_where_defined(labels: &[usize], scores: &[Vec<f64>], k: usize) -> Result<Vec<Option<f64>>> {
     let all: Vec<usize> = (0..labels.len()).collect();
     (0..k)
         .map(|c| {
             let is_c: Vec<bool> = labels.iter().map(|&l| l == c).collect();
-            if !is_c.contains(&true) {
-                return Err(Error::input(
-                    "roc_auc_ovr",
-                    format!("class {c} has no samples: its one-vs-rest AUC is undefined"),
-                ));
+            match is_c.contains(&true) && is_c.contains(&false) {
+                true => roc_auc(&is_c, &column(scores, c, &all)).map(Some),
+                false => Ok(None),
             }
-            roc_auc(&is_c, &column(scores, c, &all))
         })
         .collect()
+}
+
+/// Each class's one-vs-rest AUC (scikit-learn's `roc_auc_score(labels == c, scores[:, c])`),
+/// in class order, `None` where it is undefined: for a subset of samples that may lack
+/// classes (one source of a pooled cohort; CBIS-DDSM has no normal film), where
+/// [`roc_auc_ovr`] would refuse.
+pub fn roc_auc_ovr_per_class(
+    labels: &[usize],
+    scores: &[Vec<f64>],
+    k: usize,
+) -> Result<Vec<Option<f64>>> {
+    check_class_probabilities(labels, scores, k)?;
+    ovr_where_defined(labels, scores, k)
 }
 
 /// The one-vs-rest AUCs averaged: every class alike, or weighted by its support.

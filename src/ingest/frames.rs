@@ -128,8 +128,8 @@ fn finite_column(df: &DataFrame, file: &Path, name: &str) -> Result<Vec<f64>> {
     Ok(out)
 }
 
-/// A column as text; an empty cell is an error naming the line.
-/// The text of column `name` of `df` (read from `file`), numbers as written.
+/// The text of column `name` of `df` (read from `file`), numbers as written; an empty cell
+/// is an error naming the line.
 pub fn text_column(df: &DataFrame, file: &Path, name: &str) -> Result<Vec<String>> {
     let l = column(df, file, name)?
         .cast(&DataType::String)

@@ -26,7 +26,10 @@ use serde::Serialize;
 use super::{prepare, train_on, trainer_for, Progress, RunInfo, RunOptions};
 use crate::dataset::{Part, Prepared};
 use crate::error::{Error, Result};
-use crate::eval::{argmax, confusion_text, roc_auc, ConfusionMatrix, MulticlassSummary};
+use crate::eval::{
+    argmax, confusion_text, roc_auc_ovr, roc_auc_ovr_per_class, Average, ConfusionMatrix,
+    MulticlassSummary,
+};
 use crate::ingest::frames::{read_csv, text_column, ClassScoreTable};
 use crate::manifest::Manifest;
 use crate::model::History;
@@ -109,16 +112,16 @@ pub fn run_classes(
     let t2 = Instant::now();
     let probs = trainer.predict(&data.samples(Part::Test))?;
     let predict_s = t2.elapsed().as_secs_f64();
-    let metrics = class_metrics(&data, &probs)?;
-    let info = RunInfo::of(manifest, options, &data, [train_s, predict_s], None);
-    let mut predictions = class_predictions(&data, &probs)?;
-    super::rundir::write_results(out, &trainer, &mut predictions, &metrics)?;
-    write_json(&info, &out.join("run.json"))?;
-    let labels = data
+    let labels: Vec<usize> = data
         .indices(Part::Test)
         .iter()
         .map(|&i| data.items[i].class)
         .collect();
+    let metrics = class_metrics(&data, &labels, &probs)?;
+    let info = RunInfo::of(manifest, options, &data, [train_s, predict_s], None);
+    let mut predictions = class_predictions(&data, &probs)?;
+    super::rundir::write_results(out, &trainer, &mut predictions, &metrics)?;
+    write_json(&info, &out.join("run.json"))?;
     Ok(ClassRun {
         info,
         history: trainer.history().clone(),
@@ -128,16 +131,15 @@ pub fn run_classes(
     })
 }
 
-/// The test part's summary and the same per source.
-fn class_metrics(data: &Prepared, probs: &[Vec<f64>]) -> Result<ClassMetrics> {
+/// The test part's summary (its classes `labels`, in sample order) and the same per source.
+fn class_metrics(data: &Prepared, labels: &[usize], probs: &[Vec<f64>]) -> Result<ClassMetrics> {
     let idx = data.indices(Part::Test);
-    let labels: Vec<usize> = idx.iter().map(|&i| data.items[i].class).collect();
     let sources: Vec<Option<&str>> = idx
         .iter()
         .map(|&i| data.items[i].source.as_deref())
         .collect();
     let holdout = data.options.holdout_source.as_deref();
-    metrics_of(&labels, probs, &sources, data.classes.names(), holdout)
+    metrics_of(labels, probs, &sources, data.classes.names(), holdout)
 }
 
 /// [`ClassMetrics`] of `labels` against `probs` (class probabilities), per source where
@@ -198,18 +200,10 @@ fn source_metrics(labels: &[usize], probs: &[Vec<f64>], names: &[String]) -> Res
         .filter(|(&n, _)| n == 0)
         .map(|(_, name)| name.clone())
         .collect();
-    let roc_auc_per_class = (0..names.len())
-        .map(|c| match counts[c] > 0 && counts[c] < labels.len() {
-            true => {
-                let is_c: Vec<bool> = labels.iter().map(|&l| l == c).collect();
-                let p_c: Vec<f64> = probs.iter().map(|p| p[c]).collect();
-                roc_auc(&is_c, &p_c).map(Some)
-            }
-            false => Ok(None),
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let k = names.len();
+    let roc_auc_per_class = roc_auc_ovr_per_class(labels, probs, k)?;
     let roc_auc_ovr_macro = match missing_classes.is_empty() {
-        true => Some(MulticlassSummary::new(labels, probs, names)?.roc_auc_ovr_macro),
+        true => Some(roc_auc_ovr(labels, probs, k, Average::Macro)?),
         false => None,
     };
     Ok(SourceMetrics {

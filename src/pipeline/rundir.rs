@@ -151,7 +151,6 @@ pub(super) fn write(
     Ok(())
 }
 
-/// Up to 8 test inputs and their logits (from the inference model).
 /// What every run directory holds before `run.json`: `checkpoint/`, `history.csv`,
 /// `predictions.csv` and `metrics.json` (`out` created).
 pub(super) fn write_results(
@@ -168,6 +167,7 @@ pub(super) fn write_results(
     write_json(metrics, &out.join("metrics.json"))
 }
 
+/// Up to 8 test inputs and their logits (from the inference model).
 fn write_port_check(trainer: &Trainer, test: &Samples, path: &Path) -> Result<()> {
     let n = test.len().min(8);
     let idx: Vec<usize> = (0..n).collect();
