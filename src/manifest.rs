@@ -50,10 +50,10 @@ pub struct Manifest {
     /// Name, description, licence and provenance.
     pub cohort: Cohort,
     /// Spreadsheets and CSV files.
-    #[serde(default, rename = "table")]
+    #[serde(default, rename = "table", skip_serializing_if = "Vec::is_empty")]
     pub tables: Vec<Table>,
     /// Which sheet of which table holds which rows, and how they are labelled.
-    #[serde(default, rename = "sheet")]
+    #[serde(default, rename = "sheet", skip_serializing_if = "Vec::is_empty")]
     pub sheets: Vec<Sheet>,
     /// The columns whose values, joined, identify a study image (seed 001's `UniqueKey`).
     #[serde(default)]
@@ -219,9 +219,67 @@ pub enum LabelRule {
         /// Substring of the file name -> class.
         contains: BTreeMap<String, String>,
     },
+    /// The class is the name of a folder an image sits in, `level` folders below its image
+    /// root (1: the folder directly below it). Only for an `[[image_root]]`'s own rule: seed
+    /// 003's `IDC_regular_ps50_idx5/8863/1/...` is `level = 2, classes = { "0" = "normal",
+    /// "1" = "cancer" }`.
+    Folder {
+        /// Which folder below the image root (1 = directly below).
+        level: usize,
+        /// Folder name -> class.
+        classes: BTreeMap<String, String>,
+    },
+    /// Every rule must give the same class: a row (or file) where they differ gets none and
+    /// an audit line naming what each rule said. Seed 003's patches carry the class twice,
+    /// in the folder and in the name:
+    ///
+    /// ```toml
+    /// label = { rule = "agree", rules = [
+    ///   { rule = "folder", level = 2, classes = { "0" = "normal", "1" = "cancer" } },
+    ///   { rule = "file_name", contains = { "_class0." = "normal", "_class1." = "cancer" } },
+    /// ] }
+    /// ```
+    Agree {
+        /// The rules, all of which must agree.
+        rules: Vec<LabelRule>,
+    },
 }
 
 impl LabelRule {
+    /// The rule, or one inside it, that reads a column (`column` or `map`).
+    fn reads_column(&self) -> Option<&'static str> {
+        match self {
+            LabelRule::Column { .. } => Some("column"),
+            LabelRule::Map { .. } => Some("map"),
+            LabelRule::First { rules } | LabelRule::Agree { rules } => {
+                rules.iter().find_map(LabelRule::reads_column)
+            }
+            _ => None,
+        }
+    }
+
+    /// The rule, or one inside it, that needs the image's path below a root (`folder`).
+    fn reads_path(&self) -> Option<&'static str> {
+        match self {
+            LabelRule::Folder { .. } => Some("folder"),
+            LabelRule::First { rules } | LabelRule::Agree { rules } => {
+                rules.iter().find_map(LabelRule::reads_path)
+            }
+            _ => None,
+        }
+    }
+
+    /// The folder levels the rule reads.
+    fn folder_levels(&self) -> Box<dyn Iterator<Item = usize> + '_> {
+        match self {
+            LabelRule::Folder { level, .. } => Box::new(std::iter::once(*level)),
+            LabelRule::First { rules } | LabelRule::Agree { rules } => {
+                Box::new(rules.iter().flat_map(LabelRule::folder_levels))
+            }
+            _ => Box::new(std::iter::empty()),
+        }
+    }
+
     /// The rule in one line, each class with the values that give it (to show several
     /// downloads' vocabularies side by side): `Bi-Rads: 1 = normal; 2, 3 = benign; ...`.
     pub fn describe(&self) -> String {
@@ -260,6 +318,14 @@ impl LabelRule {
             LabelRule::FileName { contains } => {
                 format!("file name contains {}", by_class(contains))
             }
+            LabelRule::Folder { level, classes } => {
+                format!("folder {level} below the root: {}", by_class(classes))
+            }
+            LabelRule::Agree { rules } => rules
+                .iter()
+                .map(LabelRule::describe)
+                .collect::<Vec<_>>()
+                .join(", and "),
         }
     }
 }
@@ -420,9 +486,23 @@ pub struct ImageRoot {
     /// are the ROI mask (the one the size of the row's image) and the lesion crop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roi_column: Option<String>,
-    /// Class rule for images that no table lists (seed 003's patches carry it in the name).
+    /// Class rule for images that no table lists (seed 003's patches carry it in the folder
+    /// and the name): with it, every file below the root is a row of its own (see
+    /// [`ImageRoot::patient_folder`] and [`ImageRoot::image_size`]). Rules that read a
+    /// column (`column`, `map`) need a table and are refused here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<LabelRule>,
+    /// With `label`: which folder below the root names the patient (1 = directly below;
+    /// seed 003's `IDC_regular_ps50_idx5/8863/...`). Without it each image is its own
+    /// patient (a split can then put one slide's patches on both sides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient_folder: Option<usize>,
+    /// With `label`: every image's expected `[width, height]` in pixels, read from the file's
+    /// header. An image of another size is an audit line (`header_mismatch`) and is still
+    /// used (the recipe resizes every image); seed 003's patches at a slide's edge are
+    /// smaller than `[50, 50]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<[u32; 2]>,
 }
 
 /// How a table cell finds its image file below an image root.
@@ -540,6 +620,39 @@ impl Manifest {
                         root_ids.join(", ")
                     ));
                 }
+            }
+        }
+        for s in &self.sheets {
+            if let Some(rule) = &s.label {
+                if let Some(kind) = rule.reads_path() {
+                    return Err(format!(
+                        "sheet `{}`: a `{kind}` rule reads an image's path; give it to the [[image_root]] (the sheet's rows name their own class)",
+                        s.name
+                    ));
+                }
+            }
+        }
+        for r in &self.image_roots {
+            let what = format!("image_root `{}`", r.id);
+            match &r.label {
+                Some(rule) => {
+                    if let Some(kind) = rule.reads_column() {
+                        return Err(format!(
+                            "{what}: a `{kind}` label rule reads a table's column; an image root's rule reads the file's name or folders (`file_name`, `folder`)"
+                        ));
+                    }
+                    if rule.folder_levels().any(|l| l == 0) || r.patient_folder == Some(0) {
+                        return Err(format!(
+                            "{what}: folder levels count from 1 (the folder directly below the root)"
+                        ));
+                    }
+                }
+                None if r.patient_folder.is_some() || r.image_size.is_some() => {
+                    return Err(format!(
+                        "{what}: `patient_folder` and `image_size` go with a `label` rule (files that are rows of their own)"
+                    ));
+                }
+                None => {}
             }
         }
         if let Some(m) = &self.merge {

@@ -60,6 +60,9 @@ enum Twin {
     /// The INbreast release, seed 002's second source (`--scale ci|default`): `INbreast.xls`
     /// and `AllDICOMs/<File Name>_<patient>_MG_<side>_<view>_ANON.dcm`.
     Inbreast,
+    /// Kaggle's IDC histology patches, seed 003's (`--scale ci|default`):
+    /// `IDC_regular_ps50_idx5/<patient>/<0|1>/<patient>_idx5_x<X>_y<Y>_class<0|1>.png`.
+    Idc,
     /// Seed 002's cohort (`--scale ci|default`): the CBIS-DDSM, INbreast and mini-MIAS twins
     /// side by side and one manifest joining them in three classes.
     ThreeSources,
@@ -579,7 +582,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 };
             if matches!(
                 twin,
-                Twin::Ddsm | Twin::MiniMias | Twin::Inbreast | Twin::ThreeSources
+                Twin::Ddsm | Twin::MiniMias | Twin::Inbreast | Twin::ThreeSources | Twin::Idc
             ) && conspicuity.is_some()
             {
                 anyhow::bail!("--conspicuity is for the hospital-export and cbis-ddsm twins");
@@ -604,6 +607,14 @@ fn run(command: Command) -> anyhow::Result<()> {
                     json,
                     || synth::inbreast::generate(&opts, &out),
                     mammolab::pipeline::report::inbreast_twin,
+                    |s| (s.files, s.bytes),
+                )?;
+            } else if twin == Twin::Idc {
+                let opts = twin_opts()?;
+                synth_twin(
+                    json,
+                    || synth::idc::generate(&opts, &out),
+                    mammolab::pipeline::report::idc_twin,
                     |s| (s.files, s.bytes),
                 )?;
             } else if twin == Twin::MiniMias {

@@ -501,6 +501,8 @@ fn unpacked_manifest(out: &Path, sha256: String) -> crate::manifest::Manifest {
             match_by: Default::default(),
             roi_column: None,
             label: None,
+            patient_folder: None,
+            image_size: None,
         }],
         split: Some(SplitRule {
             column: Some("part".into()),

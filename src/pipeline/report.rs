@@ -192,6 +192,24 @@ pub fn mias_twin(s: &crate::synth::mias::MiasSummary) -> String {
     )
 }
 
+/// What `mammolab synth --profile idc` prints.
+pub fn idc_twin(s: &crate::synth::idc::IdcSummary) -> String {
+    use crate::synth::idc::FOLDER;
+    let c = &s.counts;
+    format!(
+        "IDC histology twin `{}` (seed {}) in {}\n  {FOLDER}/<patient>/<0|1>/: {} patches of {} patients ({} IDC, {:.1} %), RGB PNG, 50 x 50 ({} smaller, at a slide's edge)\n  <patient>/<0|1>/: the same {} patches again (the download's duplicate folders; hard links)\n  traps: every patch twice in the archive, patches smaller than 50 x 50, one patient's patches on both sides of a split that ignores the folder\n",
+        s.profile,
+        s.seed,
+        s.out.display(),
+        c.patches,
+        c.patients,
+        c.positive,
+        100.0 * c.positive as f64 / c.patches.max(1) as f64,
+        c.edge_patches,
+        c.top_level_copies,
+    )
+}
+
 /// What `mammolab patches` prints: each file of the DDSM download with its patches per
 /// five-way label, and the download's known traps.
 pub fn ddsm_download(a: &crate::ingest::ddsm_patches::DownloadAudit) -> String {

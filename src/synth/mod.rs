@@ -28,6 +28,7 @@ pub use crate::calendar;
 pub mod cbis;
 pub mod ddsm;
 pub mod dicom;
+pub mod idc;
 pub mod inbreast;
 pub mod mias;
 pub mod phantom;
@@ -691,6 +692,8 @@ fn cohort_manifest(opts: &SynthOptions, out: &Path) -> Result<Manifest> {
         match_by: Default::default(),
         roi_column: None,
         label: None,
+        patient_folder: None,
+        image_size: None,
     };
     Ok(Manifest {
         schema: manifest::SCHEMA,

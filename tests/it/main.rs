@@ -4,6 +4,7 @@ mod cbis;
 mod cli;
 mod ddsm;
 mod eval;
+mod idc;
 mod inbreast;
 mod ingest;
 mod manifest;

@@ -19,6 +19,7 @@
 //! writes are in `tables.rs`. [`Record`]s carry resolved paths, so what comes after the
 //! merge needs no manifest to open an image.
 
+mod files;
 mod stages;
 mod tables;
 
@@ -154,7 +155,7 @@ pub struct SheetCounts {
 }
 
 impl SheetCounts {
-    fn add(&mut self, status: Status) {
+    pub(crate) fn add(&mut self, status: Status) {
         self.rows += 1;
         if status.is_match() {
             self.matched += 1;
@@ -173,6 +174,14 @@ pub struct ImageCounts {
     pub missing: usize,
     /// Rows whose image name exists in more than one folder.
     pub duplicates: usize,
+}
+
+impl ImageCounts {
+    fn add(&mut self, other: ImageCounts) {
+        self.resolved += other.resolved;
+        self.missing += other.missing;
+        self.duplicates += other.duplicates;
+    }
 }
 
 /// An unmatched row, as `mammolab merge --json` lists it.
@@ -268,35 +277,51 @@ pub fn merge(manifest: &Manifest) -> Result<MergeResult> {
     if !manifest.sources.is_empty() {
         return merge_sources(manifest);
     }
-    let plan = KeyPlan::of(manifest)?;
-    let inputs = stages::Inputs::read(manifest, &plan)?;
+    let labelled_roots = manifest.image_roots.iter().any(|r| r.label.is_some());
+    // A download without a table (seed 003's patches) needs no key.
+    let tables = if manifest.sheets.is_empty() && labelled_roots {
+        None
+    } else {
+        let plan = KeyPlan::of(manifest)?;
+        let inputs = stages::Inputs::read(manifest, &plan)?;
+        Some((plan, inputs))
+    };
     let images = stages::Images::index(manifest)?;
-    let mut matched = Vec::with_capacity(inputs.sheets.len());
-    for (spec, sheet) in manifest.sheets.iter().zip(&inputs.sheets) {
-        matched.push(stages::match_sheet(
-            manifest, &plan, &inputs, &images, spec, sheet,
-        )?);
-    }
-    let listing = stages::account_listing(&plan, &inputs, &matched);
     let mut records = vec![];
     let mut audit = vec![];
     let mut counts = BTreeMap::new();
     let mut image_counts = ImageCounts::default();
-    for (sheet, m) in inputs.sheets.iter().zip(&mut matched) {
-        counts.insert(sheet.sheet.name.clone(), m.counts);
-        image_counts.resolved += m.images.resolved;
-        image_counts.missing += m.images.missing;
-        image_counts.duplicates += m.images.duplicates;
-        audit.append(&mut m.audit);
-        records.append(&mut m.records);
+    let mut merged = DataFrame::empty();
+    if let Some((plan, inputs)) = &tables {
+        let mut matched = Vec::with_capacity(inputs.sheets.len());
+        for (spec, sheet) in manifest.sheets.iter().zip(&inputs.sheets) {
+            matched.push(stages::match_sheet(
+                manifest, plan, inputs, &images, spec, sheet,
+            )?);
+        }
+        let listing = stages::account_listing(plan, inputs, &matched);
+        for (sheet, m) in inputs.sheets.iter().zip(&mut matched) {
+            counts.insert(sheet.sheet.name.clone(), m.counts);
+            image_counts.add(m.images);
+            audit.append(&mut m.audit);
+            records.append(&mut m.records);
+        }
+        if let Some((name, c, mut entries)) = listing {
+            counts.insert(name, c);
+            audit.append(&mut entries);
+        }
+        audit.extend(stages::header_checks(plan, &records));
+        merged = tables::merged_frame(manifest, inputs, &matched, &records)?;
     }
-    if let Some((name, c, mut entries)) = listing {
-        counts.insert(name, c);
-        audit.append(&mut entries);
+    let mut accounted = vec![];
+    for mut root in files::label_files(manifest, &images) {
+        counts.insert(root.id, root.counts);
+        image_counts.add(root.images);
+        audit.append(&mut root.audit);
+        records.append(&mut root.records);
+        accounted.push(root.path);
     }
-    audit.extend(stages::header_checks(&plan, &records));
-    audit.extend(stages::unreferenced_files(&images, &records));
-    let merged = tables::merged_frame(manifest, &inputs, &matched, &records)?;
+    audit.extend(stages::unreferenced_files(&images, &records, &accounted));
     let unmatched = audit
         .iter()
         .filter(|a| a.status == Status::Unmatched)
@@ -362,10 +387,7 @@ pub fn merge_sources(manifest: &Manifest) -> Result<MergeResult> {
                 u.sheet = prefixed(&u.sheet);
                 u
             }));
-        let (mine, theirs) = (&mut out.summary.images, r.summary.images);
-        mine.resolved += theirs.resolved;
-        mine.missing += theirs.missing;
-        mine.duplicates += theirs.duplicates;
+        out.summary.images.add(r.summary.images);
     }
     Ok(out)
 }

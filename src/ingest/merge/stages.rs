@@ -298,6 +298,16 @@ impl Images {
         })
     }
 
+    /// Every file indexed, relative to the manifest's folder, sorted.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.index.files
+    }
+
+    /// The manifest's folder.
+    pub fn base(&self) -> &Path {
+        &self.base
+    }
+
     fn resolve(&self, found: &Lookup) -> Option<PathBuf> {
         found.found().map(|p| self.base.join(p))
     }
@@ -390,6 +400,18 @@ fn rule_label(
             }
             String::new()
         }
+        LabelRule::Agree { rules } => {
+            let classes: Vec<String> = rules
+                .iter()
+                .map(|rule| rule_label(rule, sheet, r, file_col))
+                .collect::<Result<_>>()?;
+            match classes.windows(2).all(|w| w[0] == w[1]) {
+                true => classes.into_iter().next().unwrap_or_default(),
+                false => String::new(),
+            }
+        }
+        // Refused for sheets when the manifest is read (a row has no folder).
+        LabelRule::Folder { .. } => String::new(),
     })
 }
 
@@ -932,8 +954,14 @@ fn lesion_files(
     Ok(if a_is_mask { (a, b) } else { (b, a) })
 }
 
-/// Stage 6: image files that no record refers to.
-pub(crate) fn unreferenced_files(images: &Images, records: &[Record]) -> Vec<AuditEntry> {
+/// Stage 6: image files that no record refers to, each an audit line; files below
+/// `accounted` (the labelled image roots, whose every file already has its line) are
+/// skipped.
+pub(crate) fn unreferenced_files(
+    images: &Images,
+    records: &[Record],
+    accounted: &[PathBuf],
+) -> Vec<AuditEntry> {
     let referenced: HashSet<&Path> = records
         .iter()
         .flat_map(|r| {
@@ -946,6 +974,7 @@ pub(crate) fn unreferenced_files(images: &Images, records: &[Record]) -> Vec<Aud
         .index
         .files
         .iter()
+        .filter(|f| !accounted.iter().any(|a| f.starts_with(a)))
         .map(|f| images.base.join(f))
         .filter(|f| !referenced.contains(f.as_path()))
         .map(|f| AuditEntry {

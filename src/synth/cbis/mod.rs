@@ -353,6 +353,8 @@ fn twin_manifest(opts: &CbisOptions, out: &Path) -> Result<Manifest> {
             match_by: manifest::FileMatch::CaseFolder,
             roi_column: Some("ROI mask file path".into()),
             label: None,
+            patient_folder: None,
+            image_size: None,
         }],
         // CBIS-DDSM's official division: the train-set CSVs train, the test-set CSVs test.
         split: Some(manifest::SplitRule {

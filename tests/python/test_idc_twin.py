@@ -1,0 +1,90 @@
+"""The IDC histology twin (seed 003) read by the tools a researcher uses on the real download,
+and mammolab's reading of it checked against them.
+
+Published facts checked here (Kaggle's "Breast Histopathology Images" and the public code
+that loads it): patches named `<patient>_idx5_x<X>_y<Y>_class<C>.png` in
+`IDC_regular_ps50_idx5/<patient>/<C>/`, numeric patient folders, 50 x 50 RGB PNG with a few
+smaller patches at a slide's edge, x and y placing every patch on its slide, and every
+patient folder a second time at the archive's top level.
+
+References: Pillow for the patches (mode and size, exact), the seed's own way of labelling a
+patch (`int(path[-5])`, the character before `.png`) and of listing them (`glob` over
+`IDC_regular_ps50_idx5/**/*.png`), pandas for `records.csv` of `mammolab merge` (exact:
+every patch once, its class and its patient folder).
+"""
+
+import glob
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from conftest import synth_twin
+
+BIN = os.environ.get("MAMMOLAB_BIN")
+NAME = re.compile(r"^(\d+)_idx5_x(\d+)_y(\d+)_class([01])\.png$")
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory):
+    return synth_twin(tmp_path_factory, "idc")
+
+
+def test_pillow_reads_every_patch_as_rgb_with_the_published_name(twin):
+    out, truth = twin
+    edge = {name for s in truth["slides"] for name in s["edge_patches"]}
+    paths = sorted(glob.glob(str(out / "IDC_regular_ps50_idx5" / "**" / "*.png"), recursive=True))
+    assert len(paths) == truth["counts"]["patches"]
+    smaller = 0
+    for p in paths:
+        patient, class_folder, name = Path(p).parts[-3:]
+        m = NAME.match(name)
+        assert m, name
+        assert m.group(1) == patient and m.group(4) == class_folder
+        assert int(m.group(2)) % 50 == 1 and int(m.group(3)) % 50 == 1
+        with Image.open(p) as im:
+            assert im.format == "PNG" and im.mode == "RGB"
+            w, h = im.size
+        assert w <= 50 and h <= 50
+        assert ((w, h) != (50, 50)) == (name in edge), name
+        smaller += (w, h) != (50, 50)
+    assert smaller == truth["counts"]["edge_patches"] > 0
+
+
+def test_a_glob_from_the_top_reads_every_patch_twice(twin):
+    out, truth = twin
+    everything = glob.glob(str(out / "**" / "*.png"), recursive=True)
+    assert len(everything) == 2 * truth["counts"]["patches"]
+    by_name = {}
+    for p in everything:
+        by_name.setdefault(Path(p).name, []).append(p)
+    assert all(len(v) == 2 for v in by_name.values())
+    a, b = next(iter(by_name.values()))
+    assert Path(a).read_bytes() == Path(b).read_bytes()
+
+
+def test_merge_reads_each_patch_once_with_the_seeds_label_and_its_patient(twin, tmp_path):
+    out, truth = twin
+    p = subprocess.run([BIN, "merge", "--manifest", str(out / "manifest.toml"), "--out", str(tmp_path / "m"),
+                        "--json"], capture_output=True, text=True, check=True)
+    summary = json.loads(p.stdout)
+    assert summary["sheets"]["patches"] == {"rows": truth["counts"]["patches"],
+                                            "matched": truth["counts"]["patches"], "unmatched": 0}
+    records = pd.read_csv(tmp_path / "m" / "records.csv", dtype=str)
+    # The seed's labelling: the character before `.png`.
+    seed_labels = {}
+    for path in glob.glob(str(out / "IDC_regular_ps50_idx5" / "**" / "*.png"), recursive=True):
+        seed_labels[os.path.relpath(path, out)] = int(path[-5])
+    assert len(records) == len(seed_labels)
+    assert set(records["jpg"]) == set(seed_labels)
+    for _, r in records.iterrows():
+        assert r["label"] == ["normal", "cancer"][seed_labels[r["jpg"]]]
+        assert r["patient_id"] == Path(r["jpg"]).parts[1]
+    assert (records["label"] == "cancer").sum() == truth["counts"]["positive"]
+    audit = pd.read_csv(tmp_path / "m" / "audit.csv", dtype=str)
+    assert (audit["status"] == "header_mismatch").sum() == truth["counts"]["edge_patches"]
