@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use mammolab::dataset::{
-    default_image_cache, Augment, DataOptions, ImageSource, Input, Orient, Part,
+    default_image_cache, Augment, Channels, DataOptions, ImageSource, Input, Orient, Part,
 };
 use mammolab::eval::{BinarySummary, MulticlassSummary, PerClass, ThresholdRule};
 use mammolab::imaging::{Filter, Gray};
@@ -66,6 +66,27 @@ enum Twin {
     /// Seed 002's cohort (`--scale ci|default`): the CBIS-DDSM, INbreast and mini-MIAS twins
     /// side by side and one manifest joining them in three classes.
     ThreeSources,
+}
+
+/// `--fractions`: three shares adding up to 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct FractionsArg(mammolab::dataset::Fractions);
+
+impl std::str::FromStr for FractionsArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let v: Vec<f64> = s
+            .split(',')
+            .map(|p| p.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| format!("`{s}` is not three numbers separated by commas"))?;
+        let [train, val, test] = v[..] else {
+            return Err(format!("`{s}` is not three numbers separated by commas"));
+        };
+        mammolab::dataset::Fractions::new(train, val, test)
+            .map(Self)
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// `--grad-clip`: a positive number, or `none`.
@@ -151,6 +172,8 @@ const RESUME_CONFLICTS: &[&str] = &[
     "input",
     "allow_collapse",
     "holdout_source",
+    "channels",
+    "fractions",
     "dicom",
     "cache",
 ];
@@ -398,6 +421,13 @@ enum Command {
         /// image of the source NAME, train and validate on the others.
         #[arg(long, value_name = "NAME")]
         holdout_source: Option<String>,
+        /// grey (one channel: mammograms) or rgb (red, green and blue: histology, seed 003).
+        #[arg(long, value_enum, default_value = "grey")]
+        channels: Channels,
+        /// Patient shares of train, validation and test, adding up to 1 (seed 003: 0.8,0.1,0.1).
+        /// A manifest's own [split] decides train and test instead.
+        #[arg(long, value_name = "TRAIN,VAL,TEST", default_value = "0.7,0.15,0.15")]
+        fractions: FractionsArg,
         /// Decode images from DICOM instead of the JPG exports.
         #[arg(long)]
         dicom: bool,
@@ -932,6 +962,8 @@ fn run(command: Command) -> anyhow::Result<()> {
             input,
             allow_collapse,
             holdout_source,
+            channels,
+            fractions,
             dicom,
             cache,
             out,
@@ -958,6 +990,8 @@ fn run(command: Command) -> anyhow::Result<()> {
                         .with_size(size)
                         .with_filter(resize)
                         .with_orient(orient)
+                        .with_channels(channels)
+                        .with_fractions(fractions.0)
                         .with_device(device)
                         .with_source(if dicom {
                             ImageSource::PreferDicom

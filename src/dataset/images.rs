@@ -10,8 +10,8 @@ use sha2::{Digest, Sha256};
 use crate::error::IoContext;
 use crate::error::{Error, Result};
 use crate::hash::sha256_bytes;
-use crate::imaging::{resize, Filter, Gray};
-use crate::ingest::dicom::read_display;
+use crate::imaging::{luma, resize, Filter, Gray};
+use crate::ingest::dicom::{read_display, read_display_rgb};
 
 /// How images become model input: the recipe saved in `run.json` and in every
 /// checkpoint, so a saved model decodes new images exactly as it was trained. Also
@@ -37,6 +37,35 @@ pub struct Preprocess {
     pub flip_by_pixels: bool,
     /// Subtract this mean and divide by this std after resizing.
     pub normalise: Option<(f32, f32)>,
+    /// The channels the model sees: one grey (the default: mammograms) or red, green and
+    /// blue (histology). Crop and mirroring are decided on the grey of a colour image.
+    #[serde(default, skip_serializing_if = "Channels::is_grey")]
+    pub channels: Channels,
+}
+
+/// Which channels a recipe keeps ([`Preprocess::channels`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Channels {
+    /// One grey channel; a colour file is converted with the luma weights.
+    #[default]
+    Grey,
+    /// Red, green and blue planes; a DICOM gives its display grey three times.
+    Rgb,
+}
+
+impl Channels {
+    /// 1 or 3.
+    pub fn count(self) -> usize {
+        match self {
+            Channels::Grey => 1,
+            Channels::Rgb => 3,
+        }
+    }
+
+    fn is_grey(&self) -> bool {
+        *self == Channels::Grey
+    }
 }
 
 impl Preprocess {
@@ -50,7 +79,13 @@ impl Preprocess {
             flip_right: false,
             flip_by_pixels: false,
             normalise: None,
+            channels: Channels::Grey,
         }
+    }
+    /// Keep these channels.
+    pub fn with_channels(mut self, channels: Channels) -> Self {
+        self.channels = channels;
+        self
     }
     /// Crop to pixels brighter than `threshold` (e.g. 0.05) first.
     pub fn with_crop(mut self, threshold: f32) -> Self {
@@ -107,22 +142,42 @@ impl Preprocess {
     /// film itself, with its surroundings, at the film's contrast.
     pub fn read_region(&self, path: &Path, mask: &Path, right: bool) -> Result<Gray> {
         let film = read_display(path)?;
-        let m = read_display(mask)?;
-        if (m.width, m.height) != (film.width, film.height) {
-            return Err(Error::data(
-                mask,
-                format!(
-                    "the ROI mask is {}x{} but its film {} is {}x{}",
-                    m.width,
-                    m.height,
-                    path.display(),
-                    film.width,
-                    film.height
-                ),
-            ));
-        }
-        let b = lesion_box(&m).ok_or_else(|| Error::data(mask, "the ROI mask marks no pixel"))?;
+        let b = region_box(path, &film, mask)?;
         self.apply(&film.crop(b), right)
+    }
+
+    /// The model input made from the file `path` as its planes, one per channel
+    /// ([`Preprocess::channels`]): [`Preprocess::read`] for grey; for rgb the red, green and
+    /// blue planes each cropped, resized, mirrored and normalised as the grey of the image
+    /// decides.
+    pub fn read_input(&self, path: &Path, right: bool) -> Result<Vec<Gray>> {
+        match self.channels {
+            Channels::Grey => Ok(vec![self.read(path, right)?]),
+            Channels::Rgb => self.apply_planes(&read_display_rgb(path)?, right),
+        }
+    }
+
+    /// [`Preprocess::read_region`] as planes, one per channel.
+    pub fn read_region_input(&self, path: &Path, mask: &Path, right: bool) -> Result<Vec<Gray>> {
+        match self.channels {
+            Channels::Grey => Ok(vec![self.read_region(path, mask, right)?]),
+            Channels::Rgb => {
+                let planes = read_display_rgb(path)?;
+                let b = region_box(path, &planes[0], mask)?;
+                self.apply_planes(&planes.map(|p| p.crop(b)), right)
+            }
+        }
+    }
+
+    /// Preprocess an image given as planes (red, green, blue): each plane as
+    /// [`Preprocess::apply`] would, the crop box and the mirroring decided on their grey
+    /// ([`luma`]) so the planes stay aligned.
+    pub fn apply_planes(&self, planes: &[Gray], right: bool) -> Result<Vec<Gray>> {
+        let grey = luma(planes);
+        planes
+            .iter()
+            .map(|p| self.apply_guided(p, &grey, right))
+            .collect()
     }
 
     /// Where the model input made from `img` comes from in `img`: the crop box and the flip.
@@ -140,14 +195,20 @@ impl Preprocess {
 
     /// Preprocess one decoded image.
     pub fn apply(&self, img: &Gray, right: bool) -> Result<Gray> {
+        self.apply_guided(img, img, right)
+    }
+
+    /// Preprocess `img` with the crop box and mirroring that `guide` (the same size: the
+    /// image's grey) decides.
+    fn apply_guided(&self, img: &Gray, guide: &Gray, right: bool) -> Result<Gray> {
         let cropped;
         let mut src = img;
         if let Some(t) = self.crop_threshold {
-            cropped = img.crop(img.foreground_box(t));
+            cropped = img.crop(guide.foreground_box(t));
             src = &cropped;
         }
         let mut out = resize(src, self.width, self.height, self.filter)?;
-        if self.mirrors(img, right) {
+        if self.mirrors(guide, right) {
             out.flip_horizontal();
         }
         if let Some((m, s)) = self.normalise {
@@ -155,6 +216,26 @@ impl Preprocess {
         }
         Ok(out)
     }
+}
+
+/// The lesion box of the ROI mask file `mask` on `film` (decoded from `path`): the mask must
+/// be the film's size and mark at least one pixel.
+fn region_box(path: &Path, film: &Gray, mask: &Path) -> Result<(usize, usize, usize, usize)> {
+    let m = read_display(mask)?;
+    if (m.width, m.height) != (film.width, film.height) {
+        return Err(Error::data(
+            mask,
+            format!(
+                "the ROI mask is {}x{} but its film {} is {}x{}",
+                m.width,
+                m.height,
+                path.display(),
+                film.width,
+                film.height
+            ),
+        ));
+    }
+    lesion_box(&m).ok_or_else(|| Error::data(mask, "the ROI mask marks no pixel"))
 }
 
 /// How the recipe makes every breast face one way.
@@ -282,13 +363,15 @@ pub fn default_image_cache(
         .map(|d| d.join("images"))
 }
 
-/// A batch of single-channel images, `[n, 1, height, width]` row-major.
+/// A batch of images, `[n, channels, height, width]` row-major.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageBatch {
-    /// `n * height * width` values.
+    /// `n * channels * height * width` values.
     pub data: Vec<f32>,
     /// Number of images.
     pub n: usize,
+    /// Channels per image (1 grey, 3 rgb: [`Preprocess::channels`]).
+    pub channels: usize,
     /// Height.
     pub height: usize,
     /// Width.
@@ -335,7 +418,8 @@ pub fn load_regions(
         }
         sha256_bytes(s.as_bytes())
     };
-    let per = pre.width * pre.height;
+    let channels = pre.channels.count();
+    let per = channels * pre.width * pre.height;
     if let Some(dir) = cache_dir {
         let p = dir.join(format!("{key}.f32"));
         if let Ok(bytes) = std::fs::read(&p) {
@@ -349,6 +433,7 @@ pub fn load_regions(
                 return Ok(ImageBatch {
                     data,
                     n: files.len(),
+                    channels,
                     height: pre.height,
                     width: pre.width,
                     from_cache: true,
@@ -356,15 +441,15 @@ pub fn load_regions(
             }
         }
     }
-    let imgs: Vec<Gray> = files
+    let imgs: Vec<Vec<Gray>> = files
         .par_iter()
         .map(|(f, mask, right)| match mask {
-            Some(m) => pre.read_region(f, m, *right),
-            None => pre.read(f, *right),
+            Some(m) => pre.read_region_input(f, m, *right),
+            None => pre.read_input(f, *right),
         })
         .collect::<Result<_>>()?;
     let mut data = Vec::with_capacity(files.len() * per);
-    for g in &imgs {
+    for g in imgs.iter().flatten() {
         data.extend_from_slice(&g.pixels);
     }
     if let Some(dir) = cache_dir {
@@ -379,8 +464,68 @@ pub fn load_regions(
     Ok(ImageBatch {
         data,
         n: files.len(),
+        channels,
         height: pre.height,
         width: pre.width,
         from_cache: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plane(width: usize, height: usize, f: impl Fn(usize, usize) -> f32) -> Gray {
+        Gray {
+            width,
+            height,
+            pixels: (0..height)
+                .flat_map(|y| (0..width).map(move |x| (x, y)))
+                .map(|(x, y)| f(x, y))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn colour_planes_are_cropped_and_mirrored_together_as_their_grey_decides() {
+        // A bright object in columns 4..8 of an 8 x 4 image: only the red plane marks its
+        // first column, so the planes must move together for red to stay on its edge.
+        let inside = |x: usize| (4..8).contains(&x);
+        let red = plane(8, 4, |x, _| {
+            if x == 4 {
+                1.0
+            } else if inside(x) {
+                0.5
+            } else {
+                0.0
+            }
+        });
+        let green = plane(8, 4, |x, _| if inside(x) { 0.6 } else { 0.0 });
+        let blue = plane(8, 4, |x, _| if inside(x) { 0.4 } else { 0.0 });
+        let pre = Preprocess::new(4, 4)
+            .with_filter(Filter::Nearest)
+            .with_crop(0.05)
+            .with_orient(Orient::Pixels)
+            .with_channels(Channels::Rgb);
+        let planes = [red, green, blue];
+        let out = pre.apply_planes(&planes, false).unwrap();
+        assert_eq!(out.len(), 3);
+        // Cropped to columns 4..8, then mirrored (the object is on the right in the grey):
+        // red's marked column ends up last.
+        assert_eq!(out[0].pixels[..4], [0.5, 0.5, 0.5, 1.0]);
+        assert_eq!(out[1].pixels[..4], [0.6; 4]);
+        assert_eq!(out[2].pixels[..4], [0.4; 4]);
+        // The grey recipe on the grey of the same image crops and mirrors the same way.
+        let grey = pre.clone().with_channels(Channels::Grey);
+        let g = grey.apply(&luma(&planes), false).unwrap();
+        assert_eq!(g.pixels, luma(&out).pixels);
+        assert_eq!(Channels::Rgb.count(), 3);
+        // A grey recipe serialises as before (no `channels` key: old caches and checkpoints
+        // keep their keys); a colour one says so.
+        let json = serde_json::to_string(&grey).unwrap();
+        assert!(!json.contains("channels"), "{json}");
+        assert!(serde_json::to_string(&pre)
+            .unwrap()
+            .contains(r#""channels":"rgb""#));
+    }
 }

@@ -36,8 +36,8 @@ pub mod tabular;
 
 pub use augment::{Augment, Draw};
 pub use images::{
-    breast_on_right, default_image_cache, lesion_box, load_images, load_regions, ImageBatch,
-    Orient, Placement, Preprocess,
+    breast_on_right, default_image_cache, lesion_box, load_images, load_regions, Channels,
+    ImageBatch, Orient, Placement, Preprocess,
 };
 pub use prepare::{
     plan_merged, prepare, prepare_merged, DataOptions, ImageItem, ImageSource, Input, Part,

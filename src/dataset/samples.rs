@@ -79,7 +79,7 @@ impl Samples {
 
     /// A single-channel [`ImageBatch`](super::ImageBatch) with its labels.
     pub fn from_batch(batch: super::ImageBatch, labels: Vec<usize>) -> Result<Self> {
-        let shape = [batch.n, 1, batch.height, batch.width];
+        let shape = [batch.n, batch.channels, batch.height, batch.width];
         Self::new(batch.data, shape, labels)
     }
 

@@ -240,6 +240,28 @@ pub enum Filter {
     Max,
 }
 
+/// The grey of an image given as planes: one plane as it is, red, green and blue with the
+/// ITU-R 601 weights (0.299, 0.587, 0.114), any other count their mean. The planes share one
+/// size.
+pub fn luma(planes: &[Gray]) -> Gray {
+    let weights: Vec<f32> = match planes.len() {
+        3 => vec![0.299, 0.587, 0.114],
+        n => vec![1.0 / n.max(1) as f32; n],
+    };
+    let (width, height) = planes.first().map_or((0, 0), |p| (p.width, p.height));
+    let mut pixels = vec![0f32; width * height];
+    for (plane, w) in planes.iter().zip(weights) {
+        for (out, v) in pixels.iter_mut().zip(&plane.pixels) {
+            *out += w * v;
+        }
+    }
+    Gray {
+        width,
+        height,
+        pixels,
+    }
+}
+
 /// Resize with fast_image_resize (SIMD convolution), as `f32`; [`Filter::Max`] by
 /// [`resize_max`].
 pub fn resize(img: &Gray, width: usize, height: usize, filter: Filter) -> Result<Gray> {

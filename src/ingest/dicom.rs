@@ -565,7 +565,28 @@ fn jpeg_truncated(bytes: &[u8]) -> bool {
 /// with the ITU-R 601 luma weights `image` uses). A JPEG cut short is an error, as in
 /// Pillow, never a partly grey image.
 pub fn read_picture(path: impl AsRef<Path>) -> Result<Gray> {
-    let path = path.as_ref();
+    let g = decode_picture(path.as_ref())?.to_luma32f();
+    Ok(Gray {
+        width: g.width() as usize,
+        height: g.height() as usize,
+        pixels: g.into_raw(),
+    })
+}
+
+/// Load a JPG, PNG or PGM export as its red, green and blue planes in [0, 1] (a grey image
+/// gives the same plane three times). Errors as [`read_picture`].
+pub fn read_picture_rgb(path: impl AsRef<Path>) -> Result<[Gray; 3]> {
+    let img = decode_picture(path.as_ref())?.to_rgb32f();
+    let (width, height) = (img.width() as usize, img.height() as usize);
+    let raw = img.into_raw();
+    Ok(std::array::from_fn(|c| Gray {
+        width,
+        height,
+        pixels: raw.iter().skip(c).step_by(3).copied().collect(),
+    }))
+}
+
+fn decode_picture(path: &Path) -> Result<image::DynamicImage> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let reader = image::ImageReader::new(std::io::Cursor::new(&bytes[..]))
         .with_guessed_format()
@@ -579,15 +600,9 @@ pub fn read_picture(path: impl AsRef<Path>) -> Result<Gray> {
             ),
         });
     }
-    let img = reader.decode().map_err(|e| Error::Data {
+    reader.decode().map_err(|e| Error::Data {
         file: path.to_path_buf(),
         message: format!("cannot decode image: {e}"),
-    })?;
-    let g = img.to_luma32f();
-    Ok(Gray {
-        width: g.width() as usize,
-        height: g.height() as usize,
-        pixels: g.into_raw(),
     })
 }
 
@@ -607,6 +622,18 @@ pub fn read_display(path: impl AsRef<Path>) -> Result<Gray> {
         read_image(path, 0)?.display()
     } else {
         read_picture(path)
+    }
+}
+
+/// Any supported image as red, green and blue planes in [0, 1]: JPG/PNG/PGM in colour
+/// ([`read_picture_rgb`]); a DICOM (a mammogram) as its display grey three times.
+pub fn read_display_rgb(path: impl AsRef<Path>) -> Result<[Gray; 3]> {
+    let path = path.as_ref();
+    if is_dicom_path(path) {
+        let g = read_image(path, 0)?.display()?;
+        Ok([g.clone(), g.clone(), g])
+    } else {
+        read_picture_rgb(path)
     }
 }
 

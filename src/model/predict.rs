@@ -12,7 +12,7 @@ use burn::tensor::activation::softmax;
 use super::train::{covariates_tensor, images_tensor};
 use super::{ComputeDevice, Model};
 use crate::dataset::tabular::Covariates;
-use crate::dataset::{load_images, Placement, Preprocess, Samples};
+use crate::dataset::{load_images, Channels, Placement, Preprocess, Samples};
 use crate::error::{Error, Result};
 use crate::imaging::Gray;
 use crate::ingest::merge::Laterality;
@@ -318,9 +318,9 @@ impl Predictor {
         use rayon::prelude::*;
         let mut out = Vec::with_capacity(files.len());
         for (k, chunk) in files.chunks(self.batch()).enumerate() {
-            let decoded: Vec<Result<crate::imaging::Gray>> = chunk
+            let decoded: Vec<Result<Vec<Gray>>> = chunk
                 .par_iter()
-                .map(|(p, l)| self.preprocess.read(p, *l == Some(Laterality::Right)))
+                .map(|(p, l)| self.preprocess.read_input(p, *l == Some(Laterality::Right)))
                 .collect();
             let samples = self.stack(decoded.iter().filter_map(|d| d.as_ref().ok()))?;
             let samples = self.with_columns(
@@ -379,20 +379,31 @@ impl Predictor {
         let how = Occlusion::for_size(h.min(w), -mean / std);
         let mut out = Vec::with_capacity(files.len());
         for (k, chunk) in files.chunks(self.batch()).enumerate() {
-            let decoded: Vec<Result<(Gray, Gray, Placement)>> = chunk
+            type Decoded = (Gray, Option<Vec<Gray>>, Vec<Gray>, Placement);
+            let decoded: Vec<Result<Decoded>> = chunk
                 .par_iter()
                 .map(|(p, l)| {
                     let right = *l == Some(Laterality::Right);
-                    let image = crate::ingest::dicom::read_display(p)?;
-                    let input = self.preprocess.apply(&image, right)?;
+                    let (image, colour, input) = match self.preprocess.channels {
+                        Channels::Grey => {
+                            let image = crate::ingest::dicom::read_display(p)?;
+                            let input = vec![self.preprocess.apply(&image, right)?];
+                            (image, None, input)
+                        }
+                        Channels::Rgb => {
+                            let planes = crate::ingest::dicom::read_display_rgb(p)?;
+                            let input = self.preprocess.apply_planes(&planes, right)?;
+                            (crate::imaging::luma(&planes), Some(planes.into()), input)
+                        }
+                    };
                     let placement = self.preprocess.placement(&image, right);
-                    Ok((image, input, placement))
+                    Ok((image, colour, input, placement))
                 })
                 .collect();
             let samples = self.stack(
                 decoded
                     .iter()
-                    .filter_map(|d| d.as_ref().ok().map(|(_, input, _)| input)),
+                    .filter_map(|d| d.as_ref().ok().map(|(_, _, input, _)| input)),
             )?;
             let samples = self.with_columns(
                 samples,
@@ -427,7 +438,7 @@ impl Predictor {
             let mut made = maps.into_iter().zip(cams).zip(probs);
             for d in decoded {
                 out.push(match d {
-                    Ok((image, input, placement)) => {
+                    Ok((image, colour, input, placement)) => {
                         let ((map, grad_cam), probabilities) = made.next().ok_or_else(|| {
                             Error::input("model output", "fewer maps than decoded images")
                         })?;
@@ -435,9 +446,14 @@ impl Predictor {
                             class,
                             method,
                             probabilities,
-                            input,
+                            values: input
+                                .iter()
+                                .flat_map(|p| p.pixels.iter().copied())
+                                .collect(),
+                            input: crate::imaging::luma(&input),
                             map,
                             image,
+                            colour,
                             placement,
                             grad_cam,
                         })
@@ -474,12 +490,14 @@ impl Predictor {
     }
 
     /// Prepared images (model input size) stacked into one [`Samples`], labels all 0.
-    fn stack<'a>(&self, inputs: impl Iterator<Item = &'a Gray>) -> Result<Samples> {
+    fn stack<'a>(&self, inputs: impl Iterator<Item = &'a Vec<Gray>>) -> Result<Samples> {
         let [c, h, w] = self.info.model.input_shape();
         let mut data = vec![];
         let mut n = 0;
-        for g in inputs {
-            data.extend_from_slice(&g.pixels);
+        for planes in inputs {
+            for g in planes {
+                data.extend_from_slice(&g.pixels);
+            }
             n += 1;
         }
         Samples::new(data, [n, c, h, w], vec![0; n])
@@ -513,12 +531,18 @@ pub struct Saliency {
     /// Class probabilities of the file.
     pub probabilities: Vec<f64>,
     /// The model input, as the model saw it (normalised when the recipe normalises:
-    /// [`Preprocess::unapply`] shows it).
+    /// [`Preprocess::unapply`] shows it); of a colour input, its grey.
     pub input: Gray,
+    /// The model input's values, every channel (`[channels, height, width]`): what the
+    /// model saw, for checking against another framework.
+    pub values: Vec<f32>,
     /// The map at the model input's size (Grad-CAM: >= 0; occlusion: drop of the log-odds).
     pub map: Gray,
-    /// The decoded image.
+    /// The decoded image (of a colour image, its grey).
     pub image: Gray,
+    /// The decoded image's red, green and blue planes, for a colour recipe
+    /// ([`Channels::Rgb`]).
+    pub colour: Option<Vec<Gray>>,
     /// How the input sits in `image`.
     pub placement: Placement,
     /// Grad-CAM's channel weights and raw map (`None` for occlusion).

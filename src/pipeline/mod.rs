@@ -210,6 +210,11 @@ impl RunOptions {
         self.data = self.data.with_orient(orient);
         self
     }
+    /// Grey or colour inputs ([`Channels`](crate::dataset::Channels)).
+    pub fn with_channels(mut self, channels: crate::dataset::Channels) -> Self {
+        self.data.preprocess = self.data.preprocess.with_channels(channels);
+        self
+    }
     /// Where to train.
     pub fn with_device(mut self, device: ComputeDevice) -> Self {
         self.device = device;

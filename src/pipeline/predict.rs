@@ -784,9 +784,13 @@ pub fn write_saliency(
             let peak = m.peak();
             let p = m.probabilities.get(class).copied().unwrap_or(f64::NAN);
             let heat = m.on_image()?;
-            let left = Tile::new(&m.image, stem.clone());
-            let mut right = Tile::new(&m.image, format!("{} p({name}) = {p:.3}", method.name()))
-                .with_heat(&heat.pixels)?;
+            let tile = |caption: String| match &m.colour {
+                Some(planes) => Tile::colour(planes, caption),
+                None => Tile::new(&m.image, caption),
+            };
+            let left = tile(stem.clone());
+            let mut right =
+                tile(format!("{} p({name}) = {p:.3}", method.name())).with_heat(&heat.pixels)?;
             if let Some((x, y)) = peak {
                 right = right.with_cross(x as f32, y as f32);
             }
@@ -801,7 +805,7 @@ pub fn write_saliency(
                 raws.extend_from_slice(&g.raw);
             }
             ups.extend_from_slice(&m.map.pixels);
-            tensors_in.extend_from_slice(&m.input.pixels);
+            tensors_in.extend_from_slice(&m.values);
             let (px, py) = peak.map_or((String::new(), String::new()), |(x, y)| {
                 (format!("{x:.1}"), format!("{y:.1}"))
             });

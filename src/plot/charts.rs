@@ -666,6 +666,9 @@ pub struct Tile {
     pub circles: Vec<[f32; 3]>,
     /// A cross at `[x, y]` in image pixels (e.g. the saliency peak), drawn in white.
     pub cross: Option<[f32; 2]>,
+    /// The image in colour, `[r, g, b]` in [0, 1] per pixel (`pixels` then holds its grey):
+    /// drawn instead of the grey ([`Tile::colour`]).
+    pub colour: Option<Vec<[f32; 3]>>,
 }
 
 impl Tile {
@@ -680,7 +683,22 @@ impl Tile {
             heat: None,
             circles: vec![],
             cross: None,
+            colour: None,
         }
+    }
+
+    /// A tile of an image given as its red, green and blue planes (one size; values clamped
+    /// to [0, 1]) with `caption`; any other number of planes is shown as their grey.
+    pub fn colour(planes: &[crate::imaging::Gray], caption: impl Into<String>) -> Self {
+        let mut tile = Self::new(&crate::imaging::luma(planes), caption);
+        if let [r, g, b] = planes {
+            tile.colour = Some(
+                (0..r.pixels.len().min(g.pixels.len()).min(b.pixels.len()))
+                    .map(|i| [r.pixels[i], g.pixels[i], b.pixels[i]].map(|v| v.clamp(0.0, 1.0)))
+                    .collect(),
+            );
+        }
+        tile
     }
 
     /// The same tile with `heat` (values clamped to [0, 1]) blended over it, or an error when
@@ -732,7 +750,10 @@ pub fn image_grid<DB: DrawingBackend>(
     check_nonempty(C, tiles.len(), "images")?;
     if let Some((i, t)) = tiles.iter().enumerate().find(|(_, t)| {
         let n = t.width * t.height;
-        n == 0 || t.pixels.len() != n || t.heat.as_ref().is_some_and(|h| h.len() != n)
+        n == 0
+            || t.pixels.len() != n
+            || t.heat.as_ref().is_some_and(|h| h.len() != n)
+            || t.colour.as_ref().is_some_and(|c| c.len() != n)
     }) {
         return Err(Error::input(
             "plot",
@@ -772,14 +793,19 @@ pub fn image_grid<DB: DrawingBackend>(
             let sy = ((y as f64 / scale) as usize).min(t.height - 1);
             for x in 0..w {
                 let sx = ((x as f64 / scale) as usize).min(t.width - 1);
-                let g = t.pixels[sy * t.width + sx].clamp(0.0, 1.0);
+                let i = sy * t.width + sx;
+                let base = match &t.colour {
+                    Some(c) => c[i],
+                    None => [t.pixels[i].clamp(0.0, 1.0); 3],
+                };
                 let px = match &t.heat {
                     Some(heat) => {
-                        let v = heat[sy * t.width + sx];
+                        let v = heat[i];
                         let a = 0.6 * ((v - 0.1) / 0.9).clamp(0.0, 1.0);
-                        heat_colour(v).map(|c| (1.0 - a) * g + a * c)
+                        let h = heat_colour(v);
+                        std::array::from_fn(|k| (1.0 - a) * base[k] + a * h[k])
                     }
-                    None => [g; 3],
+                    None => base,
                 };
                 rgb.extend(px.map(|c| (c * 255.0).round() as u8));
             }

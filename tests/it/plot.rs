@@ -54,6 +54,7 @@ fn every_chart_renders() {
             heat: None,
             circles: vec![],
             cross: None,
+            colour: None,
         })
         .collect();
     let points: Vec<(f64, f64)> = s
@@ -169,6 +170,7 @@ fn charts_refuse_bad_input() {
         heat: None,
         circles: vec![],
         cross: None,
+        colour: None,
     };
     let e = Figure::png(100, 100, |a| plot::image_grid(a, &[tile], 1, "x")).unwrap_err();
     assert!(

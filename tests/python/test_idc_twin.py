@@ -20,6 +20,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
@@ -88,3 +89,61 @@ def test_merge_reads_each_patch_once_with_the_seeds_label_and_its_patient(twin, 
     assert (records["label"] == "cancer").sum() == truth["counts"]["positive"]
     audit = pd.read_csv(tmp_path / "m" / "audit.csv", dtype=str)
     assert (audit["status"] == "header_mismatch").sum() == truth["counts"]["edge_patches"]
+
+
+def safetensors(path):
+    """A safetensors file's arrays, read with numpy (the format: an 8-byte header length, a
+    JSON header of dtypes, shapes and offsets, then the raw little-endian data)."""
+    raw = Path(path).read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    data = raw[8 + n:]
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        assert t["dtype"] == "F32"
+        a, b = t["data_offsets"]
+        out[name] = np.frombuffer(data[a:b], dtype="<f4").reshape(t["shape"])
+    return out
+
+
+def test_a_colour_run_sees_pillows_rgb_and_predicts_the_same_in_a_fresh_process(twin, tmp_path):
+    """`train --channels rgb` keeps the patches' colour: the model input is Pillow's RGB
+    (normalised with the recipe's (0.5, 0.25): exact within float32 rounding, 1e-6) for every
+    50 x 50 test patch, the checkpoint records three channels, and `predict` in a new process
+    gives the run's own test scores exactly."""
+    out, _ = twin
+    run = tmp_path / "run"
+    p = subprocess.run([BIN, "train", "--manifest", str(out / "manifest.toml"), "--channels", "rgb",
+                        "--size", "50", "--fractions", "0.8,0.1,0.1", "--epochs", "1", "--cache", "none",
+                        "--out", str(run), "--json"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    config = json.loads((run / "checkpoint" / "config.json").read_text())
+    assert config["model"]["channels"] == 3 and config["input"]["channels"] == "rgb"
+    p = subprocess.run([BIN, "predict", "--run", str(run), "--part", "test", "--out", str(tmp_path / "p.csv"),
+                        "--saliency", str(tmp_path / "sal")], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    ours = pd.read_csv(run / "predictions.csv")
+    again = pd.read_csv(tmp_path / "p.csv")
+    assert list(again["row"]) == list(ours["row"])
+    assert (again["score"].to_numpy() == ours["score"].to_numpy()).all()
+    # 80/10/10 by patient folder: every patient on one side only.
+    split = json.loads((run / "run.json").read_text())
+    assert [s["patients"] for s in split["split"]] == [12, 2, 2]
+    assert not split["shared_patients"]
+    assert len({Path(f).parts[1] for f in again["file"]}) == 2
+
+    table = pd.read_csv(tmp_path / "sal" / "saliency.csv", dtype=str, keep_default_na=False)
+    inputs = safetensors(tmp_path / "sal" / "saliency.safetensors")["input"]
+    assert inputs.shape == (len(table), 3, 50, 50)
+    checked = 0
+    for i, f in enumerate(table["file"]):
+        with Image.open(out / f) as im:
+            if im.size != (50, 50):
+                continue  # an edge patch: resized by the recipe
+            rgb = np.asarray(im, dtype=np.float32) / 255.0
+        want = ((rgb - 0.5) / 0.25).transpose(2, 0, 1)
+        np.testing.assert_allclose(inputs[i], want, atol=1e-6, err_msg=f)
+        checked += 1
+    assert checked > 0.8 * len(table)
