@@ -324,7 +324,7 @@ enum Command {
         resume: bool,
         /// cnn (seed 001), cnn-bn (the same with batch norm), vae (seed 000), resnet or plain
         /// (the skip-connection experiment), resnet18 or resnet50 (torchvision's, for
-        /// --pretrained).
+        /// --pretrained), cancernet (seed 003's histology-patch network; with --channels rgb).
         #[arg(long, value_enum, default_value_t = ModelChoice::Cnn)]
         model: ModelChoice,
         /// cpu, or cuda (needs a build with `--features cuda` and an NVIDIA GPU).
@@ -1147,9 +1147,9 @@ fn run(command: Command) -> anyhow::Result<()> {
                 let csv = run.join("predictions.csv");
                 let t = ScoreTable::from_csv(&csv, "label", "score", None)?;
                 println!(
-                    "metrics per {} at threshold {:.4} ({how}):",
+                    "metrics per {} at threshold {} ({how}):",
                     level.name(),
-                    s.threshold
+                    mammolab::eval::threshold_text(s.threshold)
                 );
                 println!("{}", report::summary(&csv, "label", &t.positive, &s));
             }
@@ -1376,11 +1376,11 @@ fn predict_command(
         );
     }
     println!(
-        "  {} of {} flagged {} at threshold {:.4} ({})",
+        "  {} of {} flagged {} at threshold {} ({})",
         s.flagged,
         s.scored,
         s.classes.positive_name().unwrap_or("positive"),
-        s.threshold.threshold,
+        mammolab::eval::threshold_text(s.threshold.threshold),
         s.threshold.source
     );
     if let Some(m) = &s.metrics {

@@ -67,7 +67,7 @@ pub use multiclass::{
     roc_auc_ovr_per_class, Average, MulticlassSummary, PerClass,
 };
 pub use report::{ClassRow, ClassificationReport};
-pub use summary::{compare, BinarySummary};
+pub use summary::{compare, threshold_text, BinarySummary};
 pub use threshold::{OperatingPoint, ThresholdRule, ThresholdSweep};
 
 use crate::error::{Error, Result};

@@ -97,14 +97,23 @@ impl BinarySummary {
     /// One line: `ROC AUC 0.9625  AP 0.7800  at 0.5: recall ...  precision ...  specificity ...  accuracy ...`.
     pub fn line(&self) -> String {
         let m = &self.metrics;
-        // 0.5 stays `0.5`; a chosen threshold shows 4 decimals, not 16.
-        let t = format!("{:.4}", self.threshold);
-        let t = t.trim_end_matches('0').trim_end_matches('.');
+        let t = threshold_text(self.threshold);
         format!(
             "ROC AUC {:.4}  AP {:.4}  at {t}: recall {:.4}  precision {:.4}  specificity {:.4}  accuracy {:.4}",
             self.roc_auc, self.average_precision, m.recall, m.precision, m.specificity, m.accuracy
         )
     }
+}
+
+/// A decision threshold as the reports print it: 0.5 stays `0.5`, a chosen threshold shows
+/// 4 decimals (not 16), and one above every score (a validation part whose scores are all
+/// equal gives it: nothing is flagged) says so instead of printing `f64::MAX`'s 309 digits.
+pub fn threshold_text(t: f64) -> String {
+    if !t.is_finite() || t.abs() >= f64::MAX / 2.0 {
+        return "+inf (above every score: flags nothing)".into();
+    }
+    let t = format!("{t:.4}");
+    t.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Side by side, one row per `(name, summary)`: threshold, accuracy, balanced accuracy,

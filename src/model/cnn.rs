@@ -6,9 +6,10 @@
 //! `Conv2D` default, so a 224x224 input shrinks 222 -> 111 -> 109 -> 54 -> 52 -> 26 and the
 //! dense layer sees 128 x 26 x 26 features (11.1 M weights, most of the model).
 //!
-//! The same [`ConvBlock`] with `same` padding, batch normalisation and dropout gives the
-//! 50x50 patch classifier of seed 003 ([`CnnConfig::patch`], after CancerNet) and, with
-//! `classes: 3`, the normal / benign / malignant classifier of seed 002.
+//! The same [`ConvBlock`] with `same` padding, batch normalisation and dropout gives a
+//! plain-convolution 50x50 patch classifier ([`CnnConfig::patch`]; seed 003's own network,
+//! with separable convolutions, is [`super::cancernet`]) and, with `classes: 3`, the
+//! normal / benign / malignant classifier of seed 002.
 //!
 //! # Shapes
 //! - input: `[batch, channels, size, size]`
@@ -68,8 +69,9 @@ impl CnnConfig {
         }
     }
 
-    /// Seed 003's 50x50 RGB patch classifier (after CancerNet): same-padded 3x3 blocks of
-    /// 32, 64 and 128 filters with batch norm, dropout 0.25, dense 256.
+    /// A 50x50 RGB patch classifier in CancerNet's widths with plain convolutions
+    /// (seed 003's own network is [`super::cancernet`]): same-padded 3x3 blocks of 32, 64
+    /// and 128 filters with batch norm, dropout 0.25, dense 256.
     pub fn patch(classes: usize) -> Self {
         Self {
             size: 50,

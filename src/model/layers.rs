@@ -73,6 +73,7 @@ impl Model {
             Self::Vae(m) => m.layer_names(),
             Self::ResNet(m) => m.layer_names(),
             Self::Fusion(m) => m.layer_names(),
+            Self::CancerNet(m) => m.layer_names(),
         }
     }
 
@@ -85,6 +86,7 @@ impl Model {
             Self::Vae(_) => "mu",
             Self::ResNet(_) => "avgpool",
             Self::Fusion(_) => "image.dense",
+            Self::CancerNet(_) => "dense",
         }
     }
 
@@ -111,6 +113,7 @@ impl Model {
             Self::Vae(m) => m.trace(x, layer),
             Self::ResNet(m) => m.trace(x, layer),
             Self::Fusion(m) => m.trace(x, layer),
+            Self::CancerNet(m) => m.trace(x, layer),
         };
         traced.ok_or_else(|| Error::input("layer", format!("`{layer}` was not reached")))
     }

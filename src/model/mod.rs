@@ -41,6 +41,7 @@
 //! # Ok(()) }
 //! ```
 pub mod baseline;
+pub mod cancernet;
 pub mod checkpoint;
 pub mod cnn;
 pub mod config;
@@ -58,6 +59,7 @@ pub mod vae;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub use cancernet::{CancerNet, CancerNetConfig};
 pub use cnn::{Cnn, CnnConfig};
 pub use config::{
     resolve_weights, ClassWeights, EarlyStopping, Monitor, OptimizerKind, Sampler, Schedule,
@@ -111,6 +113,11 @@ pub enum ModelChoice {
     Resnet18,
     /// torchvision's ResNet-50 (23.5 M weights, bottleneck blocks).
     Resnet50,
+    /// Seed 003's CancerNet (`model::cancernet`): depthwise-separable convolutions in three
+    /// stages, for histology patches.
+    #[serde(rename = "cancernet")]
+    #[value(name = "cancernet")]
+    CancerNet,
 }
 
 impl ModelChoice {
@@ -136,6 +143,7 @@ impl ModelChoice {
             Self::Plain => ModelConfig::Deep(DeepCnnConfig::new(h, c, classes, 8, false)),
             Self::Resnet18 => ModelConfig::ResNet(ResNetConfig::new(18, h, c, classes)),
             Self::Resnet50 => ModelConfig::ResNet(ResNetConfig::new(50, h, c, classes)),
+            Self::CancerNet => ModelConfig::CancerNet(CancerNetConfig::new(h, c, classes)),
         })
     }
 }
@@ -234,6 +242,9 @@ pub enum ModelConfig {
     ResNet(ResNetConfig),
     /// A CNN whose classifier also takes workbook columns.
     Fusion(FusionConfig),
+    /// Seed 003's CancerNet.
+    #[serde(rename = "cancernet")]
+    CancerNet(CancerNetConfig),
 }
 
 impl ModelConfig {
@@ -245,6 +256,7 @@ impl ModelConfig {
             Self::Vae(c) => (c.channels, c.size),
             Self::ResNet(c) => (c.channels, c.size),
             Self::Fusion(c) => (c.image.channels, c.image.size),
+            Self::CancerNet(c) => (c.channels, c.size),
         };
         [c, s, s]
     }
@@ -257,6 +269,7 @@ impl ModelConfig {
             Self::Vae(c) => c.classes,
             Self::ResNet(c) => c.classes,
             Self::Fusion(c) => c.image.classes,
+            Self::CancerNet(c) => c.classes,
         }
     }
 
@@ -281,7 +294,7 @@ impl ModelConfig {
         }
     }
 
-    /// A short name: `cnn`, `plain`, `resnet`, `vae`, `fusion` or `resnet18` / `resnet50` / ...
+    /// A short name: `cnn`, `plain`, `resnet`, `vae`, `fusion`, `cancernet` or `resnet18` / `resnet50` / ...
     pub fn name(&self) -> &'static str {
         match self {
             Self::Cnn(_) => "cnn",
@@ -296,6 +309,7 @@ impl ModelConfig {
                 _ => "resnet152",
             },
             Self::Fusion(_) => "fusion",
+            Self::CancerNet(_) => "cancernet",
         }
     }
 
@@ -307,6 +321,7 @@ impl ModelConfig {
             Self::Vae(c) => Model::Vae(c.init(device)?),
             Self::ResNet(c) => Model::ResNet(c.init(device)?),
             Self::Fusion(c) => Model::Fusion(c.init(device)?),
+            Self::CancerNet(c) => Model::CancerNet(c.init(device)?),
         })
     }
 }
@@ -324,6 +339,8 @@ pub enum Model {
     ResNet(ResNet),
     /// See [`Fusion`].
     Fusion(Fusion),
+    /// See [`CancerNet`].
+    CancerNet(CancerNet),
 }
 
 impl Model {
@@ -349,12 +366,14 @@ impl Model {
             Self::Vae(m) => m.classify(m.encode(x).0),
             Self::ResNet(m) => m.forward(x),
             Self::Fusion(m) => m.forward(x, columns.expect(FUSION_NEEDS_COLUMNS)),
+            Self::CancerNet(m) => m.forward(x),
         }
     }
 
     /// The activation [`saliency::grad_cam`] explains, `[batch, k, h, w]`: the last
     /// convolution of the CNN (after ReLU, before its pool), the residual / plain net's last
-    /// block, the VAE encoder's last convolution, torchvision ResNet's `layer4`. `self.head(self.features(x))` equals
+    /// block, the VAE encoder's last convolution, torchvision ResNet's `layer4`, CancerNet's
+    /// last separable convolution (after ReLU and batch norm). `self.head(self.features(x))` equals
     /// `self.logits(x)`.
     pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
@@ -363,6 +382,7 @@ impl Model {
             Self::Vae(m) => m.features(x),
             Self::ResNet(m) => m.features(x),
             Self::Fusion(m) => m.features(x),
+            Self::CancerNet(m) => m.features(x),
         }
     }
 
@@ -378,6 +398,7 @@ impl Model {
             Self::Vae(m) => m.head_logits(a),
             Self::ResNet(m) => m.head(a),
             Self::Fusion(m) => m.head(a, columns.expect(FUSION_NEEDS_COLUMNS)),
+            Self::CancerNet(m) => m.head(a),
         }
     }
 
@@ -396,6 +417,9 @@ impl Model {
                 "image.blocks.{}.conv (after ReLU, before the pool)",
                 m.image().blocks() - 1
             ),
+            Self::CancerNet(_) => {
+                "stages.2.units.2 (after ReLU and batch norm, before the pool)".into()
+            }
         }
     }
 

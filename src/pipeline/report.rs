@@ -46,8 +46,8 @@ pub fn run(out: &Path, r: &RunResult) -> String {
     );
     match (&r.threshold, &r.chosen) {
         (Some(t), Some(c)) => text.push_str(&format!(
-            "\n  threshold {:.4} chosen on validation by {} (sensitivity {:.4}, specificity {:.4} on {} images, {} positive)\n  {}",
-            t.threshold,
+            "\n  threshold {} chosen on validation by {} (sensitivity {:.4}, specificity {:.4} on {} images, {} positive)\n  {}",
+            crate::eval::threshold_text(t.threshold),
             t.rule,
             t.sensitivity,
             t.specificity,

@@ -655,6 +655,53 @@ fn seed_cnn_with_batch_norm() {
     );
 }
 
+/// `--model cancernet`: seed 003's network on colour inputs trains, explains itself through
+/// the layer Grad-CAM reads, and saves and loads (tests/torch checks it against PyTorch).
+#[test]
+fn cancernet_in_colour() {
+    let config = ModelChoice::CancerNet.config([3, 16, 16], 2).unwrap();
+    assert_eq!(config.name(), "cancernet");
+    assert_eq!(config.input_shape(), [3, 16, 16]);
+    // The blobs in three planes: a colour image whose planes differ.
+    let grey = blobs(24, 16, 9);
+    let data: Vec<f32> = grey
+        .data
+        .chunks(16 * 16)
+        .flat_map(|p| {
+            [1.0, 0.7, 0.4]
+                .into_iter()
+                .flat_map(move |w| p.iter().map(move |v| v * w))
+        })
+        .collect();
+    let train = Samples::new(data, [24, 3, 16, 16], grey.labels.clone()).unwrap();
+    let mut t = Trainer::new(config, quick(1), ComputeDevice::Cpu).unwrap();
+    t.fit(&train, None, &mut Silent).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    t.save(dir.path()).unwrap();
+    let (info, m) = load_model(dir.path(), ComputeDevice::Cpu).unwrap();
+    assert_eq!(info.model.input_shape(), [3, 16, 16]);
+    let p = probabilities(&m, &train, 32, &cpu()).unwrap();
+    assert_eq!(p, t.predict(&train).unwrap());
+    assert_eq!(
+        m.layer_names(),
+        ["stages.0", "stages.1", "stages.2", "dense", "logits"]
+    );
+    assert_eq!(m.embedding_layer(), "dense");
+    let x = Tensor::<4>::from_data(
+        TensorData::new(train.gather(&[0, 1]), [2, 3, 16, 16]),
+        &cpu(),
+    );
+    let a = m.features(x.clone());
+    assert_eq!(
+        a.dims(),
+        [2, 128, 4, 4],
+        "the last unit, before the last pool"
+    );
+    let direct: Vec<f32> = m.logits(x).into_data().try_to_vec::<f32>().unwrap();
+    let split: Vec<f32> = m.head(a, None).into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(direct, split);
+}
+
 /// tests/data/torch_reference.json (made by tests/python/make_torch_reference.py).
 fn torch_reference() -> Value {
     let text =

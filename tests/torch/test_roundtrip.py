@@ -138,8 +138,66 @@ class Fusion(nn.Module):
         return self.image(x) + self.covariates(columns)
 
 
+class SeparableUnit(nn.Module):
+    """Keras' SeparableConv2D (depthwise 3x3 without bias, then 1x1 with bias; "same"), ReLU,
+    then batch norm (Keras' epsilon 1e-3), in CancerNet's published order."""
+
+    def __init__(self, i, o):
+        super().__init__()
+        self.depthwise = nn.Conv2d(i, i, 3, padding=1, groups=i, bias=False)
+        self.pointwise = nn.Conv2d(i, o, 1)
+        self.norm = nn.BatchNorm2d(o, eps=1e-3)
+
+    def forward(self, x):
+        return self.norm(F.relu(self.pointwise(self.depthwise(x))))
+
+
+class Stage(nn.Module):
+    def __init__(self, i, o, n):
+        super().__init__()
+        self.units = nn.ModuleList(SeparableUnit(i if k == 0 else o, o) for k in range(n))
+
+    def forward(self, x):
+        for u in self.units:
+            x = u(x)
+        return x
+
+
+class CancerNet(nn.Module):
+    """Seed 003's CancerNet as published in Keras (PyImageSearch, 2019): stages of 1, 2 and 3
+    separable convolutions of 32, 64 and 128 filters, each stage pooled 2x2 (dropout 0.25 is
+    off in eval), dense 256 with ReLU then batch norm (dropout 0.5 off), one logit per class."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        chans = cfg["channels"]
+        self.stages = nn.ModuleList()
+        for n, o in [(1, 32), (2, 64), (3, 128)]:
+            self.stages.append(Stage(chans, o, n))
+            chans = o
+        side = cfg["size"] // 8
+        self.dense = nn.Linear(128 * side * side, 256)
+        self.dense_norm = nn.BatchNorm1d(256, eps=1e-3)
+        self.logits = nn.Linear(256, cfg["classes"])
+
+    def features(self, x):
+        """The last separable unit's output, before the last pool (what Grad-CAM explains)."""
+        for s in self.stages[:-1]:
+            x = F.max_pool2d(s(x), 2)
+        return self.stages[-1](x)
+
+    def classify(self, a):
+        x = self.dense(F.max_pool2d(a, 2).flatten(1))
+        return self.logits(self.dense_norm(F.relu(x)))
+
+    def forward(self, x):
+        return self.classify(self.features(x))
+
+
 def build(cfg):
     kind = cfg["kind"]
+    if kind == "cancernet":
+        return CancerNet(cfg)
     if kind == "cnn":
         side = cfg["size"]
         for _ in cfg["filters"]:
@@ -164,12 +222,26 @@ def cohort(tmp_path_factory):
 # cnn-bn: batch norm's running statistics as of the last step (a checkpoint once wrote them
 # one step late: burn keeps the newest per thread until it synchronises them)
 # fusion: seed 001's CNN with two workbook columns beside the image (`--covariates`)
-@pytest.mark.parametrize("model", ["cnn", "cnn-bn", "vae", "resnet", "fusion"])
+# cancernet: seed 003's network on grey mammograms here, and in colour on the IDC twin below
+@pytest.mark.parametrize("model", ["cnn", "cnn-bn", "vae", "resnet", "fusion", "cancernet"])
 def test_pytorch_loads_the_weights_and_reproduces_the_logits(cohort, tmp_path, model):
-    run = tmp_path / model
     extra = ["--covariates", "Age,BodyPartThickness"] if model == "fusion" else ["--model", model]
+    check_logits(cohort, tmp_path / model, model, [*extra, "--size", "32"])
+
+
+def test_cancernet_in_colour_on_the_idc_twin(tmp_path):
+    twin = tmp_path / "idc"
+    subprocess.run([BIN, "synth", "--profile", "idc", "--scale", "ci", "--out", str(twin)], check=True,
+                   capture_output=True)
+    check_logits(twin / "manifest.toml", tmp_path / "run", "cancernet",
+                 ["--model", "cancernet", "--channels", "rgb", "--size", "48"])
+
+
+def check_logits(manifest, run, model, extra):
+    """Train one epoch with `extra`, load the weights into the PyTorch module and compare its
+    logits with burn's on the run's port-check inputs (1e-4)."""
     p = subprocess.run(
-        [BIN, "train", "--manifest", str(cohort), *extra, "--epochs", "1", "--size", "32",
+        [BIN, "train", "--manifest", str(manifest), *extra, "--epochs", "1",
          "--cache", "none", "--out", str(run), "--json"],
         capture_output=True, text=True,
     )
