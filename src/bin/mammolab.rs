@@ -505,6 +505,11 @@ enum Command {
         /// The class the maps explain (default: the positive class).
         #[arg(long, requires = "saliency")]
         saliency_class: Option<String>,
+        /// Also put patches that name their place on the slide (seed 003's
+        /// `<patient>_idx5_x<X>_y<Y>_class<C>.png`) back together: one PNG per slide in DIR
+        /// (the mosaic, the annotation, the probability) and slides.csv.
+        #[arg(long, value_name = "DIR")]
+        heatmap: Option<PathBuf>,
         /// Also write the activations of this layer (`--features` alone: the embedding
         /// before the classifier: dense, gap, mu or avgpool; a wrong name lists the
         /// model's layers) to <out stem>.features.parquet, one row per scored image.
@@ -1081,6 +1086,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             saliency,
             saliency_method,
             saliency_class,
+            heatmap,
             features,
             pool,
             json,
@@ -1094,6 +1100,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             level,
             threshold,
             saliency.map(|d| (d, saliency_method, saliency_class)),
+            heatmap,
             features.map(|l| (l, pool)),
             json,
         )?,
@@ -1221,6 +1228,7 @@ fn predict_command(
     level: Level,
     threshold: Option<f64>,
     saliency: Option<(PathBuf, SaliencyMethod, Option<String>)>,
+    heatmap: Option<PathBuf>,
     features: Option<(String, Pool)>,
     json: bool,
 ) -> anyhow::Result<()> {
@@ -1317,6 +1325,9 @@ fn predict_command(
         }
         None => None,
     };
+    let heatmaps = heatmap
+        .map(|dir| mammolab::pipeline::heatmap::write_heatmaps(&result, &dir))
+        .transpose()?;
     let features = match features {
         Some((layer, pool)) => {
             bar.reset();
@@ -1351,6 +1362,7 @@ fn predict_command(
         v["checkpoint"] = serde_json::json!(ckpt);
         v["written"] = serde_json::json!(written);
         v["saliency"] = serde_json::json!(maps);
+        v["heatmaps"] = serde_json::json!(heatmaps);
         v["features"] = serde_json::json!(features);
         println!("{v}");
         return Ok(());
@@ -1397,6 +1409,18 @@ fn predict_command(
             f["pool"].as_str().unwrap_or_default(),
             f["rows"],
             f["columns"]
+        );
+    }
+    if let Some(h) = &heatmaps {
+        println!(
+            "  {} slides ({} patches) drawn in {} (one PNG per slide, slides.csv){}",
+            h.slides,
+            h.patches,
+            h.dir.display(),
+            match h.unplaced {
+                0 => String::new(),
+                n => format!("; {n} files name no place on a slide (_x<X>_y<Y>) and are not drawn"),
+            }
         );
     }
     if let Some(w) = maps {

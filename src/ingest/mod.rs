@@ -15,6 +15,7 @@
 pub mod ddsm_patches;
 pub mod dicom;
 pub mod frames;
+pub mod histology;
 pub mod index;
 pub mod key;
 pub mod merge;

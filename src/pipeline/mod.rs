@@ -40,6 +40,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod heatmap;
 mod lesions;
 pub mod multiclass;
 pub mod predict;

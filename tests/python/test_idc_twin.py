@@ -122,7 +122,8 @@ def test_a_colour_run_sees_pillows_rgb_and_predicts_the_same_in_a_fresh_process(
     config = json.loads((run / "checkpoint" / "config.json").read_text())
     assert config["model"]["channels"] == 3 and config["input"]["channels"] == "rgb"
     p = subprocess.run([BIN, "predict", "--run", str(run), "--part", "test", "--out", str(tmp_path / "p.csv"),
-                        "--saliency", str(tmp_path / "sal")], capture_output=True, text=True)
+                        "--saliency", str(tmp_path / "sal"), "--heatmap", str(tmp_path / "slides")],
+                       capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     ours = pd.read_csv(run / "predictions.csv")
     again = pd.read_csv(tmp_path / "p.csv")
@@ -147,3 +148,32 @@ def test_a_colour_run_sees_pillows_rgb_and_predicts_the_same_in_a_fresh_process(
         np.testing.assert_allclose(inputs[i], want, atol=1e-6, err_msg=f)
         checked += 1
     assert checked > 0.8 * len(table)
+
+
+def test_slide_heat_maps_hold_every_test_patch_with_the_slides_auc(twin, tmp_path):
+    """`predict --heatmap`: one PNG per test slide and slides.csv, whose counts and per-slide
+    ROC AUC equal scikit-learn's `roc_auc_score` on the same patches' scores (1e-12)."""
+    from sklearn.metrics import roc_auc_score
+
+    out, _ = twin
+    run = tmp_path / "run"
+    subprocess.run([BIN, "train", "--manifest", str(out / "manifest.toml"), "--channels", "rgb", "--size", "24",
+                    "--epochs", "1", "--cache", "none", "--out", str(run)], check=True, capture_output=True)
+    p = subprocess.run([BIN, "predict", "--run", str(run), "--part", "test", "--out", str(tmp_path / "p.csv"),
+                        "--heatmap", str(tmp_path / "slides"), "--json"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    written = json.loads(p.stdout)["heatmaps"]
+    scores = pd.read_csv(tmp_path / "p.csv")
+    slides = pd.read_csv(tmp_path / "slides" / "slides.csv")
+    assert written["slides"] == len(slides) == scores["patient"].nunique()
+    assert written["patches"] == slides["patches"].sum() == len(scores) and written["unplaced"] == 0
+    for _, s in slides.iterrows():
+        mine = scores[scores["patient"] == s["slide"]]
+        assert len(mine) == s["patches"]
+        assert (mine["class"] == "cancer").sum() == s["annotated_cancer"]
+        if mine["label"].nunique() == 2:
+            assert abs(roc_auc_score(mine["label"], mine["score"]) - s["roc_auc"]) < 1e-12
+        else:
+            assert pd.isna(s["roc_auc"])
+        with Image.open(tmp_path / "slides" / s["png"]) as im:
+            assert im.format == "PNG" and im.width == 1000
