@@ -11,9 +11,10 @@ use std::path::{Component, Path, PathBuf};
 
 use rayon::prelude::*;
 
+use super::label::{class_of, folder, File, Verdict};
 use super::stages::Images;
 use super::{AuditEntry, ImageCounts, Record, SheetCounts, Status};
-use crate::ingest::index::ext_of;
+use crate::ingest::dicom::is_dicom_path;
 use crate::ingest::key::file_stem;
 use crate::manifest::{ImageRoot, LabelRule, Manifest};
 
@@ -112,7 +113,7 @@ fn label_file(root: &ImageRoot, rule: &LabelRule, base: &Path, rel: &Path, row: 
         .collect();
     let name = below.last().cloned().unwrap_or_default();
     let path = base.join(rel);
-    let is_dicom = ext_of(rel) == "dcm";
+    let is_dicom = is_dicom_path(rel);
     let patient = root
         .patient_folder
         .and_then(|level| folder(&below, level))
@@ -138,16 +139,20 @@ fn label_file(root: &ImageRoot, rule: &LabelRule, base: &Path, rel: &Path, row: 
         split_value: None,
         source: None,
     };
-    let class = match file_class(rule, &below) {
-        Ok(c) if !c.is_empty() => c,
-        Ok(_) => {
+    let class = match class_of(rule, &File { below: &below }) {
+        Ok(Verdict::Class(c)) if !c.is_empty() => c,
+        Ok(Verdict::Class(_)) => {
             let r = record(String::new());
             let reason = format!("no class: the label rule is `{}`", rule.describe());
             return Outcome::Left(entry(&r, Status::Unmatched, reason));
         }
-        Err(why) => {
+        Ok(Verdict::Disagree(why)) => {
             let r = record(String::new());
             return Outcome::Left(entry(&r, Status::Unmatched, why));
+        }
+        Err(e) => {
+            let r = record(String::new());
+            return Outcome::Left(entry(&r, Status::Unmatched, e.to_string()));
         }
     };
     let r = record(class);
@@ -176,76 +181,6 @@ fn label_file(root: &ImageRoot, rule: &LabelRule, base: &Path, rel: &Path, row: 
             Status::File,
             format!("cannot read the image's size, left out: {e}"),
         )),
-    }
-}
-
-/// The name of the folder `level` below the root (1 = directly below), when the file sits
-/// that deep.
-fn folder(below: &[String], level: usize) -> Option<&str> {
-    (level >= 1 && level < below.len()).then(|| below[level - 1].as_str())
-}
-
-/// The class `rule` gives the file whose path below its root is `below` (empty: none), or
-/// why the rules of an `agree` disagree.
-fn file_class(rule: &LabelRule, below: &[String]) -> std::result::Result<String, String> {
-    let name = below.last().map(String::as_str).unwrap_or("");
-    Ok(match rule {
-        LabelRule::Constant { class } => class.clone(),
-        LabelRule::FileName { contains } => contains
-            .iter()
-            .find(|(s, _)| name.contains(s.as_str()))
-            .map(|(_, c)| c.clone())
-            .unwrap_or_default(),
-        LabelRule::Folder { level, classes } => folder(below, *level)
-            .and_then(|f| classes.get(f))
-            .cloned()
-            .unwrap_or_default(),
-        LabelRule::First { rules } => {
-            for r in rules {
-                let c = file_class(r, below)?;
-                if !c.is_empty() {
-                    return Ok(c);
-                }
-            }
-            String::new()
-        }
-        LabelRule::Agree { rules } => {
-            let classes: Vec<String> = rules
-                .iter()
-                .map(|r| file_class(r, below))
-                .collect::<std::result::Result<_, _>>()?;
-            if classes.windows(2).all(|w| w[0] == w[1]) {
-                classes.into_iter().next().unwrap_or_default()
-            } else {
-                let said: Vec<String> = rules
-                    .iter()
-                    .zip(&classes)
-                    .map(|(r, c)| {
-                        let c = if c.is_empty() { "no class" } else { c.as_str() };
-                        format!("{} says {c}", source_of(r, below))
-                    })
-                    .collect();
-                return Err(format!("the label rules disagree: {}", said.join(", ")));
-            }
-        }
-        // Refused for image roots when the manifest is read.
-        LabelRule::Column { .. } | LabelRule::Map { .. } => String::new(),
-    })
-}
-
-/// What a rule read, for an audit reason: "folder `1`", "file name `..._class0.png`".
-fn source_of(rule: &LabelRule, below: &[String]) -> String {
-    match rule {
-        LabelRule::Folder { level, .. } => {
-            format!("folder `{}`", folder(below, *level).unwrap_or(""))
-        }
-        LabelRule::FileName { .. } => {
-            format!(
-                "file name `{}`",
-                below.last().map(String::as_str).unwrap_or("")
-            )
-        }
-        other => format!("rule `{}`", other.describe()),
     }
 }
 

@@ -20,6 +20,7 @@
 //! merge needs no manifest to open an image.
 
 mod files;
+mod label;
 mod stages;
 mod tables;
 

@@ -15,7 +15,7 @@ use crate::ingest::dicom::{read_header, read_size};
 use crate::ingest::index::{case_folder, ImageIndex, Lookup};
 use crate::ingest::key::{exact_key, PartKind};
 use crate::ingest::sheets::{read_sheet, Sheet, SheetOptions, Value};
-use crate::manifest::{self, FileMatch, LabelRule, Manifest};
+use crate::manifest::{self, FileMatch, Manifest};
 
 /// The manifest's study key: its columns, how each part is normalised, the separator, and
 /// which part is the patient.
@@ -340,78 +340,21 @@ fn joined(rows: impl IntoIterator<Item = u32>) -> String {
 }
 
 /// The class of row `r` of `sheet` by the manifest's rule for it (`file_col`: the column
-/// naming the row's image file, for [`LabelRule::FileName`]).
+/// naming the row's image file, for [`manifest::LabelRule::FileName`]); empty when the rule gives
+/// none, or when the rules of an `agree` disagree.
 pub(crate) fn row_label(
     spec: &manifest::Sheet,
     sheet: &Sheet,
     r: usize,
     file_col: Option<usize>,
 ) -> Result<String> {
-    match &spec.label {
-        None => Ok(String::new()),
-        Some(rule) => rule_label(rule, sheet, r, file_col),
-    }
-}
-
-/// The class one rule gives row `r` (empty: none).
-fn rule_label(
-    rule: &LabelRule,
-    sheet: &Sheet,
-    r: usize,
-    file_col: Option<usize>,
-) -> Result<String> {
-    Ok(match rule {
-        LabelRule::Constant { class } => class.clone(),
-        LabelRule::Column {
-            column,
-            positive,
-            positive_class,
-            negative_class,
-        } => {
-            let c = sheet.column_index(column)?;
-            let v = sheet.rows[r][c].to_text().unwrap_or_default();
-            if positive.iter().any(|p| p == v.trim()) {
-                positive_class.clone()
-            } else {
-                negative_class.clone()
-            }
-        }
-        LabelRule::Map { column, classes } => {
-            let c = sheet.column_index(column)?;
-            let v = sheet.rows[r][c].to_text().unwrap_or_default();
-            classes.get(v.trim()).cloned().unwrap_or_default()
-        }
-        LabelRule::FileName { contains } => {
-            let f = file_col
-                .map(|c| sheet.rows[r][c].to_text().unwrap_or_default())
-                .unwrap_or_default();
-            contains
-                .iter()
-                .find(|(s, _)| f.contains(s.as_str()))
-                .map(|(_, c)| c.clone())
-                .unwrap_or_default()
-        }
-        LabelRule::First { rules } => {
-            for rule in rules {
-                let class = rule_label(rule, sheet, r, file_col)?;
-                if !class.is_empty() {
-                    return Ok(class);
-                }
-            }
-            String::new()
-        }
-        LabelRule::Agree { rules } => {
-            let classes: Vec<String> = rules
-                .iter()
-                .map(|rule| rule_label(rule, sheet, r, file_col))
-                .collect::<Result<_>>()?;
-            match classes.windows(2).all(|w| w[0] == w[1]) {
-                true => classes.into_iter().next().unwrap_or_default(),
-                false => String::new(),
-            }
-        }
-        // Refused for sheets when the manifest is read (a row has no folder).
-        LabelRule::Folder { .. } => String::new(),
+    let Some(rule) = &spec.label else {
+        return Ok(String::new());
+    };
+    let row = super::label::Row { sheet, r, file_col };
+    Ok(match super::label::class_of(rule, &row)? {
+        super::label::Verdict::Class(c) => c,
+        super::label::Verdict::Disagree(_) => String::new(),
     })
 }
 
