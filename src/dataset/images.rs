@@ -146,33 +146,38 @@ impl Preprocess {
         self.apply(&film.crop(b), right)
     }
 
+    /// Decode the file `path` as the recipe's channels: one grey plane, or the red, green
+    /// and blue planes.
+    pub fn decode(&self, path: &Path) -> Result<Vec<Gray>> {
+        Ok(match self.channels {
+            Channels::Grey => vec![read_display(path)?],
+            Channels::Rgb => read_display_rgb(path)?.into(),
+        })
+    }
+
     /// The model input made from the file `path` as its planes, one per channel
     /// ([`Preprocess::channels`]): [`Preprocess::read`] for grey; for rgb the red, green and
     /// blue planes each cropped, resized, mirrored and normalised as the grey of the image
     /// decides.
     pub fn read_input(&self, path: &Path, right: bool) -> Result<Vec<Gray>> {
-        match self.channels {
-            Channels::Grey => Ok(vec![self.read(path, right)?]),
-            Channels::Rgb => self.apply_planes(&read_display_rgb(path)?, right),
-        }
+        self.apply_planes(&self.decode(path)?, right)
     }
 
     /// [`Preprocess::read_region`] as planes, one per channel.
     pub fn read_region_input(&self, path: &Path, mask: &Path, right: bool) -> Result<Vec<Gray>> {
-        match self.channels {
-            Channels::Grey => Ok(vec![self.read_region(path, mask, right)?]),
-            Channels::Rgb => {
-                let planes = read_display_rgb(path)?;
-                let b = region_box(path, &planes[0], mask)?;
-                self.apply_planes(&planes.map(|p| p.crop(b)), right)
-            }
-        }
+        let planes = self.decode(path)?;
+        let b = region_box(path, &planes[0], mask)?;
+        let cut: Vec<Gray> = planes.iter().map(|p| p.crop(b)).collect();
+        self.apply_planes(&cut, right)
     }
 
-    /// Preprocess an image given as planes (red, green, blue): each plane as
-    /// [`Preprocess::apply`] would, the crop box and the mirroring decided on their grey
-    /// ([`luma`]) so the planes stay aligned.
+    /// Preprocess an image given as planes (one grey, or red, green and blue): one plane as
+    /// [`Preprocess::apply`] does; several each the same way, the crop box and the mirroring
+    /// decided on their grey ([`luma`]) so the planes stay aligned.
     pub fn apply_planes(&self, planes: &[Gray], right: bool) -> Result<Vec<Gray>> {
+        if let [one] = planes {
+            return Ok(vec![self.apply(one, right)?]);
+        }
         let grey = luma(planes);
         planes
             .iter()

@@ -12,7 +12,7 @@ use burn::tensor::activation::softmax;
 use super::train::{covariates_tensor, images_tensor};
 use super::{ComputeDevice, Model};
 use crate::dataset::tabular::Covariates;
-use crate::dataset::{load_images, Channels, Placement, Preprocess, Samples};
+use crate::dataset::{load_images, Placement, Preprocess, Samples};
 use crate::error::{Error, Result};
 use crate::imaging::Gray;
 use crate::ingest::merge::Laterality;
@@ -384,17 +384,12 @@ impl Predictor {
                 .par_iter()
                 .map(|(p, l)| {
                     let right = *l == Some(Laterality::Right);
-                    let (image, colour, input) = match self.preprocess.channels {
-                        Channels::Grey => {
-                            let image = crate::ingest::dicom::read_display(p)?;
-                            let input = vec![self.preprocess.apply(&image, right)?];
-                            (image, None, input)
-                        }
-                        Channels::Rgb => {
-                            let planes = crate::ingest::dicom::read_display_rgb(p)?;
-                            let input = self.preprocess.apply_planes(&planes, right)?;
-                            (crate::imaging::luma(&planes), Some(planes.into()), input)
-                        }
+                    let planes = self.preprocess.decode(p)?;
+                    let input = self.preprocess.apply_planes(&planes, right)?;
+                    // A grey image is its own display; a colour one is shown by its grey.
+                    let (image, colour) = match <[Gray; 1]>::try_from(planes) {
+                        Ok([image]) => (image, None),
+                        Err(planes) => (crate::imaging::luma(&planes), Some(planes)),
                     };
                     let placement = self.preprocess.placement(&image, right);
                     Ok((image, colour, input, placement))
@@ -541,7 +536,7 @@ pub struct Saliency {
     /// The decoded image (of a colour image, its grey).
     pub image: Gray,
     /// The decoded image's red, green and blue planes, for a colour recipe
-    /// ([`Channels::Rgb`]).
+    /// ([`Channels::Rgb`](crate::dataset::Channels::Rgb)).
     pub colour: Option<Vec<Gray>>,
     /// How the input sits in `image`.
     pub placement: Placement,
