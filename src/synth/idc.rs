@@ -191,10 +191,12 @@ pub fn generate(opts: &IdcOptions, out: &Path) -> Result<IdcSummary> {
     let mut dirs: Vec<&str> = planned.iter().map(|s| s.patient.as_str()).collect();
     dirs.push(FOLDER);
     super::prepare_out(out, opts.overwrite, &[TRUTH, MANIFEST], &dirs)?;
-    let slides: Vec<SlideTruth> = planned
+    let written: Vec<(SlideTruth, u64)> = planned
         .into_par_iter()
         .map(|s| write_slide(s, opts.seed, out))
         .collect::<Result<_>>()?;
+    let linked: u64 = written.iter().map(|(_, b)| b).sum();
+    let slides: Vec<SlideTruth> = written.into_iter().map(|(s, _)| s).collect();
     let sum = |f: fn(&SlideTruth) -> usize| slides.iter().map(f).sum::<usize>();
     let counts = IdcCounts {
         patients: slides.len(),
@@ -221,38 +223,8 @@ pub fn generate(opts: &IdcOptions, out: &Path) -> Result<IdcSummary> {
         seed: opts.seed,
         counts,
         files,
-        bytes: bytes - unique_bytes_saved(out, &truth)?,
+        bytes: bytes - linked,
     })
-}
-
-/// Bytes of the top-level copies that are hard links to the patches (not on disk twice).
-fn unique_bytes_saved(out: &Path, truth: &IdcTruth) -> Result<u64> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let mut saved = 0;
-        for s in &truth.slides {
-            let dir = out.join(&s.patient);
-            for class in ["0", "1"] {
-                let d = dir.join(class);
-                if !d.is_dir() {
-                    continue;
-                }
-                for e in fs::read_dir(&d).at(&d)? {
-                    let m = e.at(&d)?.metadata().at(&d)?;
-                    if m.nlink() > 1 {
-                        saved += m.len();
-                    }
-                }
-            }
-        }
-        Ok(saved)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (out, truth);
-        Ok(0)
-    }
 }
 
 /// A slide before it is rendered.
@@ -579,8 +551,9 @@ fn stamp(st: &mut Stains, rows: usize, n: &Nucleus, rng: &mut Rng) {
     }
 }
 
-/// Render one slide, cut it into patches and write them (and the top-level copies).
-fn write_slide(s: Planned, seed: u64, out: &Path) -> Result<SlideTruth> {
+/// Render one slide, cut it into patches and write them (and the top-level copies); with
+/// the bytes of the copies that are hard links (on disk once).
+fn write_slide(s: Planned, seed: u64, out: &Path) -> Result<(SlideTruth, u64)> {
     let noise_seed = seed ^ s.stream;
     let mut rng = Rng::derive(seed, s.stream);
     let fields = Fields::of(&s, noise_seed);
@@ -596,6 +569,7 @@ fn write_slide(s: Planned, seed: u64, out: &Path) -> Result<SlideTruth> {
         }
     }
     let dir = out.join(FOLDER).join(&s.patient);
+    let mut linked = 0u64;
     let mut truth = SlideTruth {
         patient: s.patient.clone(),
         cols,
@@ -646,7 +620,9 @@ fn write_slide(s: Planned, seed: u64, out: &Path) -> Result<SlideTruth> {
             let copy_dir = out.join(&s.patient).join(class.to_string());
             fs::create_dir_all(&copy_dir).at(&copy_dir)?;
             let copy = copy_dir.join(&name);
-            if fs::hard_link(&path, &copy).is_err() {
+            if fs::hard_link(&path, &copy).is_ok() {
+                linked += bytes.get_ref().len() as u64;
+            } else {
                 fs::write(&copy, bytes.get_ref()).at(&copy)?;
             }
             if class == 1 {
@@ -659,5 +635,5 @@ fn write_slide(s: Planned, seed: u64, out: &Path) -> Result<SlideTruth> {
             }
         }
     }
-    Ok(truth)
+    Ok((truth, linked))
 }
