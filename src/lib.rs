@@ -144,8 +144,8 @@ pub mod prelude {
     pub use crate::dataset::tabular::{pick, Covariates, FeatureColumns, Standardiser, Tabular};
     pub use crate::dataset::{
         grouped_kfold, grouped_split, leakage, load_images, stratified_kfold, stratified_split,
-        Augment, DataOptions, Fractions, ImageSource, Input, Orient, Part, Prepared, Preprocess,
-        Samples, SplitLeak,
+        Augment, Channels, DataOptions, Fractions, ImageSource, Input, Orient, Part, Prepared,
+        Preprocess, Samples, SplitLeak,
     };
     pub use crate::error::{Error, Result};
     pub use crate::eval::{

@@ -230,6 +230,19 @@ impl Setup {
         Manifest::open(&m)
     }
 
+    /// Seed 003's IDC histology twin ([`synth::idc`]) at this setup's scale (`large` gives
+    /// `default`), in `idc-<scale>` beside the cohort folder; generated (seed 1) when that
+    /// folder has no manifest. Returns the manifest (its `base_dir` is the download's top).
+    pub fn idc_twin(&self) -> Result<Manifest> {
+        let (scale, dir) = self.twin_dir(synth::idc::PROFILE);
+        let m = dir.join(synth::idc::MANIFEST);
+        if !m.is_file() {
+            let opts = synth::TwinOptions::new(scale)?.with_overwrite(true);
+            synth::idc::generate(&opts, &dir)?;
+        }
+        Manifest::open(&m)
+    }
+
     /// A one-line description for the top of a notebook.
     pub fn describe(&self) -> String {
         format!(
@@ -248,7 +261,8 @@ pub fn gallery(result: &MergeResult, label: &str, n: usize, pre: &Preprocess) ->
 }
 
 /// [`gallery`] of the file `pick` chooses from each record (its DICOM, its lesion crop
-/// `roi_crop`, ...); records without one are passed over.
+/// `roi_crop`, ...); records without one are passed over. A recipe that keeps colour
+/// ([`Preprocess::channels`]) gives colour tiles.
 pub fn gallery_of(
     result: &MergeResult,
     label: &str,
@@ -263,15 +277,13 @@ pub fn gallery_of(
         .filter_map(|r| Some((r, pick(r)?)))
         .take(n)
         .map(|(r, file)| {
-            let img = pre.apply(
-                &read_display(file)?,
-                r.laterality == Some(Laterality::Right),
-            )?;
+            let planes = pre.read_input(file, r.laterality == Some(Laterality::Right))?;
             let side = r.laterality.map_or("", |l| l.code());
-            Ok(Tile::new(
-                &img,
-                format!("{} {side}", pseudonym(&r.patient_id)),
-            ))
+            let caption = format!("{} {side}", pseudonym(&r.patient_id));
+            Ok(match planes.as_slice() {
+                [grey] => Tile::new(grey, caption),
+                colour => Tile::colour(colour, caption),
+            })
         })
         .collect()
 }

@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use polars::prelude::{Column, DataFrame};
 use serde::Serialize;
 
-use super::predict::{Input, Predictions};
+use super::predict::Predictions;
 use crate::error::{Error, Result};
 use crate::ingest::dicom::read_display_rgb;
 use crate::ingest::frames::write_csv;
 use crate::ingest::histology::PatchName;
-use crate::plot::{slide_heatmap, Figure, SlideMap, SlidePatch};
+use crate::plot::{slide_figure, SlideMap, SlidePatch};
 use crate::privacy::pseudonym;
 
 /// A slide wider or taller than this many pixels is refused (a file name's coordinates
@@ -45,52 +45,115 @@ struct SlideRow {
     png: String,
 }
 
-/// Draw every slide of `predictions` into `dir`: `<slide>.png` (the slide's pseudonym, as
-/// the predictions table names its patient) and `slides.csv`. A slide is the patient of a
-/// manifest's row, else the pseudonym of the patient a file name starts with.
-pub fn write_heatmaps(predictions: &Predictions, dir: &Path) -> Result<HeatmapsWritten> {
-    let _lock = crate::outlock::OutLock::folder(dir)?;
-    let classes = predictions.classes();
-    let positive = classes.require_positive("a heat map of its probability")?;
-    let positive_name = classes.names()[positive].clone();
-    let mut slides: BTreeMap<String, Vec<(PatchName, &Input, f64)>> = BTreeMap::new();
-    let mut unplaced = 0;
-    for (input, probs) in predictions.rows() {
-        let name = input.file.to_string_lossy();
-        let Some(place) = PatchName::parse(&name) else {
-            unplaced += 1;
-            continue;
-        };
-        let slide = input
-            .patient
-            .clone()
-            .unwrap_or_else(|| pseudonym(&place.patient));
-        slides
-            .entry(slide)
-            .or_default()
-            .push((place, input, probs[positive]));
-    }
-    let mut rows = vec![];
-    let mut placed = 0;
-    for (slide, patches) in &slides {
-        let mut decoded = Vec::with_capacity(patches.len());
-        let (mut width, mut height) = (0, 0);
-        for (place, input, score) in patches {
-            let planes = read_display_rgb(&input.file)?;
-            let (x, y) = (place.x as usize - 1, place.y as usize - 1);
-            width = width.max(x + planes[0].width);
-            height = height.max(y + planes[0].height);
+/// One scored patch of a slide: where its name places it, its file, its annotation and its
+/// score.
+#[derive(Debug, Clone)]
+struct Placed {
+    place: PatchName,
+    file: PathBuf,
+    truth: Option<bool>,
+    score: f64,
+}
+
+/// The slides of a set of predictions: each scored file whose name gives its place
+/// ([`PatchName`]), grouped by slide, before any pixel is decoded. [`Slides::map`] builds one
+/// slide's [`SlideMap`] at a time, so a test set of many slides never holds more than one
+/// mosaic. It owns what it holds (no borrow of the predictions), so a notebook can keep it
+/// from one cell to the next.
+///
+/// ```no_run
+/// # use mammolab::prelude::*;
+/// # fn f(predictions: &mammolab::pipeline::predict::Predictions) -> mammolab::Result<()> {
+/// use mammolab::pipeline::heatmap::Slides;
+/// let slides = Slides::of(predictions)?;
+/// let first = &slides.names()[0];
+/// let map = slides.map(first)?; // the mosaic, the annotation and the scores
+/// let fig = plot::slide_figure(&map, &slides.title(first, &map))?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Slides {
+    positive_name: String,
+    slides: BTreeMap<String, Vec<Placed>>,
+    /// Scored files whose names give no place (`_x<X>_y<Y>`): on no slide.
+    pub unplaced: usize,
+}
+
+impl Slides {
+    /// Group `predictions` by slide: the patient of a manifest's row (its pseudonym), else
+    /// the pseudonym of the patient a file name starts with. A patch's annotation is its
+    /// row's class, else the name's `_class1` / `_class0`. An error when the predictions'
+    /// classes name no positive class.
+    pub fn of(predictions: &Predictions) -> Result<Self> {
+        let classes = predictions.classes();
+        let positive = classes.require_positive("a heat map of its probability")?;
+        let positive_name = &classes.names()[positive];
+        let mut slides: BTreeMap<String, Vec<Placed>> = BTreeMap::new();
+        let mut unplaced = 0;
+        for (input, probs) in predictions.rows() {
+            let Some(place) = PatchName::parse(&input.file.to_string_lossy()) else {
+                unplaced += 1;
+                continue;
+            };
+            let slide = input
+                .patient
+                .clone()
+                .unwrap_or_else(|| pseudonym(&place.patient));
             let truth = match &input.class {
-                Some(c) => Some(*c == positive_name),
+                Some(c) => Some(c == positive_name),
                 None => place.class.map(|c| c == 1),
             };
+            slides.entry(slide).or_default().push(Placed {
+                place,
+                file: input.file.clone(),
+                truth,
+                score: probs[positive],
+            });
+        }
+        Ok(Self {
+            positive_name: positive_name.clone(),
+            slides,
+            unplaced,
+        })
+    }
+
+    /// The slides' names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.slides.keys().cloned().collect()
+    }
+
+    /// Patches on `slide` and how many of them are annotated positive, without decoding;
+    /// `(0, 0)` for a name it lacks.
+    pub fn counts(&self, slide: &str) -> (usize, usize) {
+        let patches = self.slides.get(slide).map_or(&[][..], |v| v.as_slice());
+        let positive = patches.iter().filter(|p| p.truth == Some(true)).count();
+        (patches.len(), positive)
+    }
+
+    /// `slide` rebuilt: every patch decoded in colour and placed at its name's x and y with
+    /// its annotation and score. A one-line error for a slide it lacks, a patch that cannot
+    /// be read, or names that place patches beyond [`MAX_SIDE`] pixels.
+    pub fn map(&self, slide: &str) -> Result<SlideMap> {
+        let patches = self.slides.get(slide).ok_or_else(|| {
+            Error::input(
+                "heatmap",
+                format!("no slide {slide} among the scored patches"),
+            )
+        })?;
+        let mut decoded = Vec::with_capacity(patches.len());
+        let (mut width, mut height) = (0, 0);
+        for p in patches {
+            let planes = read_display_rgb(&p.file)?;
+            let (x, y) = (p.place.x as usize - 1, p.place.y as usize - 1);
+            width = width.max(x + planes[0].width);
+            height = height.max(y + planes[0].height);
             let patch = SlidePatch {
                 x,
                 y,
                 width: planes[0].width,
                 height: planes[0].height,
-                truth,
-                score: *score,
+                truth: p.truth,
+                score: p.score,
             };
             decoded.push((planes, patch));
         }
@@ -106,27 +169,38 @@ pub fn write_heatmaps(predictions: &Predictions, dir: &Path) -> Result<HeatmapsW
         for (planes, patch) in decoded {
             map.place(&planes, patch);
         }
-        let labels: Vec<bool> = map.patches.iter().map(|p| p.truth == Some(true)).collect();
-        let scores: Vec<f64> = map.patches.iter().map(|p| p.score).collect();
-        let known = map.patches.iter().all(|p| p.truth.is_some());
-        let roc_auc = known
-            .then(|| crate::eval::roc_auc(&labels, &scores).ok())
-            .flatten();
-        let title = match roc_auc {
-            Some(a) => format!("{slide}: p({positive_name}) per patch, ROC AUC {a:.3}"),
-            None => format!("{slide}: p({positive_name}) per patch"),
-        };
+        Ok(map)
+    }
+
+    /// The title `mammolab predict --heatmap` gives `slide`'s picture: the slide, what the
+    /// score is, and its ROC AUC where both classes are on it.
+    pub fn title(&self, slide: &str, map: &SlideMap) -> String {
+        let p = &self.positive_name;
+        match map.roc_auc() {
+            Some(a) => format!("{slide}: p({p}) per patch, ROC AUC {a:.3}"),
+            None => format!("{slide}: p({p}) per patch"),
+        }
+    }
+}
+
+/// Draw every slide of `predictions` into `dir`: `<slide>.png` (the slide's pseudonym, as
+/// the predictions table names its patient; [`Slides`]) and `slides.csv`.
+pub fn write_heatmaps(predictions: &Predictions, dir: &Path) -> Result<HeatmapsWritten> {
+    let _lock = crate::outlock::OutLock::folder(dir)?;
+    let slides = Slides::of(predictions)?;
+    let mut rows = vec![];
+    let mut placed = 0;
+    for slide in slides.names() {
+        let map = slides.map(&slide)?;
         let png = format!("{slide}.png");
-        let aspect = height as f64 / width.max(1) as f64;
-        let h = (330.0 * aspect).clamp(160.0, 1000.0) as u32 + 70;
-        Figure::png(1000, h, |a| slide_heatmap(a, &map, &title))?.save(dir.join(&png))?;
+        slide_figure(&map, &slides.title(&slide, &map))?.save(dir.join(&png))?;
         placed += map.patches.len();
         rows.push(SlideRow {
-            slide: slide.clone(),
             patches: map.patches.len(),
-            positive: labels.iter().filter(|&&l| l).count(),
-            mean_score: scores.iter().sum::<f64>() / scores.len().max(1) as f64,
-            roc_auc,
+            positive: map.positives(),
+            mean_score: map.mean_score(),
+            roc_auc: map.roc_auc(),
+            slide,
             png,
         });
     }
@@ -140,7 +214,7 @@ pub fn write_heatmaps(predictions: &Predictions, dir: &Path) -> Result<HeatmapsW
             rows.iter().map(|r| r.patches as u64).collect::<Vec<_>>(),
         ),
         Column::new(
-            format!("annotated_{positive_name}").into(),
+            format!("annotated_{}", slides.positive_name).into(),
             rows.iter().map(|r| r.positive as u64).collect::<Vec<_>>(),
         ),
         Column::new(
@@ -162,6 +236,6 @@ pub fn write_heatmaps(predictions: &Predictions, dir: &Path) -> Result<HeatmapsW
         dir: dir.to_path_buf(),
         slides: rows.len(),
         patches: placed,
-        unplaced,
+        unplaced: slides.unplaced,
     })
 }

@@ -43,7 +43,7 @@ pub use charts::{
     latent_scatter, pr, roc, threshold_sweep, training_curves, CellValues, Tile,
 };
 pub use metrics::{binary_figures, multiclass_figures};
-pub use slide::{slide_heatmap, SlideMap, SlidePatch};
+pub use slide::{slide_figure, slide_heatmap, SlideMap, SlidePatch};
 pub use table::Table;
 
 use crate::error::{Error, Result};

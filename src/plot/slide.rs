@@ -5,6 +5,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::charts::{image_grid, Tile};
+use super::Figure;
 use crate::error::{Error, Result};
 use crate::imaging::Gray;
 
@@ -71,6 +72,27 @@ impl SlideMap {
         self.patches.push(patch);
     }
 
+    /// Patches annotated positive.
+    pub fn positives(&self) -> usize {
+        self.patches
+            .iter()
+            .filter(|p| p.truth == Some(true))
+            .count()
+    }
+
+    /// The mean of the patches' scores (0 with none).
+    pub fn mean_score(&self) -> f64 {
+        self.patches.iter().map(|p| p.score).sum::<f64>() / self.patches.len().max(1) as f64
+    }
+
+    /// The patches' ROC AUC against their annotation; `None` when a patch's class is not
+    /// known or the slide holds one class only.
+    pub fn roc_auc(&self) -> Option<f64> {
+        let labels: Option<Vec<bool>> = self.patches.iter().map(|p| p.truth).collect();
+        let scores: Vec<f64> = self.patches.iter().map(|p| p.score).collect();
+        crate::eval::roc_auc(&labels?, &scores).ok()
+    }
+
     /// One value per slide pixel: each patch's `value`, 0 where there is none.
     fn per_pixel(&self, value: impl Fn(&SlidePatch) -> f32) -> Vec<f32> {
         let mut out = vec![0f32; self.width * self.height];
@@ -83,6 +105,13 @@ impl SlideMap {
         }
         out
     }
+}
+
+/// [`slide_heatmap`] as a PNG 1,000 pixels wide, as tall as the slide's shape asks.
+pub fn slide_figure(slide: &SlideMap, title: &str) -> Result<Figure> {
+    let aspect = slide.height as f64 / slide.width.max(1) as f64;
+    let h = (330.0 * aspect).clamp(160.0, 1000.0) as u32 + 70;
+    Figure::png(1000, h, |a| slide_heatmap(a, slide, title))
 }
 
 /// Three panels of one slide: the mosaic, the annotation (positive patches in red) and the
@@ -101,11 +130,7 @@ pub fn slide_heatmap<DB: DrawingBackend>(
     }
     let truth = slide.per_pixel(|p| if p.truth == Some(true) { 1.0 } else { 0.0 });
     let score = slide.per_pixel(|p| p.score as f32);
-    let positives = slide
-        .patches
-        .iter()
-        .filter(|p| p.truth == Some(true))
-        .count();
+    let positives = slide.positives();
     let tiles = [
         Tile::colour(&slide.mosaic, format!("{} patches", slide.patches.len())),
         Tile::colour(&slide.mosaic, format!("annotated positive: {positives}"))
@@ -151,6 +176,15 @@ mod tests {
         let score = s.per_pixel(|p| p.score as f32);
         assert_eq!(score[6..12], [0.2, 0.2, 0.0, 0.0, 0.0, 0.0]);
         assert_eq!(score[18..], [0.0, 0.0, 0.0, 0.0, 0.9, 0.9]);
+        // The patch off the slide is not recorded either.
+        assert_eq!(s.positives(), 1);
+        assert!((s.mean_score() - 0.55).abs() < 1e-12);
+        assert_eq!(s.roc_auc(), Some(1.0));
+        let mut unknown = s.clone();
+        unknown.patches[0].truth = None;
+        assert_eq!(unknown.roc_auc(), None);
+        let png = slide_figure(&s, "t").unwrap();
+        assert!(matches!(png, crate::plot::Figure::Png(b) if b.len() > 1000));
         let png = crate::plot::Figure::png(600, 300, |a| slide_heatmap(a, &s, "t")).unwrap();
         assert!(matches!(png, crate::plot::Figure::Png(b) if b.len() > 1000));
         let empty = SlideMap::new(4, 4);

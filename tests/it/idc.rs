@@ -10,6 +10,7 @@ use std::fs;
 use std::path::Path;
 use std::sync::OnceLock;
 
+use mammolab::ingest::histology::DownloadFolders;
 use mammolab::ingest::merge::{merge, Status};
 use mammolab::manifest::Manifest;
 use mammolab::synth::idc::{self, IdcOptions, IdcSummary};
@@ -83,6 +84,17 @@ fn the_twin_has_the_download_layout_with_every_patch_twice() {
     let share = c.positive as f64 / c.patches as f64;
     assert!((0.2..0.36).contains(&share), "IDC share {share}");
     assert!(c.edge_patches > 0 && c.edge_patches * 10 < c.patches);
+    // What a notebook shows of the layout: a search from the top finds every patch twice.
+    let folders = DownloadFolders::of(dir.path(), idc::FOLDER.as_ref(), "png").unwrap();
+    assert_eq!(
+        folders,
+        DownloadFolders {
+            patients: 16,
+            top_level_copies: 16,
+            patches: c.patches,
+            found_from_top: 2 * c.patches,
+        }
+    );
 
     // One patch: 8-bit RGB, 50 x 50 unless the truth lists it at a slide's edge; the
     // top-level copy is the same bytes.
