@@ -1,0 +1,108 @@
+//! `mammolab sheets`:
+//! List the sheets of a workbook with their rows, columns and dtypes.
+
+use std::path::PathBuf;
+
+use mammolab::ingest::sheets::{read_workbook, SheetOptions};
+
+/// `mammolab sheets`'s options.
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// The workbook (.xlsx, .xlsm, .xls, .xlsb, .ods), CSV file or whitespace-separated .txt table (one sheet, named by its stem).
+    file: PathBuf,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// With --json: every data row's cells too (`cells`, in column order; numbers,
+    /// text, booleans, dates as Excel's General format shows them, null for empty and
+    /// error cells) and each row's spreadsheet row number (`row_numbers`).
+    #[arg(long, requires = "json")]
+    cells: bool,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let Args { file, json, cells } = args;
+    let book = read_workbook(&file, &SheetOptions::default())?;
+    let sheets = &book.sheets;
+    let summaries: Vec<_> = sheets.iter().map(|s| s.summary()).collect();
+    if json {
+        let unreadable: Vec<_> = book
+            .unreadable
+            .iter()
+            .map(|(name, error)| serde_json::json!({ "name": name, "error": error }))
+            .collect();
+        let warnings: Vec<_> = sheets
+            .iter()
+            .flat_map(|s| {
+                s.warnings
+                    .iter()
+                    .map(|w| serde_json::json!({ "sheet": s.name, "warning": w }))
+            })
+            .collect();
+        let mut sheet_values: Vec<serde_json::Value> = summaries
+            .iter()
+            .map(|s| serde_json::to_value(s).expect("a summary is JSON"))
+            .collect();
+        if cells {
+            for (v, s) in sheet_values.iter_mut().zip(sheets) {
+                v["cells"] = s
+                    .rows
+                    .iter()
+                    .map(|r| serde_json::Value::Array(r.iter().map(cell_json).collect()))
+                    .collect();
+                v["row_numbers"] = serde_json::json!(s.row_numbers);
+            }
+        }
+        let v = serde_json::json!({ "file": file, "sheets": sheet_values, "unreadable": unreadable, "warnings": warnings });
+        println!("{v}");
+    } else {
+        println!("{}", file.display());
+        for (s, sum) in sheets.iter().zip(&summaries) {
+            println!(
+                "  {}: {} rows x {} columns (header on row {})",
+                s.name,
+                sum.rows,
+                sum.columns.len(),
+                s.header_row
+            );
+            for c in sum.columns.iter().take(12) {
+                println!("    {:<32} {}", c.name, c.dtype);
+            }
+            if sum.columns.len() > 12 {
+                println!("    ... {} more (--json lists all)", sum.columns.len() - 12);
+            }
+            for (raw, name) in &s.renamed {
+                println!("    renamed `{raw}` -> `{name}`");
+            }
+            for (col, n) in &s.error_cells {
+                println!("    {n} error cells read as null in `{col}`");
+            }
+            for w in s.warnings.iter().take(5) {
+                println!("    warning: {w}");
+            }
+            if s.warnings.len() > 5 {
+                println!(
+                    "    ... {} more warnings (--json lists all)",
+                    s.warnings.len() - 5
+                );
+            }
+        }
+        for (name, why) in &book.unreadable {
+            println!("  {name}: not readable: {why}");
+        }
+    }
+    Ok(())
+}
+
+/// One cell for `sheets --json --cells`.
+pub(crate) fn cell_json(v: &mammolab::ingest::sheets::Value) -> serde_json::Value {
+    use mammolab::ingest::sheets::Value;
+    match v {
+        Value::Int(i) => serde_json::json!(i),
+        Value::Float(f) => serde_json::json!(f),
+        Value::Bool(b) => serde_json::json!(b),
+        Value::Text(t) => serde_json::json!(t),
+        Value::Excel(_) => serde_json::json!(v.to_text()),
+        Value::Empty | Value::Error(_) => serde_json::Value::Null,
+    }
+}

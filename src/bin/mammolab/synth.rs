@@ -1,0 +1,269 @@
+//! `mammolab synth`:
+//! Generate a synthetic cohort shaped like seed 001's hospital export.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::ValueEnum;
+use mammolab::synth::{self, Profile, SynthOptions};
+
+use crate::args::Twin;
+use crate::output::print_json_with_seconds;
+
+/// `mammolab synth`'s options.
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// What to imitate: hospital-export (seed 001's workbooks and image folders),
+    /// cbis-ddsm (the TCIA download: four CSVs, DICOM folders) or ddsm (Kaggle's DDSM
+    /// Mammography: TFRecord shards and NumPy arrays of patches); ci, default and large
+    /// are short for hospital-export at that scale.
+    #[arg(long, default_value = "default")]
+    profile: Twin,
+    /// ci (small, for tests and CI), default (seed 001's sizes; CBIS-DDSM: 2560 x 1600
+    /// films) or large (hospital export only: 5x, for benchmarks).
+    #[arg(long)]
+    scale: Option<Profile>,
+    /// Output folder (created; must be empty unless --force).
+    #[arg(long)]
+    out: PathBuf,
+    /// Generator seed: the same profile and seed give byte-identical files.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Lesion contrast multiplier (1.0 = the profile's; lower is harder).
+    #[arg(long)]
+    conspicuity: Option<f32>,
+    /// Replace a cohort already in --out (only the files synth writes).
+    #[arg(long)]
+    force: bool,
+    /// Print one JSON object instead of a summary.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let Args {
+        profile,
+        scale,
+        out,
+        seed,
+        conspicuity,
+        force,
+        json,
+    } = args;
+    let (twin, scale) = match (profile, scale) {
+        (Twin::Ci | Twin::Default | Twin::Large, Some(_)) => anyhow::bail!(
+            "--profile {} names a scale already; use --profile hospital-export --scale ...",
+            profile
+                .to_possible_value()
+                .expect("no skipped values")
+                .get_name()
+        ),
+        (Twin::Ci, None) => (Twin::HospitalExport, Profile::Ci),
+        (Twin::Default, None) => (Twin::HospitalExport, Profile::Default),
+        (Twin::Large, None) => (Twin::HospitalExport, Profile::Large),
+        (t, s) => (t, s.unwrap_or(Profile::Default)),
+    };
+    if matches!(
+        twin,
+        Twin::Ddsm | Twin::MiniMias | Twin::Inbreast | Twin::ThreeSources | Twin::Idc
+    ) && conspicuity.is_some()
+    {
+        anyhow::bail!("--conspicuity is for the hospital-export and cbis-ddsm twins");
+    }
+    let twin_opts =
+        || synth::TwinOptions::new(scale).map(|o| o.with_seed(seed).with_overwrite(force));
+    if twin == Twin::ThreeSources {
+        let opts = twin_opts()?;
+        synth_twin(
+            json,
+            || synth::sources::generate(&opts, &out),
+            mammolab::pipeline::report::three_sources,
+            |s| {
+                let files = s.cbis_ddsm.files + s.inbreast.files + s.mini_mias.files + 1;
+                let bytes = s.cbis_ddsm.bytes + s.inbreast.bytes + s.mini_mias.bytes;
+                (files, bytes)
+            },
+        )?;
+    } else if twin == Twin::Inbreast {
+        let opts = twin_opts()?;
+        synth_twin(
+            json,
+            || synth::inbreast::generate(&opts, &out),
+            mammolab::pipeline::report::inbreast_twin,
+            |s| (s.files, s.bytes),
+        )?;
+    } else if twin == Twin::Idc {
+        let opts = twin_opts()?;
+        synth_twin(
+            json,
+            || synth::idc::generate(&opts, &out),
+            mammolab::pipeline::report::idc_twin,
+            |s| (s.files, s.bytes),
+        )?;
+    } else if twin == Twin::MiniMias {
+        let opts = twin_opts()?;
+        synth_twin(
+            json,
+            || synth::mias::generate(&opts, &out),
+            mammolab::pipeline::report::mias_twin,
+            |s| (s.files, s.bytes),
+        )?;
+    } else if twin == Twin::Ddsm {
+        synth_ddsm(&twin_opts()?, &out, json)?;
+    } else if twin == Twin::CbisDdsm {
+        let mut opts = synth::cbis::CbisOptions::of(twin_opts()?);
+        if let Some(c) = conspicuity {
+            opts = opts.with_conspicuity(c);
+        }
+        synth_cbis(&opts, &out, json)?;
+    } else {
+        let mut opts = SynthOptions::new(scale)
+            .with_seed(seed)
+            .with_overwrite(force);
+        if let Some(c) = conspicuity {
+            opts = opts.with_conspicuity(c);
+        }
+        synth_hospital(&opts, &out, json)?;
+    }
+    Ok(())
+}
+
+/// `synth` for the hospital export: generate and report.
+pub(crate) fn synth_hospital(
+    opts: &SynthOptions,
+    out: &std::path::Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    let t = Instant::now();
+    let s = synth::generate(opts, out)?;
+    let seconds = t.elapsed().as_secs_f64();
+    if json {
+        print_json_with_seconds(&s, seconds)?;
+    } else {
+        let c = &s.counts;
+        println!(
+            "synthetic cohort `{}` (seed {}) in {}",
+            s.profile,
+            s.seed,
+            s.out.display()
+        );
+        println!(
+            "  datacombined.xlsx: Cancer {} rows, Non-Cancer {} rows, {} columns",
+            c.cancer_rows, c.non_cancer_rows, c.main_columns
+        );
+        println!(
+            "  data_validation_x.xlsx: {} rows, {} columns",
+            c.validation_rows, c.validation_columns
+        );
+        println!(
+            "  exact UniqueKey matches: {} of {} Cancer rows; after normalising keys: {}",
+            c.exact_key_matches, c.cancer_rows, c.normalised_key_matches
+        );
+        println!(
+            "  {} patients, {} studies, {} images ({} DICOM, {} JPG files)",
+            c.patients, c.studies, c.images, c.dicom_files, c.jpg_files
+        );
+        println!("  {} planted faults listed in ground_truth.json", s.faults);
+        print_size(s.files, s.bytes, seconds);
+    }
+    Ok(())
+}
+
+/// `synth --profile cbis-ddsm`: generate and report.
+pub(crate) fn synth_ddsm(
+    opts: &synth::ddsm::DdsmOptions,
+    out: &std::path::Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    let t = Instant::now();
+    let s = synth::ddsm::generate(opts, out)?;
+    let seconds = t.elapsed().as_secs_f64();
+    if json {
+        print_json_with_seconds(&s, seconds)?;
+        return Ok(());
+    }
+    println!(
+        "DDSM Mammography twin `{}` (seed {}) in {}",
+        s.profile,
+        s.seed,
+        s.out.display()
+    );
+    for (name, n) in &s.files {
+        println!("  {name}: {n} patches");
+    }
+    for (label, n) in s.labels.iter().enumerate() {
+        println!(
+            "  label {label} ({}): {n}",
+            synth::ddsm::describe(label as u8)
+        );
+    }
+    println!(
+        "  positives from {} lesions, three crops per ROI; each patch's origin in ground_truth.json",
+        s.lesions
+    );
+    print_size(s.written, s.bytes, seconds);
+    Ok(())
+}
+
+pub(crate) fn synth_cbis(
+    opts: &synth::cbis::CbisOptions,
+    out: &std::path::Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    let t = Instant::now();
+    let s = synth::cbis::generate(opts, out)?;
+    let seconds = t.elapsed().as_secs_f64();
+    if json {
+        print_json_with_seconds(&s, seconds)?;
+        return Ok(());
+    }
+    let c = &s.counts;
+    println!(
+        "CBIS-DDSM twin `{}` (seed {}) in {}",
+        s.profile,
+        s.seed,
+        s.out.display()
+    );
+    for (name, rows) in &c.csv_rows {
+        println!("  {name}: {rows} rows");
+    }
+    println!(
+        "  CBIS-DDSM/: {} full mammograms, {} ROI mask series ({} crops in a series of their own), {} DICOM files",
+        c.full_mammograms, c.roi_series, c.crop_series, c.dicom_files
+    );
+    println!(
+        "  {} patients, {} lesions; every row's files in ground_truth.json",
+        c.patients, c.lesions
+    );
+    print_size(s.files, s.bytes, seconds);
+    Ok(())
+}
+
+/// `synth` of a public-download twin whose report lives in `pipeline::report`: generate,
+/// then print the summary as JSON (with the seconds) or as `report`'s text and the size line
+/// (`size`: files and bytes written).
+pub(crate) fn synth_twin<S: serde::Serialize>(
+    json: bool,
+    generate: impl FnOnce() -> mammolab::Result<S>,
+    report: impl Fn(&S) -> String,
+    size: impl Fn(&S) -> (usize, u64),
+) -> anyhow::Result<()> {
+    let t = Instant::now();
+    let s = generate()?;
+    let seconds = t.elapsed().as_secs_f64();
+    if json {
+        return print_json_with_seconds(&s, seconds);
+    }
+    print!("{}", report(&s));
+    let (files, bytes) = size(&s);
+    print_size(files, bytes, seconds);
+    Ok(())
+}
+
+/// The last line of `synth`'s summary.
+fn print_size(files: usize, bytes: u64, seconds: f64) {
+    println!(
+        "  {files} files, {:.1} MiB, {seconds:.1} s",
+        bytes as f64 / (1024.0 * 1024.0)
+    );
+}
