@@ -238,3 +238,84 @@ pub fn ddsm_download(a: &crate::ingest::ddsm_patches::DownloadAudit) -> String {
     );
     out
 }
+
+/// What `mammolab sheets` prints: each sheet's size, header row and first 12 columns with
+/// their types, renamed columns, error cells and the first 5 warnings; then the sheets that
+/// could not be read.
+pub fn workbook(file: &Path, book: &crate::ingest::sheets::Workbook) -> String {
+    let mut lines = vec![file.display().to_string()];
+    for s in &book.sheets {
+        let sum = s.summary();
+        lines.push(format!(
+            "  {}: {} rows x {} columns (header on row {})",
+            s.name,
+            sum.rows,
+            sum.columns.len(),
+            s.header_row
+        ));
+        for c in sum.columns.iter().take(12) {
+            lines.push(format!("    {:<32} {}", c.name, c.dtype));
+        }
+        if sum.columns.len() > 12 {
+            lines.push(format!(
+                "    ... {} more (--json lists all)",
+                sum.columns.len() - 12
+            ));
+        }
+        for (raw, name) in &s.renamed {
+            lines.push(format!("    renamed `{raw}` -> `{name}`"));
+        }
+        for (col, n) in &s.error_cells {
+            lines.push(format!("    {n} error cells read as null in `{col}`"));
+        }
+        for w in s.warnings.iter().take(5) {
+            lines.push(format!("    warning: {w}"));
+        }
+        if s.warnings.len() > 5 {
+            lines.push(format!(
+                "    ... {} more warnings (--json lists all)",
+                s.warnings.len() - 5
+            ));
+        }
+    }
+    for (name, why) in &book.unreadable {
+        lines.push(format!("  {name}: not readable: {why}"));
+    }
+    lines.join("\n")
+}
+
+/// What `mammolab dicom` prints: the file, its transfer syntax, the frame's size, bit depth
+/// and photometric interpretation, its stored values' range, the rescale and VOI, and the
+/// header; for a file without pixel data (`image` `None`) what it is instead.
+pub fn dicom(
+    file: &Path,
+    header: &crate::ingest::dicom::DicomHeader,
+    image: Option<&crate::ingest::dicom::DicomImage>,
+) -> String {
+    let Some(img) = image else {
+        return format!(
+            "{}\n  no pixel data (7FE0,0010): SOP class {}, modality {}; header only\n  transfer syntax {}\n  header {header:?}",
+            file.display(),
+            header.sop_class.as_deref().unwrap_or("(none)"),
+            header.modality.as_deref().unwrap_or("(none)"),
+            header.transfer_syntax
+        );
+    };
+    let i = &img.info;
+    format!(
+        "{}\n  transfer syntax {}\n  {} {}x{} x {} frame(s), {} bits allocated, {}\n  stored values: min {} max {} mean {:.2}\n  rescale {:?}, VOI {:?}\n  header {header:?}",
+        file.display(),
+        i.transfer_syntax,
+        i.modality.as_deref().unwrap_or("(no modality)"),
+        i.columns,
+        i.rows,
+        i.frames,
+        i.bits_allocated,
+        i.photometric_interpretation,
+        i.pixel.min,
+        i.pixel.max,
+        i.pixel.mean,
+        img.rescale,
+        img.voi
+    )
+}

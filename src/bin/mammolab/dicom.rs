@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use mammolab::ingest::dicom::{read_header, read_image_opt};
+use mammolab::pipeline::report;
 
 /// `mammolab dicom`'s options.
 #[derive(clap::Args)]
@@ -21,49 +22,26 @@ pub(crate) struct Args {
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let Args { file, frame, json } = args;
     let h = read_header(&file)?;
-    let Some(img) = read_image_opt(&file, frame)? else {
+    let img = read_image_opt(&file, frame)?;
+    if !json {
+        println!("{}", report::dicom(&file, &h, img.as_ref()));
+        return Ok(());
+    }
+    let v = match &img {
         // A valid DICOM file that is not an image: its header, and that it has none.
-        if json {
+        None => {
             let mut v = serde_json::to_value(&h)?;
             v["pixel_data"] = serde_json::json!(false);
-            println!("{v}");
-        } else {
-            println!("{}", file.display());
-            println!(
-                "  no pixel data (7FE0,0010): SOP class {}, modality {}; header only",
-                h.sop_class.as_deref().unwrap_or("(none)"),
-                h.modality.as_deref().unwrap_or("(none)")
-            );
-            println!("  transfer syntax {}", h.transfer_syntax);
-            println!("  header {h:?}");
+            v
         }
-        return Ok(());
+        Some(img) => {
+            let mut v = serde_json::to_value(&img.info)?;
+            v["frame"] = serde_json::json!(frame);
+            v["stored_sha256"] = serde_json::json!(stored_sha256(&img.stored));
+            v
+        }
     };
-    if json {
-        let mut v = serde_json::to_value(&img.info)?;
-        v["frame"] = serde_json::json!(frame);
-        v["stored_sha256"] = serde_json::json!(stored_sha256(&img.stored));
-        println!("{v}");
-    } else {
-        let i = &img.info;
-        println!("{}", file.display());
-        println!("  transfer syntax {}", i.transfer_syntax);
-        println!(
-            "  {} {}x{} x {} frame(s), {} bits allocated, {}",
-            i.modality.as_deref().unwrap_or("(no modality)"),
-            i.columns,
-            i.rows,
-            i.frames,
-            i.bits_allocated,
-            i.photometric_interpretation
-        );
-        println!(
-            "  stored values: min {} max {} mean {:.2}",
-            i.pixel.min, i.pixel.max, i.pixel.mean
-        );
-        println!("  rescale {:?}, VOI {:?}", img.rescale, img.voi);
-        println!("  header {h:?}");
-    }
+    println!("{v}");
     Ok(())
 }
 

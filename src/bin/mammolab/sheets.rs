@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use mammolab::ingest::sheets::{read_workbook, SheetOptions};
+use mammolab::pipeline::report;
 
 /// `mammolab sheets`'s options.
 #[derive(clap::Args)]
@@ -24,8 +25,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let Args { file, json, cells } = args;
     let book = read_workbook(&file, &SheetOptions::default())?;
     let sheets = &book.sheets;
-    let summaries: Vec<_> = sheets.iter().map(|s| s.summary()).collect();
     if json {
+        let summaries: Vec<_> = sheets.iter().map(|s| s.summary()).collect();
         let unreadable: Vec<_> = book
             .unreadable
             .iter()
@@ -56,40 +57,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         let v = serde_json::json!({ "file": file, "sheets": sheet_values, "unreadable": unreadable, "warnings": warnings });
         println!("{v}");
     } else {
-        println!("{}", file.display());
-        for (s, sum) in sheets.iter().zip(&summaries) {
-            println!(
-                "  {}: {} rows x {} columns (header on row {})",
-                s.name,
-                sum.rows,
-                sum.columns.len(),
-                s.header_row
-            );
-            for c in sum.columns.iter().take(12) {
-                println!("    {:<32} {}", c.name, c.dtype);
-            }
-            if sum.columns.len() > 12 {
-                println!("    ... {} more (--json lists all)", sum.columns.len() - 12);
-            }
-            for (raw, name) in &s.renamed {
-                println!("    renamed `{raw}` -> `{name}`");
-            }
-            for (col, n) in &s.error_cells {
-                println!("    {n} error cells read as null in `{col}`");
-            }
-            for w in s.warnings.iter().take(5) {
-                println!("    warning: {w}");
-            }
-            if s.warnings.len() > 5 {
-                println!(
-                    "    ... {} more warnings (--json lists all)",
-                    s.warnings.len() - 5
-                );
-            }
-        }
-        for (name, why) in &book.unreadable {
-            println!("  {name}: not readable: {why}");
-        }
+        println!("{}", report::workbook(&file, &book));
     }
     Ok(())
 }
