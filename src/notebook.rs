@@ -221,11 +221,21 @@ impl Setup {
     /// gives `default`), in `three-sources-<scale>` beside the cohort folder; generated
     /// (seed 1) when that folder has no manifest.
     pub fn three_sources_twin(&self) -> Result<Manifest> {
-        let (scale, dir) = self.twin_dir("three-sources");
-        let m = dir.join(synth::sources::MANIFEST);
+        self.generated_twin("three-sources", synth::sources::generate)
+    }
+
+    /// The manifest of the twin `name` beside the cohort folder ([`Setup::twin_dir`]),
+    /// written first by `generate` (seed 1, replacing a folder without a manifest) when
+    /// the folder has none.
+    fn generated_twin<S>(
+        &self,
+        name: &str,
+        generate: impl FnOnce(&synth::TwinOptions, &std::path::Path) -> Result<S>,
+    ) -> Result<Manifest> {
+        let (scale, dir) = self.twin_dir(name);
+        let m = dir.join(synth::MANIFEST);
         if !m.is_file() {
-            let opts = synth::TwinOptions::new(scale)?.with_overwrite(true);
-            synth::sources::generate(&opts, &dir)?;
+            generate(&synth::TwinOptions::new(scale)?.with_overwrite(true), &dir)?;
         }
         Manifest::open(&m)
     }
@@ -234,13 +244,7 @@ impl Setup {
     /// `default`), in `idc-<scale>` beside the cohort folder; generated (seed 1) when that
     /// folder has no manifest. Returns the manifest (its `base_dir` is the download's top).
     pub fn idc_twin(&self) -> Result<Manifest> {
-        let (scale, dir) = self.twin_dir(synth::idc::PROFILE);
-        let m = dir.join(synth::idc::MANIFEST);
-        if !m.is_file() {
-            let opts = synth::TwinOptions::new(scale)?.with_overwrite(true);
-            synth::idc::generate(&opts, &dir)?;
-        }
-        Manifest::open(&m)
+        self.generated_twin(synth::idc::PROFILE, synth::idc::generate)
     }
 
     /// A one-line description for the top of a notebook.

@@ -90,12 +90,6 @@ impl DownloadFolders {
     /// ```
     pub fn of(download: &Path, folder: &Path, ext: &str) -> Result<Self> {
         let ext = ext.to_lowercase();
-        let count = |dir: &Path| -> Result<usize> {
-            Ok(files_below(dir)?
-                .iter()
-                .filter(|p| ext_of(p) == ext)
-                .count())
-        };
         let subfolders = |dir: &Path| -> Result<HashSet<String>> {
             let mut names = HashSet::new();
             for e in std::fs::read_dir(dir).at(dir)? {
@@ -109,11 +103,16 @@ impl DownloadFolders {
         let root = download.join(folder);
         let patients = subfolders(&root)?;
         let top = subfolders(download)?;
+        // One walk from the top: the patch folder's files are among them.
+        let found: Vec<_> = files_below(download)?
+            .into_iter()
+            .filter(|p| ext_of(p) == ext)
+            .collect();
         Ok(Self {
             patients: patients.len(),
             top_level_copies: patients.intersection(&top).count(),
-            patches: count(&root)?,
-            found_from_top: count(download)?,
+            patches: found.iter().filter(|p| p.starts_with(&root)).count(),
+            found_from_top: found.len(),
         })
     }
 }

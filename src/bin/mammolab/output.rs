@@ -1,6 +1,7 @@
 //! What several commands print the same way: a summary as JSON with its seconds.
 
-/// `synth --json`: the summary as one JSON object, with the seconds it took.
+/// `synth --json` and `patches --json`: the summary as one JSON object, with the seconds it
+/// took.
 pub(crate) fn print_json_with_seconds(
     summary: &impl serde::Serialize,
     seconds: f64,

@@ -1,4 +1,4 @@
-//! The training progress bar.
+//! The progress bars: one over each epoch's steps, one counting images.
 
 use mammolab::model::{epoch_line, EpochStats, Progress};
 
@@ -22,11 +22,10 @@ impl ProgressBarSteps {
 impl Progress for ProgressBarSteps {
     fn on_start(&mut self, _epochs: usize, steps: usize) {
         let bar = indicatif::ProgressBar::new(steps as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
+        styled(
+            &bar,
             "{prefix} [{bar:30}] {pos}/{len} steps  {msg}  ({per_sec}, eta {eta})",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
-        }
+        );
         self.bar = Some(bar);
     }
     fn on_step(&mut self, epoch: usize, step: usize, loss: f64) {
@@ -57,10 +56,16 @@ pub(crate) fn count_bar(what: &str, len: usize, hidden: bool) -> indicatif::Prog
     } else {
         indicatif::ProgressBar::new(len as u64)
     };
-    if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
-        "{what} [{{bar:30}}] {{pos}}/{{len}} images  ({{per_sec}}, eta {{eta}})"
-    )) {
+    styled(
+        &bar,
+        &format!("{what} [{{bar:30}}] {{pos}}/{{len}} images  ({{per_sec}}, eta {{eta}})"),
+    );
+    bar
+}
+
+/// Draw `bar` with `template` and the project's `=> ` bar characters.
+fn styled(bar: &indicatif::ProgressBar, template: &str) {
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
         bar.set_style(style.progress_chars("=> "));
     }
-    bar
 }
