@@ -171,6 +171,29 @@ pub fn inbreast_twin(s: &crate::synth::inbreast::InbreastSummary) -> String {
     )
 }
 
+/// What `mammolab synth --profile rsna` prints (the size line aside): the files and what
+/// they hold, with the download's traps.
+pub fn rsna_twin(s: &crate::synth::rsna::RsnaSummary) -> String {
+    use crate::synth::rsna::{SUBMISSION, TEST, TEST_IMAGES, TRAIN, TRAIN_IMAGES};
+    let c = &s.counts;
+    format!(
+        "RSNA screening twin `{}` (seed {}) in {}\n  {TRAIN}: {} images of {} patients, {} with cancer ({} breasts), {} extra views\n  {TRAIN_IMAGES}/<patient_id>/<image_id>.dcm: site 1 {} (JPEG 2000 lossless), site 2 {} (JPEG lossless SV1); {} MONOCHROME1, {} with a SIGMOID VOI\n  {TEST} + {TEST_IMAGES}/: {} images of one patient; {SUBMISSION}: one row per breast\n  traps: two codecs, MONOCHROME1 and SIGMOID windows, BIRADS and density empty on site 2, cancer per image but scored per breast\n",
+        s.profile,
+        s.seed,
+        s.out.display(),
+        c.images,
+        c.patients,
+        c.cancer_images,
+        c.cancer_breasts,
+        c.extra_views,
+        c.per_site[0],
+        c.per_site[1],
+        c.monochrome1,
+        c.sigmoid,
+        c.test_images,
+    )
+}
+
 /// What `mammolab synth --profile mini-mias` prints (the size line aside): the files and
 /// what `Info.txt` holds, with its traps.
 pub fn mias_twin(s: &crate::synth::mias::MiasSummary) -> String {

@@ -251,10 +251,7 @@ pub fn generate(opts: &InbreastOptions, out: &Path) -> Result<InbreastSummary> {
         counts: counts.clone(),
         films: truths,
     };
-    crate::outlock::write_json(&truth, &out.join(TRUTH))?;
-    let manifest = opts.manifest(TEMPLATE, PROFILE, out)?;
-    crate::outlock::write_atomic(&out.join(MANIFEST), manifest.to_toml_string()?.as_bytes())?;
-    let (files, bytes) = super::dir_size(out)?;
+    let (files, bytes) = opts.finish(out, PROFILE, TEMPLATE, &truth)?;
     Ok(InbreastSummary {
         out: out.to_path_buf(),
         profile: opts.name(PROFILE),

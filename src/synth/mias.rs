@@ -303,10 +303,7 @@ pub fn generate(opts: &MiasOptions, out: &Path) -> Result<MiasSummary> {
         counts: counts.clone(),
         images,
     };
-    crate::outlock::write_json(&truth, &out.join(TRUTH))?;
-    let manifest = opts.manifest(TEMPLATE, PROFILE, out)?;
-    crate::outlock::write_atomic(&out.join(MANIFEST), manifest.to_toml_string()?.as_bytes())?;
-    let (files, bytes) = super::dir_size(out)?;
+    let (files, bytes) = opts.finish(out, PROFILE, TEMPLATE, &truth)?;
     Ok(MiasSummary {
         out: out.to_path_buf(),
         profile: opts.name(PROFILE),

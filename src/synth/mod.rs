@@ -26,6 +26,7 @@
 
 pub use crate::calendar;
 pub mod cbis;
+pub mod codec;
 pub mod ddsm;
 pub mod dicom;
 pub mod idc;
@@ -34,6 +35,7 @@ pub mod mias;
 pub mod phantom;
 pub mod plan;
 pub mod profile;
+pub mod rsna;
 pub mod sources;
 pub use crate::rng;
 pub mod truth;
@@ -250,6 +252,21 @@ impl TwinOptions {
     /// `<profile>-<scale>`, e.g. `inbreast-ci`.
     pub fn name(&self, profile: &str) -> String {
         format!("{profile}-{}", self.scale.name())
+    }
+
+    /// The last step of a twin's `generate`: write `truth` as `ground_truth.json` and the
+    /// manifest made from `template` into `out`, then count the files and bytes there.
+    pub(crate) fn finish<T: serde::Serialize>(
+        &self,
+        out: &Path,
+        profile: &str,
+        template: &str,
+        truth: &T,
+    ) -> Result<(usize, u64)> {
+        crate::outlock::write_json(truth, &out.join(TRUTH))?;
+        let manifest = self.manifest(template, profile, out)?;
+        crate::outlock::write_atomic(&out.join(MANIFEST), manifest.to_toml_string()?.as_bytes())?;
+        dir_size(out)
     }
 
     /// A `data-manifests` template as the twin written into `out` under `profile` fills it

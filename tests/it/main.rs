@@ -14,6 +14,7 @@ mod notebook;
 mod pipeline;
 mod plot;
 mod privacy;
+mod rsna;
 mod sources;
 mod split;
 mod synth;

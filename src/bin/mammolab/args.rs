@@ -40,6 +40,10 @@ pub(crate) enum Twin {
     /// Seed 002's cohort (`--scale ci|default`): the CBIS-DDSM, INbreast and mini-MIAS twins
     /// side by side and one manifest joining them in three classes.
     ThreeSources,
+    /// The RSNA Screening Mammography download, seed 000's (`--scale ci|default`):
+    /// `train.csv`, `train_images/<patient_id>/<image_id>.dcm` in JPEG 2000 lossless (site 1)
+    /// and JPEG lossless (site 2), `test.csv`, `sample_submission.csv`.
+    Rsna,
 }
 
 /// `--fractions`: three shares adding up to 1.

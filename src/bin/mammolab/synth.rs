@@ -13,10 +13,9 @@ use crate::output::print_json_with_seconds;
 /// `mammolab synth`'s options.
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// What to imitate: hospital-export (seed 001's workbooks and image folders),
-    /// cbis-ddsm (the TCIA download: four CSVs, DICOM folders) or ddsm (Kaggle's DDSM
-    /// Mammography: TFRecord shards and NumPy arrays of patches); ci, default and large
-    /// are short for hospital-export at that scale.
+    /// What to imitate: hospital-export (seed 001's workbooks and image folders) or one of
+    /// the public downloads listed below; ci, default and large are short for
+    /// hospital-export at that scale.
     #[arg(long, default_value = "default")]
     profile: Twin,
     /// ci (small, for tests and CI), default (seed 001's sizes; CBIS-DDSM: 2560 x 1600
@@ -65,7 +64,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     };
     if matches!(
         twin,
-        Twin::Ddsm | Twin::MiniMias | Twin::Inbreast | Twin::ThreeSources | Twin::Idc
+        Twin::Ddsm | Twin::MiniMias | Twin::Inbreast | Twin::ThreeSources | Twin::Idc | Twin::Rsna
     ) && conspicuity.is_some()
     {
         anyhow::bail!("--conspicuity is for the hospital-export and cbis-ddsm twins");
@@ -90,6 +89,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             json,
             || synth::inbreast::generate(&opts, &out),
             mammolab::pipeline::report::inbreast_twin,
+            |s| (s.files, s.bytes),
+        )?;
+    } else if twin == Twin::Rsna {
+        let opts = twin_opts()?;
+        synth_twin(
+            json,
+            || synth::rsna::generate(&opts, &out),
+            mammolab::pipeline::report::rsna_twin,
             |s| (s.files, s.bytes),
         )?;
     } else if twin == Twin::Idc {

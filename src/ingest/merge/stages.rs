@@ -647,13 +647,15 @@ pub(crate) fn match_sheet(
         };
         m.counts.add(status);
         // The row's own column, else its listing counterpart's.
-        let own_or_listing = |col: &str| -> Option<String> {
-            if let Ok(ci) = sheet.column_index(col) {
+        // The first of `cols` that the row's sheet has, else that its listing row has
+        // (seed 001's `Laterality`/`ViewPosition`; RSNA's `laterality`/`view`).
+        let own_or_listing = |cols: &[&str]| -> Option<String> {
+            if let Some(ci) = cols.iter().find_map(|c| sheet.column_index(c).ok()) {
                 return sheet.rows[r][ci].to_text();
             }
             let l = &listing?.table.sheet;
-            l.column_index(col)
-                .ok()
+            cols.iter()
+                .find_map(|c| l.column_index(c).ok())
                 .and_then(|ci| l.rows[listing_idx?][ci].to_text())
         };
         m.audit.push(AuditEntry {
@@ -684,8 +686,9 @@ pub(crate) fn match_sheet(
             jpg: images.resolve(&jpg),
             roi_mask,
             roi_crop,
-            laterality: own_or_listing("Laterality").and_then(|t| Laterality::parse(&t)),
-            view: own_or_listing("ViewPosition"),
+            laterality: own_or_listing(&["Laterality", "laterality"])
+                .and_then(|t| Laterality::parse(&t)),
+            view: own_or_listing(&["ViewPosition", "view"]),
             split_value: split_col.map(|c| match c {
                 Some(c) => sheet.rows[r][c]
                     .to_text()

@@ -1,0 +1,141 @@
+"""The RSNA screening twin (seed 000) read by the tools a researcher uses on the real download,
+and mammolab's reading of it checked against them.
+
+Published facts checked here (the competition's data page and its files): `train.csv` with the
+columns `site_id, patient_id, image_id, laterality, view, age, cancer, biopsy, invasive, BIRADS,
+implant, density, machine_id, difficult_negative_case` in that order (pandas: integers, `age`
+and `BIRADS` floats because some cells are empty, `density` text, `difficult_negative_case`
+bool); images at `train_images/<patient_id>/<image_id>.dcm`; `test.csv` with `site_id,
+patient_id, image_id, laterality, view, age, implant, machine_id, prediction_id` and
+`sample_submission.csv` with `prediction_id,cancer`, `prediction_id = <patient_id>_<laterality>`;
+DICOMs in JPEG 2000 lossless (1.2.840.10008.1.2.4.90) and JPEG lossless SV1
+(1.2.840.10008.1.2.4.70), MONOCHROME1 from some machines, `VOILUTFunction` `SIGMOID` on some.
+
+References: pandas for the tables; pydicom 3 (its Pillow/OpenJPEG plugin for JPEG 2000,
+pylibjpeg-libjpeg for JPEG lossless) for every DICOM, against `mammolab dicom --json` (stored
+values: minimum and maximum exact, mean within 1e-9 relative) and against the twin's ground
+truth; `pydicom.pixels.apply_voi_lut` for the SIGMOID window (exactly the header's centre and
+width); `mammolab merge`'s records against the table in pandas.
+"""
+
+import json
+import os
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pydicom
+import pytest
+
+from conftest import synth_twin
+
+BIN = os.environ.get("MAMMOLAB_BIN")
+TRAIN = ["site_id", "patient_id", "image_id", "laterality", "view", "age", "cancer", "biopsy",
+         "invasive", "BIRADS", "implant", "density", "machine_id", "difficult_negative_case"]
+TEST = ["site_id", "patient_id", "image_id", "laterality", "view", "age", "implant", "machine_id",
+        "prediction_id"]
+J2K, JPEG_LOSSLESS = "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.70"
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory):
+    return synth_twin(tmp_path_factory, "rsna")
+
+
+def test_pandas_reads_the_published_columns_and_vocabularies(twin):
+    out, truth = twin
+    train = pd.read_csv(out / "train.csv")
+    assert list(train.columns) == TRAIN
+    for c in ["site_id", "patient_id", "image_id", "cancer", "biopsy", "invasive", "implant", "machine_id"]:
+        assert train[c].dtype == np.int64, c
+    assert train.age.dtype == np.float64 and train.BIRADS.dtype == np.float64
+    assert train.difficult_negative_case.dtype == bool
+    assert set(train.site_id) == {1, 2} and set(train.laterality) == {"L", "R"}
+    assert set(train.view) <= {"CC", "MLO", "LM", "ML", "AT", "LMO"}
+    assert set(train.BIRADS.dropna()) <= {0.0, 1.0, 2.0} and set(train.density.dropna()) <= set("ABCD")
+    site2 = train[train.site_id == 2]
+    assert site2.BIRADS.isna().all() and site2.density.isna().all()
+    assert train.BIRADS.isna().any() and train.BIRADS.notna().any()
+    # Every patient has both breasts in both standard views; rows come in patient order.
+    for pid, g in train.groupby("patient_id"):
+        assert {(l, v) for l, v in zip(g.laterality, g.view)} >= {(l, v) for l in "LR" for v in ["CC", "MLO"]}
+    assert train.patient_id.is_monotonic_increasing and train.image_id.is_unique
+    # Cancer is a breast's: every image of a breast shares it, and every cancer was biopsied.
+    per_breast = train.groupby(["patient_id", "laterality"]).cancer.nunique()
+    assert (per_breast == 1).all()
+    assert (train[train.cancer == 1].biopsy == 1).all()
+    assert (train.invasive <= train.cancer).all()
+    assert len(train) == truth["counts"]["images"]
+    assert train.cancer.sum() == truth["counts"]["cancer_images"]
+    assert 0.01 <= train.groupby(["patient_id", "laterality"]).cancer.max().mean() <= 0.05
+
+    test = pd.read_csv(out / "test.csv")
+    assert list(test.columns) == TEST
+    assert list(test.prediction_id) == [f"{p}_{l}" for p, l in zip(test.patient_id, test.laterality)]
+    submission = pd.read_csv(out / "sample_submission.csv")
+    assert list(submission.columns) == ["prediction_id", "cancer"]
+    assert list(submission.prediction_id) == list(dict.fromkeys(test.prediction_id))
+    assert set(test.patient_id).isdisjoint(train.patient_id)
+    for split, table in [("train_images", train), ("test_images", test)]:
+        for p, i in zip(table.patient_id, table.image_id):
+            assert (out / split / str(p) / f"{i}.dcm").is_file()
+
+
+def test_every_dicom_decodes_in_pydicom_as_in_mammolab(twin):
+    out, truth = twin
+    syntaxes, photometric, voi = set(), set(), set()
+    for image in truth["images"]:
+        path = out / image["file"]
+        ds = pydicom.dcmread(path)
+        ts = str(ds.file_meta.TransferSyntaxUID)
+        assert ts == (J2K if image["site_id"] == 1 else JPEG_LOSSLESS) == image["transfer_syntax"]
+        assert ds.PatientID == str(image["patient_id"]) == path.parent.name
+        assert ds.ImageLaterality == image["laterality"] and ds.ViewPosition == image["view"]
+        assert ds.BitsStored == 12
+        a = ds.pixel_array
+        assert a.shape == (ds.Rows, ds.Columns) and a.max() < 4096
+        p = subprocess.run([BIN, "dicom", str(path), "--json"], capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        got = json.loads(p.stdout)
+        assert got["transfer_syntax"] == ts
+        assert got["photometric_interpretation"] == ds.PhotometricInterpretation
+        assert (got["pixel"]["min"], got["pixel"]["max"]) == (float(a.min()), float(a.max())), path
+        assert got["pixel"]["mean"] == pytest.approx(float(a.mean()), rel=1e-9), path
+        syntaxes.add(ts)
+        photometric.add(ds.PhotometricInterpretation)
+        voi.add(str(ds.get("VOILUTFunction", "LINEAR")))
+    assert syntaxes == {J2K, JPEG_LOSSLESS}
+    assert photometric == {"MONOCHROME1", "MONOCHROME2"}
+    assert voi == {"LINEAR", "SIGMOID"}
+
+
+def test_the_sigmoid_window_is_the_headers(twin):
+    """pydicom's SIGMOID VOI (PS3.3 C.11.2.1.3.1) with the header's centre and width maps the
+    breast into the middle of the output range: the window the twin records is what the file
+    says."""
+    out, truth = twin
+    from pydicom.pixels import apply_voi_lut
+    sigmoid = [i for i in truth["images"] if i["sigmoid"]]
+    assert sigmoid
+    for image in sigmoid[:8]:
+        ds = pydicom.dcmread(out / image["file"])
+        centre, width = float(ds.WindowCenter), float(ds.WindowWidth)
+        assert (centre, width) == tuple(image["window"])
+        y = apply_voi_lut(ds.pixel_array, ds).astype(float)
+        x = ds.pixel_array.astype(float)
+        expected = 4095 / (1 + np.exp(-4 * (x - centre) / width))
+        assert np.allclose(y, expected, rtol=0, atol=1e-6 * 4095)
+
+
+def test_merge_finds_every_image_by_its_id(twin, tmp_path):
+    out, truth = twin
+    subprocess.run([BIN, "merge", "--manifest", str(out / "manifest.toml"), "--out", str(tmp_path)],
+                   check=True, capture_output=True)
+    records = pd.read_csv(tmp_path / "records.csv", keep_default_na=False, dtype=str)
+    train = pd.read_csv(out / "train.csv", dtype=str, keep_default_na=False)
+    assert (records.status == "image_found").all()
+    assert list(records.key) == [f"{p}/{i}" for p, i in zip(train.patient_id, train.image_id)]
+    assert list(records.label) == ["cancer" if c == "1" else "normal" for c in train.cancer]
+    assert list(records.laterality) == list(train.laterality)
+    assert list(records.view) == list(train.view)
+    assert list(records.dicom) == [f"train_images/{p}/{i}.dcm" for p, i in zip(train.patient_id, train.image_id)]
