@@ -229,12 +229,24 @@ pub fn probabilistic_f1(labels: &[bool], probs: &[f64]) -> Result<f64> {
 }
 
 /// How image scores combine into one score per breast or patient.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
 pub enum Aggregate {
     /// The highest score: one suspicious view flags the breast (what readers do).
+    #[default]
     Max,
     /// The mean score.
     Mean,
+}
+
+impl Aggregate {
+    /// `max` or `mean`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Aggregate::Max => "max",
+            Aggregate::Mean => "mean",
+        }
+    }
 }
 
 /// Scores rolled up to groups.

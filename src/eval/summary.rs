@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::curves::Ranked;
-use super::{brier_score, BinaryConfusion, BinaryMetrics};
+use super::{brier_score, probabilistic_f1, BinaryConfusion, BinaryMetrics};
 use crate::error::Result;
 
 /// Ranking metrics plus the confusion matrix and its metrics at one threshold.
@@ -29,6 +29,10 @@ pub struct BinarySummary {
     pub metrics: BinaryMetrics,
     /// Brier score, only when every score is a probability.
     pub brier: Option<f64>,
+    /// The RSNA screening competition's probabilistic F1 ([`probabilistic_f1`]: precision
+    /// and recall from the probabilities, no threshold), only when every score is a
+    /// probability. The competition scores it per breast: see `evaluate --level breast`.
+    pub pf1: Option<f64>,
 }
 
 impl BinarySummary {
@@ -36,10 +40,12 @@ impl BinarySummary {
     pub fn new(labels: &[bool], scores: &[f64], threshold: f64) -> Result<Self> {
         let ranked = Ranked::two_class("metrics", labels, scores)?;
         let confusion = BinaryConfusion::at_threshold(labels, scores, threshold)?;
-        let brier = scores
-            .iter()
-            .all(|s| (0.0..=1.0).contains(s))
+        let probabilities = scores.iter().all(|s| (0.0..=1.0).contains(s));
+        let brier = probabilities
             .then(|| brier_score(labels, scores))
+            .transpose()?;
+        let pf1 = probabilities
+            .then(|| probabilistic_f1(labels, scores))
             .transpose()?;
         Ok(Self {
             n: labels.len() as u64,
@@ -50,6 +56,7 @@ impl BinarySummary {
             confusion,
             metrics: confusion.metrics(),
             brier,
+            pf1,
         })
     }
 
@@ -82,8 +89,8 @@ impl BinarySummary {
             "  accuracy {:.4}  balanced accuracy {:.4}  MCC {:.4}  Cohen's kappa {:.4}",
             m.accuracy, m.balanced_accuracy, m.mcc, m.cohen_kappa
         ));
-        if let Some(b) = self.brier {
-            out.push_str(&format!("\n  Brier score {b:.4}"));
+        if let (Some(b), Some(p)) = (self.brier, self.pf1) {
+            out.push_str(&format!("\n  Brier score {b:.4}  probabilistic F1 {p:.4}"));
         }
         if !m.undefined.is_empty() {
             out.push_str(&format!(

@@ -25,7 +25,7 @@ use std::time::Instant;
 use polars::prelude::{Column, DataFrame};
 use serde::Serialize;
 
-use super::rundir::{group_key, level_summary, Level};
+use super::rundir::{group_key, summary_at, Level};
 use crate::classes::Classes;
 use crate::dataset::tabular::{covariate_rows, name_list};
 use crate::dataset::{plan_merged, DataOptions, Part};
@@ -282,6 +282,7 @@ pub struct Predictions {
     flagging: Flagging,
     mirrored_unknown: usize,
     seconds: f64,
+    aggregate: Aggregate,
 }
 
 /// Score `inputs` with `predictor` (see the module docs); `skipped` (from
@@ -348,6 +349,7 @@ pub fn predict(
         flagging: Flagging::of(predictor, threshold),
         mirrored_unknown,
         seconds: t.elapsed().as_secs_f64(),
+        aggregate: Aggregate::Max,
     })
 }
 
@@ -403,6 +405,14 @@ impl Predictions {
     /// Add failures found before scoring (the skipped files of [`inputs_from_paths`]).
     pub fn with_skipped(mut self, skipped: Vec<Failure>) -> Self {
         self.errors.extend(skipped);
+        self
+    }
+
+    /// Roll images up to breasts and patients by `aggregate` (default: [`Aggregate::Max`],
+    /// the highest image score) in [`Predictions::rollup`], the metrics of
+    /// [`Predictions::summary`] and [`Predictions::submission`].
+    pub fn with_aggregate(mut self, aggregate: Aggregate) -> Self {
+        self.aggregate = aggregate;
         self
     }
 
@@ -498,7 +508,7 @@ impl Predictions {
     }
 
     /// The image scores rolled up to `level` (each breast's or patient's highest image
-    /// score, positive if any image is): `patient` (and `laterality` for breasts),
+    /// score, or their mean with [`Predictions::with_aggregate`]; positive if any image is): `patient` (and `laterality` for breasts),
     /// `images`, `label` (empty when an image's class is unknown), `score`, `flagged`.
     /// An error when an image has no patient.
     pub fn rollup(&self, level: Level) -> Result<DataFrame> {
@@ -508,7 +518,7 @@ impl Predictions {
         let keys = self.group_keys(level)?;
         let known = self.labels();
         let labels = known.clone().unwrap_or_else(|| vec![false; keys.len()]);
-        let r = rollup(&keys, &labels, &self.scores(), Aggregate::Max)?;
+        let r = rollup(&keys, &labels, &self.scores(), self.aggregate)?;
         let mut first_of = std::collections::HashMap::new();
         for (i, k) in keys.iter().enumerate() {
             first_of.entry(k).or_insert(i);
@@ -569,10 +579,12 @@ impl Predictions {
     pub fn summary(&self, level: Level) -> Result<PredictSummary> {
         let scores = self.scores();
         let metrics = match self.labels() {
-            Some(l) if l.iter().any(|&x| x) && l.iter().any(|&x| !x) => Some(level_summary(
+            Some(l) if l.iter().any(|&x| x) && l.iter().any(|&x| !x) => Some(summary_at(
                 &self.table()?,
+                Path::new("predictions"),
                 self.flagging.threshold,
                 level,
+                self.aggregate,
             )?),
             _ => None,
         };
@@ -620,6 +632,55 @@ impl Predictions {
             write_csv(t, p)?;
         }
         Ok(tables.into_iter().map(|(p, _)| p).collect())
+    }
+}
+
+impl Predictions {
+    /// The RSNA screening competition's submission: one row per breast, `prediction_id`
+    /// (`<patient_id>_<laterality>`, the patient id as the DICOM header's Patient ID, not
+    /// a pseudonym: the competition matches on it) and `cancer` (the breast's images'
+    /// scores rolled up by the aggregate, max by default), breasts in order of their first
+    /// image. An error naming the file when an image has no Patient ID or no laterality.
+    pub fn submission(&self) -> Result<DataFrame> {
+        let ids = self
+            .scored
+            .iter()
+            .map(|(i, _)| {
+                let missing = |what: &str| {
+                    Error::data(
+                        &i.file,
+                        format!(
+                            "no {what}, so no submission prediction_id <patient_id>_<laterality>"
+                        ),
+                    )
+                };
+                let patient = read_header(&i.file)
+                    .ok()
+                    .and_then(|h| h.patient_id)
+                    .filter(|p| !p.trim().is_empty())
+                    .ok_or_else(|| missing("DICOM Patient ID (0010,0020)"))?;
+                let side = i.laterality.ok_or_else(|| missing("laterality"))?;
+                Ok(format!("{}_{}", patient.trim(), side.code()))
+            })
+            .collect::<Result<Vec<String>>>()?;
+        let r = rollup(
+            &ids,
+            &vec![false; ids.len()],
+            &self.scores(),
+            self.aggregate,
+        )?;
+        DataFrame::new_infer_height(vec![
+            Column::new("prediction_id".into(), r.groups),
+            Column::new("cancer".into(), r.scores),
+        ])
+        .map_err(|e| Error::table("submission", e))
+    }
+
+    /// Write [`Predictions::submission`] to `path` as CSV (whole, under a temporary name,
+    /// then renamed).
+    pub fn write_submission(&self, path: &Path) -> Result<()> {
+        let _lock = crate::outlock::OutLock::file(path)?;
+        write_csv(&mut self.submission()?, path)
     }
 }
 

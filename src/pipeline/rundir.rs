@@ -241,11 +241,17 @@ impl Level {
 }
 
 /// Test-set metrics of a run directory at `threshold`, from its `predictions.csv`, per
-/// image or rolled up (highest score) to breasts or patients with [`crate::eval::rollup`].
-pub fn evaluate(dir: &Path, threshold: f64, level: Level) -> Result<BinarySummary> {
+/// image or rolled up to breasts or patients with [`crate::eval::rollup`]: each group's
+/// highest image score ([`Aggregate::Max`]) or their mean, positive if any image is.
+pub fn evaluate(
+    dir: &Path,
+    threshold: f64,
+    level: Level,
+    aggregate: Aggregate,
+) -> Result<BinarySummary> {
     check_run_dir(dir)?;
     let p = dir.join("predictions.csv");
-    summary_at(&read_csv(&p)?, &p, threshold, level)
+    summary_at(&read_csv(&p)?, &p, threshold, level, aggregate)
 }
 
 /// Precision, recall, F1 and support of each class of a run's summary (from
@@ -293,11 +299,23 @@ pub fn level_summary(
     threshold: f64,
     level: Level,
 ) -> Result<BinarySummary> {
-    summary_at(predictions, Path::new("predictions"), threshold, level)
+    summary_at(
+        predictions,
+        Path::new("predictions"),
+        threshold,
+        level,
+        Aggregate::Max,
+    )
 }
 
-/// [`level_summary`] naming the file `p` in messages.
-fn summary_at(df: &DataFrame, p: &Path, threshold: f64, level: Level) -> Result<BinarySummary> {
+/// [`level_summary`] rolling up by `aggregate`, naming the file `p` in messages.
+pub(crate) fn summary_at(
+    df: &DataFrame,
+    p: &Path,
+    threshold: f64,
+    level: Level,
+    aggregate: Aggregate,
+) -> Result<BinarySummary> {
     let t = ScoreTable::from_frame(df, p, "label", "score", None)?;
     if level == Level::Image {
         return BinarySummary::new(&t.labels, &t.scores, threshold);
@@ -313,7 +331,7 @@ fn summary_at(df: &DataFrame, p: &Path, threshold: f64, level: Level) -> Result<
         .zip(&sides)
         .map(|(patient, side)| group_key(level, patient, side))
         .collect();
-    let r = rollup(&groups, &t.labels, &t.scores, Aggregate::Max)?;
+    let r = rollup(&groups, &t.labels, &t.scores, aggregate)?;
     BinarySummary::new(&r.labels, &r.scores, threshold)
 }
 

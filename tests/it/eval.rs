@@ -328,6 +328,14 @@ fn rollup_and_probabilistic_f1() {
     assert!((probabilistic_f1(&labels, &scores).unwrap() - want).abs() < 1e-15);
     assert_eq!(probabilistic_f1(&[true, false], &[0.0, 0.5]).unwrap(), 0.0);
     assert!(probabilistic_f1(&[false], &[0.5]).is_err());
+
+    // The summary carries it when the scores are probabilities, and not otherwise.
+    let s = eval::BinarySummary::new(&labels, &scores, 0.5).unwrap();
+    assert!((s.pf1.unwrap() - want).abs() < 1e-15);
+    let json = serde_json::to_value(&s).unwrap();
+    assert!((json["pf1"].as_f64().unwrap() - want).abs() < 1e-15);
+    let logits = eval::BinarySummary::new(&labels, &[-1.0, 2.0, 0.1, 0.3, 0.9], 0.5).unwrap();
+    assert_eq!((logits.pf1, logits.brier), (None, None));
 }
 
 /// `ThresholdRule`: text both ways, one-line errors, and each rule picks what the

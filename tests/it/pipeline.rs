@@ -128,7 +128,13 @@ fn checkpoint_alone_scores_as_the_run_did() {
         Some(s.threshold.threshold),
         info.threshold.map(|t| t.threshold)
     );
-    let at = pipeline::evaluate(&run, s.threshold.threshold, pipeline::Level::Patient).unwrap();
+    let at = pipeline::evaluate(
+        &run,
+        s.threshold.threshold,
+        pipeline::Level::Patient,
+        mammolab::eval::Aggregate::Max,
+    )
+    .unwrap();
     assert_eq!(s.metrics.unwrap().confusion, at.confusion);
 }
 
@@ -284,7 +290,13 @@ fn threshold_sweep_and_compare() {
         serde_json::from_str(&std::fs::read_to_string(run5.join("metrics_chosen.json")).unwrap())
             .unwrap();
     assert_eq!(at["threshold"].as_f64(), Some(chosen.threshold));
-    let again = pipeline::evaluate(&run5, chosen.threshold, Level::Image).unwrap();
+    let again = pipeline::evaluate(
+        &run5,
+        chosen.threshold,
+        Level::Image,
+        mammolab::eval::Aggregate::Max,
+    )
+    .unwrap();
     let again = serde_json::to_value(&again).unwrap();
     // Scores pass through predictions.csv: the counts are equal, sums within an ulp.
     assert_eq!(again["confusion"], at["confusion"]);

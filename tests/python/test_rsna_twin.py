@@ -139,3 +139,73 @@ def test_merge_finds_every_image_by_its_id(twin, tmp_path):
     assert list(records.laterality) == list(train.laterality)
     assert list(records.view) == list(train.view)
     assert list(records.dicom) == [f"train_images/{p}/{i}.dcm" for p, i in zip(train.patient_id, train.image_id)]
+
+
+def pfbeta(labels, predictions, beta=1.0):
+    """The competition's probabilistic F-beta, as its evaluation page defines it: precision and
+    recall from the clipped probabilities themselves, 0 when either is 0."""
+    p = np.clip(np.asarray(predictions, dtype=float), 0, 1)
+    y = np.asarray(labels, dtype=bool)
+    ctp, cfp = p[y].sum(), p[~y].sum()
+    precision, recall = ctp / (ctp + cfp), ctp / y.sum()
+    if precision > 0 and recall > 0:
+        return (1 + beta**2) * precision * recall / (beta**2 * precision + recall)
+    return 0.0
+
+
+@pytest.fixture(scope="module")
+def run_dir(twin, tmp_path_factory):
+    out, _ = twin
+    run = tmp_path_factory.mktemp("rsna-run") / "cnn"
+    subprocess.run([BIN, "train", "--manifest", str(out / "manifest.toml"), "--epochs", "2", "--size", "32",
+                    "--cache", "none", "--out", str(run)], check=True, capture_output=True)
+    return run
+
+
+@pytest.mark.parametrize("aggregate", ["max", "mean"])
+def test_breast_level_pf1_is_the_competitions(run_dir, aggregate):
+    p = subprocess.run([BIN, "evaluate", "--run", str(run_dir), "--level", "breast", "--aggregate", aggregate,
+                        "--json"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    got = json.loads(p.stdout)
+    predictions = pd.read_csv(run_dir / "predictions.csv")
+    breasts = predictions.groupby(["patient", "laterality"], sort=False).agg(
+        label=("label", "max"), score=("score", aggregate))
+    assert got["n"] == len(breasts) and got["positives"] == breasts.label.sum()
+    assert got["pf1"] == pytest.approx(pfbeta(breasts.label, breasts.score), rel=1e-12, abs=1e-15)
+    image = json.loads(subprocess.run([BIN, "evaluate", "--run", str(run_dir), "--json"], capture_output=True,
+                                      text=True, check=True).stdout)
+    assert image["pf1"] == pytest.approx(pfbeta(predictions.label, predictions.score), rel=1e-12)
+
+
+@pytest.mark.parametrize("aggregate", ["max", "mean"])
+def test_submission_has_the_competitions_format(twin, run_dir, tmp_path, aggregate):
+    out, _ = twin
+    subprocess.run([BIN, "predict", "--run", str(run_dir), "--images", str(out / "test_images"), "--out",
+                    str(tmp_path / "p.csv"), "--submission", str(tmp_path / "submission.csv"), "--aggregate",
+                    aggregate], check=True, capture_output=True)
+    submission = pd.read_csv(tmp_path / "submission.csv")
+    sample = pd.read_csv(out / "sample_submission.csv")
+    assert list(submission.columns) == list(sample.columns) == ["prediction_id", "cancer"]
+    assert sorted(submission.prediction_id) == sorted(sample.prediction_id)
+    images = pd.read_csv(tmp_path / "p.csv")
+    ids = []
+    for f in images.file:
+        ds = pydicom.dcmread(f, stop_before_pixels=True)
+        ids.append(f"{ds.PatientID}_{ds.ImageLaterality}")
+    expected = images.assign(prediction_id=ids).groupby("prediction_id").score.agg(aggregate)
+    for pid, score in zip(submission.prediction_id, submission.cancer):
+        assert score == pytest.approx(expected[pid], rel=1e-12)
+
+
+def test_submission_needs_each_images_patient_id(twin, run_dir, tmp_path):
+    out, truth = twin
+    ds = pydicom.dcmread(out / truth["images"][0]["file"])
+    del ds.PatientID
+    ds.save_as(tmp_path / "anonymous.dcm")
+    p = subprocess.run([BIN, "predict", "--run", str(run_dir), "--images", str(tmp_path / "anonymous.dcm"),
+                        "--out", str(tmp_path / "p.csv"), "--submission", str(tmp_path / "s.csv")],
+                       capture_output=True, text=True)
+    assert p.returncode == 1 and p.stderr.count("\n") == 1, p.stderr
+    assert "anonymous.dcm" in p.stderr and "Patient ID (0010,0020)" in p.stderr
+    assert not (tmp_path / "s.csv").exists()

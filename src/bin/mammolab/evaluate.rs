@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use mammolab::eval::PerClass;
+use mammolab::eval::{Aggregate, PerClass};
 use mammolab::ingest::ScoreTable;
 use mammolab::pipeline::{self, report, Level};
 
@@ -17,9 +17,14 @@ pub(crate) struct Args {
     /// its validation part, else 0.5).
     #[arg(long)]
     threshold: Option<f64>,
-    /// image, or breast / patient (each one's highest image score).
+    /// image, or breast / patient (each one's images rolled up by --aggregate; breast is
+    /// what the RSNA screening competition scores).
     #[arg(long, value_enum, default_value_t = Level::Image)]
     level: Level,
+    /// How a breast's or patient's image scores become one: max (one suspicious view flags
+    /// it) or mean.
+    #[arg(long, value_enum, default_value_t = Aggregate::Max)]
+    aggregate: Aggregate,
     /// Print one JSON object instead of a report.
     #[arg(long)]
     json: bool,
@@ -30,6 +35,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         run,
         threshold,
         level,
+        aggregate,
         json,
     } = args;
     let info = pipeline::read_info(&run)?;
@@ -55,7 +61,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         ),
         (None, None) => (0.5, "the default: the run chose none".to_string()),
     };
-    let s = pipeline::evaluate(&run, t, level)?;
+    let s = pipeline::evaluate(&run, t, level, aggregate)?;
     if json {
         let mut v = serde_json::to_value(&s)?;
         let rows = pipeline::per_class(&run, &s)?;
@@ -64,9 +70,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     } else {
         let csv = run.join("predictions.csv");
         let t = ScoreTable::from_csv(&csv, "label", "score", None)?;
+        let per = match level {
+            Level::Image => "image".to_string(),
+            _ => format!(
+                "{} ({} of its images' scores)",
+                level.name(),
+                aggregate.name()
+            ),
+        };
         println!(
-            "metrics per {} at threshold {} ({how}):",
-            level.name(),
+            "metrics per {per} at threshold {} ({how}):",
             mammolab::eval::threshold_text(s.threshold)
         );
         println!("{}", report::summary(&csv, "label", &t.positive, &s));

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use mammolab::dataset::{DataOptions, Part};
+use mammolab::eval::Aggregate;
 use mammolab::manifest::Manifest;
 use mammolab::model::layers::Pool;
 use mammolab::model::saliency::Method as SaliencyMethod;
@@ -43,9 +44,19 @@ pub(crate) struct Args {
     /// Output CSV (one row per scored image).
     #[arg(long)]
     out: PathBuf,
-    /// Also roll up to breast or patient (each one's highest image score).
+    /// Also roll up to breast or patient (each one's images' scores by --aggregate).
     #[arg(long, value_enum, default_value_t = Level::Image)]
     level: Level,
+    /// How a breast's or patient's image scores become one (roll-up, metrics,
+    /// --submission): max (one suspicious view flags it) or mean.
+    #[arg(long, value_enum, default_value_t = Aggregate::Max)]
+    aggregate: Aggregate,
+    /// Also write the RSNA screening competition's submission to FILE: `prediction_id,cancer`,
+    /// one row per breast, `prediction_id = <patient_id>_<laterality>` from each DICOM's
+    /// Patient ID and laterality (the real ids, not pseudonyms), `cancer` rolled up by
+    /// --aggregate.
+    #[arg(long, value_name = "FILE")]
+    submission: Option<PathBuf>,
     /// Flag images with score >= this (default: the threshold chosen on validation,
     /// else 0.5).
     #[arg(long)]
@@ -110,7 +121,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let result = predict::predict(&predictor, inputs, args.threshold, &mut |done, _| {
         bar.set_position(done as u64)
     })?
-    .with_skipped(skipped);
+    .with_skipped(skipped)
+    .with_aggregate(args.aggregate);
     bar.finish_and_clear();
     let written = result.write(&args.out, args.level)?;
     // `write` puts the errors table last.
@@ -123,6 +135,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             "none of the {} files could be scored: see {errors_file}",
             result.errors().len()
         );
+    }
+    if let Some(path) = &args.submission {
+        result.write_submission(path)?;
     }
     let s = result.summary(args.level)?;
     let maps = match (&args.saliency, saliency_class) {
@@ -153,11 +168,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         v["saliency"] = serde_json::json!(maps);
         v["heatmaps"] = serde_json::json!(heatmaps);
         v["features"] = serde_json::json!(features);
+        v["submission"] = serde_json::json!(args.submission);
         println!("{v}");
         return Ok(());
     }
     let mut text = summary_text(&s, &ckpt, args.level, &errors_file);
-    for p in &written {
+    for p in written.iter().chain(&args.submission) {
         text.push_str(&format!("\n  wrote {}", p.display()));
     }
     text.push_str(&outputs_text(
