@@ -168,9 +168,9 @@ pub mod prelude {
         Monitor, OptimizerKind, Predictor, Saliency, Sampler, Schedule, Silent, TrainConfig,
         Trainer, VaeConfig,
     };
-    pub use crate::notebook::{Redactor, Setup};
+    pub use crate::notebook::{DicomKinds, Redactor, Setup};
     pub use crate::pipeline::{
-        self, lesion_hits, level_summary, report, Level, RunOptions, Scored,
+        self, lesion_hits, level_summary, level_summary_by, report, Level, RunOptions, Scored,
     };
     pub use crate::plot::{self, CellValues, Figure, Table, Tile};
     pub use crate::privacy::pseudonym;

@@ -247,6 +247,13 @@ impl Setup {
         self.generated_twin(synth::idc::PROFILE, synth::idc::generate)
     }
 
+    /// Seed 000's RSNA screening twin ([`synth::rsna`]) at this setup's scale (`large` gives
+    /// `default`), in `rsna-<scale>` beside the cohort folder; generated (seed 1) when that
+    /// folder has no manifest.
+    pub fn rsna_twin(&self) -> Result<Manifest> {
+        self.generated_twin(synth::rsna::PROFILE, synth::rsna::generate)
+    }
+
     /// A one-line description for the top of a notebook.
     pub fn describe(&self) -> String {
         format!(
@@ -428,6 +435,154 @@ pub fn first_dicom_with(result: &MergeResult, photometric: &str) -> Option<Dicom
         .filter_map(|r| r.dicom.as_ref())
         .filter_map(|p| read_image(p, 0).ok())
         .find(|img| img.info.photometric_interpretation == photometric)
+}
+
+/// How a cohort's DICOM files are stored, one kind per transfer syntax, photometric
+/// interpretation, VOI LUT function and bits stored (read from the headers only), with the
+/// number of images of each and the first file of each to look at. RSNA's download mixes
+/// two codecs, MONOCHROME1 and a SIGMOID window; a hospital export may mix more.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DicomKinds {
+    /// The kinds, in order of their first file in the merge's records.
+    pub kinds: Vec<DicomKind>,
+}
+
+/// One kind of [`DicomKinds`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct DicomKind {
+    /// Transfer syntax UID.
+    pub transfer_syntax: String,
+    /// Photometric interpretation (empty when the header has none).
+    pub photometric: String,
+    /// VOI LUT function (`LINEAR` when the header has none).
+    pub voi_lut_function: String,
+    /// Bits stored.
+    pub bits_stored: Option<u16>,
+    /// Images of this kind.
+    pub images: usize,
+    /// The first of them.
+    pub example: PathBuf,
+}
+
+impl DicomKinds {
+    /// The kinds of the DICOM files of `result`'s records (a header that cannot be read is
+    /// passed over: the merge's audit lists it).
+    pub fn of(result: &MergeResult) -> Result<Self> {
+        let mut kinds: Vec<DicomKind> = vec![];
+        for file in result.records.iter().filter_map(|r| r.dicom.as_ref()) {
+            let Ok(h) = read_header(file) else { continue };
+            let kind = DicomKind {
+                transfer_syntax: h.transfer_syntax,
+                photometric: h.photometric.unwrap_or_default(),
+                voi_lut_function: h.voi_lut_function.unwrap_or_else(|| "LINEAR".into()),
+                bits_stored: h.bits_stored,
+                images: 1,
+                example: file.clone(),
+            };
+            let same = |k: &DicomKind| {
+                (
+                    &k.transfer_syntax,
+                    &k.photometric,
+                    &k.voi_lut_function,
+                    k.bits_stored,
+                ) == (
+                    &kind.transfer_syntax,
+                    &kind.photometric,
+                    &kind.voi_lut_function,
+                    kind.bits_stored,
+                )
+            };
+            match kinds.iter_mut().find(|k| same(k)) {
+                Some(k) => k.images += 1,
+                None => kinds.push(kind),
+            }
+        }
+        Ok(Self { kinds })
+    }
+
+    /// One row per kind: transfer syntax (name and UID), photometric interpretation, VOI LUT
+    /// function, bits stored, images.
+    pub fn table(&self) -> Result<Table> {
+        let k = &self.kinds;
+        let name = |t: &str| crate::ingest::dicom::transfer_syntax_name(t).unwrap_or("other");
+        let df = DataFrame::new_infer_height(vec![
+            Column::new(
+                "transfer syntax".into(),
+                k.iter()
+                    .map(|k| name(&k.transfer_syntax))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "UID".into(),
+                k.iter()
+                    .map(|k| k.transfer_syntax.clone())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "photometric".into(),
+                k.iter().map(|k| k.photometric.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "VOI LUT function".into(),
+                k.iter()
+                    .map(|k| k.voi_lut_function.clone())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "bits stored".into(),
+                k.iter()
+                    .map(|k| k.bits_stored.map(u32::from))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "images".into(),
+                k.iter().map(|k| k.images as u32).collect::<Vec<_>>(),
+            ),
+        ])
+        .map_err(|e| Error::table("DICOM kinds", e))?;
+        Ok(Table::new(df))
+    }
+
+    /// Two tiles per kind, its example decoded: the stored values scaled min-max (what a
+    /// reader that ignores the header shows) above the display (rescale, the window through
+    /// the VOI LUT function, MONOCHROME1 inverted). For [`plot::image_grid`](crate::plot::image_grid)
+    /// with [`DicomKinds::len`] columns.
+    pub fn tiles(&self) -> Result<Vec<Tile>> {
+        let images: Vec<DicomImage> = self
+            .kinds
+            .iter()
+            .map(|k| read_image(&k.example, 0))
+            .collect::<Result<_>>()?;
+        // Short enough for a tile's caption: `J2K lossless · MONO1 · SIGMOID`.
+        let label = |k: &DicomKind| {
+            let ts = match crate::ingest::dicom::transfer_syntax_name(&k.transfer_syntax) {
+                Some("JPEG 2000 lossless") => "J2K lossless",
+                Some("JPEG lossless SV1") => "JPEG lossless",
+                Some(name) => name,
+                None => "other",
+            };
+            let mono = k.photometric.replace("MONOCHROME", "MONO");
+            format!("{ts} · {mono} · {}", k.voi_lut_function)
+        };
+        let mut tiles = vec![];
+        for (k, img) in self.kinds.iter().zip(&images) {
+            tiles.push(Tile::new(&img.stored_min_max()?, label(k)));
+        }
+        for img in &images {
+            tiles.push(Tile::new(&img.display()?, "displayed"));
+        }
+        Ok(tiles)
+    }
+
+    /// The number of kinds.
+    pub fn len(&self) -> usize {
+        self.kinds.len()
+    }
+
+    /// No DICOM file at all.
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
 }
 
 /// Replaces patient identifiers in any text with their pseudonyms ([`pseudonym`]).

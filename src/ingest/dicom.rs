@@ -30,7 +30,8 @@ fn dicom_err(path: &Path, message: impl std::fmt::Display) -> Error {
     }
 }
 
-/// Header fields that the merge checks against the spreadsheets.
+/// Header fields that the merge checks against the spreadsheets, and how the pixels are
+/// stored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DicomHeader {
     /// (0010,0020) Patient ID.
@@ -51,6 +52,13 @@ pub struct DicomHeader {
     pub sop_class: Option<String>,
     /// The transfer syntax UID of the file meta group.
     pub transfer_syntax: String,
+    /// (0028,0004) Photometric Interpretation.
+    pub photometric: Option<String>,
+    /// (0028,0101) Bits Stored.
+    pub bits_stored: Option<u16>,
+    /// (0028,1056) VOI LUT Function (`LINEAR`, `LINEAR_EXACT`, `SIGMOID`); absent means
+    /// linear.
+    pub voi_lut_function: Option<String>,
     /// Set when the file is too short to hold its uncompressed pixel data.
     pub truncated: Option<String>,
 }
@@ -145,6 +153,30 @@ pub fn read_header(path: impl AsRef<Path>) -> Result<DicomHeader> {
             })
             .filter(|s| !s.is_empty()),
         transfer_syntax: ts,
+        photometric: text(&obj, tags::PHOTOMETRIC_INTERPRETATION),
+        bits_stored: num(tags::BITS_STORED).and_then(|b| u16::try_from(b).ok()),
+        voi_lut_function: text(&obj, tags::VOILUT_FUNCTION),
+    })
+}
+
+/// A transfer syntax's name as PS3.6 gives it, shortened (`JPEG 2000 lossless`), for the
+/// UIDs mammography files use; `None` for others.
+pub fn transfer_syntax_name(uid: &str) -> Option<&'static str> {
+    Some(match uid {
+        "1.2.840.10008.1.2" => "implicit VR little endian",
+        "1.2.840.10008.1.2.1" => "explicit VR little endian",
+        "1.2.840.10008.1.2.1.99" => "deflated explicit VR little endian",
+        "1.2.840.10008.1.2.2" => "explicit VR big endian",
+        "1.2.840.10008.1.2.4.50" => "JPEG baseline",
+        "1.2.840.10008.1.2.4.51" => "JPEG extended",
+        "1.2.840.10008.1.2.4.57" => "JPEG lossless",
+        "1.2.840.10008.1.2.4.70" => "JPEG lossless SV1",
+        "1.2.840.10008.1.2.4.80" => "JPEG-LS lossless",
+        "1.2.840.10008.1.2.4.81" => "JPEG-LS near-lossless",
+        "1.2.840.10008.1.2.4.90" => "JPEG 2000 lossless",
+        "1.2.840.10008.1.2.4.91" => "JPEG 2000",
+        "1.2.840.10008.1.2.5" => "RLE lossless",
+        _ => return None,
     })
 }
 

@@ -69,7 +69,10 @@ pub use lesions::lesion_hits;
 pub use multiclass::{
     evaluate_classes, per_source_frame, run_classes, ClassMetrics, ClassRun, SourceMetrics,
 };
-pub use rundir::{chosen_threshold, evaluate, level_summary, per_class, read_info, Level, RunInfo};
+pub use rundir::{
+    chosen_threshold, evaluate, level_scores, level_summary, level_summary_by, per_class,
+    read_info, Level, RunInfo,
+};
 pub use sweep::{compare, read_sweep, sweep, Comparison, SeedRun, SweepSummary, SWEEP_METRICS};
 
 /// Everything a run needs besides the manifest. Built with `with_*` methods; saved in

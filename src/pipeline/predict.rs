@@ -25,7 +25,7 @@ use std::time::Instant;
 use polars::prelude::{Column, DataFrame};
 use serde::Serialize;
 
-use super::rundir::{group_key, summary_at, Level};
+use super::rundir::{group_key, level_summary_by, Level};
 use crate::classes::Classes;
 use crate::dataset::tabular::{covariate_rows, name_list};
 use crate::dataset::{plan_merged, DataOptions, Part};
@@ -579,9 +579,8 @@ impl Predictions {
     pub fn summary(&self, level: Level) -> Result<PredictSummary> {
         let scores = self.scores();
         let metrics = match self.labels() {
-            Some(l) if l.iter().any(|&x| x) && l.iter().any(|&x| !x) => Some(summary_at(
+            Some(l) if l.iter().any(|&x| x) && l.iter().any(|&x| !x) => Some(level_summary_by(
                 &self.table()?,
-                Path::new("predictions"),
                 self.flagging.threshold,
                 level,
                 self.aggregate,

@@ -29,7 +29,7 @@ use crate::classes::Classes;
 use crate::dataset::{PartCounts, Samples};
 use crate::error::IoContext;
 use crate::error::{Error, Result};
-use crate::eval::{rollup, Aggregate, BinarySummary};
+use crate::eval::{rollup, Aggregate, BinarySummary, Rollup};
 use crate::ingest::frames::{read_csv, write_csv, ScoreTable};
 use crate::model::checkpoint::write_tensors;
 use crate::model::train::{covariates_tensor, images_tensor};
@@ -299,40 +299,74 @@ pub fn level_summary(
     threshold: f64,
     level: Level,
 ) -> Result<BinarySummary> {
+    level_summary_by(predictions, threshold, level, Aggregate::Max)
+}
+
+/// [`level_summary`] with each breast's or patient's images rolled up by `aggregate`
+/// (the highest score, or their mean: RSNA's probabilistic F1 is often reported on both).
+pub fn level_summary_by(
+    predictions: &DataFrame,
+    threshold: f64,
+    level: Level,
+    aggregate: Aggregate,
+) -> Result<BinarySummary> {
     summary_at(
         predictions,
         Path::new("predictions"),
         threshold,
         level,
-        Aggregate::Max,
+        aggregate,
     )
 }
 
 /// [`level_summary`] rolling up by `aggregate`, naming the file `p` in messages.
-pub(crate) fn summary_at(
+fn summary_at(
     df: &DataFrame,
     p: &Path,
     threshold: f64,
     level: Level,
     aggregate: Aggregate,
 ) -> Result<BinarySummary> {
-    let t = ScoreTable::from_frame(df, p, "label", "score", None)?;
-    if level == Level::Image {
-        return BinarySummary::new(&t.labels, &t.scores, threshold);
-    }
-    let text = |name: &str| text_column(df, p, name);
-    let patients = text("patient")?;
-    let sides = match level {
-        Level::Breast => text("laterality")?,
-        _ => vec![String::new(); patients.len()],
-    };
-    let groups: Vec<String> = patients
-        .iter()
-        .zip(&sides)
-        .map(|(patient, side)| group_key(level, patient, side))
-        .collect();
-    let r = rollup(&groups, &t.labels, &t.scores, aggregate)?;
+    let r = scores_at(df, p, level, aggregate)?;
     BinarySummary::new(&r.labels, &r.scores, threshold)
+}
+
+/// A predictions table's labels and scores at `level`: each image, or each breast
+/// (`<patient>-<laterality>`) or patient with its images' scores rolled up by `aggregate`
+/// and positive if any image is. What [`level_summary_by`] summarises, for a metric of
+/// one's own (RSNA's probabilistic F1 of thresholded scores, say).
+pub fn level_scores(
+    predictions: &DataFrame,
+    level: Level,
+    aggregate: Aggregate,
+) -> Result<Rollup<String>> {
+    scores_at(predictions, Path::new("predictions"), level, aggregate)
+}
+
+fn scores_at(
+    df: &DataFrame,
+    p: &Path,
+    level: Level,
+    aggregate: Aggregate,
+) -> Result<Rollup<String>> {
+    let t = ScoreTable::from_frame(df, p, "label", "score", None)?;
+    let text = |name: &str| text_column(df, p, name);
+    let groups: Vec<String> = match level {
+        Level::Image => (0..t.labels.len()).map(|i| i.to_string()).collect(),
+        _ => {
+            let patients = text("patient")?;
+            let sides = match level {
+                Level::Breast => text("laterality")?,
+                _ => vec![String::new(); patients.len()],
+            };
+            patients
+                .iter()
+                .zip(&sides)
+                .map(|(patient, side)| group_key(level, patient, side))
+                .collect()
+        }
+    };
+    rollup(&groups, &t.labels, &t.scores, aggregate)
 }
 
 /// What images of one `level` group share: the patient, and for a breast also the side

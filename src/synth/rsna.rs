@@ -204,7 +204,7 @@ pub fn transfer_syntax_of(site: u8) -> &'static str {
 /// Training patients, breasts with cancer, and the image size (cols, rows).
 fn shape(scale: Profile) -> (usize, usize, (usize, usize)) {
     match scale {
-        Profile::Ci => (80, 4, (208, 256)),
+        Profile::Ci => (160, 8, (208, 256)),
         _ => (1200, 48, (312, 384)),
     }
 }

@@ -224,3 +224,32 @@ fn an_incomplete_download_is_one_clear_line() {
         "{err}"
     );
 }
+
+#[test]
+fn dicom_kinds_count_every_image_by_codec_photometric_and_voi() {
+    let (dir, s) = twin();
+    let m = Manifest::open(dir.path().join(rsna::MANIFEST)).unwrap();
+    let kinds = mammolab::notebook::DicomKinds::of(&merge(&m).unwrap()).unwrap();
+    assert_eq!(kinds.len(), 5, "{kinds:?}");
+    assert_eq!(
+        kinds.kinds.iter().map(|k| k.images).sum::<usize>(),
+        s.counts.images
+    );
+    let truth = truth();
+    for k in &kinds.kinds {
+        let expected = truth["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["split"] == "train")
+            .filter(|t| t["transfer_syntax"] == k.transfer_syntax.as_str())
+            .filter(|t| t["monochrome1"] == (k.photometric == "MONOCHROME1"))
+            .filter(|t| t["sigmoid"] == (k.voi_lut_function == "SIGMOID"))
+            .count();
+        assert_eq!(k.images, expected, "{k:?}");
+        assert_eq!(k.bits_stored, Some(rsna::BITS_STORED));
+    }
+    let table = kinds.table().unwrap();
+    assert_eq!(table.frame().height(), 5);
+    assert_eq!(kinds.tiles().unwrap().len(), 10);
+}
