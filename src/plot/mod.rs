@@ -174,6 +174,30 @@ impl Figure {
         }
     }
 
+    /// A grey image as a 16-bit greyscale PNG: each value in [0, 1] becomes
+    /// `round(value x 65535)`, so a display image keeps its precision (`mammolab dicom
+    /// --png`; Pillow and numpy read it back as `uint16`).
+    pub fn grey16(img: &crate::imaging::Gray) -> Result<Figure> {
+        let data: Vec<u16> = img
+            .pixels
+            .iter()
+            .map(|&v| (f64::from(v).clamp(0.0, 1.0) * 65535.0).round() as u16)
+            .collect();
+        let mut bytes = vec![];
+        image::ImageEncoder::write_image(
+            image::codecs::png::PngEncoder::new(&mut bytes),
+            &data
+                .iter()
+                .flat_map(|v| v.to_ne_bytes())
+                .collect::<Vec<u8>>(),
+            img.width as u32,
+            img.height as u32,
+            image::ExtendedColorType::L16,
+        )
+        .map_err(|e| Error::input("png", e.to_string()))?;
+        Ok(Figure::Png(bytes))
+    }
+
     /// The MIME type and payload of the evcxr display protocol.
     pub fn mime_payload(&self) -> (&'static str, String) {
         match self {

@@ -12,12 +12,14 @@ DICOMs in JPEG 2000 lossless (1.2.840.10008.1.2.4.90) and JPEG lossless SV1
 (1.2.840.10008.1.2.4.70), MONOCHROME1 from some machines, `VOILUTFunction` `SIGMOID` on some.
 
 References: pandas for the tables; pydicom 3 (its Pillow/OpenJPEG plugin for JPEG 2000,
-pylibjpeg-libjpeg for JPEG lossless) for every DICOM, against `mammolab dicom --json` (stored
-values: minimum and maximum exact, mean within 1e-9 relative) and against the twin's ground
-truth; `pydicom.pixels.apply_voi_lut` for the SIGMOID window (exactly the header's centre and
-width); `mammolab merge`'s records against the table in pandas.
+pylibjpeg-libjpeg for JPEG lossless) for every DICOM, against `mammolab dicom --json` (every
+stored value equal, through the sha256 of the array; mean within 1e-9 relative) and against the
+twin's ground truth; `pydicom.pixels.apply_voi_lut` for the SIGMOID window (exactly the header's
+centre and width); `mammolab merge`'s records against the table in pandas; the competition's
+pF1 written here from its definition, against `evaluate --level breast --json`.
 """
 
+import hashlib
 import json
 import os
 import subprocess
@@ -101,6 +103,8 @@ def test_every_dicom_decodes_in_pydicom_as_in_mammolab(twin):
         assert got["photometric_interpretation"] == ds.PhotometricInterpretation
         assert (got["pixel"]["min"], got["pixel"]["max"]) == (float(a.min()), float(a.max())), path
         assert got["pixel"]["mean"] == pytest.approx(float(a.mean()), rel=1e-9), path
+        # Every stored value, not only the statistics.
+        assert got["stored_sha256"] == hashlib.sha256(a.astype("<i8").tobytes()).hexdigest(), path
         syntaxes.add(ts)
         photometric.add(ds.PhotometricInterpretation)
         voi.add(str(ds.get("VOILUTFunction", "LINEAR")))
@@ -209,3 +213,28 @@ def test_submission_needs_each_images_patient_id(twin, run_dir, tmp_path):
     assert p.returncode == 1 and p.stderr.count("\n") == 1, p.stderr
     assert "anonymous.dcm" in p.stderr and "Patient ID (0010,0020)" in p.stderr
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_the_display_is_pydicoms_modality_and_voi_lut(twin, tmp_path):
+    """`mammolab dicom --png` against pydicom's `apply_modality_lut` then `apply_voi_lut`
+    (LINEAR as PS3.3 C.11.2.1.2.1, SIGMOID as C.11.2.1.3.1), scaled by its output range
+    (0 to 2^BitsStored - 1) and inverted for MONOCHROME1: every pixel within one step of the
+    16-bit PNG (1/65535), on every twin DICOM."""
+    from PIL import Image
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+    out, truth = twin
+    kinds = set()
+    for image in truth["images"]:
+        path = out / image["file"]
+        ds = pydicom.dcmread(path)
+        y = apply_voi_lut(apply_modality_lut(ds.pixel_array, ds), ds).astype(float) / (2 ** ds.BitsStored - 1)
+        if ds.PhotometricInterpretation == "MONOCHROME1":
+            y = 1 - y
+        png = tmp_path / "display.png"
+        p = subprocess.run([BIN, "dicom", str(path), "--png", str(png)], capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        got = np.asarray(Image.open(png)).astype(float) / 65535
+        assert got.shape == y.shape
+        assert np.abs(got - y).max() <= 1 / 65535, (path, np.abs(got - y).max())
+        kinds.add((ds.PhotometricInterpretation, str(ds.get("VOILUTFunction", "LINEAR"))))
+    assert kinds == {("MONOCHROME1", "LINEAR"), ("MONOCHROME2", "LINEAR"), ("MONOCHROME2", "SIGMOID")}

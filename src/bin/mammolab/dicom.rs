@@ -14,15 +14,34 @@ pub(crate) struct Args {
     /// Which frame of a multi-frame image (0-based).
     #[arg(long, default_value_t = 0)]
     frame: u32,
+    /// Also write the frame as displayed (rescale, the window through its VOI LUT function,
+    /// MONOCHROME1 inverted) to this PNG, 16-bit grey: round(display x 65535).
+    #[arg(long, value_name = "PNG")]
+    png: Option<PathBuf>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
-    let Args { file, frame, json } = args;
+    let Args {
+        file,
+        frame,
+        png,
+        json,
+    } = args;
     let h = read_header(&file)?;
     let img = read_image_opt(&file, frame)?;
+    if let Some(out) = &png {
+        let Some(img) = &img else {
+            anyhow::bail!(
+                "{}: no pixel data (7FE0,0010) to write to {}",
+                file.display(),
+                out.display()
+            );
+        };
+        mammolab::plot::Figure::grey16(&img.display()?)?.save(out)?;
+    }
     if !json {
         println!("{}", report::dicom(&file, &h, img.as_ref()));
         return Ok(());
