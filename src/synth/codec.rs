@@ -360,7 +360,7 @@ mod tests {
                     0 => 0,
                     1 => max,
                     2 => (r * 37 + c * 11) as u32 % (max + 1),
-                    _ => rng.range_i64(0, i64::from(max) + 1) as u32,
+                    _ => rng.range_i64(0, i64::from(max)) as u32,
                 };
                 v as u16
             })

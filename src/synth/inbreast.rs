@@ -290,7 +290,7 @@ fn plan(seed: u64, both: usize, single: usize) -> Vec<Planned> {
     let mut films = vec![];
     for woman in 0..both + single {
         let patient = format!("{:016x}", rng.next_u64());
-        let date = 200800 + 100 * rng.range_i64(0, 3) as u32 + rng.range_i64(1, 13) as u32;
+        let date = 200800 + 100 * rng.range_i64(0, 3) as u32 + rng.range_i64(1, 12) as u32;
         let density = *rng.pick(&[Density::A, Density::B, Density::C, Density::D]);
         let acr = (!rng.chance(0.03)).then_some(density.index() as u8 + 1);
         let monochrome1 = rng.chance(0.2);

@@ -73,6 +73,12 @@ fn the_twin_has_the_release_layout_and_sheet() {
             Value::Float(_) | Value::Int(_)
         ));
         assert!(["CC", "MLO"].contains(&row[col("View")].to_text().unwrap().as_str()));
+        let yyyymm: u32 = row[col("Acquisition date")]
+            .to_text()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=12).contains(&(yyyymm % 100)), "month of {yyyymm}");
         birads.insert(row[col("Bi-Rads")].to_text().unwrap());
     }
     assert!(birads.is_subset(
