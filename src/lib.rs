@@ -168,7 +168,7 @@ pub mod prelude {
         Monitor, OptimizerKind, Predictor, Saliency, Sampler, Schedule, Silent, TrainConfig,
         Trainer, VaeConfig,
     };
-    pub use crate::notebook::{DicomKinds, Redactor, Setup};
+    pub use crate::notebook::{CohortCounts, DicomKinds, Redactor, Setup};
     pub use crate::pipeline::{
         self, lesion_hits, level_summary, level_summary_by, report, Level, RunOptions, Scored,
     };

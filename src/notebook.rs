@@ -437,6 +437,72 @@ pub fn first_dicom_with(result: &MergeResult, photometric: &str) -> Option<Dicom
         .find(|img| img.info.photometric_interpretation == photometric)
 }
 
+/// Images, patients and breasts (patient and laterality) of a merge's records, and how many
+/// images and breasts have one class (a breast has it when any of its images has): what a
+/// table of one row per image, like RSNA's, does not show at a glance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CohortCounts {
+    /// The class counted.
+    pub class: String,
+    /// Records (one per labelled row).
+    pub images: usize,
+    /// Rows whose image was found.
+    pub found: usize,
+    /// Distinct patients.
+    pub patients: usize,
+    /// Distinct breasts.
+    pub breasts: usize,
+    /// Images of `class`.
+    pub class_images: usize,
+    /// Breasts with an image of `class`.
+    pub class_breasts: usize,
+}
+
+impl CohortCounts {
+    /// Count `result`'s records, `class` (e.g. `cancer`) apart.
+    pub fn of(result: &MergeResult, class: &str) -> Self {
+        use std::collections::BTreeSet;
+        let r = &result.records;
+        fn breast(x: &Record) -> (&str, Option<&'static str>) {
+            (x.patient_id.as_str(), x.laterality.map(|l| l.code()))
+        }
+        let of_class = || r.iter().filter(|x| x.label == class);
+        Self {
+            class: class.to_string(),
+            images: r.len(),
+            found: result.summary.images.resolved,
+            patients: r
+                .iter()
+                .map(|x| x.patient_id.as_str())
+                .collect::<BTreeSet<_>>()
+                .len(),
+            breasts: r.iter().map(breast).collect::<BTreeSet<_>>().len(),
+            class_images: of_class().count(),
+            class_breasts: of_class().map(breast).collect::<BTreeSet<_>>().len(),
+        }
+    }
+
+    /// Two lines: images, patients, breasts and images found; the class's images and breasts
+    /// with their shares.
+    pub fn report(&self) -> String {
+        let share = |n: usize, of: usize| 100.0 * n as f64 / of.max(1) as f64;
+        format!(
+            "{} images of {} patients ({:.2} per patient), {} breasts; {} of {} images found\n{}: {} images ({:.1} %), {} breasts ({:.1} %)",
+            self.images,
+            self.patients,
+            self.images as f64 / self.patients.max(1) as f64,
+            self.breasts,
+            self.found,
+            self.images,
+            self.class,
+            self.class_images,
+            share(self.class_images, self.images),
+            self.class_breasts,
+            share(self.class_breasts, self.breasts),
+        )
+    }
+}
+
 /// How a cohort's DICOM files are stored, one kind per transfer syntax, photometric
 /// interpretation, VOI LUT function and bits stored (read from the headers only), with the
 /// number of images of each and the first file of each to look at. RSNA's download mixes

@@ -761,6 +761,17 @@ impl Sheet {
         self.rows.iter().map(move |r| &r[index])
     }
 
+    /// Empty cells per column (no value, or only spaces), in column order.
+    pub fn empty_cells(&self) -> Vec<usize> {
+        (0..self.columns.len())
+            .map(|c| {
+                self.column_values(c)
+                    .filter(|v| v.to_text().is_none())
+                    .count()
+            })
+            .collect()
+    }
+
     fn series(&self, c: usize) -> Result<Series> {
         let name: PlSmallStr = self.columns[c].as_str().into();
         let kind = infer(self.column_values(c).cloned());

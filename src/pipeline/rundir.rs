@@ -350,22 +350,26 @@ fn scores_at(
     aggregate: Aggregate,
 ) -> Result<Rollup<String>> {
     let t = ScoreTable::from_frame(df, p, "label", "score", None)?;
+    if level == Level::Image {
+        // Each image its own group: nothing to roll up.
+        return Ok(Rollup {
+            groups: (0..t.labels.len()).map(|i| i.to_string()).collect(),
+            sizes: vec![1; t.labels.len()],
+            labels: t.labels,
+            scores: t.scores,
+        });
+    }
     let text = |name: &str| text_column(df, p, name);
-    let groups: Vec<String> = match level {
-        Level::Image => (0..t.labels.len()).map(|i| i.to_string()).collect(),
-        _ => {
-            let patients = text("patient")?;
-            let sides = match level {
-                Level::Breast => text("laterality")?,
-                _ => vec![String::new(); patients.len()],
-            };
-            patients
-                .iter()
-                .zip(&sides)
-                .map(|(patient, side)| group_key(level, patient, side))
-                .collect()
-        }
+    let patients = text("patient")?;
+    let sides = match level {
+        Level::Breast => text("laterality")?,
+        _ => vec![String::new(); patients.len()],
     };
+    let groups: Vec<String> = patients
+        .iter()
+        .zip(&sides)
+        .map(|(patient, side)| group_key(level, patient, side))
+        .collect();
     rollup(&groups, &t.labels, &t.scores, aggregate)
 }
 

@@ -560,16 +560,25 @@ fn plan(seed: u64, n: usize, cancers: usize) -> (Vec<PatientPlan>, Vec<Planned>)
     (patients, images)
 }
 
-fn age_text(p: &PatientPlan) -> String {
-    p.age.map_or(String::new(), |a| format!("{a}.0"))
-}
-
 fn flag(b: bool) -> &'static str {
     if b {
         "1"
     } else {
         "0"
     }
+}
+
+/// The fields `train.csv` and `test.csv` start with: `site_id, patient_id, image_id,
+/// laterality, view, age`.
+fn leading_fields(i: &Planned, p: &PatientPlan) -> Vec<String> {
+    vec![
+        p.machine.site.to_string(),
+        p.id.to_string(),
+        i.image_id.to_string(),
+        side(i.right).to_string(),
+        i.view.into(),
+        p.age.map_or(String::new(), |a| format!("{a}.0")),
+    ]
 }
 
 /// One `train.csv` line.
@@ -579,13 +588,8 @@ fn train_row(i: &Planned, p: &PatientPlan) -> String {
     } else {
         ""
     };
-    [
-        p.machine.site.to_string(),
-        p.id.to_string(),
-        i.image_id.to_string(),
-        side(i.right).to_string(),
-        i.view.into(),
-        age_text(p),
+    let mut fields = leading_fields(i, p);
+    fields.extend([
         flag(i.cancer).into(),
         flag(i.biopsy).into(),
         flag(i.invasive).into(),
@@ -599,24 +603,19 @@ fn train_row(i: &Planned, p: &PatientPlan) -> String {
             "False"
         }
         .into(),
-    ]
-    .join(",")
+    ]);
+    fields.join(",")
 }
 
 /// One `test.csv` line.
 fn test_row(i: &Planned, p: &PatientPlan) -> String {
-    [
-        p.machine.site.to_string(),
-        p.id.to_string(),
-        i.image_id.to_string(),
-        side(i.right).to_string(),
-        i.view.into(),
-        age_text(p),
+    let mut fields = leading_fields(i, p);
+    fields.extend([
         flag(p.implant).into(),
         p.machine.id.to_string(),
         prediction_id(p.id, i.right),
-    ]
-    .join(",")
+    ]);
+    fields.join(",")
 }
 
 /// Render one image, write its DICOM, and return the lesion's box and the header's window.

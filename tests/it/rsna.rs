@@ -253,3 +253,54 @@ fn dicom_kinds_count_every_image_by_codec_photometric_and_voi() {
     assert_eq!(table.frame().height(), 5);
     assert_eq!(kinds.tiles().unwrap().len(), 10);
 }
+
+#[test]
+fn cohort_counts_and_empty_cells_match_the_twin() {
+    let (dir, s) = twin();
+    let m = Manifest::open(dir.path().join(rsna::MANIFEST)).unwrap();
+    let c = mammolab::notebook::CohortCounts::of(&merge(&m).unwrap(), "cancer");
+    assert_eq!(
+        (
+            c.images,
+            c.found,
+            c.patients,
+            c.class_images,
+            c.class_breasts
+        ),
+        (
+            s.counts.images,
+            s.counts.images,
+            s.counts.patients,
+            s.counts.cancer_images,
+            s.counts.cancer_breasts
+        )
+    );
+    assert!(
+        c.breasts == 2 * s.counts.patients,
+        "every woman has both breasts imaged"
+    );
+    assert!(c
+        .report()
+        .contains(&format!("cancer: {} images", s.counts.cancer_images)));
+
+    let sheet = mammolab::ingest::sheets::read_sheet(
+        dir.path().join(rsna::TRAIN),
+        "train",
+        &mammolab::ingest::sheets::SheetOptions::default(),
+    )
+    .unwrap();
+    let text = fs::read_to_string(dir.path().join(rsna::TRAIN)).unwrap();
+    let by_split: Vec<usize> = (0..rsna::TRAIN_COLUMNS.len())
+        .map(|k| {
+            text.lines()
+                .skip(1)
+                .filter(|l| l.split(',').nth(k) == Some(""))
+                .count()
+        })
+        .collect();
+    assert_eq!(sheet.empty_cells(), by_split);
+    assert!(
+        by_split[9] > 0 && by_split[11] > 0,
+        "BIRADS and density have empty cells"
+    );
+}
