@@ -75,7 +75,7 @@ pub use loss::ClassLoss;
 pub use predict::{DecisionThreshold, Predictor, Saliency};
 pub use resnet::{load_torchvision, ResNet, ResNetConfig, TorchvisionLoad};
 pub use train::{epoch_order, Trainer};
-pub use vae::{HeadTraining, Reconstruction, Vae, VaeConfig};
+pub use vae::{HeadTraining, Reconstruction, Vae, VaeConfig, VaeSettings};
 
 use crate::error::{Error, Result};
 

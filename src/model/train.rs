@@ -526,7 +526,7 @@ impl Trainer {
                     recon.clone().into_scalar::<f32>() as f64,
                     kl.clone().into_scalar::<f32>() as f64,
                 );
-                let mut loss = recon + kl.mul_scalar(c.beta);
+                let mut loss = recon + kl.mul_scalar(c.beta_at(epoch));
                 if !pretraining {
                     loss = loss
                         + class_loss(kind, out.logits.clone(), y, weights)

@@ -71,6 +71,11 @@ pub struct VaeConfig {
     pub class_weight: f64,
     /// When the head learns.
     pub head: HeadTraining,
+    /// Epochs over which the KL weight rises linearly from 0 to `beta` (0: `beta` from the
+    /// first step). Epoch `e` (from 0) weighs the KL term `beta * min(1, e / kl_warmup)`, so
+    /// the first epoch trains a plain autoencoder.
+    #[serde(default)]
+    pub kl_warmup: usize,
 }
 
 impl VaeConfig {
@@ -87,6 +92,17 @@ impl VaeConfig {
             reconstruction: Reconstruction::Mse,
             class_weight: 100.0,
             head: HeadTraining::Joint,
+            kl_warmup: 0,
+        }
+    }
+
+    /// The weight of the KL term in epoch `epoch` (from 0): `beta`, ramped up linearly
+    /// over the first [`VaeConfig::kl_warmup`] epochs.
+    pub fn beta_at(&self, epoch: usize) -> f64 {
+        if epoch >= self.kl_warmup {
+            self.beta
+        } else {
+            self.beta * epoch as f64 / self.kl_warmup as f64
         }
     }
 
@@ -162,6 +178,178 @@ impl VaeConfig {
             shape: [last, side],
             sigmoid_out: self.reconstruction == Reconstruction::Bce,
         })
+    }
+}
+
+/// Changes to [`VaeConfig::new`]'s shape and loss, written `key=value` pairs joined by
+/// commas (`mammolab train --model vae --vae latent=64,beta=0.1`); a key left out keeps
+/// the default. Keys:
+///
+/// | key | sets | default |
+/// |---|---|---|
+/// | `latent` | [`VaeConfig::latent`] | 16 |
+/// | `beta` | [`VaeConfig::beta`] | 1 |
+/// | `class_weight` | [`VaeConfig::class_weight`] | 100 |
+/// | `kl_warmup` | [`VaeConfig::kl_warmup`] (epochs) | 0 |
+/// | `pretrain` | [`VaeConfig::head`]: `Pretrain { epochs }`; 0 is `Joint` | 0 |
+/// | `recon` | [`VaeConfig::reconstruction`]: `mse` or `bce` | `mse` |
+/// | `filters` | [`VaeConfig::filters`], joined by `-` (`32-64-128`) | `32-64-64` |
+///
+/// ```
+/// use mammolab::model::{VaeConfig, VaeSettings};
+/// let s: VaeSettings = "latent=64,beta=0.1,kl_warmup=3".parse()?;
+/// let mut c = VaeConfig::new(64, 1, 2);
+/// s.apply(&mut c);
+/// assert_eq!((c.latent, c.beta, c.kl_warmup, c.class_weight), (64, 0.1, 3, 100.0));
+/// assert_eq!(s.to_string(), "latent=64,beta=0.1,kl_warmup=3");
+/// # Ok::<(), mammolab::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VaeSettings {
+    /// Latent dimensions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latent: Option<usize>,
+    /// Weight of the KL term.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta: Option<f64>,
+    /// Weight of the class loss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_weight: Option<f64>,
+    /// KL warm-up epochs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kl_warmup: Option<usize>,
+    /// VAE-only epochs before the head learns alone (0: joint training).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretrain: Option<usize>,
+    /// Reconstruction loss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recon: Option<Reconstruction>,
+    /// Encoder filters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filters: Option<Vec<usize>>,
+}
+
+const VAE_KEYS: &str = "latent, beta, class_weight, kl_warmup, pretrain, recon, filters";
+
+impl VaeSettings {
+    /// Write these settings into `config`.
+    pub fn apply(&self, config: &mut VaeConfig) {
+        if let Some(v) = self.latent {
+            config.latent = v;
+        }
+        if let Some(v) = self.beta {
+            config.beta = v;
+        }
+        if let Some(v) = self.class_weight {
+            config.class_weight = v;
+        }
+        if let Some(v) = self.kl_warmup {
+            config.kl_warmup = v;
+        }
+        if let Some(v) = self.pretrain {
+            config.head = match v {
+                0 => HeadTraining::Joint,
+                epochs => HeadTraining::Pretrain { epochs },
+            };
+        }
+        if let Some(v) = self.recon {
+            config.reconstruction = v;
+        }
+        if let Some(v) = &self.filters {
+            config.filters = v.clone();
+        }
+    }
+}
+
+impl std::str::FromStr for VaeSettings {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = |message: String| Error::Param {
+            name: "vae",
+            message,
+        };
+        let mut out = Self::default();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (key, value) = part
+                .split_once('=')
+                .ok_or_else(|| bad(format!("`{part}` is not key=value (keys: {VAE_KEYS})")))?;
+            let (key, value) = (key.trim(), value.trim());
+            let count = |what: &str| {
+                value
+                    .parse::<usize>()
+                    .map_err(|_| bad(format!("{key}=`{value}` is not {what}")))
+            };
+            let weight = || match value.parse::<f64>() {
+                Ok(w) if w.is_finite() && w >= 0.0 => Ok(w),
+                _ => Err(bad(format!("{key}=`{value}` is not a number >= 0"))),
+            };
+            match key {
+                "latent" => match count("a whole number >= 1")? {
+                    0 => return Err(bad("latent=0: the code needs at least one dimension".into())),
+                    n => out.latent = Some(n),
+                },
+                "beta" => out.beta = Some(weight()?),
+                "class_weight" => out.class_weight = Some(weight()?),
+                "kl_warmup" => out.kl_warmup = Some(count("a number of epochs")?),
+                "pretrain" => out.pretrain = Some(count("a number of epochs")?),
+                "recon" => {
+                    out.recon = Some(match value {
+                        "mse" => Reconstruction::Mse,
+                        "bce" => Reconstruction::Bce,
+                        _ => return Err(bad(format!("recon=`{value}` is not mse or bce"))),
+                    })
+                }
+                "filters" => {
+                    let f: Option<Vec<usize>> = value
+                        .split('-')
+                        .map(|x| x.trim().parse().ok().filter(|&n: &usize| n > 0))
+                        .collect();
+                    out.filters = Some(f.ok_or_else(|| {
+                        bad(format!(
+                            "filters=`{value}` is not positive whole numbers joined by - (32-64-64)"
+                        ))
+                    })?);
+                }
+                _ => return Err(bad(format!("unknown setting `{key}` (keys: {VAE_KEYS})"))),
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl std::fmt::Display for VaeSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts: Vec<String> = vec![];
+        if let Some(v) = self.latent {
+            parts.push(format!("latent={v}"));
+        }
+        if let Some(v) = self.beta {
+            parts.push(format!("beta={v}"));
+        }
+        if let Some(v) = self.class_weight {
+            parts.push(format!("class_weight={v}"));
+        }
+        if let Some(v) = self.kl_warmup {
+            parts.push(format!("kl_warmup={v}"));
+        }
+        if let Some(v) = self.pretrain {
+            parts.push(format!("pretrain={v}"));
+        }
+        if let Some(v) = self.recon {
+            parts.push(format!(
+                "recon={}",
+                match v {
+                    Reconstruction::Mse => "mse",
+                    Reconstruction::Bce => "bce",
+                }
+            ));
+        }
+        if let Some(v) = &self.filters {
+            let f: Vec<String> = v.iter().map(usize::to_string).collect();
+            parts.push(format!("filters={}", f.join("-")));
+        }
+        f.write_str(&parts.join(","))
     }
 }
 

@@ -61,8 +61,8 @@ use crate::manifest::Manifest;
 use crate::model::train::argmax;
 use crate::model::{
     ClassLoss, ClassWeights, ComputeDevice, DecisionThreshold, EarlyStopping, FusionConfig,
-    History, ModelChoice, ModelConfig, Progress, Sampler, TrainConfig, Trainer, Validation,
-    ValidationMetrics,
+    History, ModelChoice, ModelConfig, Progress, Sampler, TrainConfig, Trainer, VaeSettings,
+    Validation, ValidationMetrics,
 };
 
 pub use lesions::lesion_hits;
@@ -96,6 +96,9 @@ pub struct RunOptions {
     /// `None`: the model's own (seed 001: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     dropout: Option<f64>,
+    /// Changes to the CNN-VAE's shape and loss ([`VaeSettings`]); `None`: seed 000's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    vae: Option<VaeSettings>,
 }
 
 fn default_rule() -> ThresholdRule {
@@ -117,7 +120,20 @@ impl RunOptions {
             pretrained: None,
             covariates: vec![],
             dropout: None,
+            vae: None,
         }
+    }
+
+    /// Changes to the CNN-VAE's shape and loss (`--model vae`; [`VaeSettings`]); `None`:
+    /// [`VaeConfig::new`](crate::model::VaeConfig::new)'s.
+    pub fn with_vae(mut self, settings: Option<VaeSettings>) -> Self {
+        self.vae = settings;
+        self
+    }
+
+    /// The settings given with [`RunOptions::with_vae`].
+    pub fn vae(&self) -> Option<&VaeSettings> {
+        self.vae.as_ref()
     }
 
     /// Dropout after each conv block of seed 001's CNN (`--model cnn` / `cnn-bn`), doubled
@@ -133,9 +149,21 @@ impl RunOptions {
     }
 
     /// The network for inputs of shape `input` and `classes` classes, with the options'
-    /// dropout.
+    /// dropout and VAE settings.
     fn model_config(&self, input: [usize; 3], classes: usize) -> Result<ModelConfig> {
         let mut model = self.model.config(input, classes)?;
+        if let Some(settings) = &self.vae {
+            let ModelConfig::Vae(vae) = &mut model else {
+                return Err(crate::Error::Param {
+                    name: "vae",
+                    message: format!(
+                        "VAE settings are for seed 000's CNN-VAE (--model vae), not the {} model",
+                        model.name()
+                    ),
+                });
+            };
+            settings.apply(vae);
+        }
         if let Some(p) = self.dropout {
             let ModelConfig::Cnn(cnn) = &mut model else {
                 return Err(crate::Error::Param {
@@ -354,6 +382,9 @@ impl RunOptions {
             _ => 2,
         };
         let model = self.model_config([1, s, s], classes)?;
+        if let ModelConfig::Vae(vae) = &model {
+            vae.feature_side()?;
+        }
         if !self.covariates.is_empty() && !matches!(model, ModelConfig::Cnn(_)) {
             return Err(crate::Error::Param {
                 name: "covariates",

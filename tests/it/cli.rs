@@ -117,6 +117,85 @@ fn bad_input_is_one_line_on_stderr_and_exit_1() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("ci, default, large"));
 }
 
+/// `train --model vae --vae ...` trains the VAE those settings describe (saved in the
+/// checkpoint's config and in run.json); for another model, or a shape the image size cannot
+/// take, it is one line before any image is read.
+#[test]
+fn train_takes_vae_settings() {
+    let cohort = crate::ci_cohort().0.path().join("manifest.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let train = |extra: &[&str]| {
+        let base = [
+            "train",
+            "--manifest",
+            cohort.to_str().unwrap(),
+            "--size",
+            "32",
+            "--cache",
+            "none",
+            "--epochs",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        mammolab(&[&base[..], extra].concat())
+    };
+    let r = train(&[
+        "--model",
+        "vae",
+        "--vae",
+        "latent=4,kl_warmup=2,class_weight=300",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("checkpoint/config.json")).unwrap())
+            .unwrap();
+    let m = &config["model"];
+    assert_eq!(
+        (
+            &m["latent"],
+            &m["kl_warmup"],
+            &m["class_weight"],
+            &m["beta"]
+        ),
+        (
+            &serde_json::json!(4),
+            &serde_json::json!(2),
+            &serde_json::json!(300.0),
+            &serde_json::json!(1.0)
+        ),
+        "{config}"
+    );
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(info["options"]["vae"]["latent"], 4, "{info}");
+    for (extra, says) in [
+        (
+            &["--vae", "latent=4"][..],
+            "VAE settings are for seed 000's CNN-VAE (--model vae), not the cnn model",
+        ),
+        (
+            &["--model", "vae", "--vae", "filters=8-8-8-8-8-8"][..],
+            "32 must be a positive multiple of 2^6 = 64",
+        ),
+        (
+            &["--model", "vae", "--vae", "beta=x"][..],
+            "beta=`x` is not a number",
+        ),
+    ] {
+        let r = train(extra);
+        let err = String::from_utf8(r.stderr).unwrap();
+        assert!(
+            !r.status.success() && err.contains(says),
+            "{extra:?}: {err}"
+        );
+        // One line (clap adds its "For more information, try '--help'." to a bad value).
+        let lines = err.lines().filter(|l| !l.trim().is_empty()).count();
+        assert!(lines <= 2, "{extra:?}: {err}");
+    }
+}
+
 /// `kill -9` during `train` leaves nothing a later command trusts: no `predictions.csv` or
 /// `run.json` (written only when the run is complete), a stale lock that the next `train`
 /// into the same folder takes over, and `evaluate` says it is not a run in one line.

@@ -474,6 +474,69 @@ fn vae_trains_jointly_and_after_pretraining() {
     assert!(latent_means(&cnn, &blobs(2, 24, 1), 2, &cpu()).is_err());
 }
 
+/// `--vae` settings parse, print back and land in the config; bad ones are one line naming
+/// the key. The KL warm-up is a linear ramp: with the class loss off, epoch 1's training
+/// loss is the reconstruction alone (beta 0), and after the ramp it is reconstruction + KL.
+#[test]
+fn vae_settings_and_the_kl_warm_up() {
+    let s: VaeSettings =
+        "latent=8, beta=0.5,class_weight=0,kl_warmup=2,pretrain=0,recon=bce,filters=8-16"
+            .parse()
+            .unwrap();
+    assert_eq!(
+        s.to_string(),
+        "latent=8,beta=0.5,class_weight=0,kl_warmup=2,pretrain=0,recon=bce,filters=8-16"
+    );
+    assert_eq!(s.to_string().parse::<VaeSettings>().unwrap(), s);
+    let mut c = VaeConfig::new(16, 1, 2);
+    c.head = HeadTraining::Pretrain { epochs: 3 };
+    s.apply(&mut c);
+    assert_eq!(
+        (c.latent, c.beta, c.class_weight, c.kl_warmup, c.head),
+        (8, 0.5, 0.0, 2, HeadTraining::Joint)
+    );
+    assert_eq!(
+        (c.reconstruction, c.filters.clone()),
+        (Reconstruction::Bce, vec![8, 16])
+    );
+    assert_eq!(
+        [c.beta_at(0), c.beta_at(1), c.beta_at(2), c.beta_at(9)],
+        [0.0, 0.25, 0.5, 0.5]
+    );
+    assert_eq!(VaeConfig::new(16, 1, 2).beta_at(0), 1.0);
+    for (bad, says) in [
+        ("latent=0", "latent=0"),
+        ("beta=-1", "beta=`-1` is not a number >= 0"),
+        ("class_weight=x", "class_weight=`x`"),
+        ("recon=l1", "recon=`l1` is not mse or bce"),
+        ("filters=32-0", "filters=`32-0`"),
+        ("size=3", "unknown setting `size` (keys: latent, beta"),
+        ("latent", "`latent` is not key=value"),
+    ] {
+        let e = bad.parse::<VaeSettings>().unwrap_err().to_string();
+        assert!(e.contains(says) && e.lines().count() == 1, "{bad}: {e}");
+    }
+
+    // Class loss off, beta 1 reached after 2 epochs (the ramp gives epoch 2 beta 0.5).
+    let mut c = VaeConfig::new(16, 1, 2);
+    c.filters = vec![8, 16];
+    c.latent = 4;
+    c.class_weight = 0.0;
+    c.kl_warmup = 2;
+    let mut t = Trainer::new(ModelConfig::Vae(c), quick(3), ComputeDevice::Cpu).unwrap();
+    t.fit(&blobs(48, 16, 10), None, &mut Silent).unwrap();
+    let e = &t.history().epochs;
+    let (r0, k0) = (e[0].reconstruction.unwrap(), e[0].kl.unwrap());
+    assert!(k0 > 0.0);
+    assert!((e[0].train_loss - r0).abs() < 1e-4 * r0, "{:?}", e[0]);
+    let (r2, k2) = (e[2].reconstruction.unwrap(), e[2].kl.unwrap());
+    assert!(
+        (e[2].train_loss - (r2 + k2)).abs() < 1e-4 * (r2 + k2),
+        "{:?}",
+        e[2]
+    );
+}
+
 #[cfg(not(feature = "cuda"))]
 #[test]
 fn cuda_without_the_feature_is_one_clear_line() {

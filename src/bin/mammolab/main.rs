@@ -54,7 +54,7 @@ enum Command {
     Metrics(metrics::Args),
     /// Train a model on a manifest's cohort (patient-grouped split) and write a run directory:
     /// checkpoint, config, history, test-set predictions and metrics.
-    Train(train::Args),
+    Train(Box<train::Args>),
     /// Metrics of a run directory's test predictions (same JSON fields as `metrics`).
     Evaluate(evaluate::Args),
     /// Score images with a trained model: new files, or a manifest's images (one part of
@@ -127,7 +127,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Augment(args) => augment::run(args),
         Command::Dicom(args) => dicom::run(args),
         Command::Metrics(args) => metrics::run(args),
-        Command::Train(args) => train::run(args),
+        Command::Train(args) => train::run(*args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Compare(args) => compare::run(args),

@@ -10,7 +10,7 @@ use mammolab::imaging::Filter;
 use mammolab::manifest::Manifest;
 use mammolab::model::{
     keep_freed_memory, ClassLoss, ClassWeights, ComputeDevice, EarlyStopping, ModelChoice, Monitor,
-    Sampler,
+    Sampler, VaeSettings,
 };
 use mammolab::pipeline::{self, report, RunOptions};
 
@@ -43,6 +43,7 @@ pub(crate) const RESUME_CONFLICTS: &[&str] = &[
     "augment",
     "covariates",
     "dropout",
+    "vae",
     "input",
     "allow_collapse",
     "holdout_source",
@@ -149,6 +150,12 @@ pub(crate) struct Args {
     /// (at most 0.5) before its last layer; in [0, 1). Default: none (seed 001's setup).
     #[arg(long, value_name = "P")]
     dropout: Option<f64>,
+    /// The CNN-VAE's shape and loss (--model vae), key=value pairs joined by commas:
+    /// latent (16), beta (1), class_weight (100), kl_warmup (epochs of a linear KL ramp, 0),
+    /// pretrain (VAE-only epochs before the head learns alone; 0: joint), recon (mse or
+    /// bce), filters (32-64-64). E.g. latent=64,beta=0.1,kl_warmup=3.
+    #[arg(long, value_name = "SETTINGS")]
+    vae: Option<VaeSettings>,
     /// full: the whole image; roi: each lesion's cropped image (CBIS-DDSM: one sample
     /// per CSV row; needs a manifest whose image root has a roi_column); mask: the film
     /// cut to the box of each lesion's ROI mask, widened by half its size.
@@ -288,6 +295,7 @@ impl Args {
             .with_augment(Some(self.augment.clone()))
             .with_covariates(self.covariates.clone())
             .with_dropout(self.dropout)
+            .with_vae(self.vae.clone())
             .with_input(self.input)
             .with_holdout_source(self.holdout_source.clone())
             .with_stop_on_collapse(!self.allow_collapse)
