@@ -170,6 +170,21 @@ fn train_takes_vae_settings() {
     let info: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("run.json")).unwrap()).unwrap();
     assert_eq!(info["options"]["vae"]["latent"], 4, "{info}");
+    // --resume takes every option from the interrupted run; the error names the one given.
+    let r = mammolab(&[
+        "train",
+        "--resume",
+        "--out",
+        out.to_str().unwrap(),
+        "--vae",
+        "latent=4",
+    ]);
+    let err = String::from_utf8(r.stderr).unwrap();
+    assert_eq!(r.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the argument '--resume' cannot be used with '--vae <SETTINGS>'"),
+        "{err}"
+    );
     for (extra, says) in [
         (
             &["--vae", "latent=4"][..],

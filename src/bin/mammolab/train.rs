@@ -17,42 +17,6 @@ use mammolab::pipeline::{self, report, RunOptions};
 use crate::args::{Clip, FractionsArg, Seeds, Weights};
 use crate::progress::ProgressBarSteps;
 
-/// `train` options that `--resume` takes from the interrupted run instead.
-pub(crate) const RESUME_CONFLICTS: &[&str] = &[
-    "manifest",
-    "model",
-    "device",
-    "epochs",
-    "seed",
-    "seeds",
-    "class_weights",
-    "sampler",
-    "focal",
-    "size",
-    "resize",
-    "orient",
-    "batch_size",
-    "lr",
-    "patience",
-    "threshold_rule",
-    "grad_clip",
-    "warmup",
-    "pretrained",
-    "backbone_lr_factor",
-    "freeze_backbone",
-    "augment",
-    "covariates",
-    "dropout",
-    "vae",
-    "input",
-    "allow_collapse",
-    "holdout_source",
-    "channels",
-    "fractions",
-    "dicom",
-    "cache",
-];
-
 /// `mammolab train`'s options.
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -62,8 +26,22 @@ pub(crate) struct Args {
     /// Continue the run that was training into --out when it was killed, from its last
     /// complete epoch, with the manifest and options it was started with (saved in
     /// OUT/in-progress/); it ends with the weights the uninterrupted run would have.
-    #[arg(long, requires = "out", conflicts_with_all = RESUME_CONFLICTS)]
+    #[arg(long, requires = "out", conflicts_with = "manifest")]
     resume: bool,
+    #[command(flatten)]
+    options: Options,
+    /// The run directory to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Print one JSON object (the test metrics and the run summary) at the end.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The options of a new run: `--resume` takes all of them from the interrupted run instead
+/// ([`resume_conflicts`]).
+#[derive(clap::Args)]
+pub(crate) struct Options {
     /// cnn (seed 001), cnn-bn (the same with batch norm), vae (seed 000), resnet or plain
     /// (the skip-connection experiment), resnet18 or resnet50 (torchvision's, for
     /// --pretrained), cancernet (seed 003's histology-patch network; with --channels rgb).
@@ -182,12 +160,19 @@ pub(crate) struct Args {
     /// Folder for decoded-image caches (default: $MAMMOLAB_CACHE/images or ~/.cache/mammolab/images; "none": no cache).
     #[arg(long)]
     cache: Option<String>,
-    /// The run directory to write.
-    #[arg(long)]
-    out: PathBuf,
-    /// Print one JSON object (the test metrics and the run summary) at the end.
-    #[arg(long)]
-    json: bool,
+}
+
+/// `train`'s command with `--resume` conflicting with each of [`Options`]' arguments, read
+/// from clap: a new option cannot be forgotten, and the error names the option given
+/// ("the argument '--resume' cannot be used with '--epochs <EPOCHS>'"; a clap group would
+/// list all of them).
+pub(crate) fn resume_conflicts(train: clap::Command) -> clap::Command {
+    use clap::Args as _;
+    let options: Vec<clap::Id> = Options::augment_args(clap::Command::new("options"))
+        .get_arguments()
+        .map(|a| a.get_id().clone())
+        .collect();
+    train.mut_arg("resume", |a| a.conflicts_with_all(options))
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
@@ -201,8 +186,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         None => pipeline::resume(out, &mut bar)?,
         Some(manifest) => {
             let m = Manifest::open(manifest)?;
-            let o = args.run_options();
-            if let Some(Seeds(seeds)) = &args.seeds {
+            let o = args.options.run_options();
+            if let Some(Seeds(seeds)) = &args.options.seeds {
                 let mut announce = |s: u64| {
                     if !json {
                         eprintln!("seed {s}: {}", out.join(format!("seed-{s}")).display());
@@ -242,7 +227,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-impl Args {
+impl Options {
     /// The run these options describe (the image cache from `--cache`, else
     /// `MAMMOLAB_CACHE`, else the user's cache folder).
     fn run_options(&self) -> RunOptions {
