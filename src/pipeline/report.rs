@@ -150,6 +150,77 @@ pub fn three_sources(s: &crate::synth::sources::SourcesSummary) -> String {
     )
 }
 
+/// What `mammolab synth` prints for the hospital export (the size line aside): the two
+/// workbooks, the key matches seed 001 found, the images and the planted faults.
+pub fn hospital_cohort(s: &crate::synth::SynthSummary) -> String {
+    let c = &s.counts;
+    format!(
+        "synthetic cohort `{}` (seed {}) in {}\n  datacombined.xlsx: Cancer {} rows, Non-Cancer {} rows, {} columns\n  data_validation_x.xlsx: {} rows, {} columns\n  exact UniqueKey matches: {} of {} Cancer rows; after normalising keys: {}\n  {} patients, {} studies, {} images ({} DICOM, {} JPG files)\n  {} planted faults listed in ground_truth.json\n",
+        s.profile,
+        s.seed,
+        s.out.display(),
+        c.cancer_rows,
+        c.non_cancer_rows,
+        c.main_columns,
+        c.validation_rows,
+        c.validation_columns,
+        c.exact_key_matches,
+        c.cancer_rows,
+        c.normalised_key_matches,
+        c.patients,
+        c.studies,
+        c.images,
+        c.dicom_files,
+        c.jpg_files,
+        s.faults,
+    )
+}
+
+/// What `mammolab synth --profile ddsm` prints (the size line aside): patches per file and
+/// per label.
+pub fn ddsm_twin(s: &crate::synth::ddsm::DdsmSummary) -> String {
+    let mut out = format!(
+        "DDSM Mammography twin `{}` (seed {}) in {}\n",
+        s.profile,
+        s.seed,
+        s.out.display()
+    );
+    for (name, n) in &s.files {
+        out += &format!("  {name}: {n} patches\n");
+    }
+    for (label, n) in s.labels.iter().enumerate() {
+        out += &format!(
+            "  label {label} ({}): {n}\n",
+            crate::synth::ddsm::describe(label as u8)
+        );
+    }
+    out += &format!(
+        "  positives from {} lesions, three crops per ROI; each patch's origin in ground_truth.json\n",
+        s.lesions
+    );
+    out
+}
+
+/// What `mammolab synth --profile cbis-ddsm` prints (the size line aside): the four CSVs,
+/// the DICOM series and the patients.
+pub fn cbis_twin(s: &crate::synth::cbis::CbisSummary) -> String {
+    let c = &s.counts;
+    let mut out = format!(
+        "CBIS-DDSM twin `{}` (seed {}) in {}\n",
+        s.profile,
+        s.seed,
+        s.out.display()
+    );
+    for (name, rows) in &c.csv_rows {
+        out += &format!("  {name}: {rows} rows\n");
+    }
+    out += &format!(
+        "  CBIS-DDSM/: {} full mammograms, {} ROI mask series ({} crops in a series of their own), {} DICOM files\n  {} patients, {} lesions; every row's files in ground_truth.json\n",
+        c.full_mammograms, c.roi_series, c.crop_series, c.dicom_files, c.patients, c.lesions
+    );
+    out
+}
+
 /// What `mammolab synth --profile inbreast` prints (the size line aside): the files and
 /// what the sheet holds, with its traps.
 pub fn inbreast_twin(s: &crate::synth::inbreast::InbreastSummary) -> String {

@@ -613,3 +613,18 @@ fn an_empty_or_misfit_roi_mask_is_one_line_naming_it() {
     assert!(e.contains(&name) && e.contains("but its film"), "{e}");
     assert_eq!(e.lines().count(), 1, "{e}");
 }
+
+#[test]
+fn the_synth_report_counts_rows_series_and_patients() {
+    let (_, s) = twin();
+    let c = &s.counts;
+    let text = mammolab::pipeline::report::cbis_twin(s);
+    assert_eq!(text.lines().count(), 1 + c.csv_rows.len() + 2, "{text}");
+    for (name, rows) in &c.csv_rows {
+        assert!(text.contains(&format!("  {name}: {rows} rows\n")), "{text}");
+    }
+    assert!(
+        text.contains(&format!("{} patients, {} lesions", c.patients, c.lesions)),
+        "{text}"
+    );
+}

@@ -299,3 +299,17 @@ fn split_rules_are_checked() {
         "{e}"
     );
 }
+
+#[test]
+fn the_synth_report_counts_each_file_and_label() {
+    let (_, s) = twin();
+    let text = mammolab::pipeline::report::ddsm_twin(s);
+    assert_eq!(text.lines().count(), 1 + s.files.len() + 5 + 1, "{text}");
+    for (name, n) in &s.files {
+        assert!(text.contains(&format!("  {name}: {n} patches\n")), "{text}");
+    }
+    assert!(
+        text.contains(&format!("  label 0 (normal): {}\n", s.labels[0])),
+        "{text}"
+    );
+}

@@ -45,6 +45,16 @@ fn ci_counts_follow_the_profile() {
         .count();
     assert_eq!((dcm, jpg), (c.dicom_files, c.jpg_files));
     assert_eq!(s.files, files.len());
+    // What `mammolab synth` prints: one line per fact, the counts as generated.
+    let text = mammolab::pipeline::report::hospital_cohort(s);
+    assert_eq!(text.lines().count(), 6, "{text}");
+    assert!(
+        text.contains(&format!(
+            "exact UniqueKey matches: {} of {} Cancer rows; after normalising keys: {}",
+            c.exact_key_matches, c.cancer_rows, c.normalised_key_matches
+        )) && text.contains(&format!("{} planted faults", s.faults)),
+        "{text}"
+    );
 }
 
 #[test]

@@ -116,13 +116,24 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             |s| (s.files, s.bytes),
         )?;
     } else if twin == Twin::Ddsm {
-        synth_ddsm(&twin_opts()?, &out, json)?;
+        let opts = twin_opts()?;
+        synth_twin(
+            json,
+            || synth::ddsm::generate(&opts, &out),
+            mammolab::pipeline::report::ddsm_twin,
+            |s| (s.written, s.bytes),
+        )?;
     } else if twin == Twin::CbisDdsm {
         let mut opts = synth::cbis::CbisOptions::of(twin_opts()?);
         if let Some(c) = conspicuity {
             opts = opts.with_conspicuity(c);
         }
-        synth_cbis(&opts, &out, json)?;
+        synth_twin(
+            json,
+            || synth::cbis::generate(&opts, &out),
+            mammolab::pipeline::report::cbis_twin,
+            |s| (s.files, s.bytes),
+        )?;
     } else {
         let mut opts = SynthOptions::new(scale)
             .with_seed(seed)
@@ -130,119 +141,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         if let Some(c) = conspicuity {
             opts = opts.with_conspicuity(c);
         }
-        synth_hospital(&opts, &out, json)?;
+        synth_twin(
+            json,
+            || synth::generate(&opts, &out),
+            mammolab::pipeline::report::hospital_cohort,
+            |s| (s.files, s.bytes),
+        )?;
     }
-    Ok(())
-}
-
-/// `synth` for the hospital export: generate and report.
-pub(crate) fn synth_hospital(
-    opts: &SynthOptions,
-    out: &std::path::Path,
-    json: bool,
-) -> anyhow::Result<()> {
-    let t = Instant::now();
-    let s = synth::generate(opts, out)?;
-    let seconds = t.elapsed().as_secs_f64();
-    if json {
-        print_json_with_seconds(&s, seconds)?;
-    } else {
-        let c = &s.counts;
-        println!(
-            "synthetic cohort `{}` (seed {}) in {}",
-            s.profile,
-            s.seed,
-            s.out.display()
-        );
-        println!(
-            "  datacombined.xlsx: Cancer {} rows, Non-Cancer {} rows, {} columns",
-            c.cancer_rows, c.non_cancer_rows, c.main_columns
-        );
-        println!(
-            "  data_validation_x.xlsx: {} rows, {} columns",
-            c.validation_rows, c.validation_columns
-        );
-        println!(
-            "  exact UniqueKey matches: {} of {} Cancer rows; after normalising keys: {}",
-            c.exact_key_matches, c.cancer_rows, c.normalised_key_matches
-        );
-        println!(
-            "  {} patients, {} studies, {} images ({} DICOM, {} JPG files)",
-            c.patients, c.studies, c.images, c.dicom_files, c.jpg_files
-        );
-        println!("  {} planted faults listed in ground_truth.json", s.faults);
-        print_size(s.files, s.bytes, seconds);
-    }
-    Ok(())
-}
-
-/// `synth --profile cbis-ddsm`: generate and report.
-pub(crate) fn synth_ddsm(
-    opts: &synth::ddsm::DdsmOptions,
-    out: &std::path::Path,
-    json: bool,
-) -> anyhow::Result<()> {
-    let t = Instant::now();
-    let s = synth::ddsm::generate(opts, out)?;
-    let seconds = t.elapsed().as_secs_f64();
-    if json {
-        print_json_with_seconds(&s, seconds)?;
-        return Ok(());
-    }
-    println!(
-        "DDSM Mammography twin `{}` (seed {}) in {}",
-        s.profile,
-        s.seed,
-        s.out.display()
-    );
-    for (name, n) in &s.files {
-        println!("  {name}: {n} patches");
-    }
-    for (label, n) in s.labels.iter().enumerate() {
-        println!(
-            "  label {label} ({}): {n}",
-            synth::ddsm::describe(label as u8)
-        );
-    }
-    println!(
-        "  positives from {} lesions, three crops per ROI; each patch's origin in ground_truth.json",
-        s.lesions
-    );
-    print_size(s.written, s.bytes, seconds);
-    Ok(())
-}
-
-pub(crate) fn synth_cbis(
-    opts: &synth::cbis::CbisOptions,
-    out: &std::path::Path,
-    json: bool,
-) -> anyhow::Result<()> {
-    let t = Instant::now();
-    let s = synth::cbis::generate(opts, out)?;
-    let seconds = t.elapsed().as_secs_f64();
-    if json {
-        print_json_with_seconds(&s, seconds)?;
-        return Ok(());
-    }
-    let c = &s.counts;
-    println!(
-        "CBIS-DDSM twin `{}` (seed {}) in {}",
-        s.profile,
-        s.seed,
-        s.out.display()
-    );
-    for (name, rows) in &c.csv_rows {
-        println!("  {name}: {rows} rows");
-    }
-    println!(
-        "  CBIS-DDSM/: {} full mammograms, {} ROI mask series ({} crops in a series of their own), {} DICOM files",
-        c.full_mammograms, c.roi_series, c.crop_series, c.dicom_files
-    );
-    println!(
-        "  {} patients, {} lesions; every row's files in ground_truth.json",
-        c.patients, c.lesions
-    );
-    print_size(s.files, s.bytes, seconds);
     Ok(())
 }
 
