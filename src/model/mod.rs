@@ -75,7 +75,7 @@ pub use loss::ClassLoss;
 pub use predict::{DecisionThreshold, Predictor, Saliency};
 pub use resnet::{load_torchvision, ResNet, ResNetConfig, TorchvisionLoad};
 pub use train::{epoch_order, Trainer};
-pub use vae::{HeadTraining, Reconstruction, Vae, VaeConfig, VaeSettings};
+pub use vae::{HeadInput, HeadTraining, Reconstruction, Vae, VaeConfig, VaeSettings};
 
 use crate::error::{Error, Result};
 
@@ -363,7 +363,7 @@ impl Model {
         match self {
             Self::Cnn(m) => m.forward(x),
             Self::Deep(m) => m.forward(x),
-            Self::Vae(m) => m.classify(m.encode(x).0),
+            Self::Vae(m) => m.logits(x),
             Self::ResNet(m) => m.forward(x),
             Self::Fusion(m) => m.forward(x, columns.expect(FUSION_NEEDS_COLUMNS)),
             Self::CancerNet(m) => m.forward(x),

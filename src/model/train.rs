@@ -514,8 +514,7 @@ impl Trainer {
                 let head_only =
                     matches!(c.head, HeadTraining::Pretrain { epochs } if epoch >= epochs);
                 if head_only {
-                    let (mu, _) = m.encode(x);
-                    let logits = m.classify(mu.detach());
+                    let logits = m.classify(m.head_input(x).detach());
                     let loss = class_loss(kind, logits.clone(), y, weights);
                     return (loss, logits, None);
                 }

@@ -13,7 +13,8 @@
 //!   flattened to `filters.last() * (size / 2^k)^2` features -> `mu`, `log_var`: `[batch, latent]`
 //! - decoder: linear back to that feature map, transposed convolutions doubling the side,
 //!   the last one to `channels` (sigmoid for BCE) -> `[batch, channels, size, size]`
-//! - head: `[batch, latent]` -> `[batch, classes]` logits
+//! - head: `[batch, latent]` (`mu`; or the flattened features, [`HeadInput::Features`]) ->
+//!   `[batch, classes]` logits
 
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
@@ -48,6 +49,19 @@ pub enum HeadTraining {
     },
 }
 
+/// What the classification head reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeadInput {
+    /// The latent mean `mu` (seed 000's): the class must survive the bottleneck and the KL
+    /// pull towards the prior, so reconstruction and classification compete for the code.
+    #[default]
+    Mu,
+    /// The encoder's last feature map, flattened (before `mu`): the head shares the
+    /// encoder with the VAE but not the code, so the code is free to reconstruct.
+    Features,
+}
+
 /// Shape and loss of a [`Vae`]. Serialisable: saved beside every checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VaeConfig {
@@ -76,6 +90,9 @@ pub struct VaeConfig {
     /// the first epoch trains a plain autoencoder.
     #[serde(default)]
     pub kl_warmup: usize,
+    /// What the head reads.
+    #[serde(default)]
+    pub head_input: HeadInput,
 }
 
 impl VaeConfig {
@@ -93,6 +110,7 @@ impl VaeConfig {
             class_weight: 100.0,
             head: HeadTraining::Joint,
             kl_warmup: 0,
+            head_input: HeadInput::Mu,
         }
     }
 
@@ -174,9 +192,17 @@ impl VaeConfig {
             log_var: LinearConfig::new(features, self.latent).init(device),
             expand: LinearConfig::new(self.latent, features).init(device),
             decoder,
-            head: LinearConfig::new(self.latent, self.classes).init(device),
+            head: LinearConfig::new(
+                match self.head_input {
+                    HeadInput::Mu => self.latent,
+                    HeadInput::Features => features,
+                },
+                self.classes,
+            )
+            .init(device),
             shape: [last, side],
             sigmoid_out: self.reconstruction == Reconstruction::Bce,
+            head_on_features: self.head_input == HeadInput::Features,
         })
     }
 }
@@ -194,6 +220,7 @@ impl VaeConfig {
 /// | `pretrain` | [`VaeConfig::head`]: `Pretrain { epochs }`; 0 is `Joint` | 0 |
 /// | `recon` | [`VaeConfig::reconstruction`]: `mse` or `bce` | `mse` |
 /// | `filters` | [`VaeConfig::filters`], joined by `-` (`32-64-128`) | `32-64-64` |
+/// | `head` | [`VaeConfig::head_input`]: `mu` or `features` ([`HeadInput`]) | `mu` |
 ///
 /// ```
 /// use mammolab::model::{VaeConfig, VaeSettings};
@@ -227,9 +254,12 @@ pub struct VaeSettings {
     /// Encoder filters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filters: Option<Vec<usize>>,
+    /// What the head reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<HeadInput>,
 }
 
-const VAE_KEYS: &str = "latent, beta, class_weight, kl_warmup, pretrain, recon, filters";
+const VAE_KEYS: &str = "latent, beta, class_weight, kl_warmup, pretrain, recon, filters, head";
 
 impl VaeSettings {
     /// Write these settings into `config`.
@@ -257,6 +287,9 @@ impl VaeSettings {
         }
         if let Some(v) = &self.filters {
             config.filters = v.clone();
+        }
+        if let Some(v) = self.head {
+            config.head_input = v;
         }
     }
 }
@@ -311,6 +344,13 @@ impl std::str::FromStr for VaeSettings {
                         ))
                     })?);
                 }
+                "head" => {
+                    out.head = Some(match value {
+                        "mu" => HeadInput::Mu,
+                        "features" => HeadInput::Features,
+                        _ => return Err(bad(format!("head=`{value}` is not mu or features"))),
+                    })
+                }
                 _ => return Err(bad(format!("unknown setting `{key}` (keys: {VAE_KEYS})"))),
             }
         }
@@ -349,6 +389,15 @@ impl std::fmt::Display for VaeSettings {
             let f: Vec<String> = v.iter().map(usize::to_string).collect();
             parts.push(format!("filters={}", f.join("-")));
         }
+        if let Some(v) = self.head {
+            parts.push(format!(
+                "head={}",
+                match v {
+                    HeadInput::Mu => "mu",
+                    HeadInput::Features => "features",
+                }
+            ));
+        }
         f.write_str(&parts.join(","))
     }
 }
@@ -362,7 +411,7 @@ pub struct VaeOutput {
     pub mu: Tensor<2>,
     /// Latent log-variances `[batch, latent]`.
     pub log_var: Tensor<2>,
-    /// Class logits `[batch, classes]` from the head on `mu`.
+    /// Class logits `[batch, classes]` from the head (on `mu`, or the features).
     pub logits: Tensor<2>,
 }
 
@@ -379,6 +428,8 @@ pub struct Vae {
     shape: [usize; 2],
     #[module(skip)]
     sigmoid_out: bool,
+    #[module(skip)]
+    head_on_features: bool,
 }
 
 impl Vae {
@@ -398,9 +449,29 @@ impl Vae {
         x
     }
 
-    /// Class logits from [`Vae::features`]: the latent mean, then the head.
+    /// Class logits from [`Vae::features`]: the head on the latent mean, or on the
+    /// features themselves ([`HeadInput`]).
     pub fn head_logits(&self, a: Tensor<4>) -> Tensor<2> {
-        self.classify(self.mu.forward(a.flatten(1, 3)))
+        self.classify(self.head_input_of(a.flatten(1, 3)))
+    }
+
+    /// What the head reads ([`HeadInput`]) for `x`: `[batch, latent]` or `[batch,
+    /// features]`. Training the head alone detaches it, so the encoder stays as it is.
+    pub fn head_input(&self, x: Tensor<4>) -> Tensor<2> {
+        self.head_input_of(self.features(x).flatten(1, 3))
+    }
+
+    /// Class logits of `x`.
+    pub fn logits(&self, x: Tensor<4>) -> Tensor<2> {
+        self.classify(self.head_input(x))
+    }
+
+    fn head_input_of(&self, h: Tensor<2>) -> Tensor<2> {
+        if self.head_on_features {
+            h
+        } else {
+            self.mu.forward(h)
+        }
     }
 
     /// How many encoder convolutions.
@@ -428,10 +499,10 @@ impl Vae {
                 return Some(Activation::Map(x));
             }
         }
-        let mu = self.mu.forward(x.flatten(1, 3));
+        let h: Tensor<2> = x.flatten(1, 3);
         match layer {
-            "mu" => Some(Activation::Vector(mu)),
-            "logits" => Some(Activation::Vector(self.classify(mu))),
+            "mu" => Some(Activation::Vector(self.mu.forward(h))),
+            "logits" => Some(Activation::Vector(self.classify(self.head_input_of(h)))),
             _ => None,
         }
     }
@@ -455,14 +526,17 @@ impl Vae {
         }
     }
 
-    /// Class logits of the head on latent means `[batch, latent]`.
-    pub fn classify(&self, mu: Tensor<2>) -> Tensor<2> {
-        self.head.forward(mu)
+    /// Class logits of the head on what it reads ([`Vae::head_input`]): latent means
+    /// `[batch, latent]`, or flattened features.
+    pub fn classify(&self, input: Tensor<2>) -> Tensor<2> {
+        self.head.forward(input)
     }
 
     /// Full pass. `sample`: draw z = mu + sigma * eps (training); otherwise z = mu.
     pub fn forward(&self, x: Tensor<4>, sample: bool) -> VaeOutput {
-        let (mu, log_var) = self.encode(x);
+        let h: Tensor<2> = self.features(x).flatten(1, 3);
+        let logits = self.classify(self.head_input_of(h.clone()));
+        let (mu, log_var) = (self.mu.forward(h.clone()), self.log_var.forward(h));
         let z = if sample {
             let eps = Tensor::<2>::random(mu.shape(), Distribution::Normal(0.0, 1.0), &mu.device());
             mu.clone() + (log_var.clone() * 0.5).exp() * eps
@@ -471,7 +545,7 @@ impl Vae {
         };
         VaeOutput {
             reconstruction: self.decode(z),
-            logits: self.classify(mu.clone()),
+            logits,
             mu,
             log_var,
         }

@@ -480,12 +480,12 @@ fn vae_trains_jointly_and_after_pretraining() {
 #[test]
 fn vae_settings_and_the_kl_warm_up() {
     let s: VaeSettings =
-        "latent=8, beta=0.5,class_weight=0,kl_warmup=2,pretrain=0,recon=bce,filters=8-16"
+        "latent=8, beta=0.5,class_weight=0,kl_warmup=2,pretrain=0,recon=bce,filters=8-16,head=features"
             .parse()
             .unwrap();
     assert_eq!(
         s.to_string(),
-        "latent=8,beta=0.5,class_weight=0,kl_warmup=2,pretrain=0,recon=bce,filters=8-16"
+        "latent=8,beta=0.5,class_weight=0,kl_warmup=2,pretrain=0,recon=bce,filters=8-16,head=features"
     );
     assert_eq!(s.to_string().parse::<VaeSettings>().unwrap(), s);
     let mut c = VaeConfig::new(16, 1, 2);
@@ -496,8 +496,8 @@ fn vae_settings_and_the_kl_warm_up() {
         (8, 0.5, 0.0, 2, HeadTraining::Joint)
     );
     assert_eq!(
-        (c.reconstruction, c.filters.clone()),
-        (Reconstruction::Bce, vec![8, 16])
+        (c.reconstruction, c.filters.clone(), c.head_input),
+        (Reconstruction::Bce, vec![8, 16], HeadInput::Features)
     );
     assert_eq!(
         [c.beta_at(0), c.beta_at(1), c.beta_at(2), c.beta_at(9)],
@@ -512,6 +512,7 @@ fn vae_settings_and_the_kl_warm_up() {
         ("filters=32-0", "filters=`32-0`"),
         ("size=3", "unknown setting `size` (keys: latent, beta"),
         ("latent", "`latent` is not key=value"),
+        ("head=z", "head=`z` is not mu or features"),
     ] {
         let e = bad.parse::<VaeSettings>().unwrap_err().to_string();
         assert!(e.contains(says) && e.lines().count() == 1, "{bad}: {e}");
@@ -1300,4 +1301,40 @@ fn fusion_learns_from_its_columns_and_needs_them() {
         probabilities(&m, &samples, 32, &cpu()).unwrap(),
         t.predict(&samples).unwrap()
     );
+}
+
+/// `head=features`: the head reads the encoder's flattened features, so it trains (alone,
+/// after pre-training) without moving the encoder, and its logits are the same through
+/// `forward`, `Model::logits` and Grad-CAM's `head_logits`.
+#[test]
+fn a_vae_head_on_the_features() {
+    let train = blobs(48, 16, 10);
+    let mut c = VaeConfig::new(16, 1, 2);
+    c.filters = vec![8, 16];
+    c.latent = 4;
+    c.head_input = HeadInput::Features;
+    c.head = HeadTraining::Pretrain { epochs: 1 };
+    let mut t = Trainer::new(ModelConfig::Vae(c), quick(1), ComputeDevice::Cpu).unwrap();
+    t.fit(&train, None, &mut Silent).unwrap();
+    let Model::Vae(pretrained) = t.inference_model() else {
+        unreachable!()
+    };
+    t.set_epochs(3);
+    t.fit(&train, None, &mut Silent).unwrap();
+    let m = t.inference_model();
+    let Model::Vae(v) = &m else { unreachable!() };
+    let x = Tensor::<4>::from_data(
+        TensorData::new(train.gather(&[0, 1, 2]), [3, 1, 16, 16]),
+        &cpu(),
+    );
+    let values = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+    // The head-only epochs left the encoder alone.
+    assert_eq!(
+        values(pretrained.features(x.clone()).flatten(1, 3)),
+        values(v.features(x.clone()).flatten(1, 3))
+    );
+    let a = values(v.forward(x.clone(), false).logits);
+    assert_eq!(a, values(m.logits(x.clone())));
+    assert_eq!(a, values(v.head_logits(v.features(x.clone()))));
+    assert_eq!(v.head_input(x).dims(), [3, 16 * 4 * 4]);
 }
