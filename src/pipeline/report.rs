@@ -386,20 +386,29 @@ pub fn dicom(
     header: &crate::ingest::dicom::DicomHeader,
     image: Option<&crate::ingest::dicom::DicomImage>,
 ) -> String {
+    let syntax = |uid: &str| match crate::ingest::dicom::transfer_syntax_name(uid) {
+        Some(name) => format!("{uid} ({name})"),
+        None => uid.to_string(),
+    };
     let Some(img) = image else {
         return format!(
-            "{}\n  no pixel data (7FE0,0010): SOP class {}, modality {}; header only\n  transfer syntax {}\n  header {header:?}",
+            "{}\n  no pixel data (7FE0,0010): SOP class {}, modality {}; header only\n  transfer syntax {}\n  {}",
             file.display(),
             header.sop_class.as_deref().unwrap_or("(none)"),
             header.modality.as_deref().unwrap_or("(none)"),
-            header.transfer_syntax
+            syntax(&header.transfer_syntax),
+            dicom_fields(header)
         );
     };
     let i = &img.info;
+    let stored = header
+        .bits_stored
+        .map(|b| format!(", {b} stored"))
+        .unwrap_or_default();
     format!(
-        "{}\n  transfer syntax {}\n  {} {}x{} x {} frame(s), {} bits allocated, {}\n  stored values: min {} max {} mean {:.2}\n  rescale {:?}, VOI {:?}\n  header {header:?}",
+        "{}\n  transfer syntax {}\n  {} {}x{} x {} frame(s), {} bits allocated{stored}, {}\n  stored values: min {} max {} mean {:.2}\n  rescale slope {} intercept {}; {}\n  {}",
         file.display(),
-        i.transfer_syntax,
+        syntax(&i.transfer_syntax),
         i.modality.as_deref().unwrap_or("(no modality)"),
         i.columns,
         i.rows,
@@ -409,7 +418,48 @@ pub fn dicom(
         i.pixel.min,
         i.pixel.max,
         i.pixel.mean,
-        img.rescale,
-        img.voi
+        img.rescale.slope,
+        img.rescale.intercept,
+        voi_text(&img.voi),
+        dicom_fields(header)
     )
+}
+
+/// How `mammolab dicom` describes a VOI transform.
+fn voi_text(voi: &crate::imaging::Voi) -> String {
+    use crate::imaging::Voi;
+    match voi {
+        Voi::Linear { center, width } => format!("window centre {center} width {width} (LINEAR)"),
+        Voi::LinearExact { center, width } => {
+            format!("window centre {center} width {width} (LINEAR_EXACT)")
+        }
+        Voi::Sigmoid { center, width } => {
+            format!("window centre {center} width {width} (SIGMOID)")
+        }
+        Voi::Table { first, table, .. } => {
+            format!("VOI LUT of {} entries from {first}", table.len())
+        }
+        Voi::MinMax => "no window: the image's minimum to maximum".into(),
+    }
+}
+
+/// The header fields a reader checks first, `-` where the file has none.
+fn dicom_fields(h: &crate::ingest::dicom::DicomHeader) -> String {
+    let f = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let mut out = format!(
+        "patient {}, laterality {}, view {}, study {}, manufacturer {}, SOP class {}",
+        f(&h.patient_id),
+        f(&h.laterality),
+        f(&h.view),
+        match (&h.study_date, &h.study_time) {
+            (Some(d), Some(t)) => format!("{d} {t}"),
+            (d, _) => f(d),
+        },
+        f(&h.manufacturer),
+        f(&h.sop_class)
+    );
+    if let Some(t) = &h.truncated {
+        out += &format!("\n  truncated: {t}");
+    }
+    out
 }

@@ -119,6 +119,35 @@ fn every_image_decodes_in_its_sites_codec_with_its_photometric_and_voi() {
             }];
         let air = display.pixels[h / 2 * w + if t["laterality"] == "L" { w - 2 } else { 1 }];
         assert!(middle > air + 0.2, "{path:?}: breast {middle} air {air}");
+        // What `mammolab dicom` prints: the codec by name, the window and its function,
+        // the header's fields, and no Rust debug output.
+        let header = mammolab::ingest::dicom::read_header(&path).unwrap();
+        let text = mammolab::pipeline::report::dicom(&path, &header, Some(&image));
+        let codec = if site == 1 {
+            "(JPEG 2000 lossless)"
+        } else {
+            "(JPEG lossless SV1)"
+        };
+        let window = t["window"].as_array().unwrap();
+        let function = if sigmoid { "SIGMOID" } else { "LINEAR" };
+        for want in [
+            codec.to_string(),
+            format!("12 stored, {photometric}"),
+            format!(
+                "window centre {} width {} ({function})",
+                window[0].as_f64().unwrap(),
+                window[1].as_f64().unwrap()
+            ),
+            format!(
+                "patient {}, laterality {}, view {}",
+                t["patient_id"],
+                t["laterality"].as_str().unwrap(),
+                t["view"].as_str().unwrap()
+            ),
+        ] {
+            assert!(text.contains(&want), "{want}: {text}");
+        }
+        assert!(!text.contains("Some(") && !text.contains('{'), "{text}");
         seen.insert((site, mono1, sigmoid));
     }
     for want in [
