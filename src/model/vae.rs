@@ -535,8 +535,10 @@ impl Vae {
     /// Full pass. `sample`: draw z = mu + sigma * eps (training); otherwise z = mu.
     pub fn forward(&self, x: Tensor<4>, sample: bool) -> VaeOutput {
         let h: Tensor<2> = self.features(x).flatten(1, 3);
-        let logits = self.classify(self.head_input_of(h.clone()));
-        let (mu, log_var) = (self.mu.forward(h.clone()), self.log_var.forward(h));
+        let (mu, log_var) = (self.mu.forward(h.clone()), self.log_var.forward(h.clone()));
+        // The head on this `mu` (not a second pass through the layer): one graph, so the
+        // gradients sum as seed 000's model always did.
+        let logits = self.classify(if self.head_on_features { h } else { mu.clone() });
         let z = if sample {
             let eps = Tensor::<2>::random(mu.shape(), Distribution::Normal(0.0, 1.0), &mu.device());
             mu.clone() + (log_var.clone() * 0.5).exp() * eps
