@@ -289,10 +289,11 @@ impl Spread {
         })
     }
 
-    /// `0.8125 +- 0.0412 (95 % CI 0.77-0.85, n 5)`.
+    /// `0.8125 +- 0.0412 (bootstrap 95 % CI of the mean 0.7700 to 0.8500; range 0.7600 to
+    /// 0.8700; n 5)` ("to", so negative bounds read as such).
     pub fn line(&self) -> String {
         format!(
-            "{:.4} +- {:.4} (bootstrap 95 % CI of the mean {:.4}-{:.4}; range {:.4}-{:.4}; n {})",
+            "{:.4} +- {:.4} (bootstrap 95 % CI of the mean {:.4} to {:.4}; range {:.4} to {:.4}; n {})",
             self.mean, self.sd, self.lower, self.upper, self.min, self.max, self.n
         )
     }

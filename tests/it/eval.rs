@@ -446,4 +446,11 @@ fn delong_erfc_and_spread() {
     assert_eq!(Spread::of(&[1.0, 2.0, 3.0, 4.0]).unwrap(), s, "seeded");
     assert_eq!(Spread::of(&[0.7]).unwrap().sd, 0.0);
     assert!(Spread::of(&[]).is_err() && Spread::of(&[f64::NAN]).is_err());
+    // Negative bounds read as such: "-0.0300 to -0.0100", not "-0.0300--0.0100".
+    let d = Spread::of(&[-0.03, -0.01]).unwrap();
+    assert!(
+        d.line().contains("range -0.0300 to -0.0100; n 2"),
+        "{}",
+        d.line()
+    );
 }
