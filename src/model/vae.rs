@@ -35,6 +35,11 @@ pub enum Reconstruction {
     Bce,
 }
 
+impl Reconstruction {
+    /// Every kind, with its name in `--vae recon=NAME` (as serialised).
+    pub const ALL: [(Self, &'static str); 2] = [(Self::Mse, "mse"), (Self::Bce, "bce")];
+}
+
 /// When the classification head learns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "mode")]
@@ -60,6 +65,30 @@ pub enum HeadInput {
     /// The encoder's last feature map, flattened (before `mu`): the head shares the
     /// encoder with the VAE but not the code, so the code is free to reconstruct.
     Features,
+}
+
+impl HeadInput {
+    /// Every input, with its name in `--vae head=NAME` (as serialised).
+    pub const ALL: [(Self, &'static str); 2] = [(Self::Mu, "mu"), (Self::Features, "features")];
+}
+
+/// The name `all` gives `value`.
+fn name_of<T: PartialEq + Copy>(all: &[(T, &'static str)], value: T) -> &'static str {
+    all.iter()
+        .find(|(v, _)| *v == value)
+        .map(|(_, n)| *n)
+        .expect("every variant is listed")
+}
+
+/// The value `all` names `name`, or the names joined by " or ".
+fn named<T: Copy>(all: &[(T, &'static str)], name: &str) -> std::result::Result<T, String> {
+    all.iter()
+        .find(|(_, n)| *n == name)
+        .map(|(v, _)| *v)
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|(_, n)| *n).collect();
+            names.join(" or ")
+        })
 }
 
 /// Shape and loss of a [`Vae`]. Serialisable: saved beside every checkpoint.
@@ -202,7 +231,7 @@ impl VaeConfig {
             .init(device),
             shape: [last, side],
             sigmoid_out: self.reconstruction == Reconstruction::Bce,
-            head_on_features: self.head_input == HeadInput::Features,
+            head_input: self.head_input,
         })
     }
 }
@@ -327,11 +356,10 @@ impl std::str::FromStr for VaeSettings {
                 "kl_warmup" => out.kl_warmup = Some(count("a number of epochs")?),
                 "pretrain" => out.pretrain = Some(count("a number of epochs")?),
                 "recon" => {
-                    out.recon = Some(match value {
-                        "mse" => Reconstruction::Mse,
-                        "bce" => Reconstruction::Bce,
-                        _ => return Err(bad(format!("recon=`{value}` is not mse or bce"))),
-                    })
+                    out.recon = Some(
+                        named(&Reconstruction::ALL, value)
+                            .map_err(|names| bad(format!("recon=`{value}` is not {names}")))?,
+                    )
                 }
                 "filters" => {
                     let f: Option<Vec<usize>> = value
@@ -345,11 +373,10 @@ impl std::str::FromStr for VaeSettings {
                     })?);
                 }
                 "head" => {
-                    out.head = Some(match value {
-                        "mu" => HeadInput::Mu,
-                        "features" => HeadInput::Features,
-                        _ => return Err(bad(format!("head=`{value}` is not mu or features"))),
-                    })
+                    out.head = Some(
+                        named(&HeadInput::ALL, value)
+                            .map_err(|names| bad(format!("head=`{value}` is not {names}")))?,
+                    )
                 }
                 _ => return Err(bad(format!("unknown setting `{key}` (keys: {VAE_KEYS})"))),
             }
@@ -377,26 +404,14 @@ impl std::fmt::Display for VaeSettings {
             parts.push(format!("pretrain={v}"));
         }
         if let Some(v) = self.recon {
-            parts.push(format!(
-                "recon={}",
-                match v {
-                    Reconstruction::Mse => "mse",
-                    Reconstruction::Bce => "bce",
-                }
-            ));
+            parts.push(format!("recon={}", name_of(&Reconstruction::ALL, v)));
         }
         if let Some(v) = &self.filters {
             let f: Vec<String> = v.iter().map(usize::to_string).collect();
             parts.push(format!("filters={}", f.join("-")));
         }
         if let Some(v) = self.head {
-            parts.push(format!(
-                "head={}",
-                match v {
-                    HeadInput::Mu => "mu",
-                    HeadInput::Features => "features",
-                }
-            ));
+            parts.push(format!("head={}", name_of(&HeadInput::ALL, v)));
         }
         f.write_str(&parts.join(","))
     }
@@ -429,7 +444,7 @@ pub struct Vae {
     #[module(skip)]
     sigmoid_out: bool,
     #[module(skip)]
-    head_on_features: bool,
+    head_input: HeadInput,
 }
 
 impl Vae {
@@ -467,10 +482,9 @@ impl Vae {
     }
 
     fn head_input_of(&self, h: Tensor<2>) -> Tensor<2> {
-        if self.head_on_features {
-            h
-        } else {
-            self.mu.forward(h)
+        match self.head_input {
+            HeadInput::Features => h,
+            HeadInput::Mu => self.mu.forward(h),
         }
     }
 
@@ -538,7 +552,10 @@ impl Vae {
         let (mu, log_var) = (self.mu.forward(h.clone()), self.log_var.forward(h.clone()));
         // The head on this `mu` (not a second pass through the layer): one graph, so the
         // gradients sum as seed 000's model always did.
-        let logits = self.classify(if self.head_on_features { h } else { mu.clone() });
+        let logits = self.classify(match self.head_input {
+            HeadInput::Features => h,
+            HeadInput::Mu => mu.clone(),
+        });
         let z = if sample {
             let eps = Tensor::<2>::random(mu.shape(), Distribution::Normal(0.0, 1.0), &mu.device());
             mu.clone() + (log_var.clone() * 0.5).exp() * eps

@@ -504,6 +504,13 @@ fn vae_settings_and_the_kl_warm_up() {
         [0.0, 0.25, 0.5, 0.5]
     );
     assert_eq!(VaeConfig::new(16, 1, 2).beta_at(0), 1.0);
+    // The names --vae takes are the ones saved in config.json.
+    for (v, name) in Reconstruction::ALL {
+        assert_eq!(serde_json::to_value(v).unwrap(), name);
+    }
+    for (v, name) in HeadInput::ALL {
+        assert_eq!(serde_json::to_value(v).unwrap(), name);
+    }
     for (bad, says) in [
         ("latent=0", "latent=0"),
         ("beta=-1", "beta=`-1` is not a number >= 0"),
