@@ -9,6 +9,29 @@ fn mammolab(args: &[&str]) -> std::process::Output {
         .expect("run mammolab")
 }
 
+/// `train` on the ci cohort at 32 px without an image cache, into `out` (epochs and other
+/// options added by the caller).
+fn ci_train(out: &std::path::Path) -> Vec<String> {
+    let cohort = crate::ci_cohort().0.path().join("manifest.toml");
+    [
+        "train",
+        "--manifest",
+        cohort.to_str().unwrap(),
+        "--size",
+        "32",
+        "--cache",
+        "none",
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 #[test]
 fn synth_cbis_ddsm_twin_and_its_scale_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -122,25 +145,10 @@ fn bad_input_is_one_line_on_stderr_and_exit_1() {
 /// take, it is one line before any image is read.
 #[test]
 fn train_takes_vae_settings() {
-    let cohort = crate::ci_cohort().0.path().join("manifest.toml");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let train = |extra: &[&str]| {
-        let base = [
-            "train",
-            "--manifest",
-            cohort.to_str().unwrap(),
-            "--size",
-            "32",
-            "--cache",
-            "none",
-            "--epochs",
-            "2",
-            "--out",
-            out.to_str().unwrap(),
-        ];
-        mammolab(&[&base[..], extra].concat())
-    };
+    let base = ci_train(&out);
+    let train = |extra: &[&str]| mammolab(&[&strs(&base)[..], &["--epochs", "2"], extra].concat());
     let r = train(&[
         "--model",
         "vae",
@@ -218,23 +226,13 @@ fn train_takes_vae_settings() {
 #[test]
 fn killed_train_leaves_nothing_trusted_and_writers_exclude_each_other() {
     use mammolab::outlock::{OutLock, LOCK_NAME};
-    let cohort = crate::ci_cohort().0.path().join("manifest.toml");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let o = out.to_str().unwrap();
-    let args = [
-        "train",
-        "--manifest",
-        cohort.to_str().unwrap(),
-        "--size",
-        "32",
-        "--cache",
-        "none",
-        "--out",
-        o,
-    ];
+    let train = ci_train(&out);
+    let args = strs(&train);
     let mut child = Command::new(env!("CARGO_BIN_EXE_mammolab"))
-        .args(args)
+        .args(&args)
         .args(["--epochs", "200"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -294,29 +292,13 @@ fn killed_train_leaves_nothing_trusted_and_writers_exclude_each_other() {
 /// its own, is refused in one line.
 #[test]
 fn killed_train_resumes_to_the_weights_of_an_uninterrupted_run() {
-    let cohort = crate::ci_cohort().0.path().join("manifest.toml");
     let dir = tempfile::tempdir().unwrap();
     let (whole, cut) = (dir.path().join("whole"), dir.path().join("cut"));
     let args = |out: &std::path::Path| -> Vec<String> {
-        [
-            "train",
-            "--manifest",
-            cohort.to_str().unwrap(),
-            "--size",
-            "32",
-            "--cache",
-            "none",
-            "--epochs",
-            "3",
-            "--out",
-            out.to_str().unwrap(),
-        ]
-        .map(String::from)
-        .to_vec()
+        let mut a = ci_train(out);
+        a.extend(["--epochs", "3"].map(String::from));
+        a
     };
-    fn strs(v: &[String]) -> Vec<&str> {
-        v.iter().map(String::as_str).collect()
-    }
     let r = mammolab(&strs(&args(&whole)));
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     assert!(
