@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::imaging::{self, Gray, Rescale, Voi};
+use crate::ingest::limits::Limits;
 
 fn dicom_err(path: &Path, message: impl std::fmt::Display) -> Error {
     Error::Dicom {
@@ -86,6 +87,7 @@ fn open_header(path: &Path) -> Result<DefaultDicomObject> {
             std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
         ));
     }
+    check_lengths(path, true)?;
     OpenFileOptions::new()
         .read_until(tags::PIXEL_DATA)
         .open_file(path)
@@ -267,6 +269,7 @@ pub fn read_image_opt(path: impl AsRef<Path>, frame: u32) -> Result<Option<Dicom
             std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
         ));
     }
+    check_lengths(path, false)?;
     let obj = dicom_object::open_file(path).map_err(|e| dicom_err(path, e))?;
     let ts = obj
         .meta()
@@ -300,6 +303,7 @@ pub fn read_image_opt(path: impl AsRef<Path>, frame: u32) -> Result<Option<Dicom
             format!("frame {frame} is out of range: the file has {frames} (counted from 0)"),
         ));
     }
+    check_frame_size(path, &obj, pixel_data, &ts)?;
     // dicom-rs 0.10 decodes RLE at 8 and 16 bits only: a 32-bit RLE frame is decoded here
     // and handed to the native decoder as an uncompressed frame.
     let rle32 = ts == RLE_LOSSLESS && uint(&obj, tags::BITS_ALLOCATED) == Some(32);
@@ -440,6 +444,121 @@ pub fn read_image_opt(path: impl AsRef<Path>, frame: u32) -> Result<Option<Dicom
 
 const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
 
+/// Every length `path` declares fits in what follows it, and a deflated data set inflates
+/// within the limit ([`crate::ingest::limits`]), before dicom-rs allocates for either.
+/// `header_only`: up to the pixel data.
+fn check_lengths(path: &Path, header_only: bool) -> Result<()> {
+    crate::ingest::dicom_bounds::check(path, &Limits::current(), header_only)
+        .map_err(|m| dicom_err(path, m))
+}
+
+/// One decoded frame fits the limits (Rows x Columns x Samples per Pixel, and its bytes),
+/// and a compressed frame's own header (JPEG SOF, JPEG 2000 SIZ) declares the size the data
+/// set does: the decoders allocate for what the stream says, which a lying stream makes
+/// 65535 x 65535.
+fn check_frame_size(
+    path: &Path,
+    obj: &DefaultDicomObject,
+    pixel_data: &dicom_object::mem::InMemElement,
+    ts: &str,
+) -> Result<()> {
+    let (rows, cols) = (
+        uint(obj, tags::ROWS).unwrap_or(0),
+        uint(obj, tags::COLUMNS).unwrap_or(0),
+    );
+    let spp = uint(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1).max(1);
+    let bytes = uint(obj, tags::BITS_ALLOCATED)
+        .unwrap_or(8)
+        .div_ceil(8)
+        .max(1);
+    let limits = Limits::current();
+    if let Some(m) = limits.check_image(
+        "one frame",
+        rows.into(),
+        cols.into(),
+        spp.into(),
+        bytes.into(),
+    ) {
+        return Err(dicom_err(path, m));
+    }
+    let Some(fragments) = pixel_data.value().fragments() else {
+        return Ok(());
+    };
+    if ts == RLE_LOSSLESS {
+        // One fragment per frame (dicom-rs keeps the basic offset table apart), each
+        // starting with the header that lists its segments.
+        for (i, f) in fragments.iter().enumerate() {
+            rle_header_fits(f).map_err(|m| dicom_err(path, format!("frame {i}: {m}")))?;
+        }
+    }
+    for (i, f) in fragments.iter().enumerate() {
+        let declared = match ts {
+            JPEG_2000 | JPEG_2000_LOSSLESS => j2k_size(f),
+            _ if ts.starts_with("1.2.840.10008.1.2.4.") => jpeg_size(f),
+            _ => None,
+        };
+        if let Some((w, h)) = declared {
+            if (u32::from(h), u32::from(w)) != (rows, cols) {
+                return Err(dicom_err(
+                    path,
+                    format!(
+                        "fragment {i}'s compressed stream declares {w} x {h} pixels, the data set {cols} x {rows} (Columns x Rows): not decoded"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+const JPEG_2000_LOSSLESS: &str = "1.2.840.10008.1.2.4.90";
+const JPEG_2000: &str = "1.2.840.10008.1.2.4.91";
+
+/// Width and height from a JPEG stream's frame header (SOF0-3, 5-7, 9-11, 13-15; JPEG-LS's
+/// SOF55 too), found by walking the marker segments from SOI; `None` when the stream does
+/// not start with SOI or ends first.
+fn jpeg_size(b: &[u8]) -> Option<(u16, u16)> {
+    if b.get(..2)? != [0xFF, 0xD8] {
+        return None;
+    }
+    let mut k = 2;
+    loop {
+        while *b.get(k)? == 0xFF && *b.get(k + 1)? == 0xFF {
+            k += 1; // fill bytes
+        }
+        if *b.get(k)? != 0xFF {
+            return None;
+        }
+        let marker = *b.get(k + 1)?;
+        let len = u16::from_be_bytes([*b.get(k + 2)?, *b.get(k + 3)?]) as usize;
+        let sof = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC)
+            || marker == 0xF7;
+        if sof {
+            let h = u16::from_be_bytes([*b.get(k + 5)?, *b.get(k + 6)?]);
+            let w = u16::from_be_bytes([*b.get(k + 7)?, *b.get(k + 8)?]);
+            return Some((w, h));
+        }
+        if marker == 0xDA {
+            return None; // scan data before any frame header
+        }
+        k += 2 + len;
+    }
+}
+
+/// Width and height from a JPEG 2000 codestream's SIZ segment (`FF4F FF51`: Xsiz - XOsiz,
+/// Ysiz - YOsiz); `None` for anything else (a JP2 box file is left to the decoder).
+fn j2k_size(b: &[u8]) -> Option<(u16, u16)> {
+    if b.get(..4)? != [0xFF, 0x4F, 0xFF, 0x51] {
+        return None;
+    }
+    let word =
+        |k: usize| -> Option<u32> { Some(u32::from_be_bytes(b.get(k..k + 4)?.try_into().ok()?)) };
+    let (x, y, xo, yo) = (word(8)?, word(12)?, word(16)?, word(20)?);
+    let w = u16::try_from(x.checked_sub(xo)?).unwrap_or(u16::MAX);
+    let h = u16::try_from(y.checked_sub(yo)?).unwrap_or(u16::MAX);
+    Some((w, h))
+}
+
 fn uint(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<u32> {
     obj.element_opt(tag).ok()??.to_int::<u32>().ok()
 }
@@ -541,6 +660,34 @@ fn rle_decode(
     Ok(out)
 }
 
+/// An RLE frame's header (PS3.5 G.5: the number of segments, 1 to 15, then their offsets)
+/// points inside its fragment, segments in order, the first right after the 64-byte header.
+fn rle_header_fits(fragment: &[u8]) -> std::result::Result<(), String> {
+    let word = |i: usize| -> Option<usize> {
+        let b = fragment.get(4 * i..4 * i + 4)?;
+        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    let segments = word(0).ok_or("RLE header shorter than 64 bytes")?;
+    if !(1..=15).contains(&segments) || fragment.len() < 64 {
+        return Err(format!(
+            "RLE header names {segments} segments (1 to 15 allowed) in {} bytes",
+            fragment.len()
+        ));
+    }
+    let mut previous = 63;
+    for seg in 0..segments {
+        let start = word(1 + seg).ok_or("RLE header shorter than 64 bytes")?;
+        if start <= previous || start > fragment.len() || (seg == 0 && start != 64) {
+            return Err(format!(
+                "RLE segment {seg} starts at byte {start}, outside the {} bytes of its fragment or before the segment it follows",
+                fragment.len()
+            ));
+        }
+        previous = start;
+    }
+    Ok(())
+}
+
 /// PackBits, up to `limit` bytes: a header byte n >= 0 copies the next n + 1 bytes, n in
 /// -127..=-1 repeats the next byte 1 - n times, -128 is skipped.
 fn packbits(data: &[u8], limit: usize) -> Vec<u8> {
@@ -632,10 +779,40 @@ fn decode_picture(path: &Path) -> Result<image::DynamicImage> {
             ),
         });
     }
-    reader.decode().map_err(|e| Error::Data {
+    // The header's size is checked before the decoder allocates for it (a JPEG that claims
+    // 65535 x 65535 in 300 bytes), and the decoder's own allocations are capped.
+    let limits = Limits::current();
+    let picture_err = |message: String| Error::Data {
         file: path.to_path_buf(),
-        message: format!("cannot decode image: {e}"),
+        message,
+    };
+    if let Ok((w, h)) = reader_for(&bytes, reader.format()).into_dimensions() {
+        if let Some(m) = limits.check_image("the picture", h.into(), w.into(), 1, 1) {
+            return Err(picture_err(m));
+        }
+    }
+    let mut image_limits = image::Limits::default();
+    image_limits.max_alloc = Some(limits.max_bytes);
+    let mut reader = reader;
+    reader.limits(image_limits);
+    reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => picture_err(format!(
+            "cannot decode image: decoding needs more than the {} limit (--max-mib raises it)",
+            crate::ingest::limits::mib(limits.max_bytes)
+        )),
+        e => picture_err(format!("cannot decode image: {e}")),
     })
+}
+
+fn reader_for(
+    bytes: &[u8],
+    format: Option<image::ImageFormat>,
+) -> image::ImageReader<std::io::Cursor<&[u8]>> {
+    let mut r = image::ImageReader::new(std::io::Cursor::new(bytes));
+    if let Some(f) = format {
+        r.set_format(f);
+    }
+    r
 }
 
 /// Whether [`read_display`] reads `path` as DICOM: extension `.dcm`, `.dicom` or none.

@@ -14,10 +14,12 @@
 //! - [`tfrecord`]: TensorFlow's TFRecord files (CRC-checked records, `tf.train.Example`).
 pub mod ddsm_patches;
 pub mod dicom;
+mod dicom_bounds;
 pub mod frames;
 pub mod histology;
 pub mod index;
 pub mod key;
+pub mod limits;
 pub mod merge;
 pub mod npy;
 pub mod sheets;

@@ -38,10 +38,12 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use calamine::{Data, Reader, Sheets};
+
+use crate::ingest::limits::Limits;
 use polars::prelude::*;
 use serde::Serialize;
 
@@ -242,6 +244,7 @@ pub(crate) fn open(path: &Path) -> Result<Sheets<BufReader<File>>> {
             std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
         ));
     }
+    check_zip_parts(path, &Limits::current())?;
     calamine::open_workbook_auto(path).map_err(|e| {
         let text = e.to_string();
         let message = if text.contains("password protected") {
@@ -253,6 +256,35 @@ pub(crate) fn open(path: &Path) -> Result<Sheets<BufReader<File>>> {
         };
         workbook_err(path, message)
     })
+}
+
+/// Every part of a zipped workbook (.xlsx, .xlsm, .xlsb, .ods) fits [`Limits::max_bytes`]
+/// inflated, by the sizes its central directory declares. The zip reader stops a part that
+/// inflates past its declared size, so these sizes bound what calamine reads. A file that is
+/// not a zip (.xls, CSV) passes.
+fn check_zip_parts(path: &Path, limits: &Limits) -> Result<()> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut magic = [0u8; 4];
+    let is_zip = file.read_exact(&mut magic).is_ok() && magic == *b"PK\x03\x04";
+    if !is_zip {
+        return Ok(());
+    }
+    let Ok(mut archive) = ::zip::ZipArchive::new(BufReader::new(file)) else {
+        // Not readable as a zip: calamine's own error says so.
+        return Ok(());
+    };
+    for i in 0..archive.len() {
+        let Ok(part) = archive.by_index_raw(i) else {
+            continue;
+        };
+        let name = part
+            .name()
+            .map_or_else(|_| format!("#{i}"), |n| n.into_owned());
+        if let Some(m) = limits.check_bytes(&format!("part {name} inflated"), part.size()) {
+            return Err(workbook_err(path, m));
+        }
+    }
+    Ok(())
 }
 
 /// Names of the worksheets of a workbook, in order (a CSV file has one, its file stem).

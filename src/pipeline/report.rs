@@ -333,6 +333,17 @@ pub fn ddsm_download(a: &crate::ingest::ddsm_patches::DownloadAudit) -> String {
     out
 }
 
+/// `text` as a listing shows it: up to `max` characters, else its start and its length (a
+/// header cell can hold megabytes).
+fn clip(text: &str, max: usize) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        return text.to_string();
+    }
+    let start: String = text.chars().take(max).collect();
+    format!("{start}... ({n} characters)")
+}
+
 /// What `mammolab sheets` prints: each sheet's size, header row and first 12 columns with
 /// their types, renamed columns, error cells and the first 5 warnings; then the sheets that
 /// could not be read.
@@ -348,7 +359,7 @@ pub fn workbook(file: &Path, book: &crate::ingest::sheets::Workbook) -> String {
             s.header_row
         ));
         for c in sum.columns.iter().take(12) {
-            lines.push(format!("    {:<32} {}", c.name, c.dtype));
+            lines.push(format!("    {:<32} {}", clip(&c.name, 60), c.dtype));
         }
         if sum.columns.len() > 12 {
             lines.push(format!(

@@ -7,6 +7,7 @@ mod eval;
 mod idc;
 mod inbreast;
 mod ingest;
+mod limits;
 mod manifest;
 mod mias;
 mod model;

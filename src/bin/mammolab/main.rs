@@ -32,6 +32,15 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The most memory one input file may make mammolab allocate, in MiB: an inflated
+    /// workbook part, an inflated DICOM data set, a decoded frame or picture. Files that
+    /// declare more are refused in one line before anything is allocated
+    /// (mammolab::ingest::limits).
+    #[arg(long, global = true, value_name = "MIB", default_value_t = 256)]
+    max_mib: u64,
+    /// The most samples (rows x columns x samples per pixel) one frame or picture may hold.
+    #[arg(long, global = true, value_name = "N", default_value_t = 1 << 28)]
+    max_pixels: u64,
 }
 
 #[derive(Subcommand)]
@@ -94,6 +103,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    mammolab::ingest::limits::Limits {
+        max_bytes: cli.max_mib.saturating_mul(1 << 20),
+        max_pixels: cli.max_pixels,
+    }
+    .install();
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

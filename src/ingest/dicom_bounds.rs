@@ -1,0 +1,425 @@
+//! The lengths a DICOM file declares, checked against what follows them before dicom-rs
+//! allocates for them ([`super::limits`]).
+//!
+//! dicom-rs reserves an element's declared length before it reads the value: a 4 KB file whose
+//! pixel-data element claims 4 GiB makes it allocate 4 GiB, and a deflated data set is
+//! inflated to its end however large. [`check`] walks the file's elements first without
+//! keeping any value: every defined length must fit in the bytes left in the file (or, for a
+//! deflated data set, in what is left of [`Limits::max_bytes`] once inflated, the inflating
+//! stream cut off at the limit). Sequences and items are walked into (the elements inside them
+//! are read by dicom-rs too); encapsulated pixel data's fragments are skipped. A structure the
+//! walk does not follow (a file without the `DICM` preamble, a broken tag) ends the walk and
+//! leaves the file to dicom-rs's own error.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+use dicom_core::{Tag, VR};
+use dicom_dictionary_std::StandardDataDictionary;
+
+use super::limits::{mib, Bounded, Limits, OVER_LIMIT};
+
+const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
+const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
+const EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
+const UNDEFINED: u32 = 0xFFFF_FFFF;
+const PIXEL_DATA: Tag = Tag(0x7FE0, 0x0010);
+
+/// Why a walk stopped early.
+enum Halt {
+    /// A length claims more than is left, or the inflated data set passed the limit.
+    Limit(String),
+    /// Anything else (the source ended, a structure the walk does not follow): dicom-rs
+    /// reads the file and reports it.
+    Other,
+}
+
+/// `Err(message)` when a length in `path` claims more bytes than follow it, or its deflated
+/// data set inflates past `limits.max_bytes`; the message names the tag and both sizes.
+/// I/O errors and structures the walk does not follow are `Ok`: dicom-rs reports them.
+/// `header_only` stops at the top-level pixel data, as dicom-rs's header read does (a file
+/// cut short in its pixels still has a header to check).
+pub(crate) fn check(path: &Path, limits: &Limits, header_only: bool) -> Result<(), String> {
+    match walk_file(path, limits, header_only) {
+        Err(Halt::Limit(m)) => Err(m),
+        _ => Ok(()),
+    }
+}
+
+fn walk_file(path: &Path, limits: &Limits, header_only: bool) -> Result<(), Halt> {
+    let file = File::open(path).map_err(|_| Halt::Other)?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut src = FileSource {
+        inner: BufReader::new(file),
+        left: size,
+    };
+    let mut preamble = [0u8; 132];
+    src.read(&mut preamble)?;
+    if &preamble[128..] != b"DICM" {
+        return Err(Halt::Other);
+    }
+    let mut meta = Walk::new(Encoding::EXPLICIT_LE);
+    let mut ts = String::new();
+    meta.run(&mut src, Some(&mut ts))?;
+    if meta.pending.is_none() {
+        // The meta group did not end in a data set element: not a layout the walk follows.
+        return Err(Halt::Other);
+    }
+    let ts = ts.trim_end_matches(['\0', ' ']);
+    let encoding = match ts {
+        IMPLICIT_LE => Encoding {
+            explicit: false,
+            big: false,
+        },
+        EXPLICIT_BE => Encoding {
+            explicit: true,
+            big: true,
+        },
+        _ => Encoding::EXPLICIT_LE,
+    };
+    let mut walk = Walk::new(encoding);
+    walk.pending = meta.pending.take();
+    walk.header_only = header_only;
+    if ts == DEFLATED {
+        let rest = walk.pending.take().unwrap_or_default();
+        let inflate = flate2::read::DeflateDecoder::new(rest.as_slice().chain(src.inner));
+        let mut src = InflatedSource {
+            inner: Bounded::new(inflate, limits.max_bytes),
+            left: limits.max_bytes,
+            limit: limits.max_bytes,
+        };
+        return walk.run(&mut src, None);
+    }
+    walk.run(&mut src, None)
+}
+
+#[derive(Clone, Copy)]
+struct Encoding {
+    explicit: bool,
+    big: bool,
+}
+
+impl Encoding {
+    const EXPLICIT_LE: Encoding = Encoding {
+        explicit: true,
+        big: false,
+    };
+}
+
+/// Where the walk reads: bytes in order, a skip, and how many bytes are left at most.
+trait Source {
+    fn read(&mut self, buf: &mut [u8]) -> Result<(), Halt>;
+    fn skip(&mut self, n: u64) -> Result<(), Halt>;
+    fn left(&self) -> u64;
+    /// The message for a length of `len` bytes (`what`: the element) over the `left` bytes.
+    fn too_long(&self, what: &str, len: u32, left: u64) -> String;
+}
+
+struct FileSource {
+    inner: BufReader<File>,
+    left: u64,
+}
+
+impl Source for FileSource {
+    fn read(&mut self, buf: &mut [u8]) -> Result<(), Halt> {
+        self.inner.read_exact(buf).map_err(|_| Halt::Other)?;
+        self.left = self.left.saturating_sub(buf.len() as u64);
+        Ok(())
+    }
+    fn skip(&mut self, n: u64) -> Result<(), Halt> {
+        let k = i64::try_from(n).map_err(|_| Halt::Other)?;
+        self.inner.seek_relative(k).map_err(|_| Halt::Other)?;
+        self.left = self.left.saturating_sub(n);
+        Ok(())
+    }
+    fn left(&self) -> u64 {
+        self.left
+    }
+    fn too_long(&self, what: &str, len: u32, left: u64) -> String {
+        format!(
+            "{what} declares {len} bytes, but only {left} remain in the file: the file is cut short or its header lies"
+        )
+    }
+}
+
+struct InflatedSource<R> {
+    inner: R,
+    left: u64,
+    limit: u64,
+}
+
+impl<R> InflatedSource<R> {
+    fn halt(&self, e: std::io::Error) -> Halt {
+        if e.to_string() == OVER_LIMIT {
+            Halt::Limit(format!(
+                "the deflated data set inflates past the {} limit on the inflated data set (--max-mib raises it)",
+                mib(self.limit)
+            ))
+        } else {
+            Halt::Other
+        }
+    }
+}
+
+impl<R: Read> Source for InflatedSource<R> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<(), Halt> {
+        self.inner.read_exact(buf).map_err(|e| self.halt(e))?;
+        self.left = self.left.saturating_sub(buf.len() as u64);
+        Ok(())
+    }
+    fn skip(&mut self, n: u64) -> Result<(), Halt> {
+        let copied = std::io::copy(&mut (&mut self.inner).take(n), &mut std::io::sink())
+            .map_err(|e| self.halt(e))?;
+        self.left = self.left.saturating_sub(copied);
+        if copied < n {
+            return Err(Halt::Other);
+        }
+        Ok(())
+    }
+    fn left(&self) -> u64 {
+        self.left
+    }
+    fn too_long(&self, what: &str, len: u32, left: u64) -> String {
+        format!(
+            "{what} declares {len} bytes, but only {left} of the {} limit on the inflated data set are left (--max-mib raises it)",
+            mib(self.limit)
+        )
+    }
+}
+
+/// What the walk is inside of.
+#[derive(Clone, Copy)]
+enum Inside {
+    /// A sequence: its items follow (until `end`, or a sequence delimiter).
+    Sequence {
+        end: Option<u64>,
+        encoding: Encoding,
+    },
+    /// An item: elements follow (until `end`, or an item delimiter).
+    Item {
+        end: Option<u64>,
+        encoding: Encoding,
+    },
+    /// Encapsulated pixel data: fragments follow (until a sequence delimiter).
+    Fragments,
+}
+
+struct Walk {
+    stack: Vec<Inside>,
+    encoding: Encoding,
+    /// Bytes read past the file meta group (its end is seen only by reading the next tag).
+    pending: Option<Vec<u8>>,
+    /// Bytes read so far.
+    at: u64,
+    /// Stop at the top-level pixel data element.
+    header_only: bool,
+}
+
+impl Walk {
+    fn new(encoding: Encoding) -> Self {
+        Walk {
+            stack: Vec::new(),
+            encoding,
+            pending: None,
+            at: 0,
+            header_only: false,
+        }
+    }
+
+    fn encoding(&self) -> Encoding {
+        match self.stack.last() {
+            Some(Inside::Sequence { encoding, .. } | Inside::Item { encoding, .. }) => *encoding,
+            _ => self.encoding,
+        }
+    }
+
+    fn read(&mut self, src: &mut dyn Source, buf: &mut [u8]) -> Result<(), Halt> {
+        let mut from = 0;
+        if let Some(p) = self.pending.as_mut() {
+            from = p.len().min(buf.len());
+            buf[..from].copy_from_slice(&p[..from]);
+            p.drain(..from);
+            if p.is_empty() {
+                self.pending = None;
+            }
+        }
+        src.read(&mut buf[from..])?;
+        self.at += buf.len() as u64;
+        Ok(())
+    }
+
+    fn u16(&self, b: [u8; 2], big: bool) -> u16 {
+        if big {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        }
+    }
+
+    fn u32(&self, b: [u8; 4], big: bool) -> u32 {
+        if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    }
+
+    /// Walk until the source ends, the structure is not one the walk follows, or a length
+    /// claims too much. With `meta`, walk only group 0002, put the transfer syntax UID
+    /// there, and keep the first tag after it in `pending`.
+    fn run(&mut self, src: &mut dyn Source, mut meta: Option<&mut String>) -> Result<(), Halt> {
+        loop {
+            while let Some(
+                Inside::Sequence { end: Some(e), .. } | Inside::Item { end: Some(e), .. },
+            ) = self.stack.last()
+            {
+                if self.at < *e {
+                    break;
+                }
+                self.stack.pop();
+            }
+            let enc = self.encoding();
+            let mut head = [0u8; 4];
+            self.read(src, &mut head)?;
+            let tag = Tag(
+                self.u16([head[0], head[1]], enc.big),
+                self.u16([head[2], head[3]], enc.big),
+            );
+            if self.header_only && tag == PIXEL_DATA && self.stack.is_empty() {
+                return Ok(());
+            }
+            if meta.is_some() && tag.group() != 0x0002 {
+                self.pending = Some(head.to_vec());
+                return Ok(());
+            }
+            if tag.group() == 0xFFFE {
+                let mut len = [0u8; 4];
+                self.read(src, &mut len)?;
+                let len = self.u32(len, enc.big);
+                match (tag.element(), self.stack.last().copied()) {
+                    (0xE000, Some(Inside::Fragments)) => self.skip(src, tag, len)?,
+                    (0xE000, Some(Inside::Sequence { encoding, .. })) => {
+                        let end = (len != UNDEFINED)
+                            .then(|| self.within(src, tag, len).map(|()| self.at + len as u64))
+                            .transpose()?;
+                        self.stack.push(Inside::Item { end, encoding });
+                    }
+                    (0xE00D, Some(Inside::Item { .. })) => {
+                        self.stack.pop();
+                    }
+                    (0xE0DD, Some(Inside::Sequence { .. } | Inside::Fragments)) => {
+                        self.stack.pop();
+                    }
+                    _ => return Err(Halt::Other),
+                }
+                continue;
+            }
+            let (vr, len) = if enc.explicit {
+                let mut vr = [0u8; 2];
+                self.read(src, &mut vr)?;
+                let Some(vr) = std::str::from_utf8(&vr)
+                    .ok()
+                    .and_then(|s| s.parse::<VR>().ok())
+                else {
+                    return Err(Halt::Other);
+                };
+                let long = matches!(
+                    vr,
+                    VR::OB
+                        | VR::OD
+                        | VR::OF
+                        | VR::OL
+                        | VR::OV
+                        | VR::OW
+                        | VR::SQ
+                        | VR::UC
+                        | VR::UN
+                        | VR::UR
+                        | VR::UT
+                );
+                let len = if long {
+                    let mut b = [0u8; 6];
+                    self.read(src, &mut b)?;
+                    self.u32([b[2], b[3], b[4], b[5]], enc.big)
+                } else {
+                    let mut b = [0u8; 2];
+                    self.read(src, &mut b)?;
+                    u32::from(self.u16(b, enc.big))
+                };
+                (vr, len)
+            } else {
+                let mut b = [0u8; 4];
+                self.read(src, &mut b)?;
+                let vr = match StandardDataDictionary.by_tag(tag).map(|e| e.vr()) {
+                    Some(VirtualVr::Exact(VR::SQ)) => VR::SQ,
+                    _ => VR::UN,
+                };
+                (vr, self.u32(b, enc.big))
+            };
+            if len == UNDEFINED {
+                if tag == PIXEL_DATA && vr != VR::SQ {
+                    self.stack.push(Inside::Fragments);
+                } else {
+                    // A sequence; UN of undefined length holds implicit VR little endian.
+                    let encoding = if vr == VR::UN {
+                        Encoding {
+                            explicit: false,
+                            big: false,
+                        }
+                    } else {
+                        enc
+                    };
+                    self.stack.push(Inside::Sequence {
+                        end: None,
+                        encoding,
+                    });
+                }
+                continue;
+            }
+            if vr == VR::SQ {
+                self.within(src, tag, len)?;
+                self.stack.push(Inside::Sequence {
+                    end: Some(self.at + len as u64),
+                    encoding: enc,
+                });
+                continue;
+            }
+            if let Some(out) = meta.as_deref_mut().filter(|_| tag == Tag(0x0002, 0x0010)) {
+                self.within(src, tag, len)?;
+                let mut uid = vec![0u8; len as usize];
+                self.read(src, &mut uid)?;
+                *out = String::from_utf8_lossy(&uid).into_owned();
+                continue;
+            }
+            self.skip(src, tag, len)?;
+        }
+    }
+
+    /// `len` bytes of `tag` fit in what is left.
+    fn within(&self, src: &dyn Source, tag: Tag, len: u32) -> Result<(), Halt> {
+        let left = src.left() + self.pending.as_ref().map_or(0, |p| p.len() as u64);
+        if u64::from(len) > left {
+            let what = format!("element ({:04X},{:04X})", tag.group(), tag.element());
+            return Err(Halt::Limit(src.too_long(&what, len, left)));
+        }
+        Ok(())
+    }
+
+    fn skip(&mut self, src: &mut dyn Source, tag: Tag, len: u32) -> Result<(), Halt> {
+        self.within(src, tag, len)?;
+        let mut n = u64::from(len);
+        if let Some(p) = self.pending.as_mut() {
+            let k = (p.len() as u64).min(n) as usize;
+            p.drain(..k);
+            n -= k as u64;
+            if p.is_empty() {
+                self.pending = None;
+            }
+        }
+        src.skip(n)?;
+        self.at += u64::from(len);
+        Ok(())
+    }
+}

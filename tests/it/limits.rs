@@ -1,0 +1,379 @@
+//! Files built to hurt (issue 38): decompression bombs and headers that lie are refused in
+//! one line, in well under a second, without allocating what they declare.
+//!
+//! The bombs are built here, scaled down: each inflates (or claims) 8 to 16 times the limit
+//! the command runs under (`--max-mib 4`) or, for lying headers, gigabytes; every command
+//! runs in a 512 MiB address space, which an allocation of what the file declares breaks.
+//! Full-size bombs (a 2 MB workbook inflating to 2 GiB, a 1 MB DICOM inflating to 1 GiB)
+//! behave the same; their before/after figures are in the README's "Limits" section.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use mammolab::ingest::dicom;
+
+/// The address space each command below runs in: a refused bomb must not get near it, and
+/// an allocation of what the bomb declares fails inside it.
+const ADDRESS_SPACE: u64 = 512 << 20;
+
+/// Runs the CLI in [`ADDRESS_SPACE`]; returns its exit code and its stderr.
+fn run_bounded(args: &[&str]) -> (i32, String) {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mammolab"));
+    command
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe; the closure allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: ADDRESS_SPACE as libc::rlim_t,
+                rlim_max: ADDRESS_SPACE as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = command.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The one error line of a refused file: exit code 1, one line naming `file` and `needle`,
+/// within [`ADDRESS_SPACE`]. (Peak RSS cannot be asked of a child here: Linux carries the
+/// parent's high-water mark, this whole test process's, into a spawned child's `ru_maxrss`.)
+fn assert_refused(args: &[&str], file: &Path, needle: &str) {
+    let (code, stderr) = run_bounded(args);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let name = file.file_name().unwrap().to_str().unwrap();
+    assert!(stderr.contains(name) && stderr.contains(needle), "{stderr}");
+}
+
+fn deflate(data: impl FnOnce(&mut dyn Write)) -> Vec<u8> {
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    data(&mut e);
+    e.finish().unwrap()
+}
+
+/// A minimal .xlsx whose shared-strings part is one cell of `n` bytes.
+fn xlsx_bomb(path: &Path, n: usize) {
+    let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let o = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(1));
+    let parts = [
+        (
+            "[Content_Types].xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>"#,
+        ),
+        (
+            "_rels/.rels",
+            r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#,
+        ),
+        (
+            "xl/workbook.xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#,
+        ),
+        (
+            "xl/_rels/workbook.xml.rels",
+            r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>"#,
+        ),
+        (
+            "xl/worksheets/sheet1.xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData></worksheet>"#,
+        ),
+    ];
+    for (name, text) in parts {
+        z.start_file(name, o).unwrap();
+        z.write_all(text.as_bytes()).unwrap();
+    }
+    z.start_file("xl/sharedStrings.xml", o.large_file(true))
+        .unwrap();
+    z.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" uniqueCount="1"><si><t>"#)
+        .unwrap();
+    let chunk = vec![b'A'; 1 << 20];
+    for _ in 0..n >> 20 {
+        z.write_all(&chunk).unwrap();
+    }
+    z.write_all(b"</t></si></sst>").unwrap();
+    z.finish().unwrap();
+}
+
+/// One explicit-VR element, little endian (value padded to even length by the caller).
+fn el(group: u16, element: u16, vr: &str, value: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend(group.to_le_bytes());
+    b.extend(element.to_le_bytes());
+    b.extend(vr.as_bytes());
+    if ["OB", "OW", "SQ", "UN", "UT"].contains(&vr) {
+        b.extend([0, 0]);
+        b.extend((value.len() as u32).to_le_bytes());
+    } else {
+        b.extend((value.len() as u16).to_le_bytes());
+    }
+    b.extend(value);
+    b
+}
+
+/// Preamble, `DICM` and a file meta group naming `transfer_syntax` (an even-length UID).
+fn preamble_and_meta(transfer_syntax: &str) -> Vec<u8> {
+    let uid = |s: &str| {
+        let mut v = s.as_bytes().to_vec();
+        if v.len() % 2 == 1 {
+            v.push(0);
+        }
+        v
+    };
+    let body = [
+        el(0x0002, 0x0001, "OB", &[0, 1]),
+        el(0x0002, 0x0002, "UI", &uid("1.2.840.10008.5.1.4.1.1.1.2")),
+        el(0x0002, 0x0003, "UI", &uid("1.2.3.4")),
+        el(0x0002, 0x0010, "UI", &uid(transfer_syntax)),
+        el(0x0002, 0x0012, "UI", &uid("1.2.3.5")),
+    ]
+    .concat();
+    let mut out = vec![0u8; 128];
+    out.extend(b"DICM");
+    out.extend(el(0x0002, 0x0000, "UL", &(body.len() as u32).to_le_bytes()));
+    out.extend(body);
+    out
+}
+
+/// An image header: SOP class and instance, one grey sample of `bits`, `rows` x `cols`.
+fn image_header(rows: u16, cols: u16, bits: u16) -> Vec<u8> {
+    [
+        el(0x0008, 0x0016, "UI", b"1.2.840.10008.5.1.4.1.1.1.2\0"),
+        el(0x0008, 0x0018, "UI", b"1.2.3.4\0"),
+        el(0x0028, 0x0002, "US", &1u16.to_le_bytes()),
+        el(0x0028, 0x0004, "CS", b"MONOCHROME2 "),
+        el(0x0028, 0x0010, "US", &rows.to_le_bytes()),
+        el(0x0028, 0x0011, "US", &cols.to_le_bytes()),
+        el(0x0028, 0x0100, "US", &bits.to_le_bytes()),
+        el(0x0028, 0x0101, "US", &bits.to_le_bytes()),
+        el(0x0028, 0x0102, "US", &(bits - 1).to_le_bytes()),
+        el(0x0028, 0x0103, "US", &0u16.to_le_bytes()),
+    ]
+    .concat()
+}
+
+/// Encapsulated pixel data: an empty basic offset table, then `fragment`.
+fn encapsulated(fragment: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend([0xE0, 0x7F, 0x10, 0x00]);
+    b.extend(b"OB\0\0");
+    b.extend(u32::MAX.to_le_bytes());
+    for item in [&[][..], fragment] {
+        b.extend([0xFE, 0xFF, 0x00, 0xE0]);
+        b.extend((item.len() as u32).to_le_bytes());
+        b.extend(item);
+    }
+    b.extend([0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+    b
+}
+
+/// An 8 x 8 baseline JPEG whose frame header says `w` x `h`.
+fn jpeg_claiming(w: u16, h: u16) -> Vec<u8> {
+    let mut jpg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new(&mut jpg)
+        .encode(&[0u8; 64], 8, 8, image::ExtendedColorType::L8)
+        .unwrap();
+    let k = jpg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    jpg[k + 5..k + 7].copy_from_slice(&h.to_be_bytes());
+    jpg[k + 7..k + 9].copy_from_slice(&w.to_be_bytes());
+    jpg
+}
+
+#[test]
+fn a_workbook_part_that_inflates_past_the_limit_is_refused_from_its_declared_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = dir.path().join("bomb.xlsx");
+    xlsx_bomb(&bomb, 64 << 20);
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 1 << 20);
+    let b = bomb.to_str().unwrap();
+    assert_refused(
+        &["sheets", "--max-mib", "4", b],
+        &bomb,
+        "part xl/sharedStrings.xml inflated: 64.0 MiB, over the 4 MiB limit (--max-mib raises it)",
+    );
+    // Raised, it is read (one 64 MiB cell; calamine and the listing need about 6 times that).
+    let out = Command::new(env!("CARGO_BIN_EXE_mammolab"))
+        .args(["sheets", "--max-mib", "128", b])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The listing shows the 64 MiB header cell clipped, with its length.
+    let listing = String::from_utf8(out.stdout).unwrap();
+    assert!(listing.len() < 1000, "{} bytes", listing.len());
+    assert!(
+        listing.contains("AAAA... (67108864 characters)"),
+        "{listing}"
+    );
+}
+
+#[test]
+fn a_deflated_data_set_is_cut_off_at_the_limit_while_it_inflates() {
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = dir.path().join("bomb-deflated.dcm");
+    let (rows, cols) = (4096u16, 8192u16);
+    let mut file = preamble_and_meta("1.2.840.10008.1.2.1.99");
+    file.extend(deflate(|w| {
+        w.write_all(&image_header(rows, cols, 16)).unwrap();
+        let n = rows as u32 * cols as u32 * 2;
+        w.write_all(&[0xE0, 0x7F, 0x10, 0x00]).unwrap();
+        w.write_all(b"OW\0\0").unwrap();
+        w.write_all(&n.to_le_bytes()).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..n >> 20 {
+            w.write_all(&zeros).unwrap();
+        }
+    }));
+    std::fs::write(&bomb, &file).unwrap();
+    assert!(file.len() < 1 << 20);
+    assert_refused(
+        &["dicom", "--max-mib", "4", bomb.to_str().unwrap()],
+        &bomb,
+        &format!(
+            "element (7FE0,0010) declares 67108864 bytes, but only {} of the 4 MiB limit on the inflated data set are left (--max-mib raises it)",
+            // The limit less what came before the value: the image header, the element's 12.
+            (4 << 20) - image_header(rows, cols, 16).len() - 12
+        ),
+    );
+    // A data set that hides its size (pixel data of undefined length, fragments of 1 MiB):
+    // the fragment that no longer fits is refused.
+    let sneaky = dir.path().join("sneaky-deflated.dcm");
+    let mut file = preamble_and_meta("1.2.840.10008.1.2.1.99");
+    file.extend(deflate(|w| {
+        w.write_all(&image_header(64, 64, 8)).unwrap();
+        w.write_all(&[0xE0, 0x7F, 0x10, 0x00]).unwrap();
+        w.write_all(b"OB\0\0").unwrap();
+        w.write_all(&u32::MAX.to_le_bytes()).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..32 {
+            w.write_all(&[0xFE, 0xFF, 0x00, 0xE0]).unwrap();
+            w.write_all(&(1u32 << 20).to_le_bytes()).unwrap();
+            w.write_all(&zeros).unwrap();
+        }
+    }));
+    std::fs::write(&sneaky, &file).unwrap();
+    assert_refused(
+        &["dicom", "--max-mib", "4", sneaky.to_str().unwrap()],
+        &sneaky,
+        &format!(
+            "element (FFFE,E000) declares 1048576 bytes, but only {} of the 4 MiB limit on the inflated data set are left",
+            // Three fragments fitted, with their 8-byte item headers, and the fourth's header.
+            (4 << 20) - image_header(64, 64, 8).len() - 12 - 3 * (8 + (1 << 20)) - 8
+        ),
+    );
+}
+
+#[test]
+fn lengths_that_claim_more_than_the_file_holds_are_refused_before_allocation() {
+    let dir = tempfile::tempdir().unwrap();
+    // 4 KB of file whose pixel data claims 4 GiB: dicom-rs would reserve the 4 GiB first.
+    let lying = dir.path().join("lying-native.dcm");
+    let mut file = preamble_and_meta("1.2.840.10008.1.2.1");
+    file.extend(image_header(512, 512, 16));
+    file.extend([0xE0, 0x7F, 0x10, 0x00]);
+    file.extend(b"OW\0\0");
+    file.extend(0xFFFF_FFFEu32.to_le_bytes());
+    file.extend(vec![0u8; 4096]);
+    std::fs::write(&lying, &file).unwrap();
+    let e = dicom::read_image(&lying, 0).unwrap_err().to_string();
+    assert!(
+        e.contains("element (7FE0,0010) declares 4294967294 bytes, but only 4096 remain in the file: the file is cut short or its header lies"),
+        "{e}"
+    );
+    // The header alone is read, and the pixels reported cut short, as for any truncated file.
+    let header = dicom::read_header(&lying).unwrap();
+    assert!(header.truncated.unwrap().contains("truncated"));
+    // Inside a sequence item too (the walk follows sequences, as dicom-rs does).
+    let nested = dir.path().join("lying-in-sequence.dcm");
+    let mut file = preamble_and_meta("1.2.840.10008.1.2.1");
+    file.extend(image_header(8, 8, 8));
+    let inner = el(0x0008, 0x0104, "UT", b"");
+    let mut inner = inner[..inner.len() - 4].to_vec();
+    inner.extend(0x7FFF_0000u32.to_le_bytes());
+    file.extend([0x08, 0x00, 0x15, 0x11]); // (0008,1115) Referenced Series Sequence
+    file.extend(b"SQ\0\0");
+    file.extend(u32::MAX.to_le_bytes());
+    file.extend([0xFE, 0xFF, 0x00, 0xE0]);
+    file.extend(u32::MAX.to_le_bytes());
+    file.extend(inner);
+    std::fs::write(&nested, &file).unwrap();
+    let e = dicom::read_header(&nested).unwrap_err().to_string();
+    assert!(
+        e.contains("element (0008,0104) declares 2147418112 bytes"),
+        "{e}"
+    );
+}
+
+#[test]
+fn compressed_frames_whose_own_header_lies_are_refused_not_decoded() {
+    let dir = tempfile::tempdir().unwrap();
+    // A JPEG frame that claims 65535 x 65535 in an 8 x 8 data set: dicom-rs panicked on it
+    // after allocating 5 GB.
+    let jpeg = dir.path().join("jpeg-claims.dcm");
+    let mut file = preamble_and_meta("1.2.840.10008.1.2.4.50");
+    file.extend(image_header(8, 8, 8));
+    file.extend(encapsulated(&jpeg_claiming(65535, 65535)));
+    std::fs::write(&jpeg, &file).unwrap();
+    assert_refused(
+        &["dicom", jpeg.to_str().unwrap()],
+        &jpeg,
+        "fragment 0's compressed stream declares 65535 x 65535 pixels, the data set 8 x 8 (Columns x Rows): not decoded",
+    );
+    // The same frame honest about its size decodes.
+    let honest = dir.path().join("jpeg-honest.dcm");
+    let mut file = preamble_and_meta("1.2.840.10008.1.2.4.50");
+    file.extend(image_header(8, 8, 8));
+    file.extend(encapsulated(&jpeg_claiming(8, 8)));
+    std::fs::write(&honest, &file).unwrap();
+    let img = dicom::read_image(&honest, 0).unwrap();
+    assert_eq!((img.info.rows, img.info.columns), (8, 8));
+    // An RLE header whose segment points 2 GiB past its 80-byte fragment.
+    let rle = dir.path().join("rle-lies.dcm");
+    let mut fragment = [1u32, 0x7FFF_FFF0]
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect::<Vec<u8>>();
+    fragment.resize(64, 0);
+    fragment.extend([0x81, 0x00].repeat(8));
+    let mut file = preamble_and_meta("1.2.840.10008.1.2.5");
+    file.extend(image_header(4096, 4096, 8));
+    file.extend(encapsulated(&fragment));
+    std::fs::write(&rle, &file).unwrap();
+    assert_refused(
+        &["dicom", rle.to_str().unwrap()],
+        &rle,
+        "frame 0: RLE segment 0 starts at byte 2147483632, outside the 80 bytes of its fragment",
+    );
+    // Rows x Columns over --max-pixels: refused from the header alone.
+    assert_refused(
+        &["dicom", "--max-pixels", "1000000", rle.to_str().unwrap()],
+        &rle,
+        "one frame is 4096 x 4096 x 1 samples = 16777216, over the limit of 1000000 (--max-pixels raises it)",
+    );
+}
+
+#[test]
+fn a_picture_whose_header_claims_a_giant_size_is_refused_before_decoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let jpg = dir.path().join("claims.jpg");
+    std::fs::write(&jpg, jpeg_claiming(65535, 65535)).unwrap();
+    let e = dicom::read_picture(&jpg).unwrap_err().to_string();
+    assert!(
+        e.contains("the picture is 65535 x 65535 x 1 samples = 4294836225, over the limit of 268435456 (--max-pixels raises it)"),
+        "{e}"
+    );
+}
