@@ -428,3 +428,128 @@ fn augment_preview_writes_a_montage() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("gamma=5 is not in [0, 2]"), "{err}");
 }
+
+/// `kill -9` while `synth` writes its images: the manifest, written last and whole, is
+/// missing, so nothing downstream reads the half cohort (`merge` and `manifest` say so in one
+/// line); a rerun refuses the non-empty folder unless `--force`, and then writes exactly the
+/// cohort an uninterrupted run writes (the same manifest, every checksum right).
+#[test]
+fn killed_synth_leaves_no_manifest_and_a_forced_rerun_writes_the_whole_cohort() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cohort");
+    let o = out.to_str().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mammolab"))
+        .args(["synth", "--profile", "ci", "--out", o])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed as soon as the first image file appears (the ci cohort has hundreds).
+    let has_image = || {
+        out.is_dir()
+            && crate::files_below(&out)
+                .iter()
+                .any(|f| f.extension().is_some_and(|e| e == "dcm" || e == "jpg"))
+    };
+    let t = std::time::Instant::now();
+    while !has_image() && t.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let manifest = out.join("manifest.toml");
+    assert!(
+        !manifest.exists(),
+        "a manifest from a synth that did not finish"
+    );
+    let m = manifest.to_str().unwrap();
+    for args in [
+        vec![
+            "merge",
+            "--manifest",
+            m,
+            "--out",
+            dir.path().join("merge").to_str().unwrap(),
+        ],
+        vec!["manifest", m],
+    ] {
+        let r = mammolab(&args);
+        assert_eq!(r.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8(r.stderr).unwrap();
+        assert!(
+            err.lines().count() == 1 && err.contains("manifest.toml"),
+            "{err}"
+        );
+    }
+    let r = mammolab(&["synth", "--profile", "ci", "--out", o]);
+    assert_eq!(r.status.code(), Some(1));
+    let err = String::from_utf8(r.stderr).unwrap();
+    assert!(
+        err.contains("is not empty") && err.contains("--force"),
+        "{err}"
+    );
+
+    let r = mammolab(&["synth", "--profile", "ci", "--out", o, "--force"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let whole = crate::ci_cohort().0.path().join("manifest.toml");
+    assert_eq!(
+        std::fs::read_to_string(&manifest).unwrap(),
+        std::fs::read_to_string(whole).unwrap()
+    );
+    assert_eq!(
+        crate::files_below(&out),
+        crate::files_below(crate::ci_cohort().0.path())
+    );
+    assert!(mammolab(&["manifest", m]).status.success());
+}
+
+/// While a process holds an output (this test holds it), `synth` and `merge` refuse that
+/// folder and `predict` that file, each in one line naming the process; the files already
+/// there are left as they were.
+#[test]
+fn synth_merge_and_predict_refuse_an_output_another_process_writes() {
+    use mammolab::outlock::OutLock;
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = crate::ci_cohort().0.path().join("manifest.toml");
+    let held_by = format!("another mammolab (process {})", std::process::id());
+    let refuses = |args: &[&str]| {
+        let r = mammolab(args);
+        assert_eq!(r.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8(r.stderr).unwrap();
+        assert!(
+            err.lines().count() == 1 && err.contains(&held_by),
+            "{args:?}: {err}"
+        );
+    };
+    for (name, args) in [
+        ("synth", vec!["synth", "--profile", "ci", "--out"]),
+        (
+            "merge",
+            vec!["merge", "--manifest", cohort.to_str().unwrap(), "--out"],
+        ),
+    ] {
+        let out = dir.path().join(name);
+        let _held = OutLock::folder(&out).unwrap();
+        refuses(&[&args[..], &[out.to_str().unwrap()]].concat());
+        let left: Vec<_> = crate::files_below(&out);
+        assert_eq!(left.len(), 1, "{name} wrote {left:?}");
+    }
+    // predict: the file's lock is taken before the model is even read.
+    let scores = dir.path().join("scores.csv");
+    let _held = OutLock::file(&scores).unwrap();
+    let image = crate::files_below(crate::ci_cohort().0.path())
+        .into_iter()
+        .find(|f| f.extension().is_some_and(|e| e == "dcm"))
+        .unwrap();
+    let image = crate::ci_cohort().0.path().join(image);
+    refuses(&[
+        "predict",
+        "--run",
+        dir.path().join("no-run").to_str().unwrap(),
+        "--out",
+        scores.to_str().unwrap(),
+        "--images",
+        image.to_str().unwrap(),
+    ]);
+    assert!(!scores.exists());
+}

@@ -96,6 +96,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     if args.part.is_some() && args.run.is_none() {
         anyhow::bail!("--part needs --run: the split is the run's (run.json)");
     }
+    // Refused now, not after scoring, when another process writes the same --out
+    // (`write` takes the lock for good at the end).
+    drop(mammolab::outlock::OutLock::file(&args.out)?);
     let info = args.run.as_deref().map(pipeline::read_info).transpose()?;
     let ckpt = match (&args.run, &args.checkpoint) {
         (_, Some(c)) => c.clone(),
