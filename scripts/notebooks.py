@@ -10,7 +10,8 @@ dependencies and rust-analyzer's index; that saves ~55 s per notebook (kernels/R
 `--fresh-kernels` starts a new kernel per notebook instead. Then write the executed copy and an HTML page to OUT; then fail it on any error output,
 any panic, a stderr line naming an error, fewer figures (image/png or image/svg+xml
 outputs) than its metadata `mammolab.figures` promises, or an output that shows a patient
-id or DICOM patient name of the cohort (from its ground_truth.json). OUT/summary.json records the
+id, DICOM patient name, accession number or birth date of the cohort (from its
+ground_truth.json; a cohort without one fails: its outputs cannot be checked). OUT/summary.json records the
 timings (kernel start = evcxr loading mammolab, the first `:dep`; per-cell seconds).
 
 Usage: python scripts/notebooks.py [--out DIR] [--only 03,05] [--fresh-kernels] [--check-stripped-only] NOTEBOOK...
@@ -20,6 +21,7 @@ Exit status 1 when any notebook failed a check, naming the notebook, cell and re
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -77,31 +79,49 @@ def scan(nb):
 
 
 def cohort_identifiers():
-    """Patient ids (and the synthetic DICOMs' patient names) of the cohort the notebooks
-    read, from its ground_truth.json: no executed notebook may show one."""
+    """The identifiers of the cohort the notebooks read, from its ground_truth.json: patient
+    ids, the DICOMs' patient names, accession numbers and birth dates (as DICOM writes them,
+    20180101, and as a table shows them, 2018-01-01). No executed notebook may show one.
+    Returns (path of the truth file, identifiers), with None for the identifiers when the
+    file is missing: then the scan cannot run, and that is a failure, not a pass."""
     profile = os.environ.get("MAMMOLAB_PROFILE", "default")
     data = os.environ.get("MAMMOLAB_DATA") or Path(__file__).resolve().parent.parent / "data" / f"synthetic-{profile}"
     truth = Path(data) / "ground_truth.json"
     if not truth.is_file():
-        return set()
+        return truth, None
     ids = set()
     for image in json.loads(truth.read_text(encoding="utf-8")).get("images", []):
         if image.get("patient_id"):
             ids.add(image["patient_id"])
         if image.get("pseudonym"):
             ids.add("SYNTHETIC^" + image["pseudonym"])
-    return ids
+        if image.get("accession_number"):
+            ids.add(image["accession_number"])
+        birth = image.get("birth_date") or ""
+        if len(birth) == 8 and birth.isdigit():
+            ids.update({birth, f"{birth[:4]}-{birth[4:6]}-{birth[6:]}"})
+    return truth, ids
 
 
-def leaks(nb, ids):
+def leaks(nb, identifiers):
     """One problem per cell whose outputs show a cohort identifier (masked in the message,
-    so the CI log does not show it either)."""
+    so the CI log does not show it either). An identifier counts only as a whole token (not
+    inside a longer run of letters or digits: 19550101 inside 0.8819550101 is no birth date).
+    `identifiers` is cohort_identifiers()'s pair."""
+    truth, ids = identifiers
+    if ids is None:
+        return [f"no {truth}: the outputs cannot be checked for the cohort's patient identifiers"]
+    if not ids:
+        return []
+    pattern = re.compile(
+        r"(?<![0-9A-Za-z])(" + "|".join(re.escape(x) for x in sorted(ids, key=len, reverse=True)) + r")(?![0-9A-Za-z])"
+    )
     problems = []
     for i, cell in enumerate(nb["cells"]):
         if cell["cell_type"] != "code":
             continue
         text = json.dumps(cell.get("outputs", []), ensure_ascii=False)
-        found = sorted(x for x in ids if x in text)
+        found = sorted(set(pattern.findall(text)))
         if found:
             problems.append(f"cell {i}: shows {len(found)} patient identifier(s) of the cohort, e.g. {found[0][:3]}...")
     return problems

@@ -125,11 +125,7 @@ pub fn write_dicom(path: &Path, ctx: &HeaderContext<'_>, stored: Vec<u16>) -> Re
             format!("SYNTHETIC^{}", patient.pseudonym),
         ),
         s(tags::PATIENT_ID, VR::LO, patient.id.clone()),
-        s(
-            tags::PATIENT_BIRTH_DATE,
-            VR::DA,
-            format!("{:04}0101", patient.birth_year),
-        ),
+        s(tags::PATIENT_BIRTH_DATE, VR::DA, patient.birth_date()),
         s(tags::PATIENT_SEX, VR::CS, "F".into()),
         s(tags::PATIENT_AGE, VR::AS, format!("{age:03}Y")),
         s(tags::PATIENT_IDENTITY_REMOVED, VR::CS, "YES".into()),

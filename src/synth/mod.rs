@@ -620,6 +620,8 @@ fn ground_truth(opts: &SynthOptions, plan: &Plan, sites: &[Option<LesionSite>]) 
                 class: class_name(img.class).into(),
                 patient_id: pt.id.clone(),
                 pseudonym: pt.pseudonym.clone(),
+                accession_number: st.accession.clone(),
+                birth_date: pt.birth_date(),
                 study_date: st.date.compact(),
                 laterality: img.side.code().into(),
                 view: img.view.code().into(),

@@ -130,6 +130,13 @@ pub struct Patient {
     pub density: Density,
 }
 
+impl Patient {
+    /// PatientBirthDate (`YYYY0101`: the year is all the plan keeps).
+    pub fn birth_date(&self) -> String {
+        format!("{:04}0101", self.birth_year)
+    }
+}
+
 /// A screening or diagnostic study.
 #[derive(Debug, Clone)]
 pub struct Study {

@@ -101,6 +101,13 @@ pub struct ImageTruth {
     pub patient_id: String,
     /// Pseudonym safe to show in shared notebooks.
     pub pseudonym: String,
+    /// AccessionNumber of the image's study (an identifier too: it names the study at the
+    /// hospital).
+    #[serde(default)]
+    pub accession_number: String,
+    /// PatientBirthDate (`YYYYMMDD`).
+    #[serde(default)]
+    pub birth_date: String,
     /// StudyDate (`YYYYMMDD`).
     pub study_date: String,
     /// `L` or `R`.

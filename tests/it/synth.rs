@@ -209,6 +209,8 @@ fn dicom_headers_agree_with_the_ground_truth() {
         };
         assert_eq!(get(tags::MODALITY), "MG");
         assert_eq!(get(tags::PATIENT_ID), img.patient_id);
+        assert_eq!(get(tags::ACCESSION_NUMBER), img.accession_number);
+        assert_eq!(get(tags::PATIENT_BIRTH_DATE), img.birth_date);
         assert_eq!(get(tags::STUDY_DATE), img.study_date);
         assert_eq!(get(tags::VIEW_POSITION), img.view);
         assert_eq!(get(tags::PHOTOMETRIC_INTERPRETATION), img.photometric);

@@ -74,3 +74,32 @@ def test_committed_notebooks_are_stripped_and_promise_figures():
         assert runner.stored_outputs(nb) == [], p.name
         assert nb["metadata"]["kernelspec"]["name"] == "mammolab", p.name
         assert nb["metadata"]["mammolab"]["figures"] >= 1, p.name
+
+
+def test_outputs_showing_an_identifier_of_the_cohort_fail(tmp_path, monkeypatch):
+    truth = {"images": [{"patient_id": "DIT439120108", "pseudonym": "P-0a1b2c3d4e",
+                         "accession_number": "A20141234567", "birth_date": "19550101"}]}
+    (tmp_path / "ground_truth.json").write_text(json.dumps(truth))
+    monkeypatch.setenv("MAMMOLAB_DATA", str(tmp_path))
+    ids = runner.cohort_identifiers()
+    out = lambda text: {"output_type": "stream", "name": "stdout", "text": text}
+    shown = {
+        "accession": "study A20141234567 read\n",
+        "birth date as DICOM writes it": "PatientBirthDate 19550101\n",
+        "birth date as a table shows it": "| 1955-01-01 | cancer |\n",
+        "patient name": "SYNTHETIC^P-0a1b2c3d4e\n",
+        "patient id": "DIT439120108\n",
+    }
+    for what, text in shown.items():
+        problems = runner.leaks(notebook([out(text)]), ids)
+        assert len(problems) == 1 and "1 patient identifier" in problems[0], what
+        assert "19550101" not in problems[0] and "A20141234567" not in problems[0]
+    # Only whole tokens: the digits of a birth date inside a longer number are no leak.
+    assert runner.leaks(notebook([out("auc 0.8819550101 and 1195501012\n")]), ids) == []
+    assert runner.leaks(notebook([out("pseudonym P-0a1b2c3d4e\n")]), ids) == []
+
+
+def test_a_cohort_without_ground_truth_fails_the_scan(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAMMOLAB_DATA", str(tmp_path))
+    problems = runner.leaks(notebook([]), runner.cohort_identifiers())
+    assert len(problems) == 1 and "ground_truth.json" in problems[0] and "cannot be checked" in problems[0]
