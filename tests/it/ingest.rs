@@ -348,3 +348,100 @@ fn max_resampling_keeps_bright_dots() {
         [0.1, 0.1, 0.7, 0.7, 0.1, 0.1, 0.7, 0.7]
     );
 }
+
+/// A number cell stored as `" 41"` (calamine refuses the sheet; mammolab reads it as openpyxl
+/// does and warns) in a merged sheet reaches the merge's summary, named by workbook, sheet and
+/// cell; the merge itself is unchanged (the same value was read).
+#[test]
+fn cells_read_other_than_typed_reach_the_merge_summary() {
+    use std::io::{Read, Write};
+    let (src, _) = crate::ci_cohort();
+    let dir = tempfile::tempdir().unwrap();
+    // The cohort, hard-linked, but for the workbook patched below and the manifest.
+    for f in crate::files_below(src.path()) {
+        let to = dir.path().join(&f);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        if !f.ends_with("datacombined.xlsx") && !f.ends_with("manifest.toml") {
+            std::fs::hard_link(src.path().join(&f), &to).unwrap();
+        }
+    }
+    // Cancer is sheet1.xml: its first number cell below the header becomes `t="n"` with a
+    // leading space in its value.
+    let book = src.path().join("datacombined.xlsx");
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&book).unwrap()).unwrap();
+    let mut xml = String::new();
+    zip.by_name("xl/worksheets/sheet1.xml")
+        .unwrap()
+        .read_to_string(&mut xml)
+        .unwrap();
+    let (at, cell) = xml
+        .match_indices("<c r=\"")
+        .map(|(k, _)| (k, &xml[k..k + xml[k..].find('>').unwrap()]))
+        .find(|(_, c)| !c.contains(" t=\"") && !c.ends_with('/'))
+        .map(|(k, c)| (k, c.to_string()))
+        .unwrap();
+    let v = at + xml[at..].find("<v>").unwrap() + 3;
+    let end = v + xml[v..].find("</v>").unwrap();
+    let number = xml[v..end].to_string();
+    // Typed as a number (`t="n"`, as readxl's datasets.xlsx has it), with the leading space.
+    let tag_end = at + cell.len();
+    let patched = format!(
+        "{} t=\"n\"{} {}",
+        &xml[..tag_end],
+        &xml[tag_end..v],
+        &xml[v..]
+    );
+    let cell_ref = cell
+        .trim_start_matches("<c r=\"")
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let out = dir.path().join("datacombined.xlsx");
+    let mut w = zip::ZipWriter::new(std::fs::File::create(&out).unwrap());
+    for i in 0..zip.len() {
+        let f = zip.by_index(i).unwrap();
+        let name = f.name().unwrap().to_string();
+        if name == "xl/worksheets/sheet1.xml" {
+            drop(f);
+            w.start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            w.write_all(patched.as_bytes()).unwrap();
+        } else {
+            drop(f);
+            w.raw_copy_file(zip.by_index_raw(i).unwrap()).unwrap();
+        }
+    }
+    w.finish().unwrap();
+    // The manifest, with the patched workbook's checksum.
+    let old = mammolab::hash::sha256_file(&book).unwrap();
+    let new = mammolab::hash::sha256_file(&out).unwrap();
+    let manifest = std::fs::read_to_string(src.path().join("manifest.toml"))
+        .unwrap()
+        .replace(&old, &new);
+    std::fs::write(dir.path().join("manifest.toml"), manifest).unwrap();
+
+    let before = merge(&Manifest::open(src.path().join("manifest.toml")).unwrap()).unwrap();
+    let after = merge(&Manifest::open(dir.path().join("manifest.toml")).unwrap()).unwrap();
+    assert!(before.summary.warnings.is_empty());
+    let w = &after.summary.warnings;
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(
+        (w[0].workbook.as_str(), w[0].sheet.as_str()),
+        ("datacombined.xlsx", "Cancer")
+    );
+    assert!(
+        w[0].warning.starts_with(&format!(
+            "{cell_ref}: number stored as \" {number}\", read as "
+        )),
+        "{w:?}"
+    );
+    assert_eq!(before.summary.sheets, after.summary.sheets);
+    assert_eq!(before.records.len(), after.records.len());
+    let json = serde_json::to_value(&after.summary).unwrap();
+    assert_eq!(json["warnings"][0]["sheet"], "Cancer");
+    assert!(serde_json::to_value(&before.summary)
+        .unwrap()
+        .get("warnings")
+        .is_none());
+}

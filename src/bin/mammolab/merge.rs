@@ -45,6 +45,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 c.rows, c.matched, c.unmatched
             );
         }
+        if !r.summary.warnings.is_empty() {
+            println!(
+                "{} cells read other than their workbook typed them (summary.json `warnings`), e.g. {} {}: {}",
+                r.summary.warnings.len(),
+                r.summary.warnings[0].workbook,
+                r.summary.warnings[0].sheet,
+                r.summary.warnings[0].warning
+            );
+        }
         let i = &r.summary.images;
         println!(
             "images: {} resolved, {} missing, {} in several folders",

@@ -207,6 +207,23 @@ pub struct MergeSummary {
     pub unmatched: Vec<Unmatched>,
     /// Image resolution.
     pub images: ImageCounts,
+    /// Every cell of the merged sheets read other than its workbook typed it (absent from
+    /// the JSON when there is none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<CellWarning>,
+}
+
+/// A cell read other than its workbook typed it ([`Sheet::warnings`](crate::ingest::sheets::Sheet::warnings):
+/// a number cell whose text is `" 41"`, read as 41), kept in the merge's summary so that
+/// what was read is accounted for where the audit is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CellWarning {
+    /// Workbook file name.
+    pub workbook: String,
+    /// Sheet.
+    pub sheet: String,
+    /// The cell, what it holds and how it was read (`E2: number stored as " 41", read as 41`).
+    pub warning: String,
 }
 
 /// One labelled row with its class, key and images: the input of a dataset.
@@ -287,6 +304,10 @@ pub fn merge(manifest: &Manifest) -> Result<MergeResult> {
         let inputs = stages::Inputs::read(manifest, &plan)?;
         Some((plan, inputs))
     };
+    let warnings = tables
+        .as_ref()
+        .map(|(_, inputs)| inputs.cell_warnings())
+        .unwrap_or_default();
     let images = stages::Images::index(manifest)?;
     let mut records = vec![];
     let mut audit = vec![];
@@ -341,6 +362,7 @@ pub fn merge(manifest: &Manifest) -> Result<MergeResult> {
             sheets: counts,
             unmatched,
             images: image_counts,
+            warnings,
         },
         merged,
     })
@@ -360,6 +382,7 @@ pub fn merge_sources(manifest: &Manifest) -> Result<MergeResult> {
             sheets: BTreeMap::new(),
             unmatched: vec![],
             images: ImageCounts::default(),
+            warnings: vec![],
         },
         merged: DataFrame::empty(),
     };
@@ -389,6 +412,13 @@ pub fn merge_sources(manifest: &Manifest) -> Result<MergeResult> {
                 u
             }));
         out.summary.images.add(r.summary.images);
+        out.summary
+            .warnings
+            .extend(r.summary.warnings.into_iter().map(|mut w| {
+                w.workbook = prefixed(&w.workbook);
+                w.sheet = prefixed(&w.sheet);
+                w
+            }));
     }
     Ok(out)
 }

@@ -261,6 +261,21 @@ impl Inputs {
         })
     }
 
+    /// Every cell warning of the sheets read, the labelled sheets first, then the listing.
+    pub fn cell_warnings(&self) -> Vec<super::CellWarning> {
+        self.sheets
+            .iter()
+            .chain(self.listing.as_ref().map(|l| &l.table))
+            .flat_map(|k| {
+                k.sheet.warnings.iter().map(|w| super::CellWarning {
+                    workbook: workbook_name(&k.sheet.file),
+                    sheet: k.sheet.name.clone(),
+                    warning: w.clone(),
+                })
+            })
+            .collect()
+    }
+
     /// Whether `sheet` is the one matched against the listing.
     fn is_merge_sheet(&self, sheet: &Sheet) -> bool {
         self.listing
