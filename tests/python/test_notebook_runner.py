@@ -101,5 +101,9 @@ def test_outputs_showing_an_identifier_of_the_cohort_fail(tmp_path, monkeypatch)
 
 def test_a_cohort_without_ground_truth_fails_the_scan(tmp_path, monkeypatch):
     monkeypatch.setenv("MAMMOLAB_DATA", str(tmp_path))
-    problems = runner.leaks(notebook([]), runner.cohort_identifiers())
+    reads_cohort = notebook([])
+    reads_cohort["cells"].append({"cell_type": "code", "source": "let manifest = setup.cohort()?;", "outputs": []})
+    problems = runner.leaks(reads_cohort, runner.cohort_identifiers())
     assert len(problems) == 1 and "ground_truth.json" in problems[0] and "cannot be checked" in problems[0]
+    # A notebook that reads only a twin (09-12) does not need the seed-001 cohort's truth.
+    assert runner.leaks(notebook([]), runner.cohort_identifiers()) == []
