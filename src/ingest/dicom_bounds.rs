@@ -7,9 +7,10 @@
 //! keeping any value: every defined length must fit in the bytes left in the file (or, for a
 //! deflated data set, in what is left of [`Limits::max_bytes`] once inflated, the inflating
 //! stream cut off at the limit). Sequences and items are walked into (the elements inside them
-//! are read by dicom-rs too); encapsulated pixel data's fragments are skipped. A structure the
-//! walk does not follow (a file without the `DICM` preamble, a broken tag) ends the walk and
-//! leaves the file to dicom-rs's own error.
+//! are read by dicom-rs too); encapsulated pixel data's fragments are skipped. A file may
+//! start with the 128-byte preamble and `DICM` or with `DICM` alone. A structure the walk does
+//! not follow (no `DICM`, a broken tag) ends the walk and leaves the file to dicom-rs's own
+//! error.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -55,12 +56,18 @@ fn walk_file(path: &Path, limits: &Limits, header_only: bool) -> Result<(), Halt
         inner: BufReader::new(file),
         left: size,
     };
+    // The 128-byte preamble and `DICM`, or `DICM` alone (dicom-rs reads both).
     let mut preamble = [0u8; 132];
     src.read(&mut preamble)?;
-    if &preamble[128..] != b"DICM" {
+    let after_magic = if &preamble[128..] == b"DICM" {
+        None
+    } else if &preamble[..4] == b"DICM" {
+        Some(preamble[4..].to_vec())
+    } else {
         return Err(Halt::Other);
-    }
+    };
     let mut meta = Walk::new(Encoding::EXPLICIT_LE);
+    meta.pending = after_magic;
     let mut ts = String::new();
     meta.run(&mut src, Some(&mut ts))?;
     if meta.pending.is_none() {
@@ -291,7 +298,10 @@ impl Walk {
                 return Ok(());
             }
             if meta.is_some() && tag.group() != 0x0002 {
-                self.pending = Some(head.to_vec());
+                // Put the tag back in front of whatever is still pending.
+                let mut back = head.to_vec();
+                back.extend(self.pending.take().unwrap_or_default());
+                self.pending = Some(back);
                 return Ok(());
             }
             if tag.group() == 0xFFFE {

@@ -294,6 +294,16 @@ fn lengths_that_claim_more_than_the_file_holds_are_refused_before_allocation() {
         e.contains("element (7FE0,0010) declares 4294967294 bytes, but only 4096 remain in the file: the file is cut short or its header lies"),
         "{e}"
     );
+    // The same file without its 128-byte preamble (it starts at `DICM`, which dicom-rs reads).
+    let bare = dir.path().join("lying-native-no-preamble.dcm");
+    std::fs::write(&bare, &file[128..]).unwrap();
+    let e = dicom::read_image(&bare, 0).unwrap_err().to_string();
+    assert!(
+        e.contains(
+            "element (7FE0,0010) declares 4294967294 bytes, but only 4096 remain in the file"
+        ),
+        "{e}"
+    );
     // The header alone is read, and the pixels reported cut short, as for any truncated file.
     let header = dicom::read_header(&lying).unwrap();
     assert!(header.truncated.unwrap().contains("truncated"));
