@@ -484,14 +484,12 @@ fn check_frame_size(
     let Some(fragments) = pixel_data.value().fragments() else {
         return Ok(());
     };
-    if ts == RLE_LOSSLESS {
-        // One fragment per frame (dicom-rs keeps the basic offset table apart), each
-        // starting with the header that lists its segments.
-        for (i, f) in fragments.iter().enumerate() {
+    for (i, f) in fragments.iter().enumerate() {
+        if ts == RLE_LOSSLESS {
+            // One fragment per frame (dicom-rs keeps the basic offset table apart), each
+            // starting with the header that lists its segments.
             rle_header_fits(f).map_err(|m| dicom_err(path, format!("frame {i}: {m}")))?;
         }
-    }
-    for (i, f) in fragments.iter().enumerate() {
         let declared = match ts {
             JPEG_2000 | JPEG_2000_LOSSLESS => j2k_size(f),
             _ if ts.starts_with("1.2.840.10008.1.2.4.") => jpeg_size(f),
@@ -619,10 +617,7 @@ fn rle_decode(
     samples: usize,
     bytes: usize,
 ) -> std::result::Result<Vec<u8>, String> {
-    let word = |i: usize| -> Option<usize> {
-        let b = fragment.get(4 * i..4 * i + 4)?;
-        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-    };
+    let word = |i: usize| rle_header_word(fragment, i);
     let segments = word(0).ok_or("RLE header shorter than 64 bytes")?;
     let need = samples * bytes;
     if segments != need || need > 15 {
@@ -660,13 +655,17 @@ fn rle_decode(
     Ok(out)
 }
 
+/// Word `i` of an RLE frame's 64-byte header (16 little-endian u32: the number of segments,
+/// then their offsets).
+fn rle_header_word(fragment: &[u8], i: usize) -> Option<usize> {
+    let b = fragment.get(4 * i..4 * i + 4)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+}
+
 /// An RLE frame's header (PS3.5 G.5: the number of segments, 1 to 15, then their offsets)
 /// points inside its fragment, segments in order, the first right after the 64-byte header.
 fn rle_header_fits(fragment: &[u8]) -> std::result::Result<(), String> {
-    let word = |i: usize| -> Option<usize> {
-        let b = fragment.get(4 * i..4 * i + 4)?;
-        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-    };
+    let word = |i: usize| rle_header_word(fragment, i);
     let segments = word(0).ok_or("RLE header shorter than 64 bytes")?;
     if !(1..=15).contains(&segments) || fragment.len() < 64 {
         return Err(format!(

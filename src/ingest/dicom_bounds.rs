@@ -76,10 +76,7 @@ fn walk_file(path: &Path, limits: &Limits, header_only: bool) -> Result<(), Halt
     }
     let ts = ts.trim_end_matches(['\0', ' ']);
     let encoding = match ts {
-        IMPLICIT_LE => Encoding {
-            explicit: false,
-            big: false,
-        },
+        IMPLICIT_LE => Encoding::IMPLICIT_LE,
         EXPLICIT_BE => Encoding {
             explicit: true,
             big: true,
@@ -94,7 +91,6 @@ fn walk_file(path: &Path, limits: &Limits, header_only: bool) -> Result<(), Halt
         let inflate = flate2::read::DeflateDecoder::new(rest.as_slice().chain(src.inner));
         let mut src = InflatedSource {
             inner: Bounded::new(inflate, limits.max_bytes),
-            left: limits.max_bytes,
             limit: limits.max_bytes,
         };
         return walk.run(&mut src, None);
@@ -113,6 +109,26 @@ impl Encoding {
         explicit: true,
         big: false,
     };
+    const IMPLICIT_LE: Encoding = Encoding {
+        explicit: false,
+        big: false,
+    };
+
+    fn u16(self, b: [u8; 2]) -> u16 {
+        if self.big {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        }
+    }
+
+    fn u32(self, b: [u8; 4]) -> u32 {
+        if self.big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    }
 }
 
 /// Where the walk reads: bytes in order, a skip, and how many bytes are left at most.
@@ -152,8 +168,7 @@ impl Source for FileSource {
 }
 
 struct InflatedSource<R> {
-    inner: R,
-    left: u64,
+    inner: Bounded<R>,
     limit: u64,
 }
 
@@ -172,21 +187,18 @@ impl<R> InflatedSource<R> {
 
 impl<R: Read> Source for InflatedSource<R> {
     fn read(&mut self, buf: &mut [u8]) -> Result<(), Halt> {
-        self.inner.read_exact(buf).map_err(|e| self.halt(e))?;
-        self.left = self.left.saturating_sub(buf.len() as u64);
-        Ok(())
+        self.inner.read_exact(buf).map_err(|e| self.halt(e))
     }
     fn skip(&mut self, n: u64) -> Result<(), Halt> {
         let copied = std::io::copy(&mut (&mut self.inner).take(n), &mut std::io::sink())
             .map_err(|e| self.halt(e))?;
-        self.left = self.left.saturating_sub(copied);
         if copied < n {
             return Err(Halt::Other);
         }
         Ok(())
     }
     fn left(&self) -> u64 {
-        self.left
+        self.inner.left()
     }
     fn too_long(&self, what: &str, len: u32, left: u64) -> String {
         format!(
@@ -242,35 +254,24 @@ impl Walk {
         }
     }
 
-    fn read(&mut self, src: &mut dyn Source, buf: &mut [u8]) -> Result<(), Halt> {
-        let mut from = 0;
-        if let Some(p) = self.pending.as_mut() {
-            from = p.len().min(buf.len());
-            buf[..from].copy_from_slice(&p[..from]);
-            p.drain(..from);
-            if p.is_empty() {
-                self.pending = None;
-            }
+    /// Up to `n` of the pending bytes, taken out of `pending`.
+    fn take_pending(&mut self, n: usize) -> Vec<u8> {
+        let Some(p) = self.pending.as_mut() else {
+            return Vec::new();
+        };
+        let taken: Vec<u8> = p.drain(..n.min(p.len())).collect();
+        if p.is_empty() {
+            self.pending = None;
         }
-        src.read(&mut buf[from..])?;
+        taken
+    }
+
+    fn read(&mut self, src: &mut dyn Source, buf: &mut [u8]) -> Result<(), Halt> {
+        let from = self.take_pending(buf.len());
+        buf[..from.len()].copy_from_slice(&from);
+        src.read(&mut buf[from.len()..])?;
         self.at += buf.len() as u64;
         Ok(())
-    }
-
-    fn u16(&self, b: [u8; 2], big: bool) -> u16 {
-        if big {
-            u16::from_be_bytes(b)
-        } else {
-            u16::from_le_bytes(b)
-        }
-    }
-
-    fn u32(&self, b: [u8; 4], big: bool) -> u32 {
-        if big {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        }
     }
 
     /// Walk until the source ends, the structure is not one the walk follows, or a length
@@ -290,10 +291,7 @@ impl Walk {
             let enc = self.encoding();
             let mut head = [0u8; 4];
             self.read(src, &mut head)?;
-            let tag = Tag(
-                self.u16([head[0], head[1]], enc.big),
-                self.u16([head[2], head[3]], enc.big),
-            );
+            let tag = Tag(enc.u16([head[0], head[1]]), enc.u16([head[2], head[3]]));
             if self.header_only && tag == PIXEL_DATA && self.stack.is_empty() {
                 return Ok(());
             }
@@ -307,7 +305,7 @@ impl Walk {
             if tag.group() == 0xFFFE {
                 let mut len = [0u8; 4];
                 self.read(src, &mut len)?;
-                let len = self.u32(len, enc.big);
+                let len = enc.u32(len);
                 match (tag.element(), self.stack.last().copied()) {
                     (0xE000, Some(Inside::Fragments)) => self.skip(src, tag, len)?,
                     (0xE000, Some(Inside::Sequence { encoding, .. })) => {
@@ -352,11 +350,11 @@ impl Walk {
                 let len = if long {
                     let mut b = [0u8; 6];
                     self.read(src, &mut b)?;
-                    self.u32([b[2], b[3], b[4], b[5]], enc.big)
+                    enc.u32([b[2], b[3], b[4], b[5]])
                 } else {
                     let mut b = [0u8; 2];
                     self.read(src, &mut b)?;
-                    u32::from(self.u16(b, enc.big))
+                    u32::from(enc.u16(b))
                 };
                 (vr, len)
             } else {
@@ -366,7 +364,7 @@ impl Walk {
                     Some(VirtualVr::Exact(VR::SQ)) => VR::SQ,
                     _ => VR::UN,
                 };
-                (vr, self.u32(b, enc.big))
+                (vr, enc.u32(b))
             };
             if len == UNDEFINED {
                 if tag == PIXEL_DATA && vr != VR::SQ {
@@ -374,10 +372,7 @@ impl Walk {
                 } else {
                     // A sequence; UN of undefined length holds implicit VR little endian.
                     let encoding = if vr == VR::UN {
-                        Encoding {
-                            explicit: false,
-                            big: false,
-                        }
+                        Encoding::IMPLICIT_LE
                     } else {
                         enc
                     };
@@ -419,16 +414,8 @@ impl Walk {
 
     fn skip(&mut self, src: &mut dyn Source, tag: Tag, len: u32) -> Result<(), Halt> {
         self.within(src, tag, len)?;
-        let mut n = u64::from(len);
-        if let Some(p) = self.pending.as_mut() {
-            let k = (p.len() as u64).min(n) as usize;
-            p.drain(..k);
-            n -= k as u64;
-            if p.is_empty() {
-                self.pending = None;
-            }
-        }
-        src.skip(n)?;
+        let from_pending = self.take_pending(len as usize).len() as u64;
+        src.skip(u64::from(len) - from_pending)?;
         self.at += u64::from(len);
         Ok(())
     }

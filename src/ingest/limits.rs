@@ -125,6 +125,11 @@ impl<R> Bounded<R> {
     pub(crate) fn new(inner: R, limit: u64) -> Self {
         Bounded { inner, left: limit }
     }
+
+    /// Bytes that may still come through.
+    pub(crate) fn left(&self) -> u64 {
+        self.left
+    }
 }
 
 /// The message of the error [`Bounded`] returns (readers wrap it with the file's name).

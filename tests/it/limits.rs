@@ -108,17 +108,36 @@ fn xlsx_bomb(path: &Path, n: usize) {
 
 /// One explicit-VR element, little endian (value padded to even length by the caller).
 fn el(group: u16, element: u16, vr: &str, value: &[u8]) -> Vec<u8> {
+    if ["OB", "OW", "SQ", "UN", "UT"].contains(&vr) {
+        let mut b = long_header(group, element, vr, value.len() as u32);
+        b.extend(value);
+        return b;
+    }
     let mut b = Vec::new();
     b.extend(group.to_le_bytes());
     b.extend(element.to_le_bytes());
     b.extend(vr.as_bytes());
-    if ["OB", "OW", "SQ", "UN", "UT"].contains(&vr) {
-        b.extend([0, 0]);
-        b.extend((value.len() as u32).to_le_bytes());
-    } else {
-        b.extend((value.len() as u16).to_le_bytes());
-    }
+    b.extend((value.len() as u16).to_le_bytes());
     b.extend(value);
+    b
+}
+
+/// The 12-byte header of an explicit-VR element with a 4-byte length (OB, OW, SQ, UN, UT),
+/// little endian, declaring `len` (`u32::MAX`: undefined) whatever follows it.
+fn long_header(group: u16, element: u16, vr: &str, len: u32) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend(group.to_le_bytes());
+    b.extend(element.to_le_bytes());
+    b.extend(vr.as_bytes());
+    b.extend([0, 0]);
+    b.extend(len.to_le_bytes());
+    b
+}
+
+/// The 8-byte header of a sequence item or pixel-data fragment declaring `len`.
+fn item_header(len: u32) -> Vec<u8> {
+    let mut b = vec![0xFE, 0xFF, 0x00, 0xE0];
+    b.extend(len.to_le_bytes());
     b
 }
 
@@ -165,13 +184,9 @@ fn image_header(rows: u16, cols: u16, bits: u16) -> Vec<u8> {
 
 /// Encapsulated pixel data: an empty basic offset table, then `fragment`.
 fn encapsulated(fragment: &[u8]) -> Vec<u8> {
-    let mut b = Vec::new();
-    b.extend([0xE0, 0x7F, 0x10, 0x00]);
-    b.extend(b"OB\0\0");
-    b.extend(u32::MAX.to_le_bytes());
+    let mut b = long_header(0x7FE0, 0x0010, "OB", u32::MAX);
     for item in [&[][..], fragment] {
-        b.extend([0xFE, 0xFF, 0x00, 0xE0]);
-        b.extend((item.len() as u32).to_le_bytes());
+        b.extend(item_header(item.len() as u32));
         b.extend(item);
     }
     b.extend([0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
@@ -230,9 +245,7 @@ fn a_deflated_data_set_is_cut_off_at_the_limit_while_it_inflates() {
     file.extend(deflate(|w| {
         w.write_all(&image_header(rows, cols, 16)).unwrap();
         let n = rows as u32 * cols as u32 * 2;
-        w.write_all(&[0xE0, 0x7F, 0x10, 0x00]).unwrap();
-        w.write_all(b"OW\0\0").unwrap();
-        w.write_all(&n.to_le_bytes()).unwrap();
+        w.write_all(&long_header(0x7FE0, 0x0010, "OW", n)).unwrap();
         let zeros = vec![0u8; 1 << 20];
         for _ in 0..n >> 20 {
             w.write_all(&zeros).unwrap();
@@ -255,13 +268,11 @@ fn a_deflated_data_set_is_cut_off_at_the_limit_while_it_inflates() {
     let mut file = preamble_and_meta("1.2.840.10008.1.2.1.99");
     file.extend(deflate(|w| {
         w.write_all(&image_header(64, 64, 8)).unwrap();
-        w.write_all(&[0xE0, 0x7F, 0x10, 0x00]).unwrap();
-        w.write_all(b"OB\0\0").unwrap();
-        w.write_all(&u32::MAX.to_le_bytes()).unwrap();
+        w.write_all(&long_header(0x7FE0, 0x0010, "OB", u32::MAX))
+            .unwrap();
         let zeros = vec![0u8; 1 << 20];
         for _ in 0..32 {
-            w.write_all(&[0xFE, 0xFF, 0x00, 0xE0]).unwrap();
-            w.write_all(&(1u32 << 20).to_le_bytes()).unwrap();
+            w.write_all(&item_header(1 << 20)).unwrap();
             w.write_all(&zeros).unwrap();
         }
     }));
@@ -284,9 +295,7 @@ fn lengths_that_claim_more_than_the_file_holds_are_refused_before_allocation() {
     let lying = dir.path().join("lying-native.dcm");
     let mut file = preamble_and_meta("1.2.840.10008.1.2.1");
     file.extend(image_header(512, 512, 16));
-    file.extend([0xE0, 0x7F, 0x10, 0x00]);
-    file.extend(b"OW\0\0");
-    file.extend(0xFFFF_FFFEu32.to_le_bytes());
+    file.extend(long_header(0x7FE0, 0x0010, "OW", 0xFFFF_FFFE));
     file.extend(vec![0u8; 4096]);
     std::fs::write(&lying, &file).unwrap();
     let e = dicom::read_image(&lying, 0).unwrap_err().to_string();
@@ -311,15 +320,10 @@ fn lengths_that_claim_more_than_the_file_holds_are_refused_before_allocation() {
     let nested = dir.path().join("lying-in-sequence.dcm");
     let mut file = preamble_and_meta("1.2.840.10008.1.2.1");
     file.extend(image_header(8, 8, 8));
-    let inner = el(0x0008, 0x0104, "UT", b"");
-    let mut inner = inner[..inner.len() - 4].to_vec();
-    inner.extend(0x7FFF_0000u32.to_le_bytes());
-    file.extend([0x08, 0x00, 0x15, 0x11]); // (0008,1115) Referenced Series Sequence
-    file.extend(b"SQ\0\0");
-    file.extend(u32::MAX.to_le_bytes());
-    file.extend([0xFE, 0xFF, 0x00, 0xE0]);
-    file.extend(u32::MAX.to_le_bytes());
-    file.extend(inner);
+    // (0008,1115) Referenced Series Sequence, one item, holding a UT that claims 2 GiB.
+    file.extend(long_header(0x0008, 0x1115, "SQ", u32::MAX));
+    file.extend(item_header(u32::MAX));
+    file.extend(long_header(0x0008, 0x0104, "UT", 0x7FFF_0000));
     std::fs::write(&nested, &file).unwrap();
     let e = dicom::read_header(&nested).unwrap_err().to_string();
     assert!(
