@@ -155,7 +155,7 @@ pub mod prelude {
     pub use crate::eval::{lesion_hit_table, LesionHit};
     pub use crate::imaging::{Filter, Gray};
     pub use crate::ingest::dicom::{read_display, read_header, read_image, read_picture};
-    pub use crate::ingest::merge::{merge, Laterality, MergeResult, Status};
+    pub use crate::ingest::merge::{merge, Ids, Laterality, MergeResult, Status};
     pub use crate::ingest::sheets::{read_all, read_sheet, read_workbook, SheetOptions};
     pub use crate::manifest::Manifest;
     pub use crate::model::baseline::{numeric_features, Logistic, LogisticOptions, MajorityClass};

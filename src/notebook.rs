@@ -20,26 +20,25 @@
 //! let setup = Setup::from_env()?; // profile, data folder, device
 //! let manifest = setup.cohort()?; // generated on first use
 //! let result = merge(&manifest)?;
-//! let redact = Redactor::from_merge(&manifest, &result);
+//! let redact = result.redactor();
 //! let audit = redact.table(&result.audit_frame()?)?; // keys show P-... pseudonyms
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
-use polars::prelude::{Column, DataFrame, DataType};
+use polars::prelude::{Column, DataFrame};
 
 use crate::dataset::{default_image_cache, Preprocess};
 use crate::error::{Error, IoContext, Result};
 use crate::ingest::dicom::{read_display, read_header, read_image, DicomImage};
-use crate::ingest::key::PartKind;
 use crate::ingest::merge::{Laterality, MergeResult, Record, Status};
 use crate::manifest::Manifest;
 use crate::model::{ComputeDevice, ModelChoice};
 use crate::pipeline::RunOptions;
 use crate::plot::{Table, Tile};
 use crate::privacy::pseudonym;
+pub use crate::privacy::Redactor;
 use crate::synth::{self, Profile, SynthOptions};
 
 /// A notebook's parameters, read once from the environment (see the module docs).
@@ -651,117 +650,8 @@ impl DicomKinds {
     }
 }
 
-/// Replaces patient identifiers in any text with their pseudonyms ([`pseudonym`]).
-///
-/// Text is cut into runs of letters and digits; a run equal to a known id (trimmed, upper
-/// case, as the merge normalises it) becomes `P-` + 10 hex digits. So `FILE0004-20141225-
-/// 112603-DIT439120108` shows as `FILE0004-20141225-112603-P-4f0c...`, the date and time
-/// parts (what keys usually fail on) stay readable, and ` dit439120108` is caught too.
-#[derive(Debug, Clone, Default)]
-pub struct Redactor {
-    ids: HashMap<String, String>,
-}
-
+/// Notebooks show tables through a [`Redactor`]; [`MergeResult::redactor`] knows a merge's ids.
 impl Redactor {
-    /// A redactor for the ids `ids` (any case, any surrounding space).
-    pub fn new<S: AsRef<str>>(ids: impl IntoIterator<Item = S>) -> Self {
-        let mut r = Self::default();
-        for id in ids {
-            r.insert(id.as_ref());
-        }
-        r
-    }
-
-    fn insert(&mut self, id: &str) {
-        let id = id.trim().to_uppercase();
-        if !id.is_empty() {
-            let p = pseudonym(&id);
-            self.ids.insert(id, p);
-        }
-    }
-
-    /// Every patient id of a merge: its records, and the id part of every audited key
-    /// (rows that matched nothing included).
-    pub fn from_merge(manifest: &Manifest, result: &MergeResult) -> Self {
-        let mut r = Self::new(result.records.iter().map(|rec| rec.patient_id.as_str()));
-        if let Some(key) = &manifest.key {
-            let parts: Vec<usize> = key
-                .columns
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| PartKind::guess(c) == PartKind::Id)
-                .map(|(i, _)| i)
-                .collect();
-            for e in &result.audit {
-                let split: Vec<&str> = e.key.split(key.separator.as_str()).collect();
-                // An id part may itself hold the separator: take everything from its
-                // position to the end when it is the last part.
-                for &p in &parts {
-                    if p + 1 == key.columns.len() && split.len() > p {
-                        r.insert(&split[p..].join(&key.separator));
-                    } else if let Some(v) = split.get(p) {
-                        r.insert(v);
-                    }
-                }
-            }
-        }
-        r
-    }
-
-    /// How many distinct ids it knows.
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    /// True when it knows no id.
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
-    }
-
-    /// `text` with every known id replaced by its pseudonym.
-    pub fn text(&self, text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut run = String::new();
-        let flush = |run: &mut String, out: &mut String| {
-            if !run.is_empty() {
-                match self.ids.get(&run.to_uppercase()) {
-                    Some(p) => out.push_str(p),
-                    None => out.push_str(run),
-                }
-                run.clear();
-            }
-        };
-        for c in text.chars() {
-            if c.is_alphanumeric() {
-                run.push(c);
-            } else {
-                flush(&mut run, &mut out);
-                out.push(c);
-            }
-        }
-        flush(&mut run, &mut out);
-        out
-    }
-
-    /// `df` with every text column redacted.
-    pub fn frame(&self, df: &DataFrame) -> Result<DataFrame> {
-        let cols = df
-            .columns()
-            .iter()
-            .map(|c| -> Result<Column> {
-                if c.dtype() != &DataType::String {
-                    return Ok(c.clone());
-                }
-                let s = c
-                    .str()
-                    .map_err(|e| Error::table(format!("column {}", c.name()), e))?;
-                let v: Vec<Option<String>> = s.iter().map(|v| v.map(|t| self.text(t))).collect();
-                Ok(Column::new(c.name().clone(), v))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        DataFrame::new_infer_height(cols).map_err(|e| Error::table("redacted frame", e))
-    }
-
     /// `df` redacted, as an HTML [`Table`] for a notebook.
     pub fn table(&self, df: &DataFrame) -> Result<Table> {
         Ok(Table::new(self.frame(df)?))

@@ -15,13 +15,18 @@
 //! [`notebook::Setup`](crate::notebook::Setup) [`install`] it for the process; a program
 //! that installs none gets a random key for the process (pseudonyms are then stable within
 //! the process only).
+//!
+//! A [`Redactor`] replaces known patient ids inside any text or table with their pseudonyms:
+//! the merge's export (`MergeResult::write`) and every notebook table go through one.
 
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use hmac::{Hmac, KeyInit, Mac};
+use polars::prelude::{Column, DataFrame, DataType};
 use sha2::Sha256;
 
 use crate::error::{Error, Result};
@@ -191,4 +196,104 @@ pub fn install_default(
     home: Option<OsString>,
 ) -> Result<()> {
     install_from(default_key_file(mammolab_key, xdg_config_home, home).as_deref())
+}
+
+/// Replaces patient identifiers in any text with their pseudonyms ([`pseudonym`]).
+///
+/// An id is found wherever it stands between characters that are not letters or digits (or
+/// the text's ends), in any case: `FILE0004-20141225-112603-DIT439120108` shows as
+/// `FILE0004-20141225-112603-P-4f0c...` (the date and time parts, what keys usually fail
+/// on, stay readable), ` dit439120108` is caught too, and so is CBIS-DDSM's `P_00001`
+/// inside `Mass-Training_P_00001_LEFT_CC`; `XDIT439120108` is another token and stays.
+///
+/// ```
+/// use mammolab::privacy::{pseudonym, Redactor};
+///
+/// let r = Redactor::new(["P_00001"]);
+/// assert_eq!(
+///     r.text("Mass-Training_p_00001_LEFT_CC"),
+///     format!("Mass-Training_{}_LEFT_CC", pseudonym("P_00001"))
+/// );
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    /// Upper-cased id -> pseudonym.
+    ids: HashMap<String, String>,
+    /// The byte lengths of the ids, longest first: the candidates tried at each position.
+    lengths: BTreeSet<std::cmp::Reverse<usize>>,
+}
+
+impl Redactor {
+    /// A redactor for the ids `ids` (any case, any surrounding space).
+    pub fn new<S: AsRef<str>>(ids: impl IntoIterator<Item = S>) -> Self {
+        let mut r = Self::default();
+        for id in ids {
+            let id = id.as_ref().trim().to_uppercase();
+            if !id.is_empty() {
+                r.lengths.insert(std::cmp::Reverse(id.len()));
+                let p = pseudonym(&id);
+                r.ids.insert(id, p);
+            }
+        }
+        r
+    }
+
+    /// How many distinct ids it knows.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// True when it knows no id.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// `text` with every known id replaced by its pseudonym.
+    pub fn text(&self, text: &str) -> String {
+        let alnum_at = |i: usize| text[i..].chars().next().is_some_and(char::is_alphanumeric);
+        let mut out = String::with_capacity(text.len());
+        let mut i = 0;
+        let mut after_alnum = false;
+        while let Some(c) = text[i..].chars().next() {
+            if !after_alnum {
+                let found = self.lengths.iter().find_map(|&std::cmp::Reverse(n)| {
+                    let end = i + n;
+                    let whole = text.is_char_boundary(end) && (end == text.len() || !alnum_at(end));
+                    whole
+                        .then(|| self.ids.get(&text[i..end].to_uppercase()))
+                        .flatten()
+                        .map(|p| (end, p))
+                });
+                if let Some((end, p)) = found {
+                    out.push_str(p);
+                    after_alnum = true;
+                    i = end;
+                    continue;
+                }
+            }
+            out.push(c);
+            after_alnum = c.is_alphanumeric();
+            i += c.len_utf8();
+        }
+        out
+    }
+
+    /// `df` with every text column redacted.
+    pub fn frame(&self, df: &DataFrame) -> Result<DataFrame> {
+        let cols = df
+            .columns()
+            .iter()
+            .map(|c| -> Result<Column> {
+                if c.dtype() != &DataType::String {
+                    return Ok(c.clone());
+                }
+                let s = c
+                    .str()
+                    .map_err(|e| Error::table(format!("column {}", c.name()), e))?;
+                let v: Vec<Option<String>> = s.iter().map(|v| v.map(|t| self.text(t))).collect();
+                Ok(Column::new(c.name().clone(), v))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        DataFrame::new_infer_height(cols).map_err(|e| Error::table("redacted frame", e))
+    }
 }

@@ -217,7 +217,8 @@ fn merge_audit_finds_every_planted_fault() {
         c["normalised_key_matches"].as_u64().unwrap()
     );
     let out = tempfile::tempdir().unwrap();
-    r.write(out.path()).unwrap();
+    r.write(out.path(), mammolab::ingest::merge::Ids::Raw)
+        .unwrap();
     for f in [
         "merged.parquet",
         "records.csv",

@@ -34,6 +34,16 @@ fn redactor_replaces_ids_in_any_case_and_position() {
     );
     // A longer token that merely contains an id is not an id.
     assert_eq!(r.text("XDIT123 DIT1234"), "XDIT123 DIT1234");
+    // An id holding a non-alphanumeric character, inside a longer name (CBIS-DDSM's).
+    let cbis = Redactor::new(["P_00001", "P_0001"]);
+    assert_eq!(
+        cbis.text("Mass-Training_P_00001_LEFT_CC/p_0001"),
+        format!(
+            "Mass-Training_{}_LEFT_CC/{}",
+            pseudonym("P_00001"),
+            pseudonym("P_0001")
+        )
+    );
     let df = df!("key" => ["a-DIT123", "b"], "n" => [1, 2]).unwrap();
     let out = r.frame(&df).unwrap();
     let keys: Vec<String> = out
@@ -54,7 +64,7 @@ fn redactor_replaces_ids_in_any_case_and_position() {
 fn redacted_audit_holds_no_patient_id() {
     let m = ci_manifest();
     let r = merge(&m).unwrap();
-    let redact = Redactor::from_merge(&m, &r);
+    let redact = r.redactor();
     let ids: HashSet<String> = r
         .records
         .iter()

@@ -95,3 +95,96 @@ fn key_file_location() {
     );
     assert_eq!(f(None, None, None), None);
 }
+
+/// Upper-cased runs of letters, digits and `_` in `text`: the tokens an id could be.
+fn tokens(text: &str) -> std::collections::HashSet<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|t| !t.is_empty())
+        .map(str::to_uppercase)
+        .collect()
+}
+
+/// The merge's export shows pseudonyms: no patient id of the cohort (the ground truth's, the
+/// workbooks' rows' and the merge's own list) is a token of records.csv, the audit tables or
+/// summary.json; merged.parquet, the table asked for, is written as merged; with
+/// `Ids::Raw` (`merge --raw-ids`) the records carry the ids again.
+#[test]
+fn the_merge_export_shows_pseudonyms_unless_raw_ids_are_asked_for() {
+    use mammolab::ingest::merge::{merge, Ids};
+    use mammolab::ingest::sheets::{read_sheet, SheetOptions};
+    use polars::prelude::*;
+
+    let root = crate::ci_cohort().0.path();
+    let m = mammolab::manifest::Manifest::open(root.join("manifest.toml")).unwrap();
+    let r = merge(&m).unwrap();
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("ground_truth.json")).unwrap())
+            .unwrap();
+    let mut ids: std::collections::HashSet<String> = truth["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["patient_id"].as_str().unwrap().to_uppercase())
+        .collect();
+    let from_truth = ids.len();
+    ids.extend(r.patients.iter().map(|p| p.to_uppercase()));
+    assert!(
+        from_truth > 50 && ids.len() > from_truth,
+        "{from_truth} / {}",
+        ids.len()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let (shown, raw) = (dir.path().join("shown"), dir.path().join("raw"));
+    r.write(&shown, Ids::Pseudonyms).unwrap();
+    r.write(&raw, Ids::Raw).unwrap();
+    let text = |d: &std::path::Path, f: &str| std::fs::read_to_string(d.join(f)).unwrap();
+    let xlsx = |d: &std::path::Path| {
+        let s = read_sheet(d.join("audit.xlsx"), "audit", &SheetOptions::default()).unwrap();
+        let mut t = s.columns.join(",");
+        for row in &s.rows {
+            for v in row {
+                t.push(' ');
+                t.push_str(&v.to_text().unwrap_or_default());
+            }
+        }
+        t
+    };
+    for (name, t) in [
+        ("records.csv", text(&shown, "records.csv")),
+        ("audit.csv", text(&shown, "audit.csv")),
+        ("summary.json", text(&shown, "summary.json")),
+        ("audit.xlsx", xlsx(&shown)),
+    ] {
+        let found = tokens(&t);
+        let left: Vec<&String> = found.intersection(&ids).collect();
+        assert!(
+            left.is_empty(),
+            "{name} shows {} ids, e.g. {:?}",
+            left.len(),
+            left.first()
+        );
+        assert!(t.contains("P-"), "{name} shows no pseudonym");
+    }
+    // The audit's parquet copy is the CSV's table.
+    let parquet = |p: std::path::PathBuf| {
+        ParquetReader::new(std::fs::File::open(p).unwrap())
+            .finish()
+            .unwrap()
+    };
+    let audit = parquet(shown.join("audit.parquet"));
+    let keys = audit.column("key").unwrap().str().unwrap();
+    assert!(keys.iter().flatten().all(|k| tokens(k).is_disjoint(&ids)));
+    // merged.parquet is the merged table, ids and all.
+    assert!(parquet(shown.join("merged.parquet")).equals_missing(&r.merged));
+    // --raw-ids: the workbooks' ids, as merged.
+    let records = tokens(&text(&raw, "records.csv"));
+    let patients: Vec<&String> = r.records.iter().map(|x| &x.patient_id).collect();
+    assert!(patients
+        .iter()
+        .all(|p| p.is_empty() || records.contains(&p.to_uppercase())));
+    assert_eq!(
+        text(&raw, "summary.json"),
+        serde_json::to_string_pretty(&r.summary).unwrap()
+    );
+}

@@ -72,7 +72,7 @@ def test_a_glob_from_the_top_reads_every_patch_twice(twin):
 def test_merge_reads_each_patch_once_with_the_seeds_label_and_its_patient(twin, tmp_path):
     out, truth = twin
     p = subprocess.run([BIN, "merge", "--manifest", str(out / "manifest.toml"), "--out", str(tmp_path / "m"),
-                        "--json"], capture_output=True, text=True, check=True)
+                        "--json", "--raw-ids"], capture_output=True, text=True, check=True)
     summary = json.loads(p.stdout)
     assert summary["sheets"]["patches"] == {"rows": truth["counts"]["patches"],
                                             "matched": truth["counts"]["patches"], "unmatched": 0}

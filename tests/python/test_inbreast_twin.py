@@ -93,7 +93,7 @@ def test_films_read_in_pydicom_and_name_their_row(twin):
 
 def test_merge_labels_and_patients_as_pandas_does(twin, tmp_path):
     out, truth = twin
-    subprocess.run([BIN, "merge", "--manifest", str(out / "manifest.toml"), "--out", str(tmp_path)],
+    subprocess.run([BIN, "merge", "--manifest", str(out / "manifest.toml"), "--out", str(tmp_path), "--raw-ids"],
                    check=True, capture_output=True)
     records = pd.read_csv(tmp_path / "records.csv", keep_default_na=False, dtype=str)
     sheet = pd.read_excel(out / "INbreast.xls", engine="xlrd", dtype=str)[:-2]

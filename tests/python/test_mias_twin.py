@@ -82,7 +82,7 @@ def test_films_open_in_pillow_with_lesions_where_info_txt_puts_them(twin):
 
 def test_merge_labels_and_pairs_every_film_as_pandas_does(twin, tmp_path):
     out, truth = twin
-    subprocess.run([BIN, "merge", "--manifest", str(out / "manifest.toml"), "--out", str(tmp_path)],
+    subprocess.run([BIN, "merge", "--manifest", str(out / "manifest.toml"), "--out", str(tmp_path), "--raw-ids"],
                    check=True, capture_output=True)
     records = pd.read_csv(tmp_path / "records.csv", keep_default_na=False)
     info = pd.read_csv(out / "Info.txt", sep=r"\s+")

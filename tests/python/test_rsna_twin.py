@@ -133,7 +133,7 @@ def test_the_sigmoid_window_is_the_headers(twin):
 
 def test_merge_finds_every_image_by_its_id(twin, tmp_path):
     out, truth = twin
-    subprocess.run([BIN, "merge", "--manifest", str(out / "manifest.toml"), "--out", str(tmp_path)],
+    subprocess.run([BIN, "merge", "--manifest", str(out / "manifest.toml"), "--out", str(tmp_path), "--raw-ids"],
                    check=True, capture_output=True)
     records = pd.read_csv(tmp_path / "records.csv", keep_default_na=False, dtype=str)
     train = pd.read_csv(out / "train.csv", dtype=str, keep_default_na=False)

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use mammolab::ingest::merge::{merge, Status};
+use mammolab::ingest::merge::{merge, Ids, Status};
 use mammolab::manifest::Manifest;
 
 /// `mammolab merge`'s options.
@@ -18,6 +18,11 @@ pub(crate) struct Args {
     /// Print the summary as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Keep the workbooks' patient ids in records.csv, the audit tables and summary.json
+    /// (by default they show keyed pseudonyms, P-...; merged.parquet keeps its columns
+    /// either way): a working copy that stays with the data.
+    #[arg(long)]
+    raw_ids: bool,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
@@ -25,14 +30,17 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         manifest,
         out,
         json,
+        raw_ids,
     } = args;
+    let ids = if raw_ids { Ids::Raw } else { Ids::Pseudonyms };
     let m = Manifest::open(&manifest)?;
     let r = merge(&m)?;
-    r.write(&out)?;
+    r.write(&out, ids)?;
+    let summary = r.summary_for(ids);
     if json {
-        println!("{}", serde_json::to_string(&r.summary)?);
+        println!("{}", serde_json::to_string(&summary)?);
     } else {
-        for (name, c) in &r.summary.sheets {
+        for (name, c) in &summary.sheets {
             let how = match (
                 r.count(name, Status::Exact),
                 r.count(name, Status::Normalised),
@@ -45,16 +53,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
                 c.rows, c.matched, c.unmatched
             );
         }
-        if !r.summary.warnings.is_empty() {
+        if let Some(w) = summary.warnings.first() {
             println!(
                 "{} cells read other than their workbook typed them (summary.json `warnings`), e.g. {} {}: {}",
-                r.summary.warnings.len(),
-                r.summary.warnings[0].workbook,
-                r.summary.warnings[0].sheet,
-                r.summary.warnings[0].warning
+                summary.warnings.len(),
+                w.workbook,
+                w.sheet,
+                w.warning
             );
         }
-        let i = &r.summary.images;
+        let i = &summary.images;
         println!(
             "images: {} resolved, {} missing, {} in several folders",
             i.resolved, i.missing, i.duplicates

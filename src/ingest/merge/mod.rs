@@ -24,7 +24,7 @@ mod label;
 mod stages;
 mod tables;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::DataFrame;
@@ -276,9 +276,31 @@ pub struct MergeResult {
     /// Merge-sheet rows matched to the listing, all columns of both (listing columns that
     /// clash get the suffix `_listing`), plus `match` and `image_path`.
     pub merged: DataFrame,
+    /// Every patient id the merge saw, as written (a source's without its prefix): the
+    /// records', and the id part of every audited key, rows that matched nothing included.
+    /// What [`MergeResult::redactor`] hides.
+    pub patients: BTreeSet<String>,
+}
+
+/// Which identifiers the merge's export ([`MergeResult::write`]) carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ids {
+    /// Patient ids replaced by their pseudonyms ([`crate::privacy::Redactor`]) in
+    /// `records.csv`, the audit tables and `summary.json`; `merged.parquet`, the table asked
+    /// for, keeps the workbooks' columns as they are. The default.
+    #[default]
+    Pseudonyms,
+    /// The workbooks' patient ids everywhere (`merge --raw-ids`): a working copy that stays
+    /// with the data.
+    Raw,
 }
 
 impl MergeResult {
+    /// A redactor for every patient id of this merge ([`MergeResult::patients`]).
+    pub fn redactor(&self) -> crate::privacy::Redactor {
+        crate::privacy::Redactor::new(&self.patients)
+    }
+
     /// `path` as the tables show it: relative to the manifest's folder when inside it.
     pub fn shown_path(&self, path: &Path) -> String {
         path.strip_prefix(&self.base_dir)
@@ -354,6 +376,16 @@ pub fn merge(manifest: &Manifest) -> Result<MergeResult> {
             reason: a.reason.clone(),
         })
         .collect();
+    let patients = tables
+        .as_ref()
+        .map(|(plan, _)| stages::patient_ids(plan, &records, &audit))
+        .unwrap_or_else(|| {
+            records
+                .iter()
+                .filter(|r| !r.patient_id.is_empty())
+                .map(|r| r.patient_id.clone())
+                .collect()
+        });
     Ok(MergeResult {
         base_dir: manifest.base_dir.clone(),
         records,
@@ -365,6 +397,7 @@ pub fn merge(manifest: &Manifest) -> Result<MergeResult> {
             warnings,
         },
         merged,
+        patients,
     })
 }
 
@@ -385,12 +418,14 @@ pub fn merge_sources(manifest: &Manifest) -> Result<MergeResult> {
             warnings: vec![],
         },
         merged: DataFrame::empty(),
+        patients: BTreeSet::new(),
     };
     for s in &manifest.sources {
         let sub = manifest.source(s)?;
         let r = merge(&sub)?;
         let name = &s.name;
         let prefixed = |v: &str| format!("{name}/{v}");
+        out.patients.extend(r.patients);
         out.records.extend(r.records.into_iter().map(|mut rec| {
             rec.source = Some(name.clone());
             if !rec.patient_id.is_empty() {

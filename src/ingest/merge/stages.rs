@@ -4,7 +4,7 @@
 //! listing and the images), [`account_listing`] (every listing row), [`header_checks`]
 //! (DICOM headers against their rows) and [`unreferenced_files`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -160,6 +160,41 @@ impl KeyPlan {
         }
         Ok(k)
     }
+}
+
+/// Every patient id of a merge ([`MergeResult::patients`](super::MergeResult::patients)):
+/// the records', and every id part of every audited key (an id part that is the key's last
+/// may itself hold the separator: it runs to the key's end).
+pub(crate) fn patient_ids(
+    plan: &KeyPlan,
+    records: &[super::Record],
+    audit: &[super::AuditEntry],
+) -> BTreeSet<String> {
+    let mut ids: BTreeSet<String> = records
+        .iter()
+        .filter(|r| !r.patient_id.is_empty())
+        .map(|r| r.patient_id.clone())
+        .collect();
+    let last = plan.names.len().saturating_sub(1);
+    for e in audit.iter().filter(|e| !e.key.is_empty()) {
+        let split: Vec<&str> = e.key.split(plan.sep.as_str()).collect();
+        for (p, _) in plan
+            .kinds
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| **k == PartKind::Id)
+        {
+            let part = if p == last && split.len() > p {
+                split[p..].join(&plan.sep)
+            } else {
+                split.get(p).map(|v| v.to_string()).unwrap_or_default()
+            };
+            if !part.trim().is_empty() {
+                ids.insert(part.trim().to_string());
+            }
+        }
+    }
+    ids
 }
 
 /// The keys of one sheet's rows.

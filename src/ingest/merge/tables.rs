@@ -7,7 +7,7 @@ use std::path::Path;
 use polars::prelude::*;
 
 use super::stages::{Inputs, SheetMatch};
-use super::{AuditEntry, MergeResult, Record, Status};
+use super::{AuditEntry, Ids, MergeResult, MergeSummary, Record, Status};
 use crate::error::{Error, Result};
 use crate::ingest::sheets::Sheet;
 use crate::manifest::Manifest;
@@ -198,10 +198,35 @@ impl MergeResult {
         Ok(df)
     }
 
+    /// The summary as the export shows it: with [`Ids::Pseudonyms`], each unmatched row's
+    /// key and reason and each cell warning's text with patient ids replaced by pseudonyms.
+    pub fn summary_for(&self, ids: Ids) -> MergeSummary {
+        let mut s = self.summary.clone();
+        if ids == Ids::Pseudonyms {
+            let r = self.redactor();
+            for u in &mut s.unmatched {
+                u.key = r.text(&u.key);
+                u.reason = r.text(&u.reason);
+            }
+            for w in &mut s.warnings {
+                w.warning = r.text(&w.warning);
+            }
+        }
+        s
+    }
+
     /// Write `merged.parquet`, `records.csv`, `audit.csv`, `audit.parquet`, `audit.xlsx`
-    /// and `summary.json` into `dir` (created).
-    pub fn write(&self, dir: &Path) -> Result<()> {
+    /// and `summary.json` into `dir` (created). With [`Ids::Pseudonyms`] every text column of
+    /// the records and the audit and the summary's keys show pseudonyms (file paths too:
+    /// `train_images/P-.../1234.dcm`); `merged.parquet`, the table asked for, is written as
+    /// merged.
+    pub fn write(&self, dir: &Path, ids: Ids) -> Result<()> {
         let _lock = crate::outlock::OutLock::folder(dir)?;
+        let redactor = (ids == Ids::Pseudonyms).then(|| self.redactor());
+        let shown = |df: DataFrame| match &redactor {
+            Some(r) => r.frame(&df),
+            None => Ok(df),
+        };
         let write_csv =
             |df: &mut DataFrame, name: &str| crate::ingest::frames::write_csv(df, &dir.join(name));
         let write_parquet = |df: &mut DataFrame, name: &str| {
@@ -209,13 +234,13 @@ impl MergeResult {
         };
         let mut merged = self.merged.clone();
         write_parquet(&mut merged, "merged.parquet")?;
-        write_csv(&mut self.records_frame()?, "records.csv")?;
-        let mut audit = self.audit_frame()?;
+        write_csv(&mut shown(self.records_frame()?)?, "records.csv")?;
+        let mut audit = shown(self.audit_frame()?)?;
         write_csv(&mut audit, "audit.csv")?;
         write_parquet(&mut audit, "audit.parquet")?;
         write_xlsx(&audit, &dir.join("audit.xlsx"), "audit")?;
         // Written last and whole: a summary.json means the other files are complete.
-        crate::outlock::write_json(&self.summary, &dir.join("summary.json"))
+        crate::outlock::write_json(&self.summary_for(ids), &dir.join("summary.json"))
     }
 }
 
