@@ -327,12 +327,11 @@ impl Walk {
             let (vr, len) = if enc.explicit {
                 let mut vr = [0u8; 2];
                 self.read(src, &mut vr)?;
-                let Some(vr) = std::str::from_utf8(&vr)
+                // dicom-rs reads VR bytes it does not know as UN (a 4-byte length).
+                let vr = std::str::from_utf8(&vr)
                     .ok()
                     .and_then(|s| s.parse::<VR>().ok())
-                else {
-                    return Err(Halt::Other);
-                };
+                    .unwrap_or(VR::UN);
                 let long = matches!(
                     vr,
                     VR::OB
@@ -370,15 +369,12 @@ impl Walk {
                 if tag == PIXEL_DATA && vr != VR::SQ {
                     self.stack.push(Inside::Fragments);
                 } else {
-                    // A sequence; UN of undefined length holds implicit VR little endian.
-                    let encoding = if vr == VR::UN {
-                        Encoding::IMPLICIT_LE
-                    } else {
-                        enc
-                    };
+                    // dicom-rs reads any other element of undefined length as a sequence in
+                    // the data set's encoding (a UN one too, though the standard says its
+                    // items are implicit VR little endian): the walk reads what it reads.
                     self.stack.push(Inside::Sequence {
                         end: None,
-                        encoding,
+                        encoding: enc,
                     });
                 }
                 continue;

@@ -22,6 +22,7 @@ pub mod key;
 pub mod limits;
 pub mod merge;
 pub mod npy;
+mod sheet_bounds;
 pub mod sheets;
 pub mod tfrecord;
 pub(crate) mod xlsx_repair;

@@ -44,6 +44,7 @@ use std::path::{Path, PathBuf};
 use calamine::{Data, Reader, Sheets};
 
 use crate::ingest::limits::Limits;
+use crate::ingest::sheet_bounds::{self, RangeError};
 use polars::prelude::*;
 use serde::Serialize;
 
@@ -244,7 +245,9 @@ pub(crate) fn open(path: &Path) -> Result<Sheets<BufReader<File>>> {
             std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
         ));
     }
-    check_zip_parts(path, &Limits::current())?;
+    let limits = Limits::current();
+    check_zip_parts(path, &limits)?;
+    sheet_bounds::check_xls(path, &limits).map_err(|m| workbook_err(path, m))?;
     calamine::open_workbook_auto(path).map_err(|e| {
         let text = e.to_string();
         let message = if text.contains("password protected") {
@@ -387,7 +390,8 @@ fn read_from(
             format!("no sheet `{sheet}` (sheets: {})", names.join(", ")),
         ));
     }
-    let (range, merged, warnings) = match wb.worksheet_range(sheet) {
+    let limits = Limits::current();
+    let (range, merged, warnings) = match sheet_bounds::range(wb, sheet, &limits) {
         Ok(range) => {
             let merged = match wb {
                 Sheets::Xlsx(x) => x.merge_cells_by_sheet_name(sheet).unwrap_or_default(),
@@ -397,11 +401,14 @@ fn read_from(
             (range, merged, vec![])
         }
         // One number cell calamine cannot parse: read the sheet again, repaired.
-        Err(calamine::Error::Xlsx(calamine::XlsxError::ParseFloat(_))) => {
+        Err(RangeError::Calamine(calamine::Error::Xlsx(calamine::XlsxError::ParseFloat(_)))) => {
             let r = super::xlsx_repair::read(path, sheet)?;
             (r.range, r.merged, r.notes)
         }
-        Err(e) => return Err(workbook_err(path, format!("sheet `{sheet}`: {e}"))),
+        Err(RangeError::Limit(m)) => return Err(workbook_err(path, m)),
+        Err(RangeError::Calamine(e)) => {
+            return Err(workbook_err(path, format!("sheet `{sheet}`: {e}")))
+        }
     };
     let (r0, c0) = range.start().unwrap_or((0, 0));
     let (used_h, used_w) = range.get_size();
@@ -414,6 +421,11 @@ fn read_from(
         .iter()
         .map(|m| (m.end.1 + 1).saturating_sub(c0) as usize)
         .fold(used_w, usize::max);
+    // Merged regions widen the grid: checked as calamine's own box is.
+    let what = format!("sheet `{sheet}` with its merged cells");
+    if let Some(m) = sheet_bounds::check_grid(&what, height as u64, width as u64, &limits) {
+        return Err(workbook_err(path, m));
+    }
     let mut grid: Vec<Vec<Value>> = range
         .rows()
         .map(|r| {

@@ -51,7 +51,14 @@ pub(crate) fn read(path: &Path, sheet: &str) -> Result<Repaired> {
     }
     let repaired = out.finish().map_err(|e| err(e.to_string()))?;
     let mut wb = Xlsx::new(Cursor::new(repaired.into_inner())).map_err(|e| err(e.to_string()))?;
-    let range = wb.worksheet_range(sheet).map_err(|e| err(e.to_string()))?;
+    let limits = crate::ingest::limits::Limits::current();
+    let range = match crate::ingest::sheet_bounds::xlsx_range(&mut wb, sheet, &limits) {
+        Ok(range) => range,
+        Err(crate::ingest::sheet_bounds::RangeError::Calamine(e)) => {
+            return Err(err(e.to_string()))
+        }
+        Err(crate::ingest::sheet_bounds::RangeError::Limit(m)) => return Err(Error::data(path, m)),
+    };
     let merged = wb.merge_cells_by_sheet_name(sheet).unwrap_or_default();
     Ok(Repaired {
         range,

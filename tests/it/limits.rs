@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use mammolab::ingest::dicom;
+use mammolab::ingest::sheets::{read_sheet, SheetOptions};
 
 /// The address space each command below runs in: a refused bomb must not get near it, and
 /// an allocation of what the bomb declares fails inside it.
@@ -64,6 +65,19 @@ fn deflate(data: impl FnOnce(&mut dyn Write)) -> Vec<u8> {
 
 /// A minimal .xlsx whose shared-strings part is one cell of `n` bytes.
 fn xlsx_bomb(path: &Path, n: usize) {
+    xlsx(
+        path,
+        r#"<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData>"#,
+        n,
+    );
+}
+
+/// A minimal .xlsx: one sheet whose `<worksheet>` holds `sheet`, and a shared-strings part
+/// that is one cell of `n` bytes.
+fn xlsx(path: &Path, sheet: &str, n: usize) {
+    let sheet = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">{sheet}</worksheet>"#
+    );
     let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
     let o = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
@@ -85,10 +99,7 @@ fn xlsx_bomb(path: &Path, n: usize) {
             "xl/_rels/workbook.xml.rels",
             r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>"#,
         ),
-        (
-            "xl/worksheets/sheet1.xml",
-            r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData></worksheet>"#,
-        ),
+        ("xl/worksheets/sheet1.xml", sheet.as_str()),
     ];
     for (name, text) in parts {
         z.start_file(name, o).unwrap();
@@ -389,5 +400,79 @@ fn a_picture_whose_header_claims_a_giant_size_is_refused_before_decoding() {
     assert!(
         e.contains("the picture is 65535 x 65535 x 1 samples = 4294836225, over the limit of 268435456 (--max-pixels raises it)"),
         "{e}"
+    );
+}
+
+#[test]
+fn a_sheet_whose_cells_span_more_than_the_limit_is_refused_before_its_grid_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two cells, at A1 and XFD1048576 (Excel's last): calamine's grid of their box would be
+    // 17 billion cells, 512 GiB.
+    let corners = dir.path().join("corners.xlsx");
+    xlsx(
+        &corners,
+        r#"<sheetData><row r="1"><c r="A1"><v>1</v></c></row><row r="1048576"><c r="XFD1048576"><v>2</v></c></row></sheetData>"#,
+        0,
+    );
+    // The sheet is refused before its grid is made; `sheets` lists it as unreadable and
+    // goes on, within the 512 MiB address space.
+    let refused = |file: &Path| {
+        let e = read_sheet(file, "Sheet1", &SheetOptions::default()).unwrap_err();
+        let (code, stderr) = run_bounded(&["sheets", file.to_str().unwrap()]);
+        assert_eq!(code, 0, "{stderr}");
+        e.to_string()
+    };
+    let e = refused(&corners);
+    assert!(
+        e.contains("sheet `Sheet1` (cells A1 to XFD1048576): 1048576 x 16384 cells as a grid: 524288 MiB, over the 256 MiB limit"),
+        "{e}"
+    );
+    // One cell, merged over the whole sheet: the grid mammolab fills would be as large.
+    let merged = dir.path().join("merged.xlsx");
+    xlsx(
+        &merged,
+        r#"<sheetData><row r="1"><c r="A1"><v>1</v></c></row></sheetData><mergeCells count="1"><mergeCell ref="A1:XFD1048576"/></mergeCells>"#,
+        0,
+    );
+    let e = refused(&merged);
+    assert!(
+        e.contains("sheet `Sheet1` with its merged cells: 1048576 x 16384 cells as a grid"),
+        "{e}"
+    );
+    // An 8.7 KB .xls whose cells sit at row 65535 and column 65535 (found by the sheet
+    // fuzzer, kept in tests/data/fuzz/sheet/ behind its format byte): calamine parses it
+    // whole when it opens the file and asked for 137 GB, which aborted the process.
+    let found = crate::repo().join("tests/data/fuzz/sheet/xls-cells-at-row-and-column-65535");
+    let xls = dir.path().join("far-cells.xls");
+    std::fs::write(&xls, &std::fs::read(found).unwrap()[1..]).unwrap();
+    assert_refused(&["sheets", xls.to_str().unwrap()], &xls, "cells as a grid");
+}
+
+#[test]
+fn a_sequence_dicom_rs_reads_otherwise_than_the_standard_is_walked_as_dicom_rs_reads_it() {
+    // pydicom's UN_sequence.dcm, rebuilt: a UN element of undefined length whose item holds
+    // implicit-VR elements (as the standard says UN sequences do). dicom-rs reads the item in
+    // the file's explicit VR, takes the next item header for a 3.5 GiB length and reserved
+    // it (3.6 GB of memory for a 700-byte file); the walk now reads it the same way.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("un-sequence.dcm");
+    let mut file = preamble_and_meta("1.2.840.10008.1.2.1");
+    file.extend(long_header(0x0009, 0x1010, "UN", u32::MAX));
+    file.extend(item_header(u32::MAX));
+    // (0008,1115) implicit VR, undefined length, then its item.
+    file.extend([0x08, 0x00, 0x15, 0x11, 0xFF, 0xFF, 0xFF, 0xFF]);
+    file.extend(item_header(u32::MAX));
+    file.extend([0x08, 0x00, 0x50, 0x11, 0x04, 0x00, 0x00, 0x00]);
+    file.extend(b"1.2\0");
+    for delimiter in [0xE00D_u16, 0xE0DD, 0xE00D, 0xE0DD] {
+        file.extend([0xFE, 0xFF]);
+        file.extend(delimiter.to_le_bytes());
+        file.extend([0, 0, 0, 0]);
+    }
+    std::fs::write(&path, &file).unwrap();
+    assert_refused(
+        &["dicom", path.to_str().unwrap()],
+        &path,
+        "element (0008,1115) declares 3758161918 bytes",
     );
 }

@@ -1,0 +1,405 @@
+//! A sheet's grid checked against the limits before calamine builds it.
+//!
+//! calamine turns a sheet's cells into a dense grid over their bounding box
+//! (`Range::from_sparse`): two cells at A1 and XFD1048576 of a 1 KB workbook ask for 17
+//! billion cells, and an 8 KB .xls whose cells sit at row 65535 and column 65535 for 137 GB
+//! (found by `scripts/fuzz.sh`; the allocation aborts the process). So:
+//! - .xlsx and .xlsb sheets are read through calamine's cell reader, and the box of the cells
+//!   read is checked before the grid is made ([`range`]);
+//! - an .xls workbook is parsed by calamine whole when it is opened, so its BIFF records are
+//!   scanned first ([`check_xls`]): each sheet's DIMENSIONS record (which calamine reserves
+//!   room for) and the positions of its cell records, which must make a grid within the
+//!   limit, and a few record shapes on which calamine 0.38 panics (a sheet offset past the
+//!   stream, a MULRK whose last column precedes its first) are refused in one line.
+//!
+//! A grid cell costs `size_of::<calamine::Data>()` bytes (32), so the default 256 MiB allows
+//! 8.4 million cells: seed 001's largest workbook has 0.2 million.
+
+use std::io::Read;
+use std::path::Path;
+
+use calamine::{Cell, Data, DataRef, Range, Reader, Sheets, Xlsb, Xlsx};
+
+use crate::ingest::limits::Limits;
+
+/// Why a sheet's range could not be had: calamine's error, or the limits'.
+pub(crate) enum RangeError {
+    Calamine(calamine::Error),
+    Limit(String),
+}
+
+/// `None` when a grid of `rows` x `cols` cells fits the limits, else why not.
+pub(crate) fn check_grid(what: &str, rows: u64, cols: u64, limits: &Limits) -> Option<String> {
+    let cells = rows.saturating_mul(cols);
+    let bytes = cells.saturating_mul(std::mem::size_of::<Data>() as u64);
+    limits.check_bytes(&format!("{what}: {rows} x {cols} cells as a grid"), bytes)
+}
+
+/// The sheet `name` as calamine's grid, its box checked first where the format lets the
+/// cells be read one by one (.xlsx, .xlsb); .xls and .ods as calamine reads them.
+pub(crate) fn range<RS: std::io::Read + std::io::Seek>(
+    wb: &mut Sheets<RS>,
+    name: &str,
+    limits: &Limits,
+) -> Result<Range<Data>, RangeError> {
+    match wb {
+        Sheets::Xlsx(x) => xlsx_range(x, name, limits),
+        Sheets::Xlsb(x) => xlsb_range(x, name, limits),
+        _ => wb.worksheet_range(name).map_err(RangeError::Calamine),
+    }
+}
+
+/// [`range`] of an .xlsx workbook (also the repaired copy of `xlsx_repair`).
+pub(crate) fn xlsx_range<RS: std::io::Read + std::io::Seek>(
+    x: &mut Xlsx<RS>,
+    name: &str,
+    limits: &Limits,
+) -> Result<Range<Data>, RangeError> {
+    let err = |e: calamine::XlsxError| RangeError::Calamine(e.into());
+    let mut reader = match x.worksheet_cells_reader(name) {
+        Ok(r) => r,
+        // A chart sheet or a dialog: an empty grid, as calamine's worksheet_range gives.
+        Err(calamine::XlsxError::NotAWorksheet(_)) => return Ok(Range::default()),
+        Err(e) => return Err(err(e)),
+    };
+    let mut cells = vec![];
+    while let Some(c) = reader.next_cell().map_err(err)? {
+        keep(&mut cells, c);
+    }
+    grid(cells, name, limits)
+}
+
+fn xlsb_range<RS: std::io::Read + std::io::Seek>(
+    x: &mut Xlsb<RS>,
+    name: &str,
+    limits: &Limits,
+) -> Result<Range<Data>, RangeError> {
+    let err = |e: calamine::XlsbError| RangeError::Calamine(e.into());
+    let mut reader = x.worksheet_cells_reader(name).map_err(err)?;
+    let mut cells = vec![];
+    while let Some(c) = reader.next_cell().map_err(err)? {
+        keep(&mut cells, c);
+    }
+    grid(cells, name, limits)
+}
+
+/// A non-empty cell, owned (calamine's worksheet_range keeps the same ones).
+fn keep(cells: &mut Vec<Cell<Data>>, c: Cell<DataRef<'_>>) {
+    if !matches!(c.get_value(), DataRef::Empty) {
+        let pos = c.get_position();
+        cells.push(Cell::new(pos, Data::from(c.get_value().clone())));
+    }
+}
+
+/// The cells' grid, once their box is known to fit.
+fn grid(cells: Vec<Cell<Data>>, name: &str, limits: &Limits) -> Result<Range<Data>, RangeError> {
+    if let Some((r0, r1, c0, c1)) = bounds(cells.iter().map(|c| c.get_position())) {
+        let what = format!("sheet `{name}` (cells {} to {})", a1(r0, c0), a1(r1, c1));
+        let (rows, cols) = (u64::from(r1 - r0) + 1, u64::from(c1 - c0) + 1);
+        if let Some(m) = check_grid(&what, rows, cols, limits) {
+            return Err(RangeError::Limit(m));
+        }
+    }
+    Ok(Range::from_sparse(cells))
+}
+
+/// (first row, last row, first column, last column) of `positions`.
+fn bounds(positions: impl Iterator<Item = (u32, u32)>) -> Option<(u32, u32, u32, u32)> {
+    positions.fold(None, |b, (r, c)| {
+        Some(match b {
+            None => (r, r, c, c),
+            Some((r0, r1, c0, c1)) => (r0.min(r), r1.max(r), c0.min(c), c1.max(c)),
+        })
+    })
+}
+
+/// A 0-based (row, column) as Excel names it: (0, 0) -> A1.
+fn a1(row: u32, col: u32) -> String {
+    let mut letters = vec![];
+    let mut c = col as u64 + 1;
+    while c > 0 {
+        letters.push(b'A' + ((c - 1) % 26) as u8);
+        c = (c - 1) / 26;
+    }
+    letters.reverse();
+    format!("{}{}", String::from_utf8_lossy(&letters), row as u64 + 1)
+}
+
+/// An .xls (BIFF) workbook whose sheets would make calamine allocate past the limits, or
+/// whose records calamine 0.38 panics on, as the one-line reason; `Ok` for a file that is not
+/// a compound file (calamine says what it is) and for one this scan cannot follow (calamine's
+/// own error follows).
+pub(crate) fn check_xls(path: &Path, limits: &Limits) -> Result<(), String> {
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut magic = [0u8; 8];
+    if file.read_exact(&mut magic).is_err() || magic != CFB_MAGIC {
+        return Ok(());
+    }
+    let size = file.metadata().map_err(|e| e.to_string())?.len();
+    if let Some(m) = limits.check_bytes("compound file", size) {
+        return Err(m);
+    }
+    let mut bytes = magic.to_vec();
+    file.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    let Some(stream) = cfb::workbook_stream(&bytes) else {
+        return Ok(());
+    };
+    biff::check(&stream, limits)
+}
+
+const CFB_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+
+/// The little-endian u16 at `at` in `b`, if `b` holds it.
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+/// The little-endian u32 at `at` in `b`, if `b` holds it.
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Just enough of the compound file format ([MS-CFB]) to find the workbook stream.
+mod cfb {
+    use super::{u16_at, u32_at};
+
+    const END_OF_CHAIN: u32 = 0xFFFF_FFFE;
+
+    struct File<'a> {
+        bytes: &'a [u8],
+        shift: u32,
+        fat: Vec<u32>,
+    }
+
+    impl File<'_> {
+        fn sector(&self, id: u32) -> Option<&[u8]> {
+            let size = 1usize << self.shift;
+            let at = (id as usize).checked_add(1)?.checked_mul(size)?;
+            self.bytes.get(at..at.checked_add(size)?)
+        }
+
+        /// The sectors of the chain starting at `start`, at most as many as the file has.
+        fn chain(&self, start: u32) -> Option<Vec<u8>> {
+            let mut out = vec![];
+            let mut id = start;
+            let mut steps = 0;
+            while id != END_OF_CHAIN {
+                steps += 1;
+                if steps > self.fat.len() {
+                    return None; // a loop
+                }
+                out.extend_from_slice(self.sector(id)?);
+                id = *self.fat.get(id as usize)?;
+            }
+            Some(out)
+        }
+    }
+
+    /// The `Workbook` (BIFF8) or `Book` (BIFF5) stream, or `None` where the container is not
+    /// one this reader follows.
+    pub(super) fn workbook_stream(bytes: &[u8]) -> Option<Vec<u8>> {
+        let shift = u32::from(u16_at(bytes, 0x1E)?);
+        let mini_shift = u32::from(u16_at(bytes, 0x20)?);
+        if !(7..=16).contains(&shift) || mini_shift >= shift {
+            return None;
+        }
+        let size = 1usize << shift;
+        // The FAT's sectors: 109 in the header, then the DIFAT chain.
+        let mut fat_sectors: Vec<u32> = (0..109)
+            .filter_map(|i| u32_at(bytes, 0x4C + 4 * i))
+            .collect();
+        let mut difat = u32_at(bytes, 0x44)?;
+        let mut file = File {
+            bytes,
+            shift,
+            fat: vec![],
+        };
+        let per_sector = size / 4;
+        let mut guard = 0;
+        while difat < END_OF_CHAIN {
+            guard += 1;
+            if guard > bytes.len() / size {
+                return None;
+            }
+            let s = file.sector(difat)?;
+            fat_sectors.extend((0..per_sector - 1).filter_map(|i| u32_at(s, 4 * i)));
+            difat = u32_at(s, size - 4)?;
+        }
+        let sectors = bytes.len() / size;
+        for id in fat_sectors
+            .into_iter()
+            .filter(|&id| (id as usize) < sectors)
+        {
+            let s = file.sector(id)?.to_vec();
+            file.fat
+                .extend((0..per_sector).filter_map(|i| u32_at(&s, 4 * i)));
+        }
+        let dir = file.chain(u32_at(bytes, 0x30)?)?;
+        let entry = |i: usize| dir.get(128 * i..128 * (i + 1));
+        let name = |e: &[u8]| -> String {
+            let n = (u16_at(e, 0x40).unwrap_or(0) as usize).min(64) / 2;
+            let units: Vec<u16> = (0..n).filter_map(|k| u16_at(e, 2 * k)).collect();
+            String::from_utf16_lossy(&units)
+                .trim_end_matches('\0')
+                .to_string()
+        };
+        let root = entry(0)?;
+        let book = (1..dir.len() / 128).filter_map(entry).find(|e| {
+            e.get(0x42) == Some(&2) && {
+                let n = name(e);
+                n.eq_ignore_ascii_case("Workbook") || n.eq_ignore_ascii_case("Book")
+            }
+        })?;
+        let (start, len) = (u32_at(book, 0x74)?, u32_at(book, 0x78)? as usize);
+        let cutoff = u32_at(bytes, 0x38)? as usize;
+        let mut stream = if len < cutoff {
+            // In the mini stream: the root's chain, cut in mini sectors by the mini FAT.
+            let mini = file.chain(u32_at(root, 0x74)?)?;
+            let mini_fat: Vec<u32> = {
+                let m = file.chain(u32_at(bytes, 0x3C)?)?;
+                (0..m.len() / 4).filter_map(|i| u32_at(&m, 4 * i)).collect()
+            };
+            let msize = 1usize << mini_shift;
+            let mut out = vec![];
+            let mut id = start;
+            let mut steps = 0;
+            while id != END_OF_CHAIN && out.len() < len {
+                steps += 1;
+                if steps > mini_fat.len() {
+                    return None;
+                }
+                let at = (id as usize).checked_mul(msize)?;
+                out.extend_from_slice(mini.get(at..at + msize)?);
+                id = *mini_fat.get(id as usize)?;
+            }
+            out
+        } else {
+            file.chain(start)?
+        };
+        stream.truncate(len);
+        Some(stream)
+    }
+}
+
+/// The BIFF records calamine 0.38's xls reader builds each sheet's grid from.
+mod biff {
+    use super::{a1, bounds, check_grid, u16_at, u32_at, Limits};
+
+    /// (type, data, offset of the next record) of the record at `at`.
+    fn record(stream: &[u8], at: usize) -> Option<(u16, &[u8], usize)> {
+        let typ = u16_at(stream, at)?;
+        let len = u16_at(stream, at + 2)? as usize;
+        let data = stream.get(at + 4..at + 4 + len)?;
+        Some((typ, data, at + 4 + len))
+    }
+
+    pub(super) fn check(stream: &[u8], limits: &Limits) -> Result<(), String> {
+        // The globals: each sheet's name and the offset of its BOF.
+        let mut sheets = vec![];
+        let mut at = 0;
+        while let Some((typ, data, next)) = record(stream, at) {
+            match typ {
+                0x0085 if data.len() >= 4 => {
+                    let pos = u32_at(data, 0).unwrap_or(0) as usize;
+                    if pos >= stream.len() {
+                        return Err(format!(
+                            "a sheet (BoundSheet8 record at byte {at}) starts at byte {pos}, past the {}-byte workbook stream",
+                            stream.len()
+                        ));
+                    }
+                    sheets.push(pos);
+                }
+                0x000A => break,
+                _ => (),
+            }
+            at = next;
+        }
+        for (i, pos) in sheets.into_iter().enumerate() {
+            sheet(stream, pos, i + 1, limits)?;
+        }
+        Ok(())
+    }
+
+    /// One sheet's substream, from its BOF, skipping nested substreams as calamine does.
+    fn sheet(stream: &[u8], mut at: usize, n: usize, limits: &Limits) -> Result<(), String> {
+        let what = |s: String| format!("sheet {n}: {s}");
+        let (mut seen_bof, mut depth) = (false, 0usize);
+        let mut cells: Vec<(u32, u32)> = vec![];
+        while let Some((typ, data, next)) = record(stream, at) {
+            at = next;
+            if depth > 0 {
+                match typ {
+                    0x0809 => depth += 1,
+                    0x000A => depth -= 1,
+                    _ => (),
+                }
+                continue;
+            }
+            let row_col = || Some((u32::from(u16_at(data, 0)?), u32::from(u16_at(data, 2)?)));
+            match typ {
+                0x0809 if seen_bof => depth += 1,
+                0x0809 => seen_bof = true,
+                0x000A => break,
+                // DIMENSIONS: calamine reserves room for its box.
+                0x0200 => {
+                    let (rf, rl, cf, cl) = match data.len() {
+                        10 => (
+                            u32::from(u16_at(data, 0).unwrap_or(0)),
+                            u32::from(u16_at(data, 2).unwrap_or(0)),
+                            u32::from(u16_at(data, 4).unwrap_or(0)),
+                            u32::from(u16_at(data, 6).unwrap_or(0)),
+                        ),
+                        14 | 16 => (
+                            u32_at(data, 0).unwrap_or(0),
+                            u32_at(data, 4).unwrap_or(0),
+                            u32::from(u16_at(data, 8).unwrap_or(0)),
+                            u32::from(u16_at(data, 10).unwrap_or(0)),
+                        ),
+                        _ => continue,
+                    };
+                    let cf = if cf > 0xFF || cl < cf { 0 } else { cf };
+                    if rl >= 1 && cl >= 1 {
+                        if rl - 1 < rf {
+                            return Err(what(format!(
+                                "its DIMENSIONS record ends at row {rl} before it starts at row {}",
+                                u64::from(rf) + 1
+                            )));
+                        }
+                        let (rows, cols) = (u64::from(rl - 1 - rf) + 1, u64::from(cl - 1 - cf) + 1);
+                        if let Some(m) =
+                            check_grid(&what("its DIMENSIONS record".into()), rows, cols, limits)
+                        {
+                            return Err(m);
+                        }
+                    }
+                }
+                0x0203 | 0x0204 | 0x00D6 | 0x0205 | 0x027E | 0x00FD | 0x0006 => {
+                    cells.extend(row_col());
+                }
+                // MULRK: one row, columns first..=last (the record's last two bytes).
+                0x00BD if data.len() >= 6 => {
+                    let row = u32::from(u16_at(data, 0).unwrap_or(0));
+                    let first = u16_at(data, 2).unwrap_or(0);
+                    let last = u16_at(data, data.len() - 2).unwrap_or(0);
+                    if last < first {
+                        return Err(what(format!(
+                            "a MULRK record ends at column {} before it starts at column {}",
+                            u32::from(last) + 1,
+                            u32::from(first) + 1
+                        )));
+                    }
+                    cells.extend([(row, u32::from(first)), (row, u32::from(last))]);
+                }
+                _ => (),
+            }
+        }
+        if let Some((r0, r1, c0, c1)) = bounds(cells.into_iter()) {
+            let w = what(format!("cells {} to {}", a1(r0, c0), a1(r1, c1)));
+            let (rows, cols) = (u64::from(r1 - r0) + 1, u64::from(c1 - c0) + 1);
+            if let Some(m) = check_grid(&w, rows, cols, limits) {
+                return Err(m);
+            }
+        }
+        Ok(())
+    }
+}
