@@ -43,6 +43,8 @@
 //!   by trying every possible patient id.
 //! - [`outlock`]: one writer per output folder or file.
 //! - [`hash`]: sha256 of files and bytes as lower-case hex.
+//! - [`fuzz`]: each reader fed arbitrary bytes, as the fuzz targets and their regression
+//!   test run it.
 //!
 //! Ingest, dataset, model, eval and plot modules follow the same rule: functions take
 //! values and return values; nothing below the binary prints, panics on bad data, or reads
@@ -120,6 +122,7 @@ pub mod classes;
 pub mod dataset;
 pub mod error;
 pub mod eval;
+pub mod fuzz;
 pub mod hash;
 pub mod imaging;
 pub mod ingest;

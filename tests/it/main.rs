@@ -4,6 +4,7 @@ mod cbis;
 mod cli;
 mod ddsm;
 mod eval;
+mod fuzz;
 mod idc;
 mod inbreast;
 mod ingest;

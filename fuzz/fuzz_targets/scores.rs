@@ -1,0 +1,9 @@
+//! `cargo +nightly fuzz run scores`: see `mammolab::fuzz`.
+#![no_main]
+
+use mammolab::fuzz::{Target, LIMITS};
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    LIMITS.install();
+    Target::Scores.run(data)
+});
