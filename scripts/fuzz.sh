@@ -2,6 +2,7 @@
 # Fuzz every reader with libFuzzer (cargo fuzz, nightly): `mammolab::fuzz`'s targets.
 #
 #   bash scripts/fuzz.sh [SECONDS [TARGET...]]     # default: 600 s each, all four targets
+#   FUZZ_ARGS="-fork=1 -ignore_crashes=1" bash scripts/fuzz.sh 600 dicom   # go on past crashes
 #
 # Each target's corpus (in $MAMMOLAB_CACHE/fuzz/corpus/<target>, kept between runs) is seeded
 # from files nobody here wrote and from the twins: pydicom's test files and the ci, RSNA,
@@ -93,10 +94,12 @@ for t in "${TARGETS[@]}"; do
   /usr/bin/time -f "%e %M" -o "out/fuzz/$t.time" \
     "$FUZZ_TARGET_DIR/x86_64-unknown-linux-gnu/release/$t" "$CORPUS/$t" \
     -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=20 -max_len=1048576 \
-    -print_final_stats=1 -artifact_prefix="fuzz/artifacts/$t/" >"$log" 2>&1
+    -print_final_stats=1 -artifact_prefix="fuzz/artifacts/$t/" ${FUZZ_ARGS:-} >"$log" 2>&1
   rc=$?
   set -e
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
+  # Fork mode prints no final stats: its last "#N:" line counts every execution.
+  [ -n "$execs" ] || execs=$(grep -o '^#[0-9]*:' "$log" | tail -n 1 | tr -d '#:' || true)
   # time's last line (a failed command's file starts with "Command exited with ...").
   read -r wall rss < <(tail -n 1 "out/fuzz/$t.time") || true
   crashes=$(ls "fuzz/artifacts/$t" | wc -l)

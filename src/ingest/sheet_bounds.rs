@@ -141,7 +141,7 @@ pub(crate) fn check_xls(path: &Path, limits: &Limits) -> Result<(), String> {
     }
     let mut bytes = magic.to_vec();
     file.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
-    let Some(stream) = cfb::workbook_stream(&bytes) else {
+    let Some(stream) = cfb::workbook_stream(&bytes)? else {
         return Ok(());
     };
     biff::check(&stream, limits)
@@ -159,11 +159,24 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// Just enough of the compound file format ([MS-CFB]) to find the workbook stream.
+/// Just enough of the compound file format ([MS-CFB]) to find the workbook stream, walking
+/// every sector chain calamine 0.38 walks when it opens the file (directory, mini stream,
+/// mini FAT, the workbook stream). calamine follows a chain until its end marker with no
+/// guard against loops (a directory chain that loops grew without bound: 24 GB from a 26 KB
+/// file, found by the fuzzer) and indexes its FAT by whatever a sector says (a panic past
+/// the FAT's end): both are refused here.
 mod cfb {
     use super::{u16_at, u32_at};
 
     const END_OF_CHAIN: u32 = 0xFFFF_FFFE;
+
+    /// Why a chain walk stopped early.
+    enum Stop {
+        /// Refuse the file: calamine would loop or panic.
+        Refuse(String),
+        /// Not a layout this reader follows: calamine's own error will say.
+        Unknown,
+    }
 
     struct File<'a> {
         bytes: &'a [u8],
@@ -172,69 +185,81 @@ mod cfb {
     }
 
     impl File<'_> {
-        fn sector(&self, id: u32) -> Option<&[u8]> {
+        fn sector(&self, id: u32) -> Result<&[u8], Stop> {
             let size = 1usize << self.shift;
-            let at = (id as usize).checked_add(1)?.checked_mul(size)?;
-            self.bytes.get(at..at.checked_add(size)?)
+            let at = (id as usize + 1) * size;
+            self.bytes.get(at..at + size).ok_or(Stop::Unknown)
         }
 
-        /// The sectors of the chain starting at `start`, at most as many as the file has.
-        fn chain(&self, start: u32) -> Option<Vec<u8>> {
+        /// The sectors of the chain starting at `start`, joined.
+        fn chain(&self, what: &str, start: u32) -> Result<Vec<u8>, Stop> {
             let mut out = vec![];
             let mut id = start;
             let mut steps = 0;
             while id != END_OF_CHAIN {
                 steps += 1;
                 if steps > self.fat.len() {
-                    return None; // a loop
+                    return Err(Stop::Refuse(format!(
+                        "compound file: the {what} chain from sector {start} loops"
+                    )));
                 }
                 out.extend_from_slice(self.sector(id)?);
-                id = *self.fat.get(id as usize)?;
+                id = *self.fat.get(id as usize).ok_or_else(|| {
+                    Stop::Refuse(format!(
+                        "compound file: the {what} chain reaches sector {id}, past the {} sectors its FAT maps",
+                        self.fat.len()
+                    ))
+                })?;
             }
-            Some(out)
+            Ok(out)
         }
     }
 
-    /// The `Workbook` (BIFF8) or `Book` (BIFF5) stream, or `None` where the container is not
-    /// one this reader follows.
-    pub(super) fn workbook_stream(bytes: &[u8]) -> Option<Vec<u8>> {
-        let shift = u32::from(u16_at(bytes, 0x1E)?);
-        let mini_shift = u32::from(u16_at(bytes, 0x20)?);
+    /// The `Workbook` (BIFF8) or `Book` (BIFF5) stream; `Ok(None)` where the container is
+    /// not one this reader follows, `Err` where calamine would loop or panic on it.
+    pub(super) fn workbook_stream(bytes: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        match stream(bytes) {
+            Ok(s) => Ok(Some(s)),
+            Err(Stop::Refuse(m)) => Err(m),
+            Err(Stop::Unknown) => Ok(None),
+        }
+    }
+
+    fn stream(bytes: &[u8]) -> Result<Vec<u8>, Stop> {
+        let header = |at: usize| u32_at(bytes, at).ok_or(Stop::Unknown);
+        let shift = u32::from(u16_at(bytes, 0x1E).ok_or(Stop::Unknown)?);
+        let mini_shift = u32::from(u16_at(bytes, 0x20).ok_or(Stop::Unknown)?);
         if !(7..=16).contains(&shift) || mini_shift >= shift {
-            return None;
+            return Err(Stop::Unknown);
         }
         let size = 1usize << shift;
-        // The FAT's sectors: 109 in the header, then the DIFAT chain.
+        let per_sector = size / 4;
+        // The FAT's sectors: 109 in the header, then the DIFAT chain (which calamine bounds).
         let mut fat_sectors: Vec<u32> = (0..109)
             .filter_map(|i| u32_at(bytes, 0x4C + 4 * i))
             .collect();
-        let mut difat = u32_at(bytes, 0x44)?;
         let mut file = File {
             bytes,
             shift,
             fat: vec![],
         };
-        let per_sector = size / 4;
+        let mut difat = header(0x44)?;
         let mut guard = 0;
         while difat < END_OF_CHAIN {
             guard += 1;
             if guard > bytes.len() / size {
-                return None;
+                return Err(Stop::Unknown);
             }
             let s = file.sector(difat)?;
             fat_sectors.extend((0..per_sector - 1).filter_map(|i| u32_at(s, 4 * i)));
-            difat = u32_at(s, size - 4)?;
+            difat = u32_at(s, size - 4).ok_or(Stop::Unknown)?;
         }
-        let sectors = bytes.len() / size;
-        for id in fat_sectors
-            .into_iter()
-            .filter(|&id| (id as usize) < sectors)
-        {
+        for id in fat_sectors.into_iter().filter(|&id| id < 0xFFFF_FFFA) {
             let s = file.sector(id)?.to_vec();
             file.fat
                 .extend((0..per_sector).filter_map(|i| u32_at(&s, 4 * i)));
         }
-        let dir = file.chain(u32_at(bytes, 0x30)?)?;
+        let dir = file.chain("directory", header(0x30)?)?;
         let entry = |i: usize| dir.get(128 * i..128 * (i + 1));
         let name = |e: &[u8]| -> String {
             let n = (u16_at(e, 0x40).unwrap_or(0) as usize).min(64) / 2;
@@ -243,41 +268,55 @@ mod cfb {
                 .trim_end_matches('\0')
                 .to_string()
         };
-        let root = entry(0)?;
-        let book = (1..dir.len() / 128).filter_map(entry).find(|e| {
-            e.get(0x42) == Some(&2) && {
-                let n = name(e);
-                n.eq_ignore_ascii_case("Workbook") || n.eq_ignore_ascii_case("Book")
-            }
-        })?;
-        let (start, len) = (u32_at(book, 0x74)?, u32_at(book, 0x78)? as usize);
-        let cutoff = u32_at(bytes, 0x38)? as usize;
-        let mut stream = if len < cutoff {
-            // In the mini stream: the root's chain, cut in mini sectors by the mini FAT.
-            let mini = file.chain(u32_at(root, 0x74)?)?;
-            let mini_fat: Vec<u32> = {
-                let m = file.chain(u32_at(bytes, 0x3C)?)?;
-                (0..m.len() / 4).filter_map(|i| u32_at(&m, 4 * i)).collect()
-            };
+        let root = entry(0).ok_or(Stop::Unknown)?;
+        let root_start = u32_at(root, 0x74).ok_or(Stop::Unknown)?;
+        // calamine loads the mini stream and the mini FAT whenever the header counts one.
+        let mini = if header(0x40)? > 0 {
+            let mini_fat = file.chain("mini FAT", header(0x3C)?)?;
+            Some((file.chain("mini stream", root_start)?, mini_fat))
+        } else {
+            None
+        };
+        let book = (1..dir.len() / 128)
+            .filter_map(entry)
+            .find(|e| {
+                e.get(0x42) == Some(&2) && {
+                    let n = name(e);
+                    n.eq_ignore_ascii_case("Workbook") || n.eq_ignore_ascii_case("Book")
+                }
+            })
+            .ok_or(Stop::Unknown)?;
+        let start = u32_at(book, 0x74).ok_or(Stop::Unknown)?;
+        let len = u32_at(book, 0x78).ok_or(Stop::Unknown)? as usize;
+        let mut stream = if len < 4096 {
+            // In the mini stream, cut in mini sectors by the mini FAT (calamine stops this
+            // walk at the stream's declared length, under 4096 bytes).
+            let (mini, mini_fat) = mini.ok_or(Stop::Unknown)?;
             let msize = 1usize << mini_shift;
             let mut out = vec![];
             let mut id = start;
-            let mut steps = 0;
             while id != END_OF_CHAIN && out.len() < len {
-                steps += 1;
-                if steps > mini_fat.len() {
-                    return None;
-                }
-                let at = (id as usize).checked_mul(msize)?;
-                out.extend_from_slice(mini.get(at..at + msize)?);
-                id = *mini_fat.get(id as usize)?;
+                let at = id as usize * msize;
+                let chunk = mini.get(at..at + msize).ok_or_else(|| {
+                    Stop::Refuse(format!(
+                        "compound file: the workbook stream's mini sector {id} lies past the {}-byte mini stream",
+                        mini.len()
+                    ))
+                })?;
+                out.extend_from_slice(chunk);
+                id = u32_at(&mini_fat, 4 * id as usize).ok_or_else(|| {
+                    Stop::Refuse(format!(
+                        "compound file: the workbook stream reaches mini sector {id}, past the {} its mini FAT maps",
+                        mini_fat.len() / 4
+                    ))
+                })?;
             }
             out
         } else {
-            file.chain(start)?
+            file.chain("workbook stream", start)?
         };
         stream.truncate(len);
-        Some(stream)
+        Ok(stream)
     }
 }
 

@@ -446,6 +446,16 @@ fn a_sheet_whose_cells_span_more_than_the_limit_is_refused_before_its_grid_is_ma
     let xls = dir.path().join("far-cells.xls");
     std::fs::write(&xls, &std::fs::read(found).unwrap()[1..]).unwrap();
     assert_refused(&["sheets", xls.to_str().unwrap()], &xls, "cells as a grid");
+    // A 26 KB .xls whose directory's sector chain loops (the fuzzer's too): calamine follows
+    // it with no end and grew to 24 GB before the kernel killed it.
+    let found = crate::repo().join("tests/data/fuzz/sheet/xls-directory-chain-loops");
+    let looping = dir.path().join("looping.xls");
+    std::fs::write(&looping, &std::fs::read(found).unwrap()[1..]).unwrap();
+    assert_refused(
+        &["sheets", looping.to_str().unwrap()],
+        &looping,
+        "compound file: the directory chain from sector 50 loops",
+    );
 }
 
 #[test]
