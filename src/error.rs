@@ -184,3 +184,30 @@ impl<T> IoContext<T> for std::io::Result<T> {
         self.map_err(|e| Error::io(path, e))
     }
 }
+
+thread_local! {
+    /// How many [`catch_panic`] calls are running on this thread.
+    static CATCHING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Run `f`, a call into a third-party reader that may panic on a malformed file; `Err` with
+/// the panic's message if it did. While it runs, [`catching_panic`] is true on this thread,
+/// so a process's panic hook can stay quiet about a panic that becomes an error.
+pub(crate) fn catch_panic<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    CATCHING.with(|c| c.set(c.get() + 1));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    CATCHING.with(|c| c.set(c.get() - 1));
+    outcome.map_err(|e| {
+        e.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "no message".into())
+    })
+}
+
+/// True while a panic on this thread will be caught and reported as an error by the
+/// library (see [`catch_panic`]): the CLI's panic hook prints nothing then, so a bad file
+/// still gets its one line.
+pub fn catching_panic() -> bool {
+    CATCHING.with(|c| c.get() > 0)
+}

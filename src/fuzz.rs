@@ -57,6 +57,23 @@ pub const LIMITS: Limits = Limits {
     max_pixels: 1 << 22,
 };
 
+/// What a fuzz target does before each input: install [`LIMITS`], and (once) let the panics
+/// the library catches itself ([`crate::error::catch_panic`]: a third-party reader failing
+/// on a malformed file) unwind to it instead of meeting libFuzzer's panic hook, which aborts
+/// the process before anything can catch them. Any other panic still reaches that hook.
+pub fn prepare() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let fuzzer = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !crate::error::catching_panic() {
+                fuzzer(info)
+            }
+        }));
+    });
+    LIMITS.install();
+}
+
 impl Target {
     /// Every target, in the order `scripts/fuzz.sh` runs them.
     pub const ALL: [Target; 4] = [
@@ -82,7 +99,7 @@ impl Target {
     }
 
     /// Read `data` as this target's kind of file, under the limits installed now (the fuzz
-    /// targets install [`LIMITS`] first). Errors are expected and dropped; only a panic (or
+    /// targets call [`prepare`] first). Errors are expected and dropped; only a panic (or
     /// a hang, or memory beyond the limits) is a finding.
     pub fn run(self, data: &[u8]) {
         match self {

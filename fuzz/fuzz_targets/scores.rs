@@ -1,9 +1,9 @@
 //! `cargo +nightly fuzz run scores`: see `mammolab::fuzz`.
 #![no_main]
 
-use mammolab::fuzz::{Target, LIMITS};
+use mammolab::fuzz::{prepare, Target};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    LIMITS.install();
+    prepare();
     Target::Scores.run(data)
 });

@@ -185,10 +185,16 @@ mod cfb {
     }
 
     impl File<'_> {
+        /// Sector `id`, cut short where the file ends (as calamine reads it: a chain through
+        /// a last, partial sector goes on).
         fn sector(&self, id: u32) -> Result<&[u8], Stop> {
             let size = 1usize << self.shift;
+            if id as usize > self.bytes.len() / size {
+                return Err(Stop::Unknown);
+            }
             let at = (id as usize + 1) * size;
-            self.bytes.get(at..at + size).ok_or(Stop::Unknown)
+            let end = (at + size).min(self.bytes.len());
+            self.bytes.get(at..end).ok_or(Stop::Unknown)
         }
 
         /// The sectors of the chain starting at `start`, joined.

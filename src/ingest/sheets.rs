@@ -248,7 +248,7 @@ pub(crate) fn open(path: &Path) -> Result<Sheets<BufReader<File>>> {
     let limits = Limits::current();
     check_zip_parts(path, &limits)?;
     sheet_bounds::check_xls(path, &limits).map_err(|m| workbook_err(path, m))?;
-    calamine::open_workbook_auto(path).map_err(|e| {
+    guarded(path, || Ok(calamine::open_workbook_auto(path)))?.map_err(|e| {
         let text = e.to_string();
         let message = if text.contains("password protected") {
             "workbook is password-protected; save an unprotected copy".to_string()
@@ -377,7 +377,29 @@ pub(crate) fn column_letter(mut i: usize) -> String {
     String::from_utf8(s).expect("ASCII")
 }
 
+/// Run `f`, a call into calamine; a panic there becomes `path`'s one-line error. calamine
+/// 0.38 indexes slices and subtracts by what a file says in places (a sector cut short, a
+/// record shorter than its kind, a MULRK spanning all 65536 columns: found by the sheet
+/// fuzzer), and a malformed file must not take a notebook's kernel down.
+fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    crate::error::catch_panic(f).unwrap_or_else(|why| {
+        Err(workbook_err(
+            path,
+            format!("not a readable workbook: its reader (calamine) failed on it ({why})"),
+        ))
+    })
+}
+
 fn read_from(
+    wb: &mut Sheets<BufReader<File>>,
+    path: &Path,
+    sheet: &str,
+    options: &SheetOptions,
+) -> Result<Sheet> {
+    guarded(path, || read_guarded(wb, path, sheet, options))
+}
+
+fn read_guarded(
     wb: &mut Sheets<BufReader<File>>,
     path: &Path,
     sheet: &str,

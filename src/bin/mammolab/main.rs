@@ -103,6 +103,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A panic the library catches and reports (a third-party reader failing on a malformed
+    // file) is its one error line; any other keeps Rust's message.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !mammolab::error::catching_panic() {
+            default_hook(info)
+        }
+    }));
     mammolab::ingest::limits::Limits {
         max_bytes: cli.max_mib.saturating_mul(1 << 20),
         max_pixels: cli.max_pixels,
