@@ -439,18 +439,20 @@ fn a_sheet_whose_cells_span_more_than_the_limit_is_refused_before_its_grid_is_ma
         e.contains("sheet `Sheet1` with its merged cells: 1048576 x 16384 cells as a grid"),
         "{e}"
     );
-    // An 8.7 KB .xls whose cells sit at row 65535 and column 65535 (found by the sheet
-    // fuzzer, kept in tests/data/fuzz/sheet/ behind its format byte): calamine parses it
-    // whole when it opens the file and asked for 137 GB, which aborted the process.
-    let found = crate::repo().join("tests/data/fuzz/sheet/xls-cells-at-row-and-column-65535");
-    let xls = dir.path().join("far-cells.xls");
-    std::fs::write(&xls, &std::fs::read(found).unwrap()[1..]).unwrap();
+    // A kept fuzzer input (tests/data/fuzz/sheet/, behind its format byte) as an .xls file.
+    let kept_xls = |name: &str| {
+        let found = crate::repo().join("tests/data/fuzz/sheet").join(name);
+        let xls = dir.path().join(format!("{name}.xls"));
+        std::fs::write(&xls, &std::fs::read(found).unwrap()[1..]).unwrap();
+        xls
+    };
+    // An 8.7 KB .xls whose cells sit at row 65535 and column 65535: calamine parses it whole
+    // when it opens the file and asked for 137 GB, which aborted the process.
+    let xls = kept_xls("xls-cells-at-row-and-column-65535");
     assert_refused(&["sheets", xls.to_str().unwrap()], &xls, "cells as a grid");
-    // A 26 KB .xls whose directory's sector chain loops (the fuzzer's too): calamine follows
-    // it with no end and grew to 24 GB before the kernel killed it.
-    let found = crate::repo().join("tests/data/fuzz/sheet/xls-directory-chain-loops");
-    let looping = dir.path().join("looping.xls");
-    std::fs::write(&looping, &std::fs::read(found).unwrap()[1..]).unwrap();
+    // A 26 KB .xls whose directory's sector chain loops: calamine follows it with no end and
+    // grew to 24 GB before the kernel killed it.
+    let looping = kept_xls("xls-directory-chain-loops");
     assert_refused(
         &["sheets", looping.to_str().unwrap()],
         &looping,
