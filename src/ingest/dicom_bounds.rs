@@ -27,6 +27,9 @@ const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
 const EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
 const UNDEFINED: u32 = 0xFFFF_FFFF;
 const PIXEL_DATA: Tag = Tag(0x7FE0, 0x0010);
+const ITEM: Tag = Tag(0xFFFE, 0xE000);
+const ITEM_DELIMITER: Tag = Tag(0xFFFE, 0xE00D);
+const SEQUENCE_DELIMITER: Tag = Tag(0xFFFE, 0xE0DD);
 
 /// Why a walk stopped early.
 enum Halt {
@@ -66,16 +69,11 @@ fn walk_file(path: &Path, limits: &Limits, header_only: bool) -> Result<(), Halt
     } else {
         return Err(Halt::Other);
     };
-    let mut meta = Walk::new(Encoding::EXPLICIT_LE);
-    meta.pending = after_magic;
-    let mut ts = String::new();
-    meta.run(&mut src, Some(&mut ts))?;
-    if meta.pending.is_none() {
-        // The meta group did not end in a data set element: not a layout the walk follows.
-        return Err(Halt::Other);
-    }
+    let mut walk = Walk::new(Encoding::EXPLICIT_LE);
+    walk.pending = after_magic;
+    let ts = walk.meta(&mut src)?;
     let ts = ts.trim_end_matches(['\0', ' ']);
-    let encoding = match ts {
+    walk.encoding = match ts {
         IMPLICIT_LE => Encoding::IMPLICIT_LE,
         EXPLICIT_BE => Encoding {
             explicit: true,
@@ -83,8 +81,6 @@ fn walk_file(path: &Path, limits: &Limits, header_only: bool) -> Result<(), Halt
         },
         _ => Encoding::EXPLICIT_LE,
     };
-    let mut walk = Walk::new(encoding);
-    walk.pending = meta.pending.take();
     walk.header_only = header_only;
     if ts == DEFLATED {
         let rest = walk.pending.take().unwrap_or_default();
@@ -93,9 +89,9 @@ fn walk_file(path: &Path, limits: &Limits, header_only: bool) -> Result<(), Halt
             inner: Bounded::new(inflate, limits.max_bytes),
             limit: limits.max_bytes,
         };
-        return walk.run(&mut src, None);
+        return walk.run(&mut src);
     }
-    walk.run(&mut src, None)
+    walk.run(&mut src)
 }
 
 #[derive(Clone, Copy)]
@@ -212,15 +208,9 @@ impl<R: Read> Source for InflatedSource<R> {
 #[derive(Clone, Copy)]
 enum Inside {
     /// A sequence: its items follow (until `end`, or a sequence delimiter).
-    Sequence {
-        end: Option<u64>,
-        encoding: Encoding,
-    },
+    Sequence { end: Option<u64> },
     /// An item: elements follow (until `end`, or an item delimiter).
-    Item {
-        end: Option<u64>,
-        encoding: Encoding,
-    },
+    Item { end: Option<u64> },
     /// Encapsulated pixel data: fragments follow (until a sequence delimiter).
     Fragments,
 }
@@ -228,7 +218,7 @@ enum Inside {
 struct Walk {
     stack: Vec<Inside>,
     encoding: Encoding,
-    /// Bytes read past the file meta group (its end is seen only by reading the next tag).
+    /// Bytes read ahead of the source: the 128 after `DICM` in a file without a preamble.
     pending: Option<Vec<u8>>,
     /// Bytes read so far.
     at: u64,
@@ -244,13 +234,6 @@ impl Walk {
             pending: None,
             at: 0,
             header_only: false,
-        }
-    }
-
-    fn encoding(&self) -> Encoding {
-        match self.stack.last() {
-            Some(Inside::Sequence { encoding, .. } | Inside::Item { encoding, .. }) => *encoding,
-            _ => self.encoding,
         }
     }
 
@@ -274,97 +257,153 @@ impl Walk {
         Ok(())
     }
 
-    /// Walk until the source ends, the structure is not one the walk follows, or a length
-    /// claims too much. With `meta`, walk only group 0002, put the transfer syntax UID
-    /// there, and keep the first tag after it in `pending`.
-    fn run(&mut self, src: &mut dyn Source, mut meta: Option<&mut String>) -> Result<(), Halt> {
+    /// Read the file meta group as dicom-rs reads it and return its transfer syntax UID:
+    /// (0002,0000) first, four bytes, then elements of any group (dicom-rs reads an element
+    /// of another group as part of the meta group too) until that many bytes are read.
+    fn meta(&mut self, src: &mut dyn Source) -> Result<String, Halt> {
+        let tag = self.tag(src, Encoding::EXPLICIT_LE)?;
+        let (_, len) = self.vr_and_length(src, Encoding::EXPLICIT_LE, tag)?;
+        if tag != Tag(0x0002, 0x0000) || len != 4 {
+            return Err(Halt::Other);
+        }
+        let mut b = [0u8; 4];
+        self.read(src, &mut b)?;
+        let group_length = u64::from(u32::from_le_bytes(b));
+        let start = self.at;
+        let mut ts = String::new();
+        while self.at - start < group_length {
+            let tag = self.tag(src, Encoding::EXPLICIT_LE)?;
+            let (_, len) = self.vr_and_length(src, Encoding::EXPLICIT_LE, tag)?;
+            if len == UNDEFINED {
+                return Err(Halt::Other);
+            }
+            if tag == Tag(0x0002, 0x0010) {
+                self.within(src, tag, len)?;
+                let mut uid = vec![0u8; len as usize];
+                self.read(src, &mut uid)?;
+                ts = String::from_utf8_lossy(&uid).into_owned();
+            } else {
+                self.skip(src, tag, len)?;
+            }
+        }
+        Ok(ts)
+    }
+
+    fn tag(&mut self, src: &mut dyn Source, enc: Encoding) -> Result<Tag, Halt> {
+        let mut head = [0u8; 4];
+        self.read(src, &mut head)?;
+        Ok(Tag(
+            enc.u16([head[0], head[1]]),
+            enc.u16([head[2], head[3]]),
+        ))
+    }
+
+    /// The VR and length that follow `tag`'s four bytes, as dicom-rs decodes them: items and
+    /// delimiters have a length only; a VR the dictionary (implicit) or dicom-rs (explicit)
+    /// does not know is UN.
+    fn vr_and_length(
+        &mut self,
+        src: &mut dyn Source,
+        enc: Encoding,
+        tag: Tag,
+    ) -> Result<(VR, u32), Halt> {
+        if tag.group() == 0xFFFE || !enc.explicit {
+            let mut b = [0u8; 4];
+            self.read(src, &mut b)?;
+            let vr = match StandardDataDictionary.by_tag(tag).map(|e| e.vr()) {
+                Some(VirtualVr::Exact(VR::SQ)) if tag.group() != 0xFFFE => VR::SQ,
+                _ => VR::UN,
+            };
+            return Ok((vr, enc.u32(b)));
+        }
+        let mut vr = [0u8; 2];
+        self.read(src, &mut vr)?;
+        // dicom-rs reads VR bytes it does not know as UN (a 4-byte length).
+        let vr = std::str::from_utf8(&vr)
+            .ok()
+            .and_then(|s| s.parse::<VR>().ok())
+            .unwrap_or(VR::UN);
+        // As dicom-rs: these VRs have a 2-byte length, every other (SV, UV and UN too) a
+        // 4-byte one after two reserved bytes.
+        let short = matches!(
+            vr,
+            VR::AE
+                | VR::AS
+                | VR::AT
+                | VR::CS
+                | VR::DA
+                | VR::DS
+                | VR::DT
+                | VR::FL
+                | VR::FD
+                | VR::IS
+                | VR::LO
+                | VR::LT
+                | VR::PN
+                | VR::SH
+                | VR::SL
+                | VR::SS
+                | VR::ST
+                | VR::TM
+                | VR::UI
+                | VR::UL
+                | VR::US
+        );
+        let len = if !short {
+            let mut b = [0u8; 6];
+            self.read(src, &mut b)?;
+            enc.u32([b[2], b[3], b[4], b[5]])
+        } else {
+            let mut b = [0u8; 2];
+            self.read(src, &mut b)?;
+            u32::from(enc.u16(b))
+        };
+        Ok((vr, len))
+    }
+
+    /// Walk the data set until the source ends, the structure is not one the walk follows,
+    /// or a length claims too much.
+    fn run(&mut self, src: &mut dyn Source) -> Result<(), Halt> {
+        let enc = self.encoding;
         loop {
-            while let Some(
-                Inside::Sequence { end: Some(e), .. } | Inside::Item { end: Some(e), .. },
-            ) = self.stack.last()
+            while let Some(Inside::Sequence { end: Some(e) } | Inside::Item { end: Some(e) }) =
+                self.stack.last()
             {
                 if self.at < *e {
                     break;
                 }
                 self.stack.pop();
             }
-            let enc = self.encoding();
-            let mut head = [0u8; 4];
-            self.read(src, &mut head)?;
-            let tag = Tag(enc.u16([head[0], head[1]]), enc.u16([head[2], head[3]]));
+            let tag = self.tag(src, enc)?;
             if self.header_only && tag == PIXEL_DATA && self.stack.is_empty() {
                 return Ok(());
             }
-            if meta.is_some() && tag.group() != 0x0002 {
-                // Put the tag back in front of whatever is still pending.
-                let mut back = head.to_vec();
-                back.extend(self.pending.take().unwrap_or_default());
-                self.pending = Some(back);
-                return Ok(());
-            }
-            if tag.group() == 0xFFFE {
-                let mut len = [0u8; 4];
-                self.read(src, &mut len)?;
-                let len = enc.u32(len);
-                match (tag.element(), self.stack.last().copied()) {
-                    (0xE000, Some(Inside::Fragments)) => self.skip(src, tag, len)?,
-                    (0xE000, Some(Inside::Sequence { encoding, .. })) => {
+            let (vr, len) = self.vr_and_length(src, enc, tag)?;
+            // Where dicom-rs expects an item (in a sequence or encapsulated pixel data), the
+            // tag must be an item or a sequence delimiter.
+            if let Some(&level @ (Inside::Sequence { .. } | Inside::Fragments)) = self.stack.last()
+            {
+                match (tag, level) {
+                    (ITEM, Inside::Fragments) => self.skip(src, tag, len)?,
+                    (ITEM, _) => {
                         let end = (len != UNDEFINED)
                             .then(|| self.within(src, tag, len).map(|()| self.at + len as u64))
                             .transpose()?;
-                        self.stack.push(Inside::Item { end, encoding });
+                        self.stack.push(Inside::Item { end });
                     }
-                    (0xE00D, Some(Inside::Item { .. })) => {
-                        self.stack.pop();
-                    }
-                    (0xE0DD, Some(Inside::Sequence { .. } | Inside::Fragments)) => {
+                    (SEQUENCE_DELIMITER, _) => {
                         self.stack.pop();
                     }
                     _ => return Err(Halt::Other),
                 }
                 continue;
             }
-            let (vr, len) = if enc.explicit {
-                let mut vr = [0u8; 2];
-                self.read(src, &mut vr)?;
-                // dicom-rs reads VR bytes it does not know as UN (a 4-byte length).
-                let vr = std::str::from_utf8(&vr)
-                    .ok()
-                    .and_then(|s| s.parse::<VR>().ok())
-                    .unwrap_or(VR::UN);
-                let long = matches!(
-                    vr,
-                    VR::OB
-                        | VR::OD
-                        | VR::OF
-                        | VR::OL
-                        | VR::OV
-                        | VR::OW
-                        | VR::SQ
-                        | VR::UC
-                        | VR::UN
-                        | VR::UR
-                        | VR::UT
-                );
-                let len = if long {
-                    let mut b = [0u8; 6];
-                    self.read(src, &mut b)?;
-                    enc.u32([b[2], b[3], b[4], b[5]])
-                } else {
-                    let mut b = [0u8; 2];
-                    self.read(src, &mut b)?;
-                    u32::from(enc.u16(b))
-                };
-                (vr, len)
-            } else {
-                let mut b = [0u8; 4];
-                self.read(src, &mut b)?;
-                let vr = match StandardDataDictionary.by_tag(tag).map(|e| e.vr()) {
-                    Some(VirtualVr::Exact(VR::SQ)) => VR::SQ,
-                    _ => VR::UN,
-                };
-                (vr, enc.u32(b))
-            };
+            // Where it expects an element, an item delimiter ends the item (and is ignored
+            // outside one); any other (FFFE,xxxx) is an element like the rest.
+            if tag == ITEM_DELIMITER {
+                self.stack.pop();
+                continue;
+            }
             if len == UNDEFINED {
                 if tag == PIXEL_DATA && vr != VR::SQ {
                     self.stack.push(Inside::Fragments);
@@ -372,10 +411,7 @@ impl Walk {
                     // dicom-rs reads any other element of undefined length as a sequence in
                     // the data set's encoding (a UN one too, though the standard says its
                     // items are implicit VR little endian): the walk reads what it reads.
-                    self.stack.push(Inside::Sequence {
-                        end: None,
-                        encoding: enc,
-                    });
+                    self.stack.push(Inside::Sequence { end: None });
                 }
                 continue;
             }
@@ -383,15 +419,7 @@ impl Walk {
                 self.within(src, tag, len)?;
                 self.stack.push(Inside::Sequence {
                     end: Some(self.at + len as u64),
-                    encoding: enc,
                 });
-                continue;
-            }
-            if let Some(out) = meta.as_deref_mut().filter(|_| tag == Tag(0x0002, 0x0010)) {
-                self.within(src, tag, len)?;
-                let mut uid = vec![0u8; len as usize];
-                self.read(src, &mut uid)?;
-                *out = String::from_utf8_lossy(&uid).into_owned();
                 continue;
             }
             self.skip(src, tag, len)?;

@@ -488,3 +488,60 @@ fn a_sequence_dicom_rs_reads_otherwise_than_the_standard_is_walked_as_dicom_rs_r
         "element (0008,1115) declares 3758161918 bytes",
     );
 }
+
+#[test]
+fn the_walk_reads_the_meta_group_and_fffe_elements_as_dicom_rs_does() {
+    // Found by fuzzing (tests/data/fuzz/dicom/): two ways the walk lost step with dicom-rs,
+    // which then reserved 2.4-4.2 GB for a 5-60 KB file.
+    let dir = tempfile::tempdir().unwrap();
+    // dicom-rs reads the file meta group to the length (0002,0000) gives, whatever the groups
+    // of the elements inside it; the walk stopped at the first element of another group and
+    // looked for the deflated data set there.
+    let meta = dir.path().join("meta-holds-another-group.dcm");
+    let mut file = preamble_and_meta("1.2.840.10008.1.2.1.99");
+    let stray = el(0xE802, 0x0016, "AE", b"CLUNIE1 ");
+    let group_length = u32::from_le_bytes(file[140..144].try_into().unwrap());
+    file[140..144].copy_from_slice(&(group_length + stray.len() as u32).to_le_bytes());
+    file.extend(stray);
+    file.extend(deflate(|w| {
+        w.write_all(&long_header(0x9090, 0x9090, "UN", 0x9090_9090))
+            .unwrap();
+        w.write_all(&[0x90; 4096]).unwrap();
+    }));
+    std::fs::write(&meta, &file).unwrap();
+    assert_refused(
+        &["dicom", meta.to_str().unwrap()],
+        &meta,
+        "element (9090,9090) declares 2425393296 bytes",
+    );
+    // Where an element is expected, dicom-rs reads an (FFFE,xxxx) tag other than an item
+    // delimiter as an element (a 4-byte length, no VR); the walk gave up on it.
+    let fffe = dir.path().join("fffe-element.dcm");
+    let mut file = preamble_and_meta("1.2.840.10008.1.2.1");
+    file.extend(image_header(8, 8, 8));
+    file.extend(long_header(0x0008, 0x1115, "SQ", u32::MAX));
+    file.extend(item_header(u32::MAX));
+    file.extend([0xFE, 0xFF, 0x0D, 0x00]);
+    file.extend(0xFFA6_FFC4_u32.to_le_bytes());
+    file.extend([0u8; 4096]);
+    std::fs::write(&fffe, &file).unwrap();
+    assert_refused(
+        &["dicom", fffe.to_str().unwrap()],
+        &fffe,
+        "element (FFFE,000D) declares 4289134532 bytes, but only 4096 remain in the file",
+    );
+    // An item delimiter outside any item is skipped, as dicom-rs skips it: the element after
+    // it is still checked.
+    let stray_delimiter = dir.path().join("stray-delimiter.dcm");
+    let mut file = preamble_and_meta("1.2.840.10008.1.2.1");
+    file.extend(image_header(8, 8, 8));
+    file.extend([0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+    file.extend(long_header(0x7FE0, 0x0010, "OW", 0x7FFF_0000));
+    file.extend([0u8; 64]);
+    std::fs::write(&stray_delimiter, &file).unwrap();
+    assert_refused(
+        &["dicom", stray_delimiter.to_str().unwrap()],
+        &stray_delimiter,
+        "element (7FE0,0010) declares 2147418112 bytes, but only 64 remain in the file",
+    );
+}
