@@ -2,10 +2,11 @@
 //!
 //! Decoding supports what dicom-pixeldata 0.10 decodes with the features mammolab enables:
 //! uncompressed little and big endian, deflated, RLE lossless (8/16-bit), JPEG baseline/
-//! extended 8-bit/lossless and JPEG 2000 (pure-Rust OpenJPEG port), any frame. JPEG-LS
-//! needs the CharLS C++ library and is reported as unsupported; 12-bit JPEG and
-//! uncompressed YBR_FULL_422 fail in one line. 32-bit RLE, which dicom-rs refuses, is
-//! decoded here (PackBits segments, [`read_image_opt`]) and then read as uncompressed. Stored values follow pydicom's
+//! extended 8-bit/lossless and JPEG 2000 (pure-Rust OpenJPEG port), any frame. What it
+//! does not decode is decoded here and then read as uncompressed: 32-bit RLE (PackBits
+//! segments) and greyscale JPEG-LS, lossless and near-lossless (pure_jpegls, a pure-Rust
+//! T.87 decoder; colour JPEG-LS, 12-bit JPEG and uncompressed YBR_FULL_422 fail in one
+//! line). Stored values follow pydicom's
 //! `pixel_array`: masked to Bits Stored and sign-extended when Pixel Representation is 1;
 //! 32-bit explicit big endian samples are put back together from the 16-bit words the
 //! parser swapped. An RGB JPEG without an Adobe marker or R/G/B component ids is refused
@@ -304,15 +305,20 @@ pub fn read_image_opt(path: impl AsRef<Path>, frame: u32) -> Result<Option<Dicom
         ));
     }
     check_frame_size(path, &obj, pixel_data, &ts)?;
-    // dicom-rs 0.10 decodes RLE at 8 and 16 bits only: a 32-bit RLE frame is decoded here
-    // and handed to the native decoder as an uncompressed frame.
-    let rle32 = ts == RLE_LOSSLESS && uint(&obj, tags::BITS_ALLOCATED) == Some(32);
+    // What dicom-pixeldata 0.10 does not decode (RLE at 32 bits, JPEG-LS) is decoded here
+    // and handed to its native decoder as one uncompressed frame.
+    let decode_here: Option<FrameDecoder> = match ts.as_str() {
+        RLE_LOSSLESS if uint(&obj, tags::BITS_ALLOCATED) == Some(32) => Some(rle32_frame),
+        JPEG_LS_LOSSLESS | JPEG_LS_NEAR_LOSSLESS => Some(jpeg_ls_frame),
+        _ => None,
+    };
     let native;
-    let (obj, frame) = if rle32 {
-        native = rle32_as_native(path, &obj, frame)?;
-        (&native, 0)
-    } else {
-        (&obj, frame)
+    let (obj, frame) = match decode_here {
+        Some(decode) => {
+            native = decoded_as_native(path, &obj, frame, frames, decode)?;
+            (&native, 0)
+        }
+        None => (&obj, frame),
     };
     let px = obj.decode_pixel_data_frame(frame).map_err(|e| {
         let m = e.to_string();
@@ -443,6 +449,8 @@ pub fn read_image_opt(path: impl AsRef<Path>, frame: u32) -> Result<Option<Dicom
 }
 
 const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
+const JPEG_LS_LOSSLESS: &str = "1.2.840.10008.1.2.4.80";
+const JPEG_LS_NEAR_LOSSLESS: &str = "1.2.840.10008.1.2.4.81";
 
 /// Every length `path` declares fits in what follows it, and a deflated data set inflates
 /// within the limit ([`crate::ingest::limits`]), before dicom-rs allocates for either.
@@ -561,37 +569,67 @@ fn uint(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<u32> {
     obj.element_opt(tag).ok()??.to_int::<u32>().ok()
 }
 
-/// `obj` with frame `frame` of its RLE pixel data decoded, as one uncompressed frame in
-/// explicit VR little endian (samples interleaved, planar configuration 0).
-fn rle32_as_native(
+/// The shape of one frame a [`FrameDecoder`] decodes: rows, columns, samples per pixel and
+/// bits allocated, from the data set.
+#[derive(Clone, Copy)]
+struct FrameShape {
+    rows: u32,
+    cols: u32,
+    samples: u32,
+    bits: u32,
+}
+
+/// One compressed frame's bytes -> its samples as uncompressed pixel data (little endian,
+/// samples interleaved), or why not.
+type FrameDecoder = fn(&[u8], FrameShape) -> std::result::Result<Vec<u8>, String>;
+
+/// `obj` with frame `frame` (of `frames`) decoded by `decode`, as one uncompressed frame in
+/// explicit VR little endian (planar configuration 0), for dicom-pixeldata's native decoder.
+fn decoded_as_native(
     path: &Path,
     obj: &DefaultDicomObject,
     frame: u32,
+    frames: u32,
+    decode: FrameDecoder,
 ) -> Result<DefaultDicomObject> {
     use dicom_core::{DataElement, PrimitiveValue, VR};
-    let need = |tag, name: &str| {
-        uint(obj, tag).ok_or_else(|| dicom_err(path, format!("RLE pixel data without {name}")))
+    let ts = obj.meta().transfer_syntax().trim_end_matches('\0');
+    let name = transfer_syntax_name(ts).unwrap_or(ts);
+    let need = |tag, what: &str| {
+        uint(obj, tag).ok_or_else(|| dicom_err(path, format!("{name} pixel data without {what}")))
     };
-    let (rows, cols) = (need(tags::ROWS, "Rows")?, need(tags::COLUMNS, "Columns")?);
-    let spp = uint(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1);
-    let fragment = obj
+    let shape = FrameShape {
+        rows: need(tags::ROWS, "Rows")?,
+        cols: need(tags::COLUMNS, "Columns")?,
+        samples: uint(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1),
+        bits: need(tags::BITS_ALLOCATED, "Bits Allocated")?,
+    };
+    let fragments = obj
         .element(tags::PIXEL_DATA)
         .ok()
         .and_then(|e| e.value().fragments())
-        .and_then(|f| f.get(frame as usize))
-        .ok_or_else(|| {
-            dicom_err(
+        .unwrap_or(&[]);
+    // One frame: all fragments are its stream; several: one fragment a frame (PS3.5 A.4).
+    let data = match (frames, fragments.get(frame as usize)) {
+        (0 | 1, _) if !fragments.is_empty() => std::borrow::Cow::Owned(fragments.concat()),
+        (_, Some(f)) if fragments.len() == frames as usize => std::borrow::Cow::Borrowed(f),
+        _ => {
+            return Err(dicom_err(
                 path,
-                format!("RLE pixel data has no fragment for frame {frame}"),
-            )
-        })?;
-    let pixels = (rows * cols) as usize;
-    let bytes = rle_decode(fragment, pixels, spp as usize, 4)
+                format!(
+                    "{name} pixel data has {} fragments for {frames} frames: frame {frame} cannot be found",
+                    fragments.len()
+                ),
+            ))
+        }
+    };
+    let bytes = crate::error::catch_panic(|| decode(&data, shape))
+        .unwrap_or_else(|panic| Err(format!("the decoder failed ({panic})")))
         .map_err(|m| dicom_err(path, format!("frame {frame}: {m}")))?;
     let mut native = obj.clone();
     native.put(DataElement::new(
         tags::PIXEL_DATA,
-        VR::OB,
+        if shape.bits > 8 { VR::OW } else { VR::OB },
         PrimitiveValue::from(bytes),
     ));
     native.put(DataElement::new(
@@ -606,6 +644,45 @@ fn rle32_as_native(
     ));
     native.update_meta(|m| m.transfer_syntax = "1.2.840.10008.1.2.1".to_string());
     Ok(native)
+}
+
+/// A 32-bit RLE Lossless frame ([`rle_decode`]).
+fn rle32_frame(fragment: &[u8], shape: FrameShape) -> std::result::Result<Vec<u8>, String> {
+    let pixels = shape.rows as usize * shape.cols as usize;
+    rle_decode(fragment, pixels, shape.samples as usize, 4)
+}
+
+/// A JPEG-LS frame (lossless or near-lossless, ITU-T T.87), decoded by pure_jpegls: one
+/// component of 2 to 16 bits, stored as 8- or 16-bit samples as Bits Allocated says.
+/// Colour JPEG-LS (three components, line or sample interleaved) is refused in one line.
+fn jpeg_ls_frame(stream: &[u8], shape: FrameShape) -> std::result::Result<Vec<u8>, String> {
+    if shape.samples != 1 {
+        return Err(format!(
+            "JPEG-LS with {} samples per pixel is not supported (the JPEG-LS decoder reads one component)",
+            shape.samples
+        ));
+    }
+    let (values, cols, rows) = jpegls::decode(stream, shape.cols, shape.rows)
+        .map_err(|e| format!("cannot decode JPEG-LS: {e}"))?;
+    if (cols, rows) != (shape.cols, shape.rows) || values.len() != (rows * cols) as usize {
+        return Err(format!(
+            "the JPEG-LS stream is {cols} x {rows}, the header says {} x {}",
+            shape.cols, shape.rows
+        ));
+    }
+    match shape.bits {
+        8 => values
+            .iter()
+            .map(|&v| {
+                u8::try_from(v)
+                    .map_err(|_| format!("JPEG-LS sample {v} does not fit the 8 bits allocated"))
+            })
+            .collect(),
+        16 => Ok(values.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        b => Err(format!(
+            "JPEG-LS with {b} bits allocated is not supported (8 or 16)"
+        )),
+    }
 }
 
 /// One RLE Lossless frame (DICOM PS3.5 annex G: a 64-byte header of segment offsets, one

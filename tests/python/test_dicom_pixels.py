@@ -34,14 +34,11 @@ LOSSY = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.
 # Lossy decoders differ in their IDCT and colour rounding: a fraction of the value range.
 LOSSY_TOLERANCE = {"min_max": 0.02, "mean": 0.002}
 
-# Files pydicom decodes and mammolab does not (dicom-pixeldata 0.10 without CharLS), each
+# Files pydicom decodes and mammolab does not, each
 # with the reason; the test fails when one of them starts to decode, so the list shrinks.
 KNOWN_GAPS = {
-    "JPEGLSNearLossless_08.dcm": "JPEG-LS needs CharLS (not built)",
-    "JPEGLSNearLossless_16.dcm": "JPEG-LS needs CharLS (not built)",
-    "MR_small_jpeg_ls_lossless.dcm": "JPEG-LS needs CharLS (not built)",
-    "SC_rgb_jls_lossy_line.dcm": "JPEG-LS needs CharLS (not built)",
-    "SC_rgb_jls_lossy_sample.dcm": "JPEG-LS needs CharLS (not built)",
+    "SC_rgb_jls_lossy_line.dcm": "colour JPEG-LS: the pure-Rust decoder reads one component",
+    "SC_rgb_jls_lossy_sample.dcm": "colour JPEG-LS: the pure-Rust decoder reads one component",
     "JPGExtended.dcm": "dicom-rs's JPEG decoder has no 12-bit extended process",
     "SC_rgb_jpeg.dcm": "dicom-rs cannot parse the data set",
     "SC_ybr_full_422_uncompressed.dcm": "dicom-rs sizes YBR_FULL_422 frames as 3 samples a pixel",
@@ -140,7 +137,7 @@ def test_whole_pydicom_suite():
 
 # What the one line says for a few of those files.
 UNSUPPORTED = [
-    ("MR_small_jpeg_ls_lossless.dcm", "not supported"),
+    ("SC_rgb_jls_lossy_line.dcm", "JPEG-LS with 3 samples per pixel is not supported"),
     ("MR_truncated.dcm", "DICOM"),
     ("SC_jpeg_no_color_transform.dcm", "decoders disagree"),
 ]
@@ -169,3 +166,48 @@ def test_truncated_32bit_rle_fails_in_one_line(tmp_path):
         assert p.returncode == 1, p.stdout
         assert p.stderr.count("\n") == 1 and p.stderr.startswith("error: ") and "panicked" not in p.stderr
         assert path.name in p.stderr and needle in p.stderr, p.stderr
+
+
+def stored_sha(a):
+    return hashlib.sha256(np.ascontiguousarray(a).astype("<i8").tobytes()).hexdigest()
+
+
+@pytest.mark.parametrize("name", ["JPEGLSNearLossless_08.dcm", "JPEGLSNearLossless_16.dcm",
+                                  "MR_small_jpeg_ls_lossless.dcm"])
+def test_jpeg_ls_decodes_as_charls_does(name):
+    """mammolab's JPEG-LS decoder (pure_jpegls) against CharLS (pydicom's pyjpegls plugin) on
+    pydicom's greyscale JPEG-LS files: every stored value equal, near-lossless included (the
+    decoder is deterministic: equal, not within a tolerance)."""
+    path = get_testdata_file(name)
+    a = pydicom.dcmread(path).pixel_array
+    got = json.loads(run("dicom", path, "--json").stdout)
+    assert got["stored_sha256"] == stored_sha(a)
+    assert (got["pixel"]["min"], got["pixel"]["max"]) == (a.min(), a.max())
+
+
+@pytest.mark.parametrize("uid,options", [
+    ("1.2.840.10008.1.2.4.80", {}),
+    ("1.2.840.10008.1.2.4.81", {"jls_error": 3}),
+])
+def test_multiframe_signed_jpeg_ls_from_charls_decodes_frame_by_frame(tmp_path, uid, options):
+    """Three frames of signed 12-bit values in 16 bits, compressed by CharLS (pydicom's
+    `compress` with pyjpegls), one fragment a frame: every frame mammolab decodes equals
+    what CharLS gives back, sign included."""
+    from pydicom.uid import UID
+    ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    rng = np.random.default_rng(7)
+    # Within 12 bits less the NEAR of 3 (pydicom refuses lossy signed values nearer the edge).
+    frames = rng.integers(-2045, 2044, size=(3, 64, 64), dtype=np.int16)
+    frames[:, :16, :16] = -2045  # a flat corner: JPEG-LS's run mode
+    ds.NumberOfFrames = 3
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 1
+    ds.compress(UID(uid), frames, **options)
+    path = tmp_path / "multiframe.dcm"
+    ds.save_as(path)
+    back = pydicom.dcmread(path).pixel_array
+    if not options:
+        assert np.array_equal(back, frames)
+    for k in range(3):
+        got = json.loads(run("dicom", path, "--json", "--frame", str(k)).stdout)
+        assert got["stored_sha256"] == stored_sha(back[k]), f"frame {k}"
+        assert (got["pixel"]["min"], got["pixel"]["max"]) == (back[k].min(), back[k].max())
