@@ -5,12 +5,14 @@
 //! extended 8-bit/lossless and JPEG 2000 (pure-Rust OpenJPEG port), any frame. What it
 //! does not decode is decoded here and then read as uncompressed: 32-bit RLE (PackBits
 //! segments) and greyscale JPEG-LS, lossless and near-lossless (pure_jpegls, a pure-Rust
-//! T.87 decoder; colour JPEG-LS, 12-bit JPEG and uncompressed YBR_FULL_422 fail in one
-//! line). Stored values follow pydicom's
+//! T.87 decoder; colour JPEG-LS and 12-bit JPEG fail in one line), uncompressed 8-bit
+//! YBR_FULL and YBR_FULL_422 (converted to RGB as pydicom's `pixel_array` converts them),
+//! and an RGB JPEG whose stream does not mark itself RGB (decoded as RGB, as the
+//! header says and pydicom reads it, where dicom-rs would convert it from YCbCr). Stored
+//! values follow pydicom's
 //! `pixel_array`: masked to Bits Stored and sign-extended when Pixel Representation is 1;
 //! 32-bit explicit big endian samples are put back together from the 16-bit words the
-//! parser swapped. An RGB JPEG without an Adobe marker or R/G/B component ids is refused
-//! (dicom-rs would convert it from YCbCr, pydicom does not). A file without pixel data is
+//! parser swapped. A file without pixel data is
 //! [`read_image_opt`]'s `None`. `tests/python/test_dicom_pixels.py` compares every file of
 //! pydicom's test set.
 
@@ -280,21 +282,29 @@ pub fn read_image_opt(path: impl AsRef<Path>, frame: u32) -> Result<Option<Dicom
     let Some(pixel_data) = obj.element_opt(tags::PIXEL_DATA).ok().flatten() else {
         return Ok(None);
     };
-    // An RGB JPEG that does not say it is RGB (no Adobe marker, component ids not R G B):
-    // pydicom keeps its samples, dicom-rs's decoder converts them from YCbCr. Refused
-    // rather than decoded to other numbers than pydicom's.
+    // An RGB JPEG that does not say it is RGB to a JPEG decoder (no Adobe marker, component
+    // ids not R G B): dicom-rs's decoder would convert its samples from YCbCr; the DICOM
+    // header says they are RGB, and pydicom keeps them, so it is decoded here without a
+    // colour transform.
     let baseline = ["1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"];
-    if baseline.contains(&ts.as_str())
+    let unmarked_rgb_jpeg = baseline.contains(&ts.as_str())
         && text(&obj, tags::PHOTOMETRIC_INTERPRETATION).as_deref() == Some("RGB")
-    {
-        let first = pixel_data.value().fragments().and_then(|f| f.first());
-        if first.is_some_and(|f| !jpeg_says_rgb(f)) {
-            return Err(dicom_err(
-                path,
-                "RGB JPEG without an Adobe (APP14) marker or R/G/B component ids: decoders disagree on its colours (pydicom keeps them, dicom-rs converts from YCbCr); not decoded",
-            ));
-        }
-    }
+        && pixel_data
+            .value()
+            .fragments()
+            .and_then(|f| f.first())
+            .is_some_and(|f| !jpeg_says_rgb(f));
+    // Uncompressed 8-bit YBR_FULL or YBR_FULL_422 (two luma samples a chroma pair), which
+    // dicom-rs sizes as three samples a pixel: converted to RGB as pydicom's pixel_array
+    // converts it.
+    let native_ts = [IMPLICIT_LE, EXPLICIT_LE, EXPLICIT_BE, DEFLATED];
+    let ybr_full_native = native_ts.contains(&ts.as_str())
+        && uint(&obj, tags::BITS_ALLOCATED) == Some(8)
+        && uint(&obj, tags::SAMPLES_PER_PIXEL) == Some(3)
+        && matches!(
+            text(&obj, tags::PHOTOMETRIC_INTERPRETATION).as_deref(),
+            Some("YBR_FULL" | "YBR_FULL_422")
+        );
     let frames: u32 = text(&obj, tags::NUMBER_OF_FRAMES)
         .and_then(|s| s.parse().ok())
         .unwrap_or(1);
@@ -305,17 +315,28 @@ pub fn read_image_opt(path: impl AsRef<Path>, frame: u32) -> Result<Option<Dicom
         ));
     }
     check_frame_size(path, &obj, pixel_data, &ts)?;
-    // What dicom-pixeldata 0.10 does not decode (RLE at 32 bits, JPEG-LS) is decoded here
+    // What dicom-pixeldata 0.10 does not decode (RLE at 32 bits, JPEG-LS, an unmarked RGB
+    // JPEG as RGB) is decoded here
     // and handed to its native decoder as one uncompressed frame.
     let decode_here: Option<FrameDecoder> = match ts.as_str() {
         RLE_LOSSLESS if uint(&obj, tags::BITS_ALLOCATED) == Some(32) => Some(rle32_frame),
         JPEG_LS_LOSSLESS | JPEG_LS_NEAR_LOSSLESS => Some(jpeg_ls_frame),
+        _ if unmarked_rgb_jpeg => Some(jpeg_rgb_frame),
+        _ if ybr_full_native => Some(ybr_full_frame),
         _ => None,
     };
     let native;
     let (obj, frame) = match decode_here {
         Some(decode) => {
-            native = decoded_as_native(path, &obj, frame, frames, decode)?;
+            let mut decoded = decoded_as_native(path, &obj, frame, frames, decode)?;
+            if ybr_full_native {
+                decoded.put(dicom_core::DataElement::new(
+                    tags::PHOTOMETRIC_INTERPRETATION,
+                    dicom_core::VR::CS,
+                    dicom_core::PrimitiveValue::from("RGB"),
+                ));
+            }
+            native = decoded;
             (&native, 0)
         }
         None => (&obj, frame),
@@ -449,6 +470,10 @@ pub fn read_image_opt(path: impl AsRef<Path>, frame: u32) -> Result<Option<Dicom
 }
 
 const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
+const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
+const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
+const EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
+const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
 const JPEG_LS_LOSSLESS: &str = "1.2.840.10008.1.2.4.80";
 const JPEG_LS_NEAR_LOSSLESS: &str = "1.2.840.10008.1.2.4.81";
 
@@ -577,6 +602,10 @@ struct FrameShape {
     cols: u32,
     samples: u32,
     bits: u32,
+    /// Planar configuration 1: colour by plane.
+    planes: bool,
+    /// YBR_FULL_422: two luma samples share one chroma pair.
+    chroma_pairs: bool,
 }
 
 /// One compressed frame's bytes -> its samples as uncompressed pixel data (little endian,
@@ -603,22 +632,30 @@ fn decoded_as_native(
         cols: need(tags::COLUMNS, "Columns")?,
         samples: uint(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1),
         bits: need(tags::BITS_ALLOCATED, "Bits Allocated")?,
+        planes: uint(obj, tags::PLANAR_CONFIGURATION) == Some(1),
+        chroma_pairs: text(obj, tags::PHOTOMETRIC_INTERPRETATION).as_deref()
+            == Some("YBR_FULL_422"),
     };
-    let fragments = obj
-        .element(tags::PIXEL_DATA)
-        .ok()
-        .and_then(|e| e.value().fragments())
-        .unwrap_or(&[]);
-    // One frame: all fragments are its stream; several: one fragment a frame (PS3.5 A.4).
-    let data = match (frames, fragments.get(frame as usize)) {
-        (0 | 1, _) if !fragments.is_empty() => std::borrow::Cow::Owned(fragments.concat()),
-        (_, Some(f)) if fragments.len() == frames as usize => std::borrow::Cow::Borrowed(f),
+    let value = obj.element(tags::PIXEL_DATA).ok().map(|e| e.value());
+    let fragments = value.and_then(|v| v.fragments());
+    let data = match (fragments, frames, value) {
+        // Uncompressed: the frames one after the other, of equal size.
+        (None, _, Some(v)) => {
+            let all = v.to_bytes().map_err(|e| dicom_err(path, e))?;
+            let per = all.len() / frames.max(1) as usize;
+            std::borrow::Cow::Owned(all[per * frame as usize..per * (frame as usize + 1)].to_vec())
+        }
+        // One frame: all fragments are its stream; several: one fragment a frame (PS3.5 A.4).
+        (Some(f), 0 | 1, _) if !f.is_empty() => std::borrow::Cow::Owned(f.concat()),
+        (Some(f), _, _) if f.len() == frames as usize => {
+            std::borrow::Cow::Borrowed(f[frame as usize].as_slice())
+        }
         _ => {
             return Err(dicom_err(
                 path,
                 format!(
                     "{name} pixel data has {} fragments for {frames} frames: frame {frame} cannot be found",
-                    fragments.len()
+                    fragments.map_or(0, |f| f.len())
                 ),
             ))
         }
@@ -644,6 +681,79 @@ fn decoded_as_native(
     ));
     native.update_meta(|m| m.transfer_syntax = "1.2.840.10008.1.2.1".to_string());
     Ok(native)
+}
+
+/// An 8-bit JPEG frame whose three components are RGB, as the DICOM header says, decoded
+/// without the YCbCr conversion a JPEG decoder applies when the stream does not say RGB.
+fn jpeg_rgb_frame(stream: &[u8], shape: FrameShape) -> std::result::Result<Vec<u8>, String> {
+    let mut decoder = jpeg_decoder::Decoder::new(stream);
+    decoder.set_color_transform(jpeg_decoder::ColorTransform::None);
+    let samples = decoder
+        .decode()
+        .map_err(|e| format!("cannot decode JPEG: {e}"))?;
+    let info = decoder
+        .info()
+        .ok_or("cannot decode JPEG: no frame header")?;
+    let want = (shape.cols, shape.rows, shape.samples, shape.bits);
+    let got = (u32::from(info.width), u32::from(info.height), 3, 8);
+    if info.pixel_format != jpeg_decoder::PixelFormat::RGB24 || got != want {
+        return Err(format!(
+            "the JPEG stream is {} x {} as {:?}, the header says {} x {} x {} samples of {} bits",
+            got.0, got.1, info.pixel_format, want.0, want.1, want.2, want.3
+        ));
+    }
+    Ok(samples)
+}
+
+/// An uncompressed 8-bit YBR_FULL or YBR_FULL_422 frame as RGB, computed as pydicom's
+/// `pixel_array` computes it (`pixels.processing`, PS3.3 C.7.6.3.1.2): single-precision
+/// `Y + 1.402 Cr'`, `Y - 0.3441 Cb' - 0.7141 Cr'`, `Y + 1.772 Cb'` (`Cb' = Cb - 128`),
+/// rounded half up and clipped to 0..=255. YBR_FULL_422 pairs two luma samples with one
+/// chroma pair (`Y1 Y2 Cb Cr`); YBR_FULL may be stored by plane.
+fn ybr_full_frame(data: &[u8], shape: FrameShape) -> std::result::Result<Vec<u8>, String> {
+    let n = shape.rows as usize * shape.cols as usize;
+    let need = if shape.chroma_pairs {
+        n.div_ceil(2) * 4
+    } else {
+        3 * n
+    };
+    if data.len() < need {
+        return Err(format!(
+            "pixel data holds {} bytes a frame, {} x {} YBR samples need {need}",
+            data.len(),
+            shape.rows,
+            shape.cols
+        ));
+    }
+    let ybr = |i: usize| -> [u8; 3] {
+        if shape.chroma_pairs {
+            let pair = &data[4 * (i / 2)..4 * (i / 2) + 4];
+            [pair[i % 2], pair[2], pair[3]]
+        } else if shape.planes {
+            [data[i], data[n + i], data[2 * n + i]]
+        } else {
+            [data[3 * i], data[3 * i + 1], data[3 * i + 2]]
+        }
+    };
+    // pydicom's matrix, in f64 and then single precision.
+    let (cr_r, cb_g, cr_g, cb_b) = (
+        1.402_f64 as f32,
+        (-0.114 * 1.772 / 0.587) as f32,
+        (-0.299 * 1.402 / 0.587) as f32,
+        1.772_f64 as f32,
+    );
+    let round = |v: f32| (v + 0.5).floor().clamp(0.0, 255.0) as u8;
+    Ok((0..n)
+        .flat_map(|i| {
+            let [y, cb, cr] = ybr(i).map(f32::from);
+            let (cb, cr) = (cb - 128.0, cr - 128.0);
+            [
+                round(y + cb * 0.0 + cr * cr_r),
+                round(y + cb * cb_g + cr * cr_g),
+                round(y + cb * cb_b + cr * 0.0),
+            ]
+        })
+        .collect())
 }
 
 /// A 32-bit RLE Lossless frame ([`rle_decode`]).

@@ -41,8 +41,6 @@ KNOWN_GAPS = {
     "SC_rgb_jls_lossy_sample.dcm": "colour JPEG-LS: the pure-Rust decoder reads one component",
     "JPGExtended.dcm": "dicom-rs's JPEG decoder has no 12-bit extended process",
     "SC_rgb_jpeg.dcm": "dicom-rs cannot parse the data set",
-    "SC_ybr_full_422_uncompressed.dcm": "dicom-rs sizes YBR_FULL_422 frames as 3 samples a pixel",
-    "SC_jpeg_no_color_transform.dcm": "RGB JPEG that does not mark itself RGB: refused, not decoded to other colours",
 }
 # Files whose header pydicom reads and dicom-rs does not.
 HEADER_GAPS = {
@@ -139,7 +137,6 @@ def test_whole_pydicom_suite():
 UNSUPPORTED = [
     ("SC_rgb_jls_lossy_line.dcm", "JPEG-LS with 3 samples per pixel is not supported"),
     ("MR_truncated.dcm", "DICOM"),
-    ("SC_jpeg_no_color_transform.dcm", "decoders disagree"),
 ]
 
 
@@ -211,3 +208,24 @@ def test_multiframe_signed_jpeg_ls_from_charls_decodes_frame_by_frame(tmp_path, 
         got = json.loads(run("dicom", path, "--json", "--frame", str(k)).stdout)
         assert got["stored_sha256"] == stored_sha(back[k]), f"frame {k}"
         assert (got["pixel"]["min"], got["pixel"]["max"]) == (back[k].min(), back[k].max())
+
+
+@pytest.mark.parametrize("photometric,planar", [("YBR_FULL_422", 0), ("YBR_FULL", 0), ("YBR_FULL", 1)])
+def test_uncompressed_ybr_full_is_rgb_as_pydicom_converts_it(tmp_path, photometric, planar):
+    """pydicom's uncompressed YBR_FULL_422 file with random samples (so that every rounding
+    and clipping case occurs), and the same as YBR_FULL by pixel and by plane, two frames:
+    mammolab's RGB equals pydicom's pixel_array (its YBR -> RGB conversion) in every red
+    sample (sha256) and in the mean over all three channels, exactly."""
+    ds = pydicom.dcmread(get_testdata_file("SC_ybr_full_422_uncompressed.dcm"))
+    rows, cols = ds.Rows, ds.Columns
+    per_frame = rows * cols * (2 if photometric == "YBR_FULL_422" else 3)
+    ds.PixelData = np.random.default_rng(11).integers(0, 256, 2 * per_frame, dtype=np.uint8).tobytes()
+    ds.PhotometricInterpretation, ds.PlanarConfiguration, ds.NumberOfFrames = photometric, planar, 2
+    path = tmp_path / f"{photometric}_{planar}.dcm"
+    ds.save_as(path)
+    rgb = pydicom.dcmread(path).pixel_array
+    for k in range(2):
+        got = json.loads(run("dicom", path, "--json", "--frame", str(k)).stdout)
+        assert got["stored_sha256"] == stored_sha(rgb[k][..., 0]), f"frame {k}"
+        assert got["pixel"]["mean"] == pytest.approx(float(rgb[k].astype(np.float64).mean()), rel=1e-12)
+        assert got["photometric_interpretation"] == "RGB"
