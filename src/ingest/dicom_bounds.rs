@@ -16,7 +16,7 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
-use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
 
@@ -310,9 +310,17 @@ impl Walk {
         if tag.group() == 0xFFFE || !enc.explicit {
             let mut b = [0u8; 4];
             self.read(src, &mut b)?;
-            let vr = match StandardDataDictionary.by_tag(tag).map(|e| e.vr()) {
-                Some(VirtualVr::Exact(VR::SQ)) if tag.group() != 0xFFFE => VR::SQ,
-                _ => VR::UN,
+            // Implicit VR: the dictionary's, relaxed (US for US-or-SS, OW for OB-or-OW),
+            // and OW for pixel and overlay data, as dicom-rs's implicit decoder gives it.
+            let overlay = tag.group() >> 8 == 0x60 && tag.element() == 0x3000;
+            let vr = if tag.group() == 0xFFFE {
+                VR::UN
+            } else if tag == PIXEL_DATA || overlay {
+                VR::OW
+            } else {
+                StandardDataDictionary
+                    .by_tag(tag)
+                    .map_or(VR::UN, |e| e.vr().relaxed())
             };
             return Ok((vr, enc.u32(b)));
         }
@@ -422,7 +430,7 @@ impl Walk {
                 });
                 continue;
             }
-            self.skip(src, tag, len)?;
+            self.value(src, tag, vr, len)?;
         }
     }
 
@@ -433,6 +441,25 @@ impl Walk {
             let what = format!("element ({:04X},{:04X})", tag.group(), tag.element());
             return Err(Halt::Limit(src.too_long(&what, len, left)));
         }
+        Ok(())
+    }
+
+    /// An element's value as dicom-rs reads it: a VR of 2-, 4- or 8-byte numbers is read as
+    /// whole numbers only (an odd-length US value leaves its last byte in the stream for the
+    /// next tag), though its position moves on by the whole length.
+    fn value(&mut self, src: &mut dyn Source, tag: Tag, vr: VR, len: u32) -> Result<(), Halt> {
+        let size = match vr {
+            VR::US | VR::SS | VR::OW => 2,
+            VR::AT | VR::UL | VR::SL | VR::OL | VR::FL | VR::OF => 4,
+            VR::FD | VR::OD | VR::SV | VR::UV | VR::OV => 8,
+            _ => 1,
+        };
+        let short = len % size;
+        if short == 0 {
+            return self.skip(src, tag, len);
+        }
+        self.skip(src, tag, len - short)?;
+        self.at += u64::from(short);
         Ok(())
     }
 

@@ -545,3 +545,40 @@ fn the_walk_reads_the_meta_group_and_fffe_elements_as_dicom_rs_does() {
         "element (7FE0,0010) declares 2147418112 bytes, but only 64 remain in the file",
     );
 }
+
+#[test]
+fn an_odd_length_number_value_is_read_as_dicom_rs_reads_it() {
+    // Found by fuzzing (tests/data/fuzz/dicom/odd-length-ss-values): dicom-rs reads a US, SS,
+    // UL, FD... value as whole numbers only, so an odd-length US leaves its last byte in the
+    // stream and the next tag starts there; the walk skipped the whole length and lost step
+    // (a 12.5 KB deflated file then made dicom-rs reserve 1.4 GB).
+    let dir = tempfile::tempdir().unwrap();
+    for (transfer_syntax, rows, claim) in [
+        // (0028,0010) Rows, US, 3 bytes; then, one byte early, (0009,0010) UN of 2 GiB.
+        (
+            "1.2.840.10008.1.2.1",
+            [0x28, 0x00, 0x10, 0x00, b'U', b'S', 3, 0, 8, 0],
+            vec![
+                0x09, 0x00, 0x10, 0x00, b'U', b'N', 0, 0, 0xFF, 0xFF, 0xFF, 0x7F,
+            ],
+        ),
+        // The same in implicit VR: Rows is US by the dictionary.
+        (
+            "1.2.840.10008.1.2",
+            [0x28, 0x00, 0x10, 0x00, 3, 0, 0, 0, 8, 0],
+            vec![0x09, 0x00, 0x10, 0x00, 0xFF, 0xFF, 0xFF, 0x7F],
+        ),
+    ] {
+        let path = dir.path().join(format!("odd-us-{transfer_syntax}.dcm"));
+        let mut file = preamble_and_meta(transfer_syntax);
+        file.extend(rows);
+        file.extend(claim);
+        file.extend([0u8; 64]);
+        std::fs::write(&path, &file).unwrap();
+        assert_refused(
+            &["dicom", path.to_str().unwrap()],
+            &path,
+            "element (0009,0010) declares 2147483647 bytes, but only 64 remain in the file",
+        );
+    }
+}
