@@ -316,8 +316,8 @@ pub fn read_image_opt(path: impl AsRef<Path>, frame: u32) -> Result<Option<Dicom
     }
     check_frame_size(path, &obj, pixel_data, &ts)?;
     // What dicom-pixeldata 0.10 does not decode (RLE at 32 bits, JPEG-LS, an unmarked RGB
-    // JPEG as RGB) is decoded here
-    // and handed to its native decoder as one uncompressed frame.
+    // JPEG as RGB, uncompressed YBR_FULL) is decoded here and handed to its native decoder
+    // as one uncompressed frame.
     let decode_here: Option<FrameDecoder> = match ts.as_str() {
         RLE_LOSSLESS if uint(&obj, tags::BITS_ALLOCATED) == Some(32) => Some(rle32_frame),
         JPEG_LS_LOSSLESS | JPEG_LS_NEAR_LOSSLESS => Some(jpeg_ls_frame),
@@ -387,7 +387,7 @@ pub fn read_image_opt(path: impl AsRef<Path>, frame: u32) -> Result<Option<Dicom
     }
     // Explicit VR big endian: the parser byte-swaps pixel data as OW, 16-bit word by word,
     // so a 32-bit sample arrives as its two words, high word first, each little endian.
-    let big_endian_words = ts == "1.2.840.10008.1.2.2" && bytes == 4;
+    let big_endian_words = ts == EXPLICIT_BE && bytes == 4;
     // Statistics over every sample, as over pydicom's pixel_array.
     let all = |k: usize| -> f64 {
         let b = |i: usize| data[bytes * k + i];
@@ -470,10 +470,10 @@ pub fn read_image_opt(path: impl AsRef<Path>, frame: u32) -> Result<Option<Dicom
 }
 
 const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
-const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
-const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
-const EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
-const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
+pub(super) const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
+pub(super) const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
+pub(super) const EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
+pub(super) const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
 const JPEG_LS_LOSSLESS: &str = "1.2.840.10008.1.2.4.80";
 const JPEG_LS_NEAR_LOSSLESS: &str = "1.2.840.10008.1.2.4.81";
 
@@ -679,7 +679,7 @@ fn decoded_as_native(
         VR::US,
         PrimitiveValue::from(0u16),
     ));
-    native.update_meta(|m| m.transfer_syntax = "1.2.840.10008.1.2.1".to_string());
+    native.update_meta(|m| m.transfer_syntax = EXPLICIT_LE.to_string());
     Ok(native)
 }
 

@@ -20,11 +20,9 @@ use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
 
+use super::dicom::{DEFLATED, EXPLICIT_BE, IMPLICIT_LE};
 use super::limits::{mib, Bounded, Limits, OVER_LIMIT};
 
-const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
-const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
-const EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
 const UNDEFINED: u32 = 0xFFFF_FFFF;
 const PIXEL_DATA: Tag = Tag(0x7FE0, 0x0010);
 const ITEM: Tag = Tag(0xFFFE, 0xE000);
