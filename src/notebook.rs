@@ -569,7 +569,7 @@ impl DicomKinds {
     /// function, bits stored, images.
     pub fn table(&self) -> Result<Table> {
         let k = &self.kinds;
-        let name = |t: &str| crate::ingest::dicom::transfer_syntax_name(t).unwrap_or("other");
+        let name = |t: &str| crate::ingest::transfer_syntax::name(t).unwrap_or("other");
         let df = DataFrame::new_infer_height(vec![
             Column::new(
                 "transfer syntax".into(),
@@ -620,7 +620,7 @@ impl DicomKinds {
             .collect::<Result<_>>()?;
         // Short enough for a tile's caption: `J2K lossless · MONO1 · SIGMOID`.
         let label = |k: &DicomKind| {
-            let ts = match crate::ingest::dicom::transfer_syntax_name(&k.transfer_syntax) {
+            let ts = match crate::ingest::transfer_syntax::name(&k.transfer_syntax) {
                 Some("JPEG 2000 lossless") => "J2K lossless",
                 Some("JPEG lossless SV1") => "JPEG lossless",
                 Some(name) => name,

@@ -26,6 +26,10 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::imaging::{self, Gray, Rescale, Voi};
 use crate::ingest::limits::Limits;
+use crate::ingest::transfer_syntax::{
+    self, DEFLATED, EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE, JPEG_2000, JPEG_2000_LOSSLESS,
+    JPEG_BASELINE, JPEG_EXTENDED, JPEG_LS_LOSSLESS, JPEG_LS_NEAR_LOSSLESS, NATIVE, RLE_LOSSLESS,
+};
 
 fn dicom_err(path: &Path, message: impl std::fmt::Display) -> Error {
     Error::Dicom {
@@ -66,13 +70,6 @@ pub struct DicomHeader {
     /// Set when the file is too short to hold its uncompressed pixel data.
     pub truncated: Option<String>,
 }
-
-/// Uncompressed transfer syntaxes, whose pixel data size is known from the header.
-const NATIVE: [&str; 3] = [
-    "1.2.840.10008.1.2",
-    "1.2.840.10008.1.2.1",
-    "1.2.840.10008.1.2.2",
-];
 
 fn text(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<String> {
     let e = obj.element_opt(tag).ok()??;
@@ -161,27 +158,6 @@ pub fn read_header(path: impl AsRef<Path>) -> Result<DicomHeader> {
         photometric: text(&obj, tags::PHOTOMETRIC_INTERPRETATION),
         bits_stored: num(tags::BITS_STORED).and_then(|b| u16::try_from(b).ok()),
         voi_lut_function: text(&obj, tags::VOILUT_FUNCTION),
-    })
-}
-
-/// A transfer syntax's name as PS3.6 gives it, shortened (`JPEG 2000 lossless`), for the
-/// UIDs mammography files use; `None` for others.
-pub fn transfer_syntax_name(uid: &str) -> Option<&'static str> {
-    Some(match uid {
-        "1.2.840.10008.1.2" => "implicit VR little endian",
-        "1.2.840.10008.1.2.1" => "explicit VR little endian",
-        "1.2.840.10008.1.2.1.99" => "deflated explicit VR little endian",
-        "1.2.840.10008.1.2.2" => "explicit VR big endian",
-        "1.2.840.10008.1.2.4.50" => "JPEG baseline",
-        "1.2.840.10008.1.2.4.51" => "JPEG extended",
-        "1.2.840.10008.1.2.4.57" => "JPEG lossless",
-        "1.2.840.10008.1.2.4.70" => "JPEG lossless SV1",
-        "1.2.840.10008.1.2.4.80" => "JPEG-LS lossless",
-        "1.2.840.10008.1.2.4.81" => "JPEG-LS near-lossless",
-        "1.2.840.10008.1.2.4.90" => "JPEG 2000 lossless",
-        "1.2.840.10008.1.2.4.91" => "JPEG 2000",
-        "1.2.840.10008.1.2.5" => "RLE lossless",
-        _ => return None,
     })
 }
 
@@ -286,7 +262,7 @@ pub fn read_image_opt(path: impl AsRef<Path>, frame: u32) -> Result<Option<Dicom
     // ids not R G B): dicom-rs's decoder would convert its samples from YCbCr; the DICOM
     // header says they are RGB, and pydicom keeps them, so it is decoded here without a
     // colour transform.
-    let baseline = ["1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"];
+    let baseline = [JPEG_BASELINE, JPEG_EXTENDED];
     let unmarked_rgb_jpeg = baseline.contains(&ts.as_str())
         && text(&obj, tags::PHOTOMETRIC_INTERPRETATION).as_deref() == Some("RGB")
         && pixel_data
@@ -469,14 +445,6 @@ pub fn read_image_opt(path: impl AsRef<Path>, frame: u32) -> Result<Option<Dicom
     }))
 }
 
-const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
-pub(super) const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
-pub(super) const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
-pub(super) const EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
-pub(super) const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
-const JPEG_LS_LOSSLESS: &str = "1.2.840.10008.1.2.4.80";
-const JPEG_LS_NEAR_LOSSLESS: &str = "1.2.840.10008.1.2.4.81";
-
 /// Every length `path` declares fits in what follows it, and a deflated data set inflates
 /// within the limit ([`crate::ingest::limits`]), before dicom-rs allocates for either.
 /// `header_only`: up to the pixel data.
@@ -525,7 +493,7 @@ fn check_frame_size(
         }
         let declared = match ts {
             JPEG_2000 | JPEG_2000_LOSSLESS => j2k_size(f),
-            _ if ts.starts_with("1.2.840.10008.1.2.4.") => jpeg_size(f),
+            _ if ts.starts_with("1.2.840.10008.1.2.4.") => jpeg_size(f), // the JPEG family
             _ => None,
         };
         if let Some((w, h)) = declared {
@@ -541,9 +509,6 @@ fn check_frame_size(
     }
     Ok(())
 }
-
-const JPEG_2000_LOSSLESS: &str = "1.2.840.10008.1.2.4.90";
-const JPEG_2000: &str = "1.2.840.10008.1.2.4.91";
 
 /// Width and height from a JPEG stream's frame header (SOF0-3, 5-7, 9-11, 13-15; JPEG-LS's
 /// SOF55 too), found by walking the marker segments from SOI; `None` when the stream does
@@ -623,7 +588,7 @@ fn decoded_as_native(
 ) -> Result<DefaultDicomObject> {
     use dicom_core::{DataElement, PrimitiveValue, VR};
     let ts = obj.meta().transfer_syntax().trim_end_matches('\0');
-    let name = transfer_syntax_name(ts).unwrap_or(ts);
+    let name = transfer_syntax::name(ts).unwrap_or(ts);
     let need = |tag, what: &str| {
         uint(obj, tag).ok_or_else(|| dicom_err(path, format!("{name} pixel data without {what}")))
     };

@@ -20,8 +20,8 @@ use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
 
-use super::dicom::{DEFLATED, EXPLICIT_BE, IMPLICIT_LE};
 use super::limits::{mib, Bounded, Limits, OVER_LIMIT};
+use super::transfer_syntax::{DEFLATED, EXPLICIT_BE, IMPLICIT_LE};
 
 const UNDEFINED: u32 = 0xFFFF_FFFF;
 const PIXEL_DATA: Tag = Tag(0x7FE0, 0x0010);

@@ -5,7 +5,8 @@
 //! - [`index`]: image folders walked once, rows resolved to files.
 //! - [`merge`]: the labelled sheets matched to the image listing, with an audit of every
 //!   row and file.
-//! - [`dicom`]: DICOM headers and pixels (dicom-rs), JPG/PNG (image).
+//! - [`dicom`]: DICOM headers and pixels (dicom-rs), JPG/PNG (image); [`transfer_syntax`]:
+//!   the transfer syntax UIDs it tells apart, named once.
 //! - [`frames`]: DataFrames to and from CSV and Parquet files (the CSV and Parquet tables
 //!   mammolab writes go through it), and [`ScoreTable`]: a CSV's label and score columns (what
 //!   `mammolab metrics` reads).
@@ -25,6 +26,7 @@ pub mod npy;
 mod sheet_bounds;
 pub mod sheets;
 pub mod tfrecord;
+pub mod transfer_syntax;
 pub(crate) mod xlsx_repair;
 
 pub use frames::{ClassScoreTable, ScoreTable};

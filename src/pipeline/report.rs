@@ -397,7 +397,7 @@ pub fn dicom(
     header: &crate::ingest::dicom::DicomHeader,
     image: Option<&crate::ingest::dicom::DicomImage>,
 ) -> String {
-    let syntax = |uid: &str| match crate::ingest::dicom::transfer_syntax_name(uid) {
+    let syntax = |uid: &str| match crate::ingest::transfer_syntax::name(uid) {
         Some(name) => format!("{uid} ({name})"),
         None => uid.to_string(),
     };
