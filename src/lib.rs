@@ -153,7 +153,8 @@ pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::eval::{
         self, Aggregate, BinaryConfusion, BinarySummary, Binning, BootstrapOptions,
-        ClassificationReport, ConfusionMatrix, Resampling, Spread, ThresholdRule, ThresholdSweep,
+        ClassificationReport, ConfusionMatrix, DecisionThreshold, Resampling, Spread,
+        ThresholdRule, ThresholdSweep,
     };
     pub use crate::eval::{lesion_hit_table, LesionHit};
     pub use crate::imaging::{Filter, Gray};
@@ -162,14 +163,14 @@ pub mod prelude {
     pub use crate::ingest::sheets::{read_all, read_sheet, read_workbook, SheetOptions};
     pub use crate::manifest::Manifest;
     pub use crate::model::baseline::{numeric_features, Logistic, LogisticOptions, MajorityClass};
+    pub use crate::model::inference::{latent_means, probabilities, reconstructions, scores};
     pub use crate::model::layers::{self, Pool};
-    pub use crate::model::predict::{latent_means, probabilities, reconstructions, scores};
     pub use crate::model::saliency::{self, Method as SaliencyMethod};
     pub use crate::model::{
-        ClassLoss, ClassWeights, CnnConfig, ComputeDevice, DecisionThreshold, DeepCnnConfig,
-        EarlyStopping, EpochLines, FusionConfig, HeadTraining, History, ModelChoice, ModelConfig,
-        Monitor, OptimizerKind, Predictor, Saliency, Sampler, Schedule, Silent, TrainConfig,
-        Trainer, VaeConfig,
+        ClassLoss, ClassWeights, CnnConfig, ComputeDevice, DeepCnnConfig, EarlyStopping,
+        EpochLines, FusionConfig, HeadTraining, History, ModelChoice, ModelConfig, Monitor,
+        OptimizerKind, Predictor, Saliency, Sampler, Schedule, Silent, TrainConfig, Trainer,
+        VaeConfig,
     };
     pub use crate::notebook::{CohortCounts, DicomKinds, Redactor, Setup};
     pub use crate::pipeline::{

@@ -68,7 +68,7 @@ pub use multiclass::{
 };
 pub use report::{ClassRow, ClassificationReport};
 pub use summary::{compare, threshold_text, BinarySummary};
-pub use threshold::{OperatingPoint, ThresholdRule, ThresholdSweep};
+pub use threshold::{DecisionThreshold, OperatingPoint, ThresholdRule, ThresholdSweep};
 
 use crate::error::{Error, Result};
 

@@ -1,11 +1,32 @@
 //! Threshold choice: every operating point of a scorer, and rules that pick one.
 
 use polars::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::curves::Ranked;
 use super::BinaryConfusion;
 use crate::error::{Error, Result};
+
+/// The decision threshold chosen for a model on labelled data it was not trained on (a
+/// validation part), saved in the checkpoint and the run directory so that every later
+/// use of the model flags at the same operating point. `pipeline::run` chooses it with an
+/// [`ThresholdRule`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionThreshold {
+    /// The rule as text (`youden`, `f2`, `spec:0.9`, `0.5`, ...).
+    pub rule: String,
+    /// Flag an image when its positive-class probability is `>=` this. A rule that could
+    /// only be met by flagging nothing gives `f64::MAX`.
+    pub threshold: f64,
+    /// Images the rule saw, and how many were positive.
+    pub images: usize,
+    /// Positive images among them.
+    pub positives: usize,
+    /// Sensitivity on those images at the threshold.
+    pub sensitivity: f64,
+    /// Specificity on those images at the threshold.
+    pub specificity: f64,
+}
 
 /// The confusion matrix at every distinct threshold, highest threshold first. The first
 /// point has threshold `+inf` (nothing predicted positive), so rules that demand a high

@@ -23,6 +23,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use burn::store::{
     BurnToPyTorchAdapter, BurnpackStore, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore,
@@ -30,7 +31,6 @@ use burn::store::{
 use serde::{Deserialize, Serialize};
 
 use super::history::History;
-use super::train::{make_optimizer, Trainer};
 use super::{ComputeDevice, Model, ModelConfig, TrainConfig};
 use crate::classes::Classes;
 use crate::dataset::Preprocess;
@@ -56,10 +56,10 @@ pub struct CheckpointInfo {
     /// `None` for a model trained on samples made elsewhere.
     #[serde(default)]
     pub input: Option<Preprocess>,
-    /// The decision threshold chosen on validation data ([`Trainer::set_threshold`]).
+    /// The decision threshold chosen on validation data ([`Trainer::set_threshold`](super::Trainer::set_threshold)).
     #[serde(default)]
-    pub threshold: Option<super::predict::DecisionThreshold>,
-    /// The classes of the outputs and the positive one ([`Trainer::with_classes`]; the
+    pub threshold: Option<crate::eval::DecisionThreshold>,
+    /// The classes of the outputs and the positive one ([`Trainer::with_classes`](super::Trainer::with_classes); the
     /// keys `classes` and `positive` in `config.json`, see [`crate::classes`]).
     #[serde(flatten)]
     pub classes: Classes,
@@ -143,7 +143,8 @@ fn torchvision_names_out(store: SafetensorsStore) -> SafetensorsStore {
         .with_key_remapping(r"\.downsample\.bn\.", ".downsample.1.")
 }
 
-fn read_info(dir: &Path) -> Result<CheckpointInfo> {
+/// `dir/config.json`, checked against the model config it names.
+pub(crate) fn read_info(dir: &Path) -> Result<CheckpointInfo> {
     let p = dir.join("config.json");
     let text = std::fs::read_to_string(&p).at(&p)?;
     let info: CheckpointInfo = serde_json::from_str(&text).map_err(|e| Error::data(&p, e))?;
@@ -179,73 +180,64 @@ fn atomic_dir(dir: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()>
     Ok(())
 }
 
-impl Trainer {
-    /// Write a checkpoint of the trainer's current state into `dir` (see the module docs).
-    pub fn save(&self, dir: &Path) -> Result<()> {
-        let info = CheckpointInfo {
-            mammolab: env!("CARGO_PKG_VERSION").to_string(),
-            model: self.model_config.clone(),
-            train: self.config.clone(),
-            device: self.compute,
-            history: self.history.clone(),
-            best_value: self.best.as_ref().map(|b| b.0),
-            input: self.input.clone(),
-            threshold: self.threshold.clone(),
-            classes: self.classes.clone(),
-        };
-        atomic_dir(dir, |d| {
-            save_safetensors(self.model(), &d.join("model.safetensors"))?;
-            save_bpk(&self.model, &d.join("resume/model.bpk"))?;
-            if let Some((_, best)) = &self.best {
-                save_bpk(best, &d.join("resume/best.bpk"))?;
-            }
-            let p = d.join("resume/optimizer.bpk");
-            self.optim.save(&p).map_err(|e| Error::data(&p, e))?;
-            crate::outlock::write_json(&info, &d.join("config.json"))
-        })
-    }
+/// Write a checkpoint into `dir` (see the module docs): `weights` as the model to use
+/// (`model.safetensors`), `latest` and `best` (the best epoch's, under early stopping) and
+/// the optimiser's state for resuming, `info` as `config.json`.
+pub(crate) fn write(
+    dir: &Path,
+    info: &CheckpointInfo,
+    weights: &Model,
+    latest: &Model,
+    best: Option<&Model>,
+    optim: &ModuleOptimizer,
+) -> Result<()> {
+    atomic_dir(dir, |d| {
+        save_safetensors(weights, &d.join("model.safetensors"))?;
+        save_bpk(latest, &d.join("resume/model.bpk"))?;
+        if let Some(best) = best {
+            save_bpk(best, &d.join("resume/best.bpk"))?;
+        }
+        let p = d.join("resume/optimizer.bpk");
+        optim.save(&p).map_err(|e| Error::data(&p, e))?;
+        crate::outlock::write_json(info, &d.join("config.json"))
+    })
+}
 
-    /// Continue training from a checkpoint written by [`Trainer::save`], on `compute`
-    /// (default: the device it was trained on). Install the same validation metrics as
-    /// before ([`Trainer::with_validation`]) to continue an identical history. The result
-    /// continues exactly where the checkpoint was taken (same weights, optimiser state and epoch; see the determinism
-    /// notes in [`super::train`]).
-    pub fn resume(dir: &Path, compute: Option<ComputeDevice>) -> Result<Trainer> {
-        let info = read_info(dir)?;
-        let compute = compute.unwrap_or(info.device);
-        let device = Device::autodiff(compute.device()?);
-        let _rng = super::train::rng_lock();
-        let mut model = info.model.init(&device)?;
-        load_bpk(&mut model, &dir.join("resume/model.bpk"))?;
-        let model = super::train::backbone_policy(model, &info.train);
-        let best = match info.best_value {
-            Some(v) => {
-                let mut b = info.model.init(&device)?;
-                load_bpk(&mut b, &dir.join("resume/best.bpk"))?;
-                Some((v, b))
-            }
-            None => None,
-        };
-        let p = dir.join("resume/optimizer.bpk");
-        let optim = make_optimizer(&info.train)
-            .load(&p)
-            .map_err(|e| Error::data(&p, e))?;
-        Ok(Trainer {
-            model_config: info.model,
-            config: info.train,
-            compute,
-            device,
-            model,
-            optim,
-            history: info.history,
-            best,
-            input: info.input,
-            threshold: info.threshold,
-            classes: info.classes,
-            validation: None,
-            epoch_checkpoints: None,
-        })
-    }
+/// What resuming needs from a checkpoint beside its [`CheckpointInfo`].
+pub(crate) struct TrainingState {
+    /// The latest weights.
+    pub model: Model,
+    /// The best epoch's weights and monitored value, under early stopping.
+    pub best: Option<(f64, Model)>,
+    /// The optimiser with its state.
+    pub optim: ModuleOptimizer,
+}
+
+/// The [`TrainingState`] that [`write`] wrote into `dir` with `info`, on `device`; `optim`
+/// is a fresh optimiser of `info.train` to load the state into.
+pub(crate) fn read_state(
+    dir: &Path,
+    info: &CheckpointInfo,
+    device: &Device,
+    optim: ModuleOptimizer,
+) -> Result<TrainingState> {
+    // Building the modules draws initial weights from burn's process-wide generator (they
+    // are overwritten at once): hold its lock, so a trainer in another thread keeps its
+    // reproducible draws.
+    let _rng = super::rng_lock();
+    let mut model = info.model.init(device)?;
+    load_bpk(&mut model, &dir.join("resume/model.bpk"))?;
+    let best = match info.best_value {
+        Some(v) => {
+            let mut b = info.model.init(device)?;
+            load_bpk(&mut b, &dir.join("resume/best.bpk"))?;
+            Some((v, b))
+        }
+        None => None,
+    };
+    let p = dir.join("resume/optimizer.bpk");
+    let optim = optim.load(&p).map_err(|e| Error::data(&p, e))?;
+    Ok(TrainingState { model, best, optim })
 }
 
 /// A checkpoint's model, ready for inference on `compute`, with its `config.json`.
@@ -254,7 +246,7 @@ pub fn load_model(dir: &Path, compute: ComputeDevice) -> Result<(CheckpointInfo,
     let device = compute.device()?;
     // Building the modules may draw initial weights from burn's process-wide generator:
     // hold its lock, so a trainer in another thread keeps its reproducible draws.
-    let _rng = super::train::rng_lock();
+    let _rng = super::rng_lock();
     let mut model = info.model.init(&device)?;
     load_safetensors(&mut model, &dir.join("model.safetensors"))?;
     Ok((info, model.valid()))

@@ -22,10 +22,18 @@
 //! builds one for the data's input shape), [`loss`] the losses, [`config`] how to train
 //! (optimisers, schedule, early stopping, class weights, balanced sampling, focal loss),
 //! [`history`] what training reports (per-epoch statistics, progress callbacks), [`train`]
-//! the loop, [`checkpoint`] safetensors + JSON on disk (with the input recipe), and
-//! [`predict`] scores per image and the [`Predictor`] that scores files from a checkpoint,
-//! [`layers`] the activations of any named layer (embeddings for other models),
-//! [`saliency`] what a network looks at (Grad-CAM on [`Model::features`], occlusion).
+//! the loop (and the [`Trainer`]'s checkpoints), [`checkpoint`] safetensors + JSON on disk
+//! (with the input recipe), and [`inference`] scores per image and the [`Predictor`] that
+//! scores files from a checkpoint, [`layers`] the activations of any named layer
+//! (embeddings for other models), [`saliency`] what a network looks at (Grad-CAM on
+//! [`Model::features`], occlusion). [`batch`] turns samples into tensors, batch by batch,
+//! for all of them.
+//!
+//! The files import each other one way, from the bottom: `batch` (and this file's
+//! [`Model`] and [`ComputeDevice`]); `layers`; the networks (`vae`, `resnet`, ...);
+//! `loss`, `config`, `history`; `checkpoint` (reads and writes files only); `saliency`;
+//! `inference`; `train`. A new network goes beside `cnn.rs` and into [`ModelConfig`] and
+//! [`Model`]; nothing below `train` may import `train`.
 //! [`fusion`] puts workbook columns beside the image (seed 001's image-and-Excel model).
 //! [`baseline`] holds the majority-class and logistic-regression baselines a CNN must beat.
 //!
@@ -41,6 +49,7 @@
 //! # Ok(()) }
 //! ```
 pub mod baseline;
+pub mod batch;
 pub mod cancernet;
 pub mod checkpoint;
 pub mod cnn;
@@ -48,9 +57,9 @@ pub mod config;
 pub mod deep;
 pub mod fusion;
 pub mod history;
+pub mod inference;
 pub mod layers;
 pub mod loss;
-pub mod predict;
 pub mod resnet;
 pub mod saliency;
 pub mod train;
@@ -71,8 +80,8 @@ pub use history::{
     epoch_line, EpochLines, EpochStats, History, OnEpoch, Progress, Silent, Validation,
     ValidationMetrics,
 };
+pub use inference::{Predictor, Request, Saliency};
 pub use loss::ClassLoss;
-pub use predict::{DecisionThreshold, Predictor, Saliency};
 pub use resnet::{load_torchvision, ResNet, ResNetConfig, TorchvisionLoad};
 pub use train::{epoch_order, Trainer};
 pub use vae::{HeadInput, HeadTraining, Reconstruction, Vae, VaeConfig, VaeSettings};
@@ -225,6 +234,15 @@ pub fn keep_freed_memory() {
             }
         }
     });
+}
+
+/// burn's CPU random number generator is one per process: hold this while seeding it and
+/// drawing from it (initialising weights, one training epoch), so trainers in other threads
+/// cannot interleave their draws and runs stay reproducible.
+static RNG_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub(crate) fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    RNG_LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Any of the networks, as configured. Serialised (tagged by `kind`) into every checkpoint.

@@ -33,7 +33,7 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use serde::{Deserialize, Serialize};
 
-use super::train::{covariates_tensor, images_tensor};
+use super::batch::{covariates_tensor, images_tensor};
 use super::Model;
 use crate::dataset::Samples;
 use crate::error::{Error, Result};

@@ -43,42 +43,20 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 
+use super::batch::{covariates_tensor, images_tensor, targets_tensor};
+use super::checkpoint::{self, CheckpointInfo};
 use super::config::{check_config, resolve_weights};
 use super::history::{EpochStats, History, Progress, Validation};
 use super::loss::{class_loss, vae_loss};
-use super::predict::DecisionThreshold;
 use super::vae::HeadTraining;
-use super::{ComputeDevice, Model, ModelConfig, Monitor, OptimizerKind, Sampler, TrainConfig};
+use super::{
+    rng_lock, ComputeDevice, Model, ModelConfig, Monitor, OptimizerKind, Sampler, TrainConfig,
+};
 use crate::classes::Classes;
 use crate::dataset::{Preprocess, Samples};
 use crate::error::{Error, Result};
+use crate::eval::DecisionThreshold;
 use crate::rng::Rng;
-
-/// The images at `idx` of `samples` as a tensor `[idx.len(), c, h, w]` on `device`.
-pub fn images_tensor(samples: &Samples, idx: &[usize], device: &Device) -> Tensor<4> {
-    let [_, c, h, w] = samples.shape;
-    Tensor::<4>::from_data(
-        TensorData::new(samples.gather(idx), [idx.len(), c, h, w]),
-        device,
-    )
-}
-
-/// The standardised workbook columns at `idx` of `samples` as a tensor `[idx.len(), k]`
-/// on `device`, when the samples carry them (what a fusion model takes beside the images).
-pub fn covariates_tensor(samples: &Samples, idx: &[usize], device: &Device) -> Option<Tensor<2>> {
-    samples.covariates.as_ref().map(|c| {
-        Tensor::<2>::from_data(
-            TensorData::new(c.gather(idx), [idx.len(), c.width()]),
-            device,
-        )
-    })
-}
-
-/// The class indices at `idx` of `samples` as a tensor `[idx.len()]` on `device`.
-fn targets_tensor(samples: &Samples, idx: &[usize], device: &Device) -> Tensor<1, Int> {
-    let t: Vec<i64> = idx.iter().map(|&i| samples.labels[i] as i64).collect();
-    Tensor::<1, Int>::from_data(TensorData::new(t, [idx.len()]), device)
-}
 
 /// Trains one model; owns its weights, optimiser state and history.
 pub struct Trainer {
@@ -102,15 +80,6 @@ pub struct Trainer {
     /// Where [`Trainer::fit`] saves a checkpoint after every epoch
     /// ([`Trainer::with_epoch_checkpoints`]).
     pub(crate) epoch_checkpoints: Option<std::path::PathBuf>,
-}
-
-/// burn's CPU random number generator is one per process: hold this while seeding it and
-/// drawing from it (initialising weights, one training epoch), so trainers in other threads
-/// cannot interleave their draws and runs stay reproducible.
-static RNG_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-pub(crate) fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    RNG_LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Initialises every (lazily initialised) parameter now.
@@ -422,12 +391,12 @@ impl Trainer {
     /// The probability of class `class` for each of `samples` (e.g. the positive class:
     /// the last), with [`Trainer::model`].
     pub fn scores(&self, samples: &Samples, class: usize) -> Result<Vec<f64>> {
-        Ok(super::predict::scores(&self.predict(samples)?, class))
+        Ok(super::inference::scores(&self.predict(samples)?, class))
     }
 
     /// The VAE's latent means `[n][latent]` of `samples` (an error for other models).
     pub fn latent_means(&self, samples: &Samples) -> Result<Vec<Vec<f64>>> {
-        super::predict::latent_means(
+        super::inference::latent_means(
             &self.model().valid(),
             samples,
             self.config.batch_size.max(32),
@@ -437,7 +406,7 @@ impl Trainer {
 
     /// The VAE's reconstructions (from the latent means) of the samples `idx` of `samples`.
     pub fn reconstruct(&self, samples: &Samples, idx: &[usize]) -> Result<Samples> {
-        super::predict::reconstructions(
+        super::inference::reconstructions(
             &self.model().valid(),
             samples,
             idx,
@@ -447,7 +416,7 @@ impl Trainer {
 
     /// Class probabilities of `model` in inference mode.
     fn probabilities_of(&self, model: &Model, samples: &Samples) -> Result<Vec<Vec<f64>>> {
-        super::predict::probabilities(
+        super::inference::probabilities(
             &model.valid(),
             samples,
             self.config.batch_size.max(32),
@@ -683,6 +652,56 @@ fn not_a_resnet(name: &str) -> Error {
         message: format!(
             "PyTorch weights load into a torchvision ResNet (--model resnet18 / resnet50), not {name}"
         ),
+    }
+}
+
+/// Checkpoints: the files are [`checkpoint`](super::checkpoint)'s; what goes into them and
+/// how a trainer is rebuilt from them is here.
+impl Trainer {
+    /// Write a checkpoint of the trainer's current state into `dir` (see
+    /// [`checkpoint`](super::checkpoint)): the weights to use, and everything
+    /// [`Trainer::resume`] needs.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let info = CheckpointInfo {
+            mammolab: env!("CARGO_PKG_VERSION").to_string(),
+            model: self.model_config.clone(),
+            train: self.config.clone(),
+            device: self.compute,
+            history: self.history.clone(),
+            best_value: self.best.as_ref().map(|b| b.0),
+            input: self.input.clone(),
+            threshold: self.threshold.clone(),
+            classes: self.classes.clone(),
+        };
+        let best = self.best.as_ref().map(|(_, m)| m);
+        checkpoint::write(dir, &info, self.model(), &self.model, best, &self.optim)
+    }
+
+    /// Continue training from a checkpoint written by [`Trainer::save`], on `compute`
+    /// (default: the device it was trained on). Install the same validation metrics as
+    /// before ([`Trainer::with_validation`]) to continue an identical history. The result
+    /// continues exactly where the checkpoint was taken (same weights, optimiser state and
+    /// epoch; see the determinism notes above).
+    pub fn resume(dir: &Path, compute: Option<ComputeDevice>) -> Result<Trainer> {
+        let info = checkpoint::read_info(dir)?;
+        let compute = compute.unwrap_or(info.device);
+        let device = Device::autodiff(compute.device()?);
+        let state = checkpoint::read_state(dir, &info, &device, make_optimizer(&info.train))?;
+        Ok(Trainer {
+            model: backbone_policy(state.model, &info.train),
+            model_config: info.model,
+            config: info.train,
+            compute,
+            device,
+            optim: state.optim,
+            history: info.history,
+            best: state.best,
+            input: info.input,
+            threshold: info.threshold,
+            classes: info.classes,
+            validation: None,
+            epoch_checkpoints: None,
+        })
     }
 }
 

@@ -56,13 +56,15 @@ use serde::{Deserialize, Serialize};
 use crate::classes::Classes;
 use crate::dataset::{DataOptions, Fractions, ImageSource, Part, Prepared, Preprocess};
 use crate::error::Result;
-use crate::eval::{self, BinarySummary, ConfusionMatrix, RocCurve, ThresholdRule};
+use crate::eval::{
+    self, BinarySummary, ConfusionMatrix, DecisionThreshold, RocCurve, ThresholdRule,
+};
 use crate::manifest::Manifest;
 use crate::model::train::argmax;
 use crate::model::{
-    ClassLoss, ClassWeights, ComputeDevice, DecisionThreshold, EarlyStopping, FusionConfig,
-    History, ModelChoice, ModelConfig, Progress, Sampler, TrainConfig, Trainer, VaeSettings,
-    Validation, ValidationMetrics,
+    ClassLoss, ClassWeights, ComputeDevice, EarlyStopping, FusionConfig, History, ModelChoice,
+    ModelConfig, Progress, Sampler, TrainConfig, Trainer, VaeSettings, Validation,
+    ValidationMetrics,
 };
 
 pub use lesions::lesion_hits;

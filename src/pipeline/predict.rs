@@ -36,7 +36,7 @@ use crate::ingest::frames::write_csv;
 use crate::ingest::index::{ext_of, files_below};
 use crate::ingest::merge::{merge, Laterality};
 use crate::manifest::Manifest;
-use crate::model::Predictor;
+use crate::model::{Predictor, Request};
 use crate::privacy::pseudonym;
 
 /// File extensions taken from a folder (any file named explicitly is tried).
@@ -319,7 +319,11 @@ pub fn predict(
             })?;
         Some(rows)
     };
-    let results = predictor.predict_each_with(&files, columns.as_deref(), progress)?;
+    let mut request = Request::new(&files).with_progress(progress);
+    if let Some(c) = &columns {
+        request = request.with_columns(c);
+    }
+    let results = predictor.predict(request)?;
     let mut scored = vec![];
     let mut errors = vec![];
     for (input, r) in inputs.into_iter().zip(results) {
@@ -713,7 +717,7 @@ impl Predictions {
             .map(|(i, _)| (i.file.clone(), i.laterality))
             .collect();
         let rows = predictor
-            .features_each(&files, layer, pool, progress)?
+            .features(Request::new(&files).with_progress(progress), layer, pool)?
             .into_iter()
             .zip(&self.scored)
             .map(|(r, (i, _))| r.map_err(|e| Error::data(&i.file, e.to_string())))
@@ -810,13 +814,12 @@ pub fn write_saliency(
             .map(|i| (i.file.clone(), i.laterality))
             .collect();
         let columns: Option<Vec<Vec<f64>>> = chunk.iter().map(|i| i.columns.clone()).collect();
-        let maps = predictor.saliency_with(
-            &files,
-            columns.as_deref(),
-            class,
-            method,
-            &mut |done, _| progress(ci * CHUNK + done, inputs.len()),
-        )?;
+        let mut each = |done, _| progress(ci * CHUNK + done, inputs.len());
+        let mut request = Request::new(&files).with_progress(&mut each);
+        if let Some(c) = &columns {
+            request = request.with_columns(c);
+        }
+        let maps = predictor.saliency(request, class, method)?;
         for (j, (input, m)) in chunk.iter().zip(maps).enumerate() {
             let n = ci * CHUNK + j;
             let [a, b, c, d] = [
@@ -908,7 +911,7 @@ pub fn write_saliency(
         dir: dir.to_path_buf(),
         method: method.name(),
         class: name,
-        layer: (method == Method::GradCam).then(|| predictor.features_layer()),
+        layer: (method == Method::GradCam).then(|| predictor.grad_cam_layer()),
         images: done,
         failed,
     })

@@ -29,11 +29,12 @@ use crate::classes::Classes;
 use crate::dataset::{PartCounts, Samples};
 use crate::error::IoContext;
 use crate::error::{Error, Result};
+use crate::eval::DecisionThreshold;
 use crate::eval::{rollup, Aggregate, BinarySummary, Rollup};
 use crate::ingest::frames::{read_csv, write_csv, ScoreTable};
+use crate::model::batch::{covariates_tensor, images_tensor};
 use crate::model::checkpoint::write_tensors;
-use crate::model::train::{covariates_tensor, images_tensor};
-use crate::model::{DecisionThreshold, Trainer};
+use crate::model::Trainer;
 use crate::outlock::write_json;
 
 /// `run.json`.

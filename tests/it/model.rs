@@ -5,8 +5,8 @@ use burn::prelude::*;
 use mammolab::dataset::Samples;
 use mammolab::model::baseline::{Logistic, LogisticOptions, MajorityClass};
 use mammolab::model::checkpoint::{self, load_model, load_safetensors};
+use mammolab::model::inference::{latent_means, probabilities, reconstructions};
 use mammolab::model::loss::{class_loss, vae_loss};
-use mammolab::model::predict::{latent_means, probabilities, reconstructions};
 use mammolab::model::*;
 use serde_json::Value;
 
@@ -1254,8 +1254,8 @@ fn fusion_learns_from_its_columns_and_needs_them() {
     let d = cpu();
     let model = t.inference_model();
     let idx: Vec<usize> = (0..6).collect();
-    let x = mammolab::model::train::images_tensor(&samples, &idx, &d);
-    let c = mammolab::model::train::covariates_tensor(&samples, &idx, &d);
+    let x = mammolab::model::batch::images_tensor(&samples, &idx, &d);
+    let c = mammolab::model::batch::covariates_tensor(&samples, &idx, &d);
     let full: Vec<f32> = model
         .logits_with(x.clone(), c.clone())
         .into_data()

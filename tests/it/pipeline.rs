@@ -8,7 +8,7 @@ use mammolab::dataset::Part;
 use mammolab::ingest::frames::read_csv;
 use mammolab::ingest::merge::Laterality;
 use mammolab::manifest::Manifest;
-use mammolab::model::predict::scores;
+use mammolab::model::inference::scores;
 use mammolab::model::{ComputeDevice, ModelChoice, Predictor, Silent};
 use mammolab::pipeline::{self, predict, RunInfo, RunOptions};
 
@@ -156,7 +156,12 @@ fn checkpoint_child() {
         .collect();
     let p = Predictor::open(&dir.join("run/checkpoint"), ComputeDevice::Cpu).unwrap();
     assert_eq!(p.preprocess().width, 32);
-    let probs = p.predict(&files).unwrap();
+    let probs: Vec<Vec<f64>> = p
+        .predict(&files)
+        .unwrap()
+        .into_iter()
+        .collect::<mammolab::Result<_>>()
+        .unwrap();
     let text: String = scores(&probs, 1).iter().map(|s| format!("{s}\n")).collect();
     std::fs::write(dir.join("scores.txt"), text).unwrap();
 }
