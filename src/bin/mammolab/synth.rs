@@ -49,7 +49,106 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         force,
         json,
     } = args;
-    let (twin, scale) = match (profile, scale) {
+    let (twin, scale) = twin_and_scale(profile, scale)?;
+    if conspicuity.is_some() && !matches!(twin, Twin::HospitalExport | Twin::CbisDdsm) {
+        anyhow::bail!("--conspicuity is for the hospital-export and cbis-ddsm twins");
+    }
+    let twin_opts =
+        || synth::TwinOptions::new(scale).map(|o| o.with_seed(seed).with_overwrite(force));
+    match twin {
+        Twin::ThreeSources => {
+            let opts = twin_opts()?;
+            synth_twin(
+                json,
+                || synth::sources::generate(&opts, &out),
+                mammolab::pipeline::report::three_sources,
+                |s| {
+                    let files = s.cbis_ddsm.files + s.inbreast.files + s.mini_mias.files + 1;
+                    let bytes = s.cbis_ddsm.bytes + s.inbreast.bytes + s.mini_mias.bytes;
+                    (files, bytes)
+                },
+            )?;
+        }
+        Twin::Inbreast => {
+            let opts = twin_opts()?;
+            synth_twin(
+                json,
+                || synth::inbreast::generate(&opts, &out),
+                mammolab::pipeline::report::inbreast_twin,
+                |s| (s.files, s.bytes),
+            )?;
+        }
+        Twin::Rsna => {
+            let opts = twin_opts()?;
+            synth_twin(
+                json,
+                || synth::rsna::generate(&opts, &out),
+                mammolab::pipeline::report::rsna_twin,
+                |s| (s.files, s.bytes),
+            )?;
+        }
+        Twin::Idc => {
+            let opts = twin_opts()?;
+            synth_twin(
+                json,
+                || synth::idc::generate(&opts, &out),
+                mammolab::pipeline::report::idc_twin,
+                |s| (s.files, s.bytes),
+            )?;
+        }
+        Twin::MiniMias => {
+            let opts = twin_opts()?;
+            synth_twin(
+                json,
+                || synth::mias::generate(&opts, &out),
+                mammolab::pipeline::report::mias_twin,
+                |s| (s.files, s.bytes),
+            )?;
+        }
+        Twin::Ddsm => {
+            let opts = twin_opts()?;
+            synth_twin(
+                json,
+                || synth::ddsm::generate(&opts, &out),
+                mammolab::pipeline::report::ddsm_twin,
+                |s| (s.written, s.bytes),
+            )?;
+        }
+        Twin::CbisDdsm => {
+            let mut opts = synth::cbis::CbisOptions::of(twin_opts()?);
+            if let Some(c) = conspicuity {
+                opts = opts.with_conspicuity(c);
+            }
+            synth_twin(
+                json,
+                || synth::cbis::generate(&opts, &out),
+                mammolab::pipeline::report::cbis_twin,
+                |s| (s.files, s.bytes),
+            )?;
+        }
+        Twin::HospitalExport | Twin::Ci | Twin::Default | Twin::Large => {
+            let mut opts = SynthOptions::new(scale)
+                .with_seed(seed)
+                .with_overwrite(force);
+            if let Some(c) = conspicuity {
+                opts = opts.with_conspicuity(c);
+            }
+            synth_twin(
+                json,
+                || synth::generate(&opts, &out),
+                mammolab::pipeline::report::hospital_cohort,
+                |s| (s.files, s.bytes),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The twin and scale `--profile` and `--scale` name: `ci`, `default` and `large` are the
+/// hospital export at that scale (and take no `--scale`); another twin is at `--scale`
+/// (default: `default`).
+fn twin_and_scale(profile: Twin, scale: Option<Profile>) -> anyhow::Result<(Twin, Profile)> {
+    Ok(match (profile, scale) {
         (Twin::Ci | Twin::Default | Twin::Large, Some(_)) => anyhow::bail!(
             "--profile {} names a scale already; use --profile hospital-export --scale ...",
             profile
@@ -61,94 +160,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         (Twin::Default, None) => (Twin::HospitalExport, Profile::Default),
         (Twin::Large, None) => (Twin::HospitalExport, Profile::Large),
         (t, s) => (t, s.unwrap_or(Profile::Default)),
-    };
-    if matches!(
-        twin,
-        Twin::Ddsm | Twin::MiniMias | Twin::Inbreast | Twin::ThreeSources | Twin::Idc | Twin::Rsna
-    ) && conspicuity.is_some()
-    {
-        anyhow::bail!("--conspicuity is for the hospital-export and cbis-ddsm twins");
-    }
-    let twin_opts =
-        || synth::TwinOptions::new(scale).map(|o| o.with_seed(seed).with_overwrite(force));
-    if twin == Twin::ThreeSources {
-        let opts = twin_opts()?;
-        synth_twin(
-            json,
-            || synth::sources::generate(&opts, &out),
-            mammolab::pipeline::report::three_sources,
-            |s| {
-                let files = s.cbis_ddsm.files + s.inbreast.files + s.mini_mias.files + 1;
-                let bytes = s.cbis_ddsm.bytes + s.inbreast.bytes + s.mini_mias.bytes;
-                (files, bytes)
-            },
-        )?;
-    } else if twin == Twin::Inbreast {
-        let opts = twin_opts()?;
-        synth_twin(
-            json,
-            || synth::inbreast::generate(&opts, &out),
-            mammolab::pipeline::report::inbreast_twin,
-            |s| (s.files, s.bytes),
-        )?;
-    } else if twin == Twin::Rsna {
-        let opts = twin_opts()?;
-        synth_twin(
-            json,
-            || synth::rsna::generate(&opts, &out),
-            mammolab::pipeline::report::rsna_twin,
-            |s| (s.files, s.bytes),
-        )?;
-    } else if twin == Twin::Idc {
-        let opts = twin_opts()?;
-        synth_twin(
-            json,
-            || synth::idc::generate(&opts, &out),
-            mammolab::pipeline::report::idc_twin,
-            |s| (s.files, s.bytes),
-        )?;
-    } else if twin == Twin::MiniMias {
-        let opts = twin_opts()?;
-        synth_twin(
-            json,
-            || synth::mias::generate(&opts, &out),
-            mammolab::pipeline::report::mias_twin,
-            |s| (s.files, s.bytes),
-        )?;
-    } else if twin == Twin::Ddsm {
-        let opts = twin_opts()?;
-        synth_twin(
-            json,
-            || synth::ddsm::generate(&opts, &out),
-            mammolab::pipeline::report::ddsm_twin,
-            |s| (s.written, s.bytes),
-        )?;
-    } else if twin == Twin::CbisDdsm {
-        let mut opts = synth::cbis::CbisOptions::of(twin_opts()?);
-        if let Some(c) = conspicuity {
-            opts = opts.with_conspicuity(c);
-        }
-        synth_twin(
-            json,
-            || synth::cbis::generate(&opts, &out),
-            mammolab::pipeline::report::cbis_twin,
-            |s| (s.files, s.bytes),
-        )?;
-    } else {
-        let mut opts = SynthOptions::new(scale)
-            .with_seed(seed)
-            .with_overwrite(force);
-        if let Some(c) = conspicuity {
-            opts = opts.with_conspicuity(c);
-        }
-        synth_twin(
-            json,
-            || synth::generate(&opts, &out),
-            mammolab::pipeline::report::hospital_cohort,
-            |s| (s.files, s.bytes),
-        )?;
-    }
-    Ok(())
+    })
 }
 
 /// `synth` of a public-download twin whose report lives in `pipeline::report`: generate,
