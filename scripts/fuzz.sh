@@ -6,8 +6,8 @@
 #
 # Each target's corpus (in $MAMMOLAB_CACHE/fuzz/corpus/<target>, kept between runs) is seeded
 # from files nobody here wrote and from the twins: pydicom's test files and the ci, RSNA,
-# INbreast and CBIS-DDSM twins' DICOMs (dicom); readxl's workbooks and the twins' tables
-# (sheet); data-manifests/ and the twins' manifests (manifest); score tables of two and
+# INbreast and CBIS-DDSM twins' DICOMs (dicom); readxl's workbooks, the twins' tables and a
+# kept .ods (sheet); data-manifests/ and the twins' manifests (manifest); score tables of two and
 # three classes (scores).
 # Writes out/fuzz/<target>.json (executions, seconds, peak memory, crashes). A crash stops
 # the target and leaves its input in fuzz/artifacts/<target>/: add it to
@@ -68,6 +68,7 @@ seed() {
       for f in "$SEEDS"/rsna/*.csv "$SEEDS"/cbis-ddsm/*.csv; do
         prefix "$f" 03 "$dir/seed-csv-$(basename "$f")"; done
       for f in "$SEEDS"/mini-mias/*.txt; do prefix "$f" 04 "$dir/seed-txt-$(basename "$f")"; done ;;
+      # .ods: no registry package ships one; tests/data/fuzz/sheet/ods-seed-* (kept, below).
     manifest)
       for f in data-manifests/*.toml "$SEEDS"/*/manifest.toml; do
         cp "$f" "$dir/seed-$(echo "$f" | tr / _)"; done ;;

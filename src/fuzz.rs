@@ -38,9 +38,9 @@ pub enum Target {
     /// A DICOM file: header, frame 0's stored values, the display image and the model
     /// input a [`Preprocess`] recipe makes of it.
     Dicom,
-    /// A workbook: the first byte picks `.xlsx`, `.xls`, `.xlsb`, `.csv` or `.txt` (mini-MIAS's
-    /// whitespace table) by its value modulo 5; every sheet is read, summarised and made a
-    /// DataFrame.
+    /// A workbook: the first byte picks `.xlsx`, `.xls`, `.xlsb`, `.csv`, `.txt` (mini-MIAS's
+    /// whitespace table) or `.ods` by its value modulo 6; every sheet is read, summarised
+    /// and made a DataFrame.
     Sheet,
     /// A data manifest (TOML), and the positive class it names.
     Manifest,
@@ -139,7 +139,7 @@ fn sheet(data: &[u8]) {
     let Some((&first, rest)) = data.split_first() else {
         return;
     };
-    let ext = ["xlsx", "xls", "xlsb", "csv", "txt"][usize::from(first % 5)];
+    let ext = ["xlsx", "xls", "xlsb", "csv", "txt", "ods"][usize::from(first % 6)];
     let Some(path) = scratch(rest, ext) else {
         return;
     };

@@ -10,7 +10,10 @@
 //!   scanned first ([`check_xls`]): each sheet's DIMENSIONS record (which calamine reserves
 //!   room for) and the positions of its cell records, which must make a grid within the
 //!   limit, and a few record shapes on which calamine 0.38 panics (a sheet offset past the
-//!   stream, a MULRK whose last column precedes its first) are refused in one line.
+//!   stream, a MULRK whose last column precedes its first) are refused in one line;
+//! - an .ods workbook is parsed whole when it is opened too, and its `content.xml` repeats
+//!   rows, cells and spaces by count, so it is scanned first ([`check_ods`]): the cells and
+//!   text calamine would hold, counted as calamine reads them.
 //!
 //! A grid cell costs `size_of::<calamine::Data>()` bytes (32), so the default 256 MiB allows
 //! 8.4 million cells: seed 001's largest workbook has 0.2 million.
@@ -123,6 +126,337 @@ fn a1(row: u32, col: u32) -> String {
     }
     letters.reverse();
     format!("{}{}", String::from_utf8_lossy(&letters), row as u64 + 1)
+}
+
+/// An .ods workbook whose sheets would make calamine hold more than the limits allow, as
+/// the one-line reason; `Ok` for a file that is not a zip with a `content.xml` (calamine
+/// says what it is) and where this scan stops at a shape calamine rejects too.
+///
+/// calamine 0.38 parses `content.xml` whole when the workbook is opened, and three of its
+/// steps multiply what the file says: a cell with `table:number-columns-repeated="N"` is
+/// held N times (up to 16,384 a row) with its text cloned each time, `<text:s text:c="N"/>`
+/// is N spaces, and each sheet's grid spans its rows repeated by
+/// `table:number-rows-repeated` (up to 100 million cells before calamine gives up). So a
+/// 10 KB file can ask for gigabytes. This scan follows calamine's reading of rows and cells
+/// and adds up the cells (raw and as the grid, each with its formula slot) and the text
+/// they hold, for every sheet, since all are kept.
+pub(crate) fn check_ods(path: &Path, limits: &Limits) -> Result<(), String> {
+    let ext = path.extension().and_then(|e| e.to_str());
+    // calamine picks the reader by the extension, and tries every reader for another one.
+    if matches!(ext, Some("xls" | "xla" | "xlsx" | "xlsm" | "xlam" | "xlsb")) {
+        return Ok(());
+    }
+    let Ok(file) = std::fs::File::open(path) else {
+        return Ok(());
+    };
+    let Ok(mut zip) = zip::ZipArchive::new(std::io::BufReader::new(file)) else {
+        return Ok(());
+    };
+    let Ok(content) = zip.by_name("content.xml") else {
+        return Ok(());
+    };
+    let mut scan = ods::Scan::default();
+    // An error is a shape calamine's reader rejects as well: what was read up to it is
+    // what calamine would have built before failing.
+    let _ = scan.read(std::io::BufReader::new(content));
+    scan.check(limits)
+}
+
+mod ods {
+    use quick_xml::events::{BytesStart, Event};
+    use quick_xml::Reader;
+
+    use crate::ingest::limits::Limits;
+
+    /// calamine's caps (ods.rs): rows of a sheet, cells of a row, cells of a grid.
+    const MAX_ROWS: u64 = 1_048_576;
+    const MAX_COLUMNS: u64 = 16_384;
+    const MAX_CELLS: u64 = 100_000_000;
+
+    /// The scan stopped: the XML or an attribute is one calamine would refuse too.
+    pub(super) struct Stop;
+
+    impl From<quick_xml::Error> for Stop {
+        fn from(_: quick_xml::Error) -> Self {
+            Stop
+        }
+    }
+
+    /// What calamine would hold for the sheets read so far.
+    #[derive(Default)]
+    pub(super) struct Scan {
+        /// Cells of every row element as read (each with its formula slot).
+        raw: u64,
+        /// Cells of every sheet's grid.
+        grid: u64,
+        /// Bytes of text and formulas in the cells, counted once per repeat.
+        text: u64,
+        /// The sheet with the most, for the message.
+        largest: Option<(u64, String)>,
+    }
+
+    /// One sheet's rows as calamine's `get_range` sees them.
+    #[derive(Default)]
+    struct Sheet {
+        /// Row elements so far, and their rows (repeats) so far.
+        elements: u64,
+        rows: u64,
+        /// First and last row element with a non-empty cell, and the rows before the first
+        /// and through the last.
+        first: Option<(u64, u64)>,
+        last: (u64, u64),
+        /// Leftmost and rightmost non-empty cell.
+        col_min: u64,
+        col_max: u64,
+        raw: u64,
+        text: u64,
+    }
+
+    impl Sheet {
+        /// calamine's grid: the box of non-empty cells, the rows in between repeated, its
+        /// room reserved for the row elements first (both stop at 100 million cells).
+        fn grid(&self) -> u64 {
+            let Some((first, before)) = self.first else {
+                return 0;
+            };
+            let width = self.col_max + 1 - self.col_min;
+            let reserved = (self.last.0 + 1 - first).saturating_mul(width);
+            let cells = (self.last.1 - before).saturating_mul(width);
+            reserved.max(cells).min(MAX_CELLS)
+        }
+    }
+
+    fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
+        let mut attrs = e.attributes();
+        attrs.with_checks(false);
+        attrs
+            .flatten()
+            .find(|a| a.key.as_ref() == name)
+            .map(|a| a.value.into_owned())
+    }
+
+    fn repeats(e: &BytesStart<'_>, name: &str) -> Result<u64, Stop> {
+        match attr(e, name) {
+            None => Ok(1),
+            Some(v) => v.parse::<u64>().map_err(|_| Stop),
+        }
+    }
+
+    impl Scan {
+        pub(super) fn read(&mut self, src: impl std::io::BufRead) -> Result<(), Stop> {
+            let mut reader = Reader::from_reader(src);
+            let config = reader.config_mut();
+            config.check_end_names = false;
+            config.trim_text(false);
+            config.check_comments = false;
+            config.expand_empty_elements = true;
+            let mut buf = vec![];
+            loop {
+                buf.clear();
+                match reader.read_event_into(&mut buf)? {
+                    Event::Start(e) if e.name().as_ref() == "table:table" => {
+                        let Some(name) = attr(&e, "table:name") else {
+                            continue;
+                        };
+                        let mut sheet = Sheet::default();
+                        let done = read_sheet(&mut reader, &mut sheet);
+                        self.add(sheet, name);
+                        done?;
+                    }
+                    Event::Eof => return Ok(()),
+                    _ => (),
+                }
+            }
+        }
+
+        fn add(&mut self, sheet: Sheet, name: String) {
+            let grid = sheet.grid();
+            let total = sheet.raw.saturating_add(grid);
+            self.raw = self.raw.saturating_add(sheet.raw);
+            self.grid = self.grid.saturating_add(grid);
+            self.text = self.text.saturating_add(sheet.text);
+            if self.largest.as_ref().is_none_or(|(n, _)| total > *n) {
+                self.largest = Some((total, name));
+            }
+        }
+
+        pub(super) fn check(&self, limits: &Limits) -> Result<(), String> {
+            // A cell is a calamine::Data and its formula a String, in the row as read and
+            // in the grid.
+            let cell =
+                (std::mem::size_of::<calamine::Data>() + std::mem::size_of::<String>()) as u64;
+            let bytes = self
+                .raw
+                .saturating_add(self.grid)
+                .saturating_mul(cell)
+                .saturating_add(self.text);
+            let sheet = self
+                .largest
+                .as_ref()
+                .map_or(String::new(), |(_, n)| format!(", most in sheet `{n}`"));
+            let what = format!(
+                "content.xml's repeated rows and cells: {} cells as read, {} as grids, {} bytes of text{sheet}",
+                self.raw, self.grid, self.text
+            );
+            match limits.check_bytes(&what, bytes) {
+                Some(m) => Err(m),
+                None => Ok(()),
+            }
+        }
+    }
+
+    fn read_sheet<R: std::io::BufRead>(
+        reader: &mut Reader<R>,
+        sheet: &mut Sheet,
+    ) -> Result<(), Stop> {
+        let mut buf = vec![];
+        loop {
+            buf.clear();
+            match reader.read_event_into(&mut buf)? {
+                Event::Start(e) if e.name().as_ref() == "table:table-row" => {
+                    let r = repeats(&e, "table:number-rows-repeated")?;
+                    let r = r.min(MAX_ROWS.saturating_sub(sheet.rows));
+                    let row = read_row(reader)?;
+                    let element = sheet.elements;
+                    sheet.elements += 1;
+                    sheet.raw = sheet.raw.saturating_add(row.cells);
+                    if let Some((c0, c1)) = row.non_empty {
+                        if sheet.first.is_none() {
+                            sheet.first = Some((element, sheet.rows));
+                            sheet.col_min = c0;
+                        }
+                        sheet.col_min = sheet.col_min.min(c0);
+                        sheet.col_max = sheet.col_max.max(c1);
+                        sheet.last = (element, sheet.rows + r);
+                    }
+                    sheet.rows += r;
+                    sheet.text = sheet.text.saturating_add(row.text);
+                }
+                Event::End(e) if e.name().as_ref() == "table:table" => return Ok(()),
+                Event::Eof => return Err(Stop),
+                _ => (),
+            }
+        }
+    }
+
+    /// One row element as calamine's `read_row` holds it.
+    struct Row {
+        /// Cells pushed (empty ones only before a later non-empty one).
+        cells: u64,
+        /// Columns of the first and last non-empty cell.
+        non_empty: Option<(u64, u64)>,
+        /// Bytes of text and formulas, times their repeats.
+        text: u64,
+    }
+
+    fn read_row<R: std::io::BufRead>(reader: &mut Reader<R>) -> Result<Row, Stop> {
+        let mut row = Row {
+            cells: 0,
+            non_empty: None,
+            text: 0,
+        };
+        let mut pending_empty = 0u64;
+        let mut buf = vec![];
+        loop {
+            buf.clear();
+            match reader.read_event_into(&mut buf)? {
+                Event::Start(e)
+                    if matches!(
+                        e.name().as_ref(),
+                        "table:table-cell" | "table:covered-table-cell"
+                    ) =>
+                {
+                    let n = repeats(&e, "table:number-columns-repeated")?;
+                    let (empty, bytes) = read_cell(reader, &e)?;
+                    row.cells += pending_empty.min(MAX_COLUMNS - row.cells);
+                    pending_empty = 0;
+                    let n = n.min(MAX_COLUMNS - row.cells);
+                    if empty {
+                        pending_empty = n;
+                    } else if n > 0 {
+                        let first = row.non_empty.map_or(row.cells, |(c0, _)| c0);
+                        row.cells += n;
+                        row.non_empty = Some((first, row.cells - 1));
+                        row.text = row.text.saturating_add(bytes.saturating_mul(n));
+                    }
+                }
+                Event::End(e) if e.name().as_ref() == "table:table-row" => return Ok(row),
+                _ => return Err(Stop),
+            }
+        }
+    }
+
+    /// Whether a cell is empty to calamine (no value, no formula), and the bytes of its
+    /// text and formula; reads to the cell's end.
+    fn read_cell<R: std::io::BufRead>(
+        reader: &mut Reader<R>,
+        e: &BytesStart<'_>,
+    ) -> Result<(bool, u64), Stop> {
+        // The value attribute's text length (0 for a number or a boolean), whether it is an
+        // empty office:string-value, and the two value types that send calamine to the
+        // cell's content.
+        let (mut value, mut empty_string) = (None::<u64>, false);
+        let (mut string_type, mut error_type) = (false, false);
+        let mut formula = 0u64;
+        let mut attrs = e.attributes();
+        attrs.with_checks(false);
+        for a in attrs {
+            let a = a.map_err(|_| Stop)?;
+            let v = a.value.len() as u64;
+            match a.key.as_ref() {
+                "office:value" | "office:boolean-value" if value.is_none() => value = Some(0),
+                "office:string-value" | "office:date-value" | "office:time-value"
+                    if value.is_none() =>
+                {
+                    value = Some(v);
+                    empty_string = a.key.as_ref() == "office:string-value" && v == 0;
+                }
+                "office:value-type" if value.is_none() => string_type = a.value == "string",
+                "calcext:value-type" => error_type = a.value == "error",
+                "table:formula" => formula = v,
+                _ => (),
+            }
+        }
+        let reads_content = (value.is_none() && string_type) || (error_type && empty_string);
+        let end = e.name().as_ref().to_string();
+        let mut text = 0u64;
+        let mut depth = 0usize;
+        let mut annotation = 0usize;
+        let mut buf = vec![];
+        loop {
+            buf.clear();
+            match reader.read_event_into(&mut buf)? {
+                Event::End(x) if depth == 0 && x.name().as_ref() == end => break,
+                Event::Start(x) => {
+                    depth += 1;
+                    match x.name().as_ref() {
+                        "office:annotation" => annotation += 1,
+                        _ if annotation > 0 => (),
+                        "text:p" | "text:tab" | "text:line-break" => text += 1,
+                        "text:s" => text = text.saturating_add(repeats(&x, "text:c")?),
+                        _ => (),
+                    }
+                }
+                Event::End(x) => {
+                    depth = depth.saturating_sub(1);
+                    if x.name().as_ref() == "office:annotation" {
+                        annotation = annotation.saturating_sub(1);
+                    }
+                }
+                Event::Text(t) if annotation == 0 => text += t.len() as u64,
+                Event::GeneralRef(_) if annotation == 0 => text += 4,
+                Event::Eof => return Err(Stop),
+                _ => (),
+            }
+        }
+        let bytes = formula.saturating_add(if reads_content {
+            text
+        } else {
+            value.unwrap_or(0)
+        });
+        let empty = value.is_none() && !reads_content && formula == 0;
+        Ok((empty, bytes))
+    }
 }
 
 /// An .xls (BIFF) workbook whose sheets would make calamine allocate past the limits, or

@@ -248,6 +248,7 @@ pub(crate) fn open(path: &Path) -> Result<Sheets<BufReader<File>>> {
     let limits = Limits::current();
     check_zip_parts(path, &limits)?;
     sheet_bounds::check_xls(path, &limits).map_err(|m| workbook_err(path, m))?;
+    sheet_bounds::check_ods(path, &limits).map_err(|m| workbook_err(path, m))?;
     guarded(path, || Ok(calamine::open_workbook_auto(path)))?.map_err(|e| {
         let text = e.to_string();
         let message = if text.contains("password protected") {

@@ -116,6 +116,10 @@ fn seeds(target: Target) -> BTreeMap<String, Vec<u8>> {
                 bytes.extend(read(p));
                 out.insert(p.display().to_string(), bytes);
             }
+            // An OpenDocument sheet (no .ods comes with the cohort or a registry package): the
+            // kept seed, with repeated cells and rows and a run of spaces.
+            let ods = "tests/data/fuzz/sheet/ods-seed-repeats-and-spaces";
+            out.insert("ods".into(), std::fs::read(repo().join(ods)).unwrap());
             let mut csv = vec![3u8];
             csv.extend(b"patient,age,side\nP1,54,L\nP2,61,R\nP3,,L\n");
             out.insert("csv".into(), csv);

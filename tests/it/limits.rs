@@ -582,3 +582,96 @@ fn an_odd_length_number_value_is_read_as_dicom_rs_reads_it() {
         );
     }
 }
+
+/// A minimal .ods (OpenDocument spreadsheet) whose `<office:spreadsheet>` holds `tables`.
+fn ods(path: &Path, tables: &str) {
+    let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(9));
+    let content = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet>{tables}</office:spreadsheet></office:body></office:document-content>"#
+    );
+    let parts = [
+        (
+            "mimetype",
+            "application/vnd.oasis.opendocument.spreadsheet",
+            stored,
+        ),
+        (
+            "META-INF/manifest.xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#,
+            deflated,
+        ),
+        ("content.xml", content.as_str(), deflated),
+    ];
+    for (name, text, o) in parts {
+        z.start_file(name, o).unwrap();
+        z.write_all(text.as_bytes()).unwrap();
+    }
+    z.finish().unwrap();
+}
+
+#[test]
+fn an_ods_whose_repeats_multiply_past_the_limit_is_refused_before_calamine_parses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cell =
+        |v: u32| format!(r#"<table:table-cell office:value-type="float" office:value="{v}"/>"#);
+    let text = |t: &str| {
+        format!(
+            r#"<table:table-cell office:value-type="string"><text:p>{t}</text:p></table:table-cell>"#
+        )
+    };
+    let row = |cells: &str| format!("<table:table-row>{cells}</table:table-row>");
+    let table = |rows: &str| format!(r#"<table:table table:name="Sheet1">{rows}</table:table>"#);
+    // An honest sheet reads as before: the scan counts 6 cells.
+    let honest = dir.path().join("honest.ods");
+    let rows = [
+        row(&(text("id") + &text("age"))),
+        row(&(text("P1") + &cell(61))),
+        row(&(text("P2") + &cell(47))),
+    ];
+    ods(&honest, &table(&rows.concat()));
+    let sheet = read_sheet(&honest, "Sheet1", &SheetOptions::default()).unwrap();
+    let frame = sheet.to_dataframe().unwrap();
+    assert_eq!(frame.shape(), (2, 2), "{frame}");
+    // 3,000 rows of one number repeated across the row's 16,384 columns: a 9 KB file that
+    // calamine holds as 49 million cells (2.7 GB) before it builds the grid.
+    let wide = dir.path().join("wide.ods");
+    let repeated = r#"<table:table-cell office:value-type="float" office:value="1" table:number-columns-repeated="16384"/>"#;
+    ods(&wide, &table(&row(repeated).repeat(3000)));
+    assert!(std::fs::metadata(&wide).unwrap().len() < 20_000);
+    assert_refused(
+        &["sheets", wide.to_str().unwrap()],
+        &wide,
+        "content.xml's repeated rows and cells: 49152000 cells as read",
+    );
+    // One row repeated a million times under a row 16,384 cells wide: calamine's grid stops
+    // at 100 million cells, 5.6 GB with their formula slots.
+    let tall = dir.path().join("tall.ods");
+    let gap = r#"<table:table-cell table:number-columns-repeated="16382"/>"#;
+    let rows = row(&(cell(1) + gap + &cell(2)))
+        + &format!(
+            r#"<table:table-row table:number-rows-repeated="1000000">{}</table:table-row>"#,
+            cell(3)
+        );
+    ods(&tall, &table(&rows));
+    assert_refused(
+        &["sheets", tall.to_str().unwrap()],
+        &tall,
+        "100000000 as grids",
+    );
+    // One cell of a billion spaces (`<text:s text:c="N"/>`).
+    let spaces = dir.path().join("spaces.ods");
+    ods(
+        &spaces,
+        &table(&row(&text(r#"<text:s text:c="1000000000"/>"#))),
+    );
+    assert_refused(
+        &["sheets", spaces.to_str().unwrap()],
+        &spaces,
+        "1000000001 bytes of text",
+    );
+}
