@@ -385,6 +385,32 @@ pub struct ImageBatch {
     pub from_cache: bool,
 }
 
+impl ImageBatch {
+    /// Each image as a [`Gray`] (a grey batch only: one channel).
+    pub fn grey_images(&self) -> Result<Vec<Gray>> {
+        if self.channels != 1 {
+            return Err(Error::input(
+                "images",
+                format!(
+                    "{} channels a pixel; one grey image each needs 1",
+                    self.channels
+                ),
+            ));
+        }
+        let side = self.height * self.width;
+        Ok(self
+            .data
+            .chunks(side.max(1))
+            .take(self.n)
+            .map(|px| Gray {
+                width: self.width,
+                height: self.height,
+                pixels: px.to_vec(),
+            })
+            .collect())
+    }
+}
+
 /// Load `files` (paths, with `true` for right-breast images) through `pre`, in parallel.
 ///
 /// With `cache_dir`, the batch is stored as `<key>.f32` there, the key being the sha256 of

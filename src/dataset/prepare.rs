@@ -152,6 +152,12 @@ impl DataOptions {
         self
     }
 
+    /// The default options around `preprocess` (a checkpoint's recipe, say): its size is
+    /// the images', and nothing else is typed twice.
+    pub fn for_recipe(preprocess: Preprocess) -> Self {
+        Self::new(preprocess.width).with_preprocess(preprocess)
+    }
+
     /// Cache decoded images in `dir` (`None`: no cache).
     pub fn with_cache(mut self, dir: Option<PathBuf>) -> Self {
         self.cache_dir = dir;

@@ -176,6 +176,19 @@ pub fn hospital_cohort(s: &crate::synth::SynthSummary) -> String {
     )
 }
 
+/// What `mammolab augment` prints: the PNG, and what it shows.
+pub fn augment_preview(
+    out: &Path,
+    images: usize,
+    copies: usize,
+    augment: &crate::dataset::Augment,
+) -> String {
+    format!(
+        "{}: {images} images x {copies} copies ({augment})",
+        out.display()
+    )
+}
+
 /// What `mammolab synth --profile ddsm` prints (the size line aside): patches per file and
 /// per label.
 pub fn ddsm_twin(s: &crate::synth::ddsm::DdsmSummary) -> String {

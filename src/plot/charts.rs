@@ -846,6 +846,19 @@ fn heat_colour(v: f32) -> [f32; 3] {
     [band(3.0), band(2.0), band(1.0)]
 }
 
+/// [`augment_grid`] in a figure of its own: 400 x 420 pixels a tile, a row per image.
+pub fn augment_figure(
+    images: &[crate::imaging::Gray],
+    augment: &crate::dataset::Augment,
+    copies: usize,
+    seed: u64,
+) -> Result<super::Figure> {
+    let (cols, rows) = (copies as u32 + 1, images.len() as u32);
+    super::Figure::png(cols * 400, rows * 420 + 40, |area| {
+        augment_grid(area, images, augment, copies, seed)
+    })
+}
+
 /// What [`Augment`](crate::dataset::Augment) makes of each image: one row per image, the
 /// image as prepared first, then `copies` random versions (image `i`'s copy `j` uses stream
 /// `i * copies + j` of `seed`), each captioned with its draw. `images` are [0, 1] images of

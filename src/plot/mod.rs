@@ -39,8 +39,8 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 pub use charts::{
-    accuracy_paradox, augment_grid, calibration, class_roc, confusion_matrix, image_grid,
-    latent_scatter, pr, roc, threshold_sweep, training_curves, CellValues, Tile,
+    accuracy_paradox, augment_figure, augment_grid, calibration, class_roc, confusion_matrix,
+    image_grid, latent_scatter, pr, roc, threshold_sweep, training_curves, CellValues, Tile,
 };
 pub use metrics::{binary_figures, multiclass_figures};
 pub use slide::{slide_figure, slide_heatmap, SlideMap, SlidePatch};

@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 
-use mammolab::dataset::{Augment, DataOptions};
-use mammolab::imaging::Gray;
-use mammolab::plot::{self, Figure};
+use mammolab::dataset::{load_images, Augment, DataOptions};
+use mammolab::pipeline::report;
+use mammolab::plot;
 
 /// `mammolab augment`'s options.
 #[derive(clap::Args)]
@@ -41,28 +41,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         seed,
         out,
     } = args;
+    // The training recipe's images ([0, 1], so not normalised), then the augmented copies.
     let mut pre = DataOptions::new(size).preprocess;
     pre.normalise = None;
     let files: Vec<(PathBuf, bool)> = images.iter().map(|p| (p.clone(), false)).collect();
-    let batch = mammolab::dataset::load_images(&files, &pre, None, "augment")?;
-    let grays: Vec<Gray> = batch
-        .data
-        .chunks(size * size)
-        .map(|px| Gray {
-            width: size,
-            height: size,
-            pixels: px.to_vec(),
-        })
-        .collect();
-    let cols = copies as u32 + 1;
-    let fig = Figure::png(cols * 400, grays.len() as u32 * 420 + 40, |area| {
-        plot::augment_grid(area, &grays, &augment, copies, seed)
-    })?;
-    fig.save(&out)?;
+    let grays = load_images(&files, &pre, None, "augment")?.grey_images()?;
+    plot::augment_figure(&grays, &augment, copies, seed)?.save(&out)?;
     println!(
-        "{}: {} images x {copies} copies ({augment})",
-        out.display(),
-        grays.len()
+        "{}",
+        report::augment_preview(&out, grays.len(), copies, &augment)
     );
     Ok(())
 }

@@ -209,10 +209,7 @@ fn inputs(
     // the default options with its input recipe (the classes are the manifest's).
     let options = match info {
         Some(i) => i.options.data().clone(),
-        None => {
-            let p = predictor.preprocess();
-            DataOptions::new(p.width).with_preprocess(p.clone())
-        }
+        None => DataOptions::for_recipe(predictor.preprocess().clone()),
     };
     let inputs = predict::inputs_from_manifest(&m, &options, args.part)?;
     let inputs = match predictor.covariates() {
