@@ -176,6 +176,99 @@ pub fn hospital_cohort(s: &crate::synth::SynthSummary) -> String {
     )
 }
 
+/// What `mammolab merge` prints: each sheet's rows matched (and by which key), the cells
+/// read other than typed, the images resolved, and the audit written to `out`. `summary`
+/// is `r`'s, with the ids it shows (`MergeResult::summary_for`).
+pub fn merge(
+    r: &crate::ingest::merge::MergeResult,
+    summary: &crate::ingest::merge::MergeSummary,
+    out: &Path,
+) -> String {
+    use crate::ingest::merge::Status;
+    let mut text = String::new();
+    for (name, c) in &summary.sheets {
+        let how = match (
+            r.count(name, Status::Exact),
+            r.count(name, Status::Normalised),
+        ) {
+            (0, 0) => String::new(),
+            (e, k) => format!(" ({e} by the exact key, {k} only after normalising)"),
+        };
+        text += &format!(
+            "{name}: {} rows, {} matched{how}, {} unmatched\n",
+            c.rows, c.matched, c.unmatched
+        );
+    }
+    if let Some(w) = summary.warnings.first() {
+        text += &format!(
+            "{} cells read other than their workbook typed them (summary.json `warnings`), e.g. {} {}: {}\n",
+            summary.warnings.len(),
+            w.workbook,
+            w.sheet,
+            w.warning
+        );
+    }
+    let i = &summary.images;
+    text += &format!(
+        "images: {} resolved, {} missing, {} in several folders\n",
+        i.resolved, i.missing, i.duplicates
+    );
+    let mismatches = r
+        .audit
+        .iter()
+        .filter(|a| a.status == Status::HeaderMismatch)
+        .count();
+    text += &format!(
+        "{} audit entries ({mismatches} header mismatches) written to {}\n",
+        r.audit.len(),
+        out.display()
+    );
+    text
+}
+
+/// What `mammolab manifest` prints for a manifest that opened and verified: its tables,
+/// sheets and image roots, or the sources it joins.
+pub fn manifest(file: &Path, m: &crate::manifest::Manifest) -> String {
+    if m.sources.is_empty() {
+        format!(
+            "{}: cohort `{}` ok: {} tables ({} with verified sha256), {} sheets, {} image roots",
+            file.display(),
+            m.cohort.name,
+            m.tables.len(),
+            m.tables.iter().filter(|t| t.sha256.is_some()).count(),
+            m.sheets.len(),
+            m.image_roots.len()
+        )
+    } else {
+        let names: Vec<&str> = m.sources.iter().map(|s| s.name.as_str()).collect();
+        format!(
+            "{}: cohort `{}` ok: {} sources ({}), {} with verified sha256, each source's manifest checked",
+            file.display(),
+            m.cohort.name,
+            names.len(),
+            names.join(", "),
+            m.sources.iter().filter(|s| s.sha256.is_some()).count(),
+        )
+    }
+}
+
+/// `mammolab manifest --json`: [`manifest`]'s counts as one object.
+pub fn manifest_json(file: &Path, m: &crate::manifest::Manifest) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "manifest": file,
+        "cohort": m.cohort.name,
+        "tables": m.tables.len(),
+        "sheets": m.sheets.len(),
+        "image_roots": m.image_roots.len(),
+        "checksums_verified": m.tables.iter().filter(|t| t.sha256.is_some()).count(),
+        "ok": true,
+    });
+    if !m.sources.is_empty() {
+        v["sources"] = serde_json::json!(m.sources.iter().map(|s| &s.name).collect::<Vec<_>>());
+    }
+    v
+}
+
 /// What `mammolab augment` prints: the PNG, and what it shows.
 pub fn augment_preview(
     out: &Path,

@@ -3,8 +3,9 @@
 
 use std::path::PathBuf;
 
-use mammolab::ingest::merge::{merge, Ids, Status};
+use mammolab::ingest::merge::{merge, Ids};
 use mammolab::manifest::Manifest;
+use mammolab::pipeline::report;
 
 /// `mammolab merge`'s options.
 #[derive(clap::Args)]
@@ -40,42 +41,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
-        for (name, c) in &summary.sheets {
-            let how = match (
-                r.count(name, Status::Exact),
-                r.count(name, Status::Normalised),
-            ) {
-                (0, 0) => String::new(),
-                (e, k) => format!(" ({e} by the exact key, {k} only after normalising)"),
-            };
-            println!(
-                "{name}: {} rows, {} matched{how}, {} unmatched",
-                c.rows, c.matched, c.unmatched
-            );
-        }
-        if let Some(w) = summary.warnings.first() {
-            println!(
-                "{} cells read other than their workbook typed them (summary.json `warnings`), e.g. {} {}: {}",
-                summary.warnings.len(),
-                w.workbook,
-                w.sheet,
-                w.warning
-            );
-        }
-        let i = &summary.images;
-        println!(
-            "images: {} resolved, {} missing, {} in several folders",
-            i.resolved, i.missing, i.duplicates
-        );
-        println!(
-            "{} audit entries ({} header mismatches) written to {}",
-            r.audit.len(),
-            r.audit
-                .iter()
-                .filter(|a| a.status == Status::HeaderMismatch)
-                .count(),
-            out.display()
-        );
+        print!("{}", report::merge(&r, &summary, &out));
     }
     Ok(())
 }
