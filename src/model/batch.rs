@@ -1,8 +1,9 @@
 //! The bottom of the model wing: [`Samples`] into tensors, batch by batch, and a model's
-//! output tensors back into rows. Training, inference, saliency and layer activations all
+//! output tensors (a layer's [`Activation`] too) back into rows. Training, inference, saliency and layer activations all
 //! build on these, and this file imports nothing else of the wing.
 
 use burn::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::dataset::Samples;
 use crate::error::{Error, Result};
@@ -47,4 +48,40 @@ pub fn rows(t: Tensor<2>) -> Result<Vec<Vec<f32>>> {
         .try_to_vec::<f32>()
         .map_err(|e| Error::input("model output", format!("{e:?}")))?;
     Ok(v.chunks(k.max(1)).map(<[f32]>::to_vec).collect())
+}
+
+/// A layer's output: feature maps or a vector per image.
+#[derive(Debug, Clone)]
+pub enum Activation {
+    /// `[batch, channels, h, w]`.
+    Map(Tensor<4>),
+    /// `[batch, width]`.
+    Vector(Tensor<2>),
+}
+
+/// How a layer's feature maps become one row per image (vectors are kept as they are).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Pool {
+    /// Each channel's mean (global average pooling): one column per channel.
+    #[default]
+    Mean,
+    /// Each channel's largest value: one column per channel.
+    Max,
+    /// Every value, `channels * h * w` columns (channel, then row, then column).
+    Flatten,
+}
+
+impl Activation {
+    /// One row per image.
+    pub fn rows(self, pool: Pool) -> Tensor<2> {
+        match self {
+            Self::Vector(v) => v,
+            Self::Map(m) => match pool {
+                Pool::Flatten => m.flatten(1, 3),
+                Pool::Mean => m.flatten::<3>(2, 3).mean_dim(2).flatten(1, 2),
+                Pool::Max => m.flatten::<3>(2, 3).max_dim(2).flatten(1, 2),
+            },
+        }
+    }
 }

@@ -217,8 +217,8 @@ impl CancerNet {
     }
 
     /// The output of layer `layer` (one of [`CancerNet::layer_names`]) for `x`.
-    pub fn trace(&self, x: Tensor<4>, layer: &str) -> Option<super::layers::Activation> {
-        use super::layers::Activation;
+    pub fn trace(&self, x: Tensor<4>, layer: &str) -> Option<super::batch::Activation> {
+        use super::batch::Activation;
         let mut x = x;
         for (i, s) in self.stages.iter().enumerate() {
             x = s.reduce(s.units(x));

@@ -283,8 +283,8 @@ impl Cnn {
     }
 
     /// The output of layer `layer` (one of [`Cnn::layer_names`]) for `x`.
-    pub fn trace(&self, x: Tensor<4>, layer: &str) -> Option<super::layers::Activation> {
-        use super::layers::Activation;
+    pub fn trace(&self, x: Tensor<4>, layer: &str) -> Option<super::batch::Activation> {
+        use super::batch::Activation;
         let mut x = x;
         for (i, b) in self.blocks.iter().enumerate() {
             x = b.forward(x);

@@ -177,8 +177,8 @@ impl DeepCnn {
     }
 
     /// The output of layer `layer` (one of [`DeepCnn::layer_names`]) for `x`.
-    pub fn trace(&self, x: Tensor<4>, layer: &str) -> Option<super::layers::Activation> {
-        use super::layers::Activation;
+    pub fn trace(&self, x: Tensor<4>, layer: &str) -> Option<super::batch::Activation> {
+        use super::batch::Activation;
         let mut x = self.stem_out(x);
         if layer == "stem" {
             return Some(Activation::Map(x));

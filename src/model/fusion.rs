@@ -117,7 +117,7 @@ impl Fusion {
     }
 
     /// The output of layer `layer` (one of [`Fusion::layer_names`]) for `x`.
-    pub fn trace(&self, x: Tensor<4>, layer: &str) -> Option<super::layers::Activation> {
+    pub fn trace(&self, x: Tensor<4>, layer: &str) -> Option<super::batch::Activation> {
         let inner = layer.strip_prefix("image.")?;
         if inner == "logits" {
             return None;

@@ -21,48 +21,12 @@
 //! ```
 
 use burn::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use super::batch::{batches, images_tensor, rows};
+pub use super::batch::{Activation, Pool};
 use super::Model;
 use crate::dataset::Samples;
 use crate::error::{Error, Result};
-
-/// A layer's output: feature maps or a vector per image.
-#[derive(Debug, Clone)]
-pub enum Activation {
-    /// `[batch, channels, h, w]`.
-    Map(Tensor<4>),
-    /// `[batch, width]`.
-    Vector(Tensor<2>),
-}
-
-/// How a layer's feature maps become one row per image (vectors are kept as they are).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum Pool {
-    /// Each channel's mean (global average pooling): one column per channel.
-    #[default]
-    Mean,
-    /// Each channel's largest value: one column per channel.
-    Max,
-    /// Every value, `channels * h * w` columns (channel, then row, then column).
-    Flatten,
-}
-
-impl Activation {
-    /// One row per image.
-    pub fn rows(self, pool: Pool) -> Tensor<2> {
-        match self {
-            Self::Vector(v) => v,
-            Self::Map(m) => match pool {
-                Pool::Flatten => m.flatten(1, 3),
-                Pool::Mean => m.flatten::<3>(2, 3).mean_dim(2).flatten(1, 2),
-                Pool::Max => m.flatten::<3>(2, 3).max_dim(2).flatten(1, 2),
-            },
-        }
-    }
-}
 
 impl Model {
     /// The layers [`Model::activation`] can read, input to output.

@@ -29,13 +29,16 @@
 //! [`Model::features`], occlusion). [`batch`] turns samples into tensors, batch by batch,
 //! for all of them.
 //!
-//! The files import each other one way, from the bottom: `batch` (and this file's
-//! [`Model`] and [`ComputeDevice`]); `layers`; the networks (`vae`, `resnet`, ...);
-//! `loss`, `config`, `history`; `checkpoint` (reads and writes files only); `saliency`;
-//! `inference`; `train`. A new network goes beside `cnn.rs` and into [`ModelConfig`] and
-//! [`Model`]; nothing below `train` may import `train`.
 //! [`fusion`] puts workbook columns beside the image (seed 001's image-and-Excel model).
 //! [`baseline`] holds the majority-class and logistic-regression baselines a CNN must beat.
+//!
+//! The files import each other one way, from the bottom: `batch` (tensors, rows and a
+//! layer's [`batch::Activation`]) and `history`; `checkpoint` (reads and writes files only,
+//! through this file's [`Model`] and [`ModelConfig`]); the networks (`cnn`, `deep`, `vae`,
+//! `resnet` with checkpoint's tensor readers, `cancernet`, `fusion` over `cnn`); `layers`
+//! (any layer of any [`Model`]); `loss`, `config`; `saliency`; `inference`; `train`. A new
+//! network goes beside `cnn.rs`, into [`ModelConfig`] and [`Model`], and imports `batch`
+//! only; nothing below `train` may import `train`.
 //!
 //! ```no_run
 //! use mammolab::dataset::Samples;

@@ -289,8 +289,8 @@ impl ResNet {
     }
 
     /// The output of layer `layer` (one of [`ResNet::layer_names`]) for `x`.
-    pub fn trace(&self, x: Tensor<4>, layer: &str) -> Option<super::layers::Activation> {
-        use super::layers::Activation;
+    pub fn trace(&self, x: Tensor<4>, layer: &str) -> Option<super::batch::Activation> {
+        use super::batch::Activation;
         let mut x = self.stem(x);
         if layer == "maxpool" {
             return Some(Activation::Map(x));

@@ -504,8 +504,8 @@ impl Vae {
     }
 
     /// The output of layer `layer` (one of [`Vae::layer_names`]) for `x`.
-    pub fn trace(&self, x: Tensor<4>, layer: &str) -> Option<super::layers::Activation> {
-        use super::layers::Activation;
+    pub fn trace(&self, x: Tensor<4>, layer: &str) -> Option<super::batch::Activation> {
+        use super::batch::Activation;
         let mut x = x;
         for (i, c) in self.encoder.iter().enumerate() {
             x = relu(c.forward(x));
