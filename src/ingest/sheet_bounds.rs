@@ -128,9 +128,10 @@ fn a1(row: u32, col: u32) -> String {
     format!("{}{}", String::from_utf8_lossy(&letters), row as u64 + 1)
 }
 
-/// An .ods workbook whose sheets would make calamine hold more than the limits allow, as
-/// the one-line reason; `Ok` for a file that is not a zip with a `content.xml` (calamine
-/// says what it is) and where this scan stops at a shape calamine rejects too.
+/// An .ods workbook (`zip`, opened from `path`) whose sheets would make calamine hold more
+/// than the limits allow, as the one-line reason; `Ok` for a zip with no `content.xml` or
+/// another workbook's extension (calamine says what it is) and where this scan stops at a
+/// shape calamine rejects too.
 ///
 /// calamine 0.38 parses `content.xml` whole when the workbook is opened, and three of its
 /// steps multiply what the file says: a cell with `table:number-columns-repeated="N"` is
@@ -140,18 +141,16 @@ fn a1(row: u32, col: u32) -> String {
 /// 10 KB file can ask for gigabytes. This scan follows calamine's reading of rows and cells
 /// and adds up the cells (raw and as the grid, each with its formula slot) and the text
 /// they hold, for every sheet, since all are kept.
-pub(crate) fn check_ods(path: &Path, limits: &Limits) -> Result<(), String> {
+pub(crate) fn check_ods<R: std::io::Read + std::io::Seek>(
+    path: &Path,
+    zip: &mut zip::ZipArchive<R>,
+    limits: &Limits,
+) -> Result<(), String> {
     let ext = path.extension().and_then(|e| e.to_str());
     // calamine picks the reader by the extension, and tries every reader for another one.
     if matches!(ext, Some("xls" | "xla" | "xlsx" | "xlsm" | "xlam" | "xlsb")) {
         return Ok(());
     }
-    let Ok(file) = std::fs::File::open(path) else {
-        return Ok(());
-    };
-    let Ok(mut zip) = zip::ZipArchive::new(std::io::BufReader::new(file)) else {
-        return Ok(());
-    };
     let Ok(content) = zip.by_name("content.xml") else {
         return Ok(());
     };

@@ -38,7 +38,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use calamine::{Data, Reader, Sheets};
@@ -248,7 +248,6 @@ pub(crate) fn open(path: &Path) -> Result<Sheets<BufReader<File>>> {
     let limits = Limits::current();
     check_zip_parts(path, &limits)?;
     sheet_bounds::check_xls(path, &limits).map_err(|m| workbook_err(path, m))?;
-    sheet_bounds::check_ods(path, &limits).map_err(|m| workbook_err(path, m))?;
     guarded(path, || Ok(calamine::open_workbook_auto(path)))?.map_err(|e| {
         let text = e.to_string();
         let message = if text.contains("password protected") {
@@ -263,16 +262,13 @@ pub(crate) fn open(path: &Path) -> Result<Sheets<BufReader<File>>> {
 }
 
 /// Every part of a zipped workbook (.xlsx, .xlsm, .xlsb, .ods) fits [`Limits::max_bytes`]
-/// inflated, by the sizes its central directory declares. The zip reader stops a part that
-/// inflates past its declared size, so these sizes bound what calamine reads. A file that is
-/// not a zip (.xls, CSV) passes.
+/// inflated, by the sizes its central directory declares, and an .ods's `content.xml` asks
+/// for no more than that ([`sheet_bounds::check_ods`]). The zip reader stops a part that
+/// inflates past its declared size, so these sizes bound what calamine reads. The zip is
+/// found by its central directory, as calamine finds it, so bytes put before the first
+/// part do not hide it. A file that is not a zip (.xls) passes.
 fn check_zip_parts(path: &Path, limits: &Limits) -> Result<()> {
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut magic = [0u8; 4];
-    let is_zip = file.read_exact(&mut magic).is_ok() && magic == *b"PK\x03\x04";
-    if !is_zip {
-        return Ok(());
-    }
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let Ok(mut archive) = ::zip::ZipArchive::new(BufReader::new(file)) else {
         // Not readable as a zip: calamine's own error says so.
         return Ok(());
@@ -288,7 +284,7 @@ fn check_zip_parts(path: &Path, limits: &Limits) -> Result<()> {
             return Err(workbook_err(path, m));
         }
     }
-    Ok(())
+    sheet_bounds::check_ods(path, &mut archive, limits).map_err(|m| workbook_err(path, m))
 }
 
 /// Names of the worksheets of a workbook, in order (a CSV file has one, its file stem).

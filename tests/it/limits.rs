@@ -228,6 +228,18 @@ fn a_workbook_part_that_inflates_past_the_limit_is_refused_from_its_declared_siz
         &bomb,
         "part xl/sharedStrings.xml inflated: 64.0 MiB, over the 4 MiB limit (--max-mib raises it)",
     );
+    // The same bytes behind eight others: calamine finds the zip by its central directory
+    // and read the 64 MiB part, as the check now does (it looked for the zip's first bytes
+    // at the start and let this file through).
+    let prefixed = dir.path().join("prefixed.xlsx");
+    let mut bytes = b"JUNKJUNK".to_vec();
+    bytes.extend(std::fs::read(&bomb).unwrap());
+    std::fs::write(&prefixed, bytes).unwrap();
+    assert_refused(
+        &["sheets", "--max-mib", "4", prefixed.to_str().unwrap()],
+        &prefixed,
+        "part xl/sharedStrings.xml inflated: 64.0 MiB, over the 4 MiB limit",
+    );
     // Raised, it is read (one 64 MiB cell; calamine and the listing need about 6 times that).
     let out = Command::new(env!("CARGO_BIN_EXE_mammolab"))
         .args(["sheets", "--max-mib", "128", b])
