@@ -1,6 +1,7 @@
 //! The bottom of the model wing: [`Samples`] into tensors, batch by batch, and a model's
-//! output tensors (a layer's [`Activation`] too) back into rows. Training, inference, saliency and layer activations all
-//! build on these, and this file imports nothing else of the wing.
+//! output tensors (a layer's [`Activation`] too) back into values and rows. Training,
+//! inference, saliency and layer activations all build on these, and this file imports
+//! nothing else of the wing.
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -40,14 +41,17 @@ pub fn targets_tensor(samples: &Samples, idx: &[usize], device: &Device) -> Tens
     Tensor::<1, Int>::from_data(TensorData::new(t, [idx.len()]), device)
 }
 
+/// A model output's values, row-major.
+pub fn values<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+    t.into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| Error::input("model output", format!("{e:?}")))
+}
+
 /// A model output `[n, k]` as `n` rows of `k` values.
 pub fn rows(t: Tensor<2>) -> Result<Vec<Vec<f32>>> {
     let [_, k] = t.dims();
-    let v = t
-        .into_data()
-        .try_to_vec::<f32>()
-        .map_err(|e| Error::input("model output", format!("{e:?}")))?;
-    Ok(v.chunks(k.max(1)).map(<[f32]>::to_vec).collect())
+    Ok(values(t)?.chunks(k.max(1)).map(<[f32]>::to_vec).collect())
 }
 
 /// A layer's output: feature maps or a vector per image.

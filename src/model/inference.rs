@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
-use super::batch::{batches, covariates_tensor, images_tensor};
+use super::batch::{batches, covariates_tensor, images_tensor, values};
 use super::{ComputeDevice, Model};
 use crate::dataset::tabular::Covariates;
 use crate::dataset::{Placement, Preprocess, Samples};
@@ -19,9 +19,10 @@ use crate::ingest::merge::Laterality;
 
 /// A model output `[n, k]` as `n` rows of `k` probabilities (or codes).
 fn rows(t: Tensor<2>) -> Result<Vec<Vec<f64>>> {
-    Ok(super::batch::rows(t)?
-        .into_iter()
-        .map(|r| r.into_iter().map(f64::from).collect())
+    let [_, k] = t.dims();
+    Ok(values(t)?
+        .chunks(k.max(1))
+        .map(|r| r.iter().map(|&x| f64::from(x)).collect())
         .collect())
 }
 
@@ -91,11 +92,11 @@ pub fn reconstructions(
         .forward(images_tensor(samples, idx, device), false)
         .reconstruction;
     let dims = out.dims();
-    let data = out
-        .into_data()
-        .try_to_vec::<f32>()
-        .map_err(|e| Error::input("model output", format!("{e:?}")))?;
-    Samples::new(data, dims, idx.iter().map(|&i| samples.labels[i]).collect())
+    Samples::new(
+        values(out)?,
+        dims,
+        idx.iter().map(|&i| samples.labels[i]).collect(),
+    )
 }
 
 /// A checkpoint ready to score image files: its weights and the input recipe it was
