@@ -82,6 +82,11 @@ impl Preprocess {
             channels: Channels::Grey,
         }
     }
+    /// `[channels, height, width]` of the images it makes: the input shape of a model
+    /// trained on them ([`crate::model::Trainer::new`] builds the network for it).
+    pub fn input_shape(&self) -> [usize; 3] {
+        [self.channels.count(), self.height, self.width]
+    }
     /// Keep these channels.
     pub fn with_channels(mut self, channels: Channels) -> Self {
         self.channels = channels;

@@ -48,45 +48,33 @@ const DROPOUT: [f64; 2] = [0.25, 0.5];
 /// statistics (see the module docs).
 const NORM: (f64, f64) = (1e-3, 0.1);
 
-/// The input and output of a [`CancerNet`] (the architecture itself is fixed). Serialisable:
-/// saved beside every checkpoint.
+/// The output of a [`CancerNet`] (the architecture itself is fixed; the input comes from
+/// the images). Serialisable: saved beside every checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CancerNetConfig {
-    /// Input height and width (seed 003: 48).
-    pub size: usize,
-    /// Input channels (3 for H&E patches).
-    pub channels: usize,
     /// Number of classes (seed 003: 2).
     pub classes: usize,
 }
 
 impl CancerNetConfig {
-    /// CancerNet for `channels`-channel `size`-pixel inputs and `classes` classes.
-    pub fn new(size: usize, channels: usize, classes: usize) -> Self {
-        Self {
-            size,
-            channels,
-            classes,
-        }
+    /// CancerNet with `classes` classes.
+    pub fn new(classes: usize) -> Self {
+        Self { classes }
     }
 
-    /// Side of the last feature map (each stage halves it, rounding down).
-    fn feature_side(&self) -> usize {
-        self.size >> STAGES.len()
-    }
-
-    /// Build with fresh weights on `device`.
-    pub fn init(&self, device: &Device) -> Result<CancerNet> {
-        if self.size < 8 || self.channels == 0 || self.classes < 2 {
+    /// Build for images of `channels` x `size` x `size` (seed 003: 3 x 48 x 48 H&E
+    /// patches) with fresh weights on `device`.
+    pub fn init(&self, channels: usize, size: usize, device: &Device) -> Result<CancerNet> {
+        if size < 8 || channels == 0 || self.classes < 2 {
             return Err(Error::Param {
                 name: "model",
                 message: format!(
-                    "CancerNet needs size >= 8, >= 1 channel and >= 2 classes; got size {}, {} channels, {} classes",
-                    self.size, self.channels, self.classes
+                    "CancerNet needs size >= 8, >= 1 channel and >= 2 classes; got size {size}, {channels} channels, {} classes",
+                    self.classes
                 ),
             });
         }
-        let mut inp = self.channels;
+        let mut inp = channels;
         let stages = STAGES
             .iter()
             .map(|&(n, out)| {
@@ -104,7 +92,8 @@ impl CancerNetConfig {
                 }
             })
             .collect();
-        let side = self.feature_side();
+        // Each stage halves the side, rounding down.
+        let side = size >> STAGES.len();
         Ok(CancerNet {
             stages,
             dense: LinearConfig::new(inp * side * side, DENSE).init(device),

@@ -52,10 +52,9 @@ pub struct CheckpointInfo {
     pub history: History,
     /// The monitored value of the best epoch (early stopping).
     pub best_value: Option<f64>,
-    /// How images were made from files for this model (crop, flip, resize, normalise);
-    /// `None` for a model trained on samples made elsewhere.
-    #[serde(default)]
-    pub input: Option<Preprocess>,
+    /// How images are made from files for this model (crop, flip, resize, normalise), and
+    /// so its input shape ([`Preprocess::input_shape`]): the model config holds none.
+    pub input: Preprocess,
     /// The decision threshold chosen on validation data ([`Trainer::set_threshold`](super::Trainer::set_threshold)).
     #[serde(default)]
     pub threshold: Option<crate::eval::DecisionThreshold>,
@@ -225,11 +224,11 @@ pub(crate) fn read_state(
     // are overwritten at once): hold its lock, so a trainer in another thread keeps its
     // reproducible draws.
     let _rng = super::rng_lock();
-    let mut model = info.model.init(device)?;
+    let mut model = info.model.init(info.input.input_shape(), device)?;
     load_bpk(&mut model, &dir.join("resume/model.bpk"))?;
     let best = match info.best_value {
         Some(v) => {
-            let mut b = info.model.init(device)?;
+            let mut b = info.model.init(info.input.input_shape(), device)?;
             load_bpk(&mut b, &dir.join("resume/best.bpk"))?;
             Some((v, b))
         }
@@ -247,7 +246,7 @@ pub fn load_model(dir: &Path, compute: ComputeDevice) -> Result<(CheckpointInfo,
     // Building the modules may draw initial weights from burn's process-wide generator:
     // hold its lock, so a trainer in another thread keeps its reproducible draws.
     let _rng = super::rng_lock();
-    let mut model = info.model.init(&device)?;
+    let mut model = info.model.init(info.input.input_shape(), &device)?;
     load_safetensors(&mut model, &dir.join("model.safetensors"))?;
     Ok((info, model.valid()))
 }

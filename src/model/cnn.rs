@@ -29,10 +29,6 @@ use crate::error::{Error, Result};
 /// Shape and regularisation of a [`Cnn`]. Serialisable: saved beside every checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CnnConfig {
-    /// Input height and width (seed 001: 224).
-    pub size: usize,
-    /// Input channels (seed 001 loaded RGB: 3; a mammogram is 1).
-    pub channels: usize,
     /// Number of classes (2: normal / cancer; 3: normal / benign / malignant).
     pub classes: usize,
     /// Filters of each conv block; each block halves the side.
@@ -48,18 +44,16 @@ pub struct CnnConfig {
 }
 
 impl Default for CnnConfig {
-    /// [`CnnConfig::seed001`] at 224 x 224, 1 channel, 2 classes.
+    /// [`CnnConfig::seed001`] with 2 classes.
     fn default() -> Self {
-        Self::seed001(224, 1, 2)
+        Self::seed001(2)
     }
 }
 
 impl CnnConfig {
     /// Seed 001's network: conv 32-64-128 (valid 3x3, ReLU, 2x2 max-pool), dense 128.
-    pub fn seed001(size: usize, channels: usize, classes: usize) -> Self {
+    pub fn seed001(classes: usize) -> Self {
         Self {
-            size,
-            channels,
             classes,
             filters: vec![32, 64, 128],
             dense: 128,
@@ -69,13 +63,11 @@ impl CnnConfig {
         }
     }
 
-    /// A 50x50 RGB patch classifier in CancerNet's widths with plain convolutions
+    /// A patch classifier (seed 003: 50 x 50 RGB patches) in CancerNet's widths with plain convolutions
     /// (seed 003's own network is [`super::cancernet`]): same-padded 3x3 blocks of 32, 64
     /// and 128 filters with batch norm, dropout 0.25, dense 256.
     pub fn patch(classes: usize) -> Self {
         Self {
-            size: 50,
-            channels: 3,
             classes,
             filters: vec![32, 64, 128],
             dense: 256,
@@ -85,9 +77,10 @@ impl CnnConfig {
         }
     }
 
-    /// Side of the last feature map, or an error when the input is too small.
-    pub fn feature_side(&self) -> Result<usize> {
-        let mut s = self.size;
+    /// Side of the last feature map for inputs `size` pixels a side, or an error when they
+    /// are too small.
+    pub fn feature_side(&self, size: usize) -> Result<usize> {
+        let mut s = size;
         for _ in &self.filters {
             let after_conv = if self.same_padding {
                 s
@@ -98,8 +91,7 @@ impl CnnConfig {
                 return Err(Error::Param {
                     name: "size",
                     message: format!(
-                        "{} is too small for {} conv+pool blocks",
-                        self.size,
+                        "{size} is too small for {} conv+pool blocks",
                         self.filters.len()
                     ),
                 });
@@ -109,15 +101,16 @@ impl CnnConfig {
         Ok(s)
     }
 
-    /// Build the model with freshly initialised weights on `device`.
-    pub fn init(&self, device: &Device) -> Result<Cnn> {
-        let side = self.feature_side()?;
-        if self.channels == 0 || self.classes < 2 || self.filters.is_empty() || self.dense == 0 {
+    /// Build the model for images of `channels` x `size` x `size` with freshly initialised
+    /// weights on `device`.
+    pub fn init(&self, channels: usize, size: usize, device: &Device) -> Result<Cnn> {
+        let side = self.feature_side(size)?;
+        if channels == 0 || self.classes < 2 || self.filters.is_empty() || self.dense == 0 {
             return Err(Error::Param {
                 name: "cnn",
                 message: format!(
                     "need >= 1 channel, >= 2 classes, >= 1 block and a dense layer, got {} channels, {} classes, {} blocks, dense {}",
-                    self.channels,
+                    channels,
                     self.classes,
                     self.filters.len(),
                     self.dense
@@ -126,7 +119,7 @@ impl CnnConfig {
         }
         check_dropout(self.dropout)?;
         let mut blocks = Vec::with_capacity(self.filters.len());
-        let mut inp = self.channels;
+        let mut inp = channels;
         for &f in &self.filters {
             blocks.push(ConvBlock::new(
                 inp,

@@ -25,10 +25,6 @@ use crate::error::{Error, Result};
 /// Shape of a [`DeepCnn`]. Serialisable: saved beside every checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeepCnnConfig {
-    /// Input height and width.
-    pub size: usize,
-    /// Input channels.
-    pub channels: usize,
     /// Number of classes.
     pub classes: usize,
     /// Channels of every block.
@@ -41,16 +37,8 @@ pub struct DeepCnnConfig {
 
 impl DeepCnnConfig {
     /// `blocks` blocks of `width` = 16 channels, residual or plain.
-    pub fn new(
-        size: usize,
-        channels: usize,
-        classes: usize,
-        blocks: usize,
-        residual: bool,
-    ) -> Self {
+    pub fn new(classes: usize, blocks: usize, residual: bool) -> Self {
         Self {
-            size,
-            channels,
             classes,
             width: 16,
             blocks,
@@ -63,19 +51,15 @@ impl DeepCnnConfig {
         2 * self.blocks + 2
     }
 
-    /// Build the model with freshly initialised weights on `device`.
-    pub fn init(&self, device: &Device) -> Result<DeepCnn> {
-        if self.size < 8
-            || self.channels == 0
-            || self.classes < 2
-            || self.width == 0
-            || self.blocks == 0
-        {
+    /// Build the model for images of `channels` x `size` x `size` with freshly initialised
+    /// weights on `device`.
+    pub fn init(&self, channels: usize, size: usize, device: &Device) -> Result<DeepCnn> {
+        if size < 8 || channels == 0 || self.classes < 2 || self.width == 0 || self.blocks == 0 {
             return Err(Error::Param {
                 name: "deep cnn",
                 message: format!(
-                    "need size >= 8, >= 1 channel, >= 2 classes, width and blocks >= 1; got size {}, {} channels, {} classes, width {}, {} blocks",
-                    self.size, self.channels, self.classes, self.width, self.blocks
+                    "need size >= 8, >= 1 channel, >= 2 classes, width and blocks >= 1; got size {size}, {channels} channels, {} classes, width {}, {} blocks",
+                    self.classes, self.width, self.blocks
                 ),
             });
         }
@@ -85,7 +69,7 @@ impl DeepCnnConfig {
                 .init(device)
         };
         Ok(DeepCnn {
-            stem: conv(self.channels, self.width),
+            stem: conv(channels, self.width),
             pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
             blocks: (0..self.blocks)
                 .map(|_| Block {

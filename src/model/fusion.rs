@@ -54,8 +54,9 @@ impl FusionConfig {
         &self.scaler.columns
     }
 
-    /// Build the model with freshly initialised weights on `device`.
-    pub fn init(&self, device: &Device) -> Result<Fusion> {
+    /// Build the model for images of `channels` x `size` x `size` with freshly initialised
+    /// weights on `device`.
+    pub fn init(&self, channels: usize, size: usize, device: &Device) -> Result<Fusion> {
         let k = self.scaler.width();
         if k == 0 {
             return Err(Error::Param {
@@ -64,7 +65,7 @@ impl FusionConfig {
             });
         }
         Ok(Fusion {
-            image: self.image.init(device)?,
+            image: self.image.init(channels, size, device)?,
             covariates: LinearConfig::new(k, self.image.classes)
                 .with_bias(false)
                 .init(device),

@@ -125,26 +125,17 @@ pub fn reconstructions(
 /// ```
 pub struct Predictor {
     info: super::checkpoint::CheckpointInfo,
-    preprocess: Preprocess,
     model: Model,
     device: Device,
 }
 
 impl Predictor {
-    /// Load a checkpoint written by [`Trainer::save`](super::Trainer::save) with an input
-    /// recipe ([`Trainer::with_input`](super::Trainer::with_input); every `mammolab train`
-    /// run has one).
+    /// Load a checkpoint written by [`Trainer::save`](super::Trainer::save): its input
+    /// recipe prepares the images.
     pub fn open(dir: &Path, compute: ComputeDevice) -> Result<Self> {
         let (info, model) = super::checkpoint::load_model(dir, compute)?;
-        let preprocess = info.input.clone().ok_or_else(|| {
-            Error::data(
-                dir.join("config.json"),
-                "no input recipe: this checkpoint cannot prepare images (train it with Trainer::with_input)",
-            )
-        })?;
         Ok(Self {
             info,
-            preprocess,
             model,
             device: compute.device()?,
         })
@@ -168,7 +159,7 @@ impl Predictor {
 
     /// How images are prepared for this model.
     pub fn preprocess(&self) -> &Preprocess {
-        &self.preprocess
+        &self.info.input
     }
 
     /// The classes of the outputs, in output order, and the positive one (the checkpoint's).
@@ -209,7 +200,7 @@ impl Predictor {
     pub fn predict<'a>(&self, request: impl Into<Request<'a>>) -> Result<Vec<Result<Vec<f64>>>> {
         let found = self.each(
             request.into(),
-            |p, right| self.preprocess.read_input(p, right),
+            |p, right| self.info.input.read_input(p, right),
             |input| input,
             |s| probabilities(&self.model, s, self.batch(), &self.device),
         )?;
@@ -228,7 +219,7 @@ impl Predictor {
         self.check_layer(layer)?;
         let found = self.each(
             request.into(),
-            |p, right| self.preprocess.read_input(p, right),
+            |p, right| self.info.input.read_input(p, right),
             |input| input,
             |s| super::layers::activations(&self.model, s, layer, pool, self.batch(), &self.device),
         )?;
@@ -247,18 +238,18 @@ impl Predictor {
         method: super::saliency::Method,
     ) -> Result<Vec<Result<Saliency>>> {
         use super::saliency::{grad_cam, occlusion, GradCam, Method, Occlusion};
-        let [_, h, w] = self.info.model.input_shape();
-        let (mean, std) = self.preprocess.normalise.unwrap_or((0.0, 1.0));
+        let [_, h, w] = self.info.input.input_shape();
+        let (mean, std) = self.info.input.normalise.unwrap_or((0.0, 1.0));
         let how = Occlusion::for_size(h.min(w), -mean / std);
         let decode = |p: &Path, right: bool| {
-            let planes = self.preprocess.decode(p)?;
-            let input = self.preprocess.apply_planes(&planes, right)?;
+            let planes = self.info.input.decode(p)?;
+            let input = self.info.input.apply_planes(&planes, right)?;
             // A grey image is its own display; a colour one is shown by its grey.
             let (image, colour) = match <[Gray; 1]>::try_from(planes) {
                 Ok([image]) => (image, None),
                 Err(planes) => (crate::imaging::luma(&planes), Some(planes)),
             };
-            let placement = self.preprocess.placement(&image, right);
+            let placement = self.info.input.placement(&image, right);
             Ok((input, image, colour, placement))
         };
         // Each image's probabilities, map and Grad-CAM details.
@@ -403,7 +394,7 @@ impl Predictor {
 
     /// Prepared images (model input size) stacked into one [`Samples`], labels all 0.
     fn stack<'a>(&self, inputs: impl Iterator<Item = &'a Vec<Gray>>) -> Result<Samples> {
-        let [c, h, w] = self.info.model.input_shape();
+        let [c, h, w] = self.info.input.input_shape();
         let mut data = vec![];
         let mut n = 0;
         for planes in inputs {

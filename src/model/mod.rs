@@ -41,12 +41,14 @@
 //! only; nothing below `train` may import `train`.
 //!
 //! ```no_run
-//! use mammolab::dataset::Samples;
+//! use mammolab::dataset::{Preprocess, Samples};
 //! use mammolab::model::{CnnConfig, ComputeDevice, ModelConfig, Silent, TrainConfig, Trainer};
 //! # fn main() -> mammolab::Result<()> {
 //! let samples = Samples::new(vec![0.0; 8 * 32 * 32], [8, 1, 32, 32], vec![0, 1, 0, 1, 0, 1, 0, 1])?;
-//! let model = ModelConfig::Cnn(CnnConfig::seed001(32, 1, 2));
-//! let mut trainer = Trainer::new(model, TrainConfig::default(), ComputeDevice::Cpu)?;
+//! let model = ModelConfig::Cnn(CnnConfig::seed001(2));
+//! // The input recipe (here 32 x 32 grey) gives the network its input shape.
+//! let input = Preprocess::new(32, 32);
+//! let mut trainer = Trainer::new(model, input, TrainConfig::default(), ComputeDevice::Cpu)?;
 //! trainer.fit(&samples, None, &mut Silent)?;
 //! let probs = trainer.predict(&samples)?; // [n][classes]
 //! # Ok(()) }
@@ -133,30 +135,22 @@ pub enum ModelChoice {
 }
 
 impl ModelChoice {
-    /// The network for inputs of shape `[channels, size, size]` (e.g.
-    /// [`Prepared::input_shape`](crate::dataset::Prepared::input_shape), so the shape comes
-    /// from the data) and `classes` classes.
-    pub fn config(self, input: [usize; 3], classes: usize) -> Result<ModelConfig> {
-        let [c, h, w] = input;
-        if h != w {
-            return Err(Error::input(
-                "model input",
-                format!("the {self:?} model takes square images, not {w} x {h}"),
-            ));
-        }
-        Ok(match self {
-            Self::Cnn => ModelConfig::Cnn(CnnConfig::seed001(h, c, classes)),
+    /// The network for `classes` classes. Its input shape is not part of it: the
+    /// trainer takes it from the input recipe ([`Trainer::new`]).
+    pub fn config(self, classes: usize) -> ModelConfig {
+        match self {
+            Self::Cnn => ModelConfig::Cnn(CnnConfig::seed001(classes)),
             Self::CnnBn => ModelConfig::Cnn(CnnConfig {
                 batch_norm: true,
-                ..CnnConfig::seed001(h, c, classes)
+                ..CnnConfig::seed001(classes)
             }),
-            Self::Vae => ModelConfig::Vae(VaeConfig::new(h, c, classes)),
-            Self::Resnet => ModelConfig::Deep(DeepCnnConfig::new(h, c, classes, 8, true)),
-            Self::Plain => ModelConfig::Deep(DeepCnnConfig::new(h, c, classes, 8, false)),
-            Self::Resnet18 => ModelConfig::ResNet(ResNetConfig::new(18, h, c, classes)),
-            Self::Resnet50 => ModelConfig::ResNet(ResNetConfig::new(50, h, c, classes)),
-            Self::CancerNet => ModelConfig::CancerNet(CancerNetConfig::new(h, c, classes)),
-        })
+            Self::Vae => ModelConfig::Vae(VaeConfig::new(classes)),
+            Self::Resnet => ModelConfig::Deep(DeepCnnConfig::new(classes, 8, true)),
+            Self::Plain => ModelConfig::Deep(DeepCnnConfig::new(classes, 8, false)),
+            Self::Resnet18 => ModelConfig::ResNet(ResNetConfig::new(18, classes)),
+            Self::Resnet50 => ModelConfig::ResNet(ResNetConfig::new(50, classes)),
+            Self::CancerNet => ModelConfig::CancerNet(CancerNetConfig::new(classes)),
+        }
     }
 }
 
@@ -249,6 +243,12 @@ pub(crate) fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// Any of the networks, as configured. Serialised (tagged by `kind`) into every checkpoint.
+///
+/// A configuration holds no input shape: the same network is built for any image size and
+/// channel count it can take, and [`ModelConfig::init`] is given the shape of the images,
+/// which the trainer and a checkpoint take from their input recipe
+/// ([`Preprocess::input_shape`](crate::dataset::Preprocess::input_shape)), the one place the
+/// size is held.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum ModelConfig {
@@ -269,19 +269,6 @@ pub enum ModelConfig {
 }
 
 impl ModelConfig {
-    /// Input shape `[channels, size, size]`.
-    pub fn input_shape(&self) -> [usize; 3] {
-        let (c, s) = match self {
-            Self::Cnn(c) => (c.channels, c.size),
-            Self::Deep(c) => (c.channels, c.size),
-            Self::Vae(c) => (c.channels, c.size),
-            Self::ResNet(c) => (c.channels, c.size),
-            Self::Fusion(c) => (c.image.channels, c.image.size),
-            Self::CancerNet(c) => (c.channels, c.size),
-        };
-        [c, s, s]
-    }
-
     /// Number of classes.
     pub fn classes(&self) -> usize {
         match self {
@@ -334,15 +321,32 @@ impl ModelConfig {
         }
     }
 
-    /// Build the network with fresh weights on `device`.
-    pub fn init(&self, device: &Device) -> Result<Model> {
+    /// `(channels, side)` of `input`, or an error when it is not square.
+    pub(crate) fn square(&self, input: [usize; 3]) -> Result<(usize, usize)> {
+        let [c, h, w] = input;
+        if h != w {
+            return Err(Error::input(
+                "model input",
+                format!(
+                    "the {} model takes square images, not {w} x {h}",
+                    self.name()
+                ),
+            ));
+        }
+        Ok((c, h))
+    }
+
+    /// Build the network for images of shape `input` (`[channels, size, size]`: every
+    /// network takes square images) with fresh weights on `device`.
+    pub fn init(&self, input: [usize; 3], device: &Device) -> Result<Model> {
+        let (c, h) = self.square(input)?;
         Ok(match self {
-            Self::Cnn(c) => Model::Cnn(c.init(device)?),
-            Self::Deep(c) => Model::Deep(c.init(device)?),
-            Self::Vae(c) => Model::Vae(c.init(device)?),
-            Self::ResNet(c) => Model::ResNet(c.init(device)?),
-            Self::Fusion(c) => Model::Fusion(c.init(device)?),
-            Self::CancerNet(c) => Model::CancerNet(c.init(device)?),
+            Self::Cnn(m) => Model::Cnn(m.init(c, h, device)?),
+            Self::Deep(m) => Model::Deep(m.init(c, h, device)?),
+            Self::Vae(m) => Model::Vae(m.init(c, h, device)?),
+            Self::ResNet(m) => Model::ResNet(m.init(c, h, device)?),
+            Self::Fusion(m) => Model::Fusion(m.init(c, h, device)?),
+            Self::CancerNet(m) => Model::CancerNet(m.init(c, h, device)?),
         })
     }
 }

@@ -40,10 +40,6 @@ use crate::error::{Error, Result};
 pub struct ResNetConfig {
     /// 18, 34, 50, 101 or 152 (torchvision's `resnet<depth>`).
     pub depth: usize,
-    /// Input height and width (the network itself takes any size >= 32).
-    pub size: usize,
-    /// Input channels (1 for mammograms; ImageNet weights are adapted on loading).
-    pub channels: usize,
     /// Number of classes (the `fc` layer's outputs).
     pub classes: usize,
 }
@@ -79,20 +75,16 @@ fn bn(n: usize, device: &Device) -> BatchNorm {
 }
 
 impl ResNetConfig {
-    /// torchvision's `resnet<depth>` for `channels`-channel `size`-pixel inputs and
-    /// `classes` classes.
-    pub fn new(depth: usize, size: usize, channels: usize, classes: usize) -> Self {
-        Self {
-            depth,
-            size,
-            channels,
-            classes,
-        }
+    /// torchvision's `resnet<depth>` with `classes` classes.
+    pub fn new(depth: usize, classes: usize) -> Self {
+        Self { depth, classes }
     }
 
-    /// Build the model with freshly initialised weights on `device` (torchvision's
-    /// initialisation: Kaiming-normal convolutions, batch norm 1 / 0).
-    pub fn init(&self, device: &Device) -> Result<ResNet> {
+    /// Build the model for images of `channels` x `size` x `size` (any size >= 32; 1
+    /// channel for mammograms, ImageNet weights are adapted on loading) with freshly
+    /// initialised weights on `device` (torchvision's initialisation: Kaiming-normal
+    /// convolutions, batch norm 1 / 0).
+    pub fn init(&self, channels: usize, size: usize, device: &Device) -> Result<ResNet> {
         let Some((blocks, bottleneck)) = stages(self.depth) else {
             return Err(Error::Param {
                 name: "resnet",
@@ -102,12 +94,12 @@ impl ResNetConfig {
                 ),
             });
         };
-        if self.size < 32 || self.channels == 0 || self.classes < 2 {
+        if size < 32 || channels == 0 || self.classes < 2 {
             return Err(Error::Param {
                 name: "resnet",
                 message: format!(
-                    "need size >= 32, >= 1 channel, >= 2 classes; got size {}, {} channels, {} classes",
-                    self.size, self.channels, self.classes
+                    "need size >= 32, >= 1 channel, >= 2 classes; got size {size}, {channels} channels, {} classes",
+                    self.classes
                 ),
             });
         }
@@ -151,7 +143,7 @@ impl ResNetConfig {
         let mut layers = layers.into_iter();
         let mut next = || layers.next().expect("four stages");
         Ok(ResNet {
-            conv1: conv(self.channels, 64, 7, 2, device),
+            conv1: conv(channels, 64, 7, 2, device),
             bn1: bn(64, device),
             maxpool: MaxPool2dConfig::new([3, 3])
                 .with_strides([2, 2])

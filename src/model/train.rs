@@ -23,7 +23,7 @@
 //! it is drawn ([`crate::dataset::Augment`]: flips, rotation, zoom, crop, intensity); image
 //! `j` of the epoch's order gets stream `j` of the epoch's seed, so runs and resumed runs
 //! repeat exactly. The intensity jitter works on [0, 1] images: the normalisation recorded
-//! by [`Trainer::with_input`] is undone and redone around it.
+//! by the input recipe ([`Trainer::new`]) is undone and redone around it.
 //!
 //! # Stability
 //! - [`TrainConfig::grad_clip`](super::TrainConfig::grad_clip): each parameter tensor's
@@ -69,8 +69,9 @@ pub struct Trainer {
     pub(crate) history: History,
     /// The best epoch's weights so far (early stopping) and its monitored value.
     pub(crate) best: Option<(f64, Model)>,
-    /// How the training images were made from files: saved with every checkpoint.
-    pub(crate) input: Option<Preprocess>,
+    /// How the training images are made from files, and so the network's input shape:
+    /// saved with every checkpoint.
+    pub(crate) input: Preprocess,
     /// The decision threshold chosen on validation data ([`Trainer::set_threshold`]).
     pub(crate) threshold: Option<DecisionThreshold>,
     /// The classes of the model's outputs ([`Trainer::with_classes`]; by index until named).
@@ -97,9 +98,13 @@ fn epoch_seed(seed: u64, e: usize) -> u64 {
 }
 
 impl Trainer {
-    /// A fresh model from `model_config`, initialised from `config.seed`, on `compute`.
+    /// A fresh model from `model_config` for the images `input` makes (crop, flip, resize,
+    /// normalise; its `[channels, height, width]` is the network's input shape), initialised
+    /// from `config.seed`, on `compute`. [`Trainer::save`] writes the recipe beside the
+    /// weights, so that a checkpoint alone prepares new images the same way.
     pub fn new(
         model_config: ModelConfig,
+        input: Preprocess,
         config: TrainConfig,
         compute: ComputeDevice,
     ) -> Result<Self> {
@@ -109,7 +114,7 @@ impl Trainer {
         let model = {
             let _rng = rng_lock();
             device.seed(epoch_seed(config.seed, 0));
-            let model = model_config.init(&device)?;
+            let model = model_config.init(input.input_shape(), &device)?;
             model.visit(&mut Materialise);
             backbone_policy(model, &config)
         };
@@ -124,7 +129,7 @@ impl Trainer {
             optim,
             history: History::default(),
             best: None,
-            input: None,
+            input,
             threshold: None,
             classes: Classes::indexed(k),
             validation: None,
@@ -150,29 +155,9 @@ impl Trainer {
         self
     }
 
-    /// Record how the training images are made from files (crop, flip, resize,
-    /// normalise), so that [`Trainer::save`] writes it beside the weights and a checkpoint
-    /// alone can prepare new images the same way. The recipe's size must be the model's.
-    pub fn with_input(mut self, preprocess: Preprocess) -> Result<Self> {
-        let [_, h, w] = self.model_config.input_shape();
-        if (preprocess.height, preprocess.width) != (h, w) {
-            return Err(Error::input(
-                "preprocess",
-                format!(
-                    "images are made {} x {} but the {} model takes {h} x {w}",
-                    preprocess.width,
-                    preprocess.height,
-                    self.model_config.name()
-                ),
-            ));
-        }
-        self.input = Some(preprocess);
-        Ok(self)
-    }
-
-    /// The input recipe recorded by [`Trainer::with_input`].
-    pub fn input(&self) -> Option<&Preprocess> {
-        self.input.as_ref()
+    /// The input recipe given to [`Trainer::new`].
+    pub fn input(&self) -> &Preprocess {
+        &self.input
     }
 
     /// Name the classes (index order, as the labels count them) and the positive one, so
@@ -518,7 +503,7 @@ impl Trainer {
         let [_, c, h, w] = train.shape;
         let shape = [idx.len(), c, h, w];
         let mut data = train.gather(idx);
-        let normalise = self.input.as_ref().and_then(|p| p.normalise);
+        let normalise = self.input.normalise;
         a.apply_batch(
             &mut data,
             shape,
@@ -608,7 +593,7 @@ impl Trainer {
     }
 
     fn check_samples(&self, what: &str, s: &Samples) -> Result<()> {
-        let [c, h, w] = self.model_config.input_shape();
+        let [c, h, w] = self.input.input_shape();
         if s.shape[1..] != [c, h, w] {
             return Err(Error::input(
                 "samples",

@@ -94,10 +94,6 @@ fn named<T: Copy>(all: &[(T, &'static str)], name: &str) -> std::result::Result<
 /// Shape and loss of a [`Vae`]. Serialisable: saved beside every checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VaeConfig {
-    /// Input height and width.
-    pub size: usize,
-    /// Input channels.
-    pub channels: usize,
     /// Number of classes of the head.
     pub classes: usize,
     /// Filters of the encoder's stride-2 convolutions (the decoder mirrors them).
@@ -127,10 +123,8 @@ pub struct VaeConfig {
 impl VaeConfig {
     /// Encoder 32-64-64, latent 16, beta 1, MSE reconstruction, joint training with the
     /// class loss weighted 100.
-    pub fn new(size: usize, channels: usize, classes: usize) -> Self {
+    pub fn new(classes: usize) -> Self {
         Self {
-            size,
-            channels,
             classes,
             filters: vec![32, 64, 64],
             latent: 16,
@@ -153,31 +147,31 @@ impl VaeConfig {
         }
     }
 
-    /// Side of the encoder's last feature map, or an error.
-    pub fn feature_side(&self) -> Result<usize> {
+    /// Side of the encoder's last feature map for inputs `size` pixels a side, or an error.
+    pub fn feature_side(&self, size: usize) -> Result<usize> {
         let k = self.filters.len() as u32;
         let div = 1usize << k;
-        if self.filters.is_empty() || self.size < div || !self.size.is_multiple_of(div) {
+        if self.filters.is_empty() || size < div || !size.is_multiple_of(div) {
             return Err(Error::Param {
                 name: "vae size",
                 message: format!(
-                    "{} must be a positive multiple of 2^{k} = {div} (one halving per encoder layer)",
-                    self.size
+                    "{size} must be a positive multiple of 2^{k} = {div} (one halving per encoder layer)"
                 ),
             });
         }
-        Ok(self.size / div)
+        Ok(size / div)
     }
 
-    /// Build the model with freshly initialised weights on `device`.
-    pub fn init(&self, device: &Device) -> Result<Vae> {
-        let side = self.feature_side()?;
-        if self.channels == 0 || self.classes < 2 || self.latent == 0 || self.beta < 0.0 {
+    /// Build the model for images of `channels` x `size` x `size` with freshly initialised
+    /// weights on `device`.
+    pub fn init(&self, channels: usize, size: usize, device: &Device) -> Result<Vae> {
+        let side = self.feature_side(size)?;
+        if channels == 0 || self.classes < 2 || self.latent == 0 || self.beta < 0.0 {
             return Err(Error::Param {
                 name: "vae",
                 message: format!(
-                    "need >= 1 channel, >= 2 classes, latent >= 1, beta >= 0; got {} channels, {} classes, latent {}, beta {}",
-                    self.channels, self.classes, self.latent, self.beta
+                    "need >= 1 channel, >= 2 classes, latent >= 1, beta >= 0; got {channels} channels, {} classes, latent {}, beta {}",
+                    self.classes, self.latent, self.beta
                 ),
             });
         }
@@ -194,7 +188,7 @@ impl VaeConfig {
                 .init(device)
         };
         let mut encoder = vec![];
-        let mut inp = self.channels;
+        let mut inp = channels;
         for &f in &self.filters {
             encoder.push(down(inp, f));
             inp = f;
@@ -208,7 +202,7 @@ impl VaeConfig {
             .rev()
             .skip(1)
             .copied()
-            .chain(std::iter::once(self.channels))
+            .chain(std::iter::once(channels))
             .collect();
         let mut inp = last;
         for o in outs {
@@ -254,7 +248,7 @@ impl VaeConfig {
 /// ```
 /// use mammolab::model::{VaeConfig, VaeSettings};
 /// let s: VaeSettings = "latent=64,beta=0.1,kl_warmup=3".parse()?;
-/// let mut c = VaeConfig::new(64, 1, 2);
+/// let mut c = VaeConfig::new(2);
 /// s.apply(&mut c);
 /// assert_eq!((c.latent, c.beta, c.kl_warmup, c.class_weight), (64, 0.1, 3, 100.0));
 /// assert_eq!(s.to_string(), "latent=64,beta=0.1,kl_warmup=3");

@@ -150,10 +150,9 @@ impl RunOptions {
         self.dropout
     }
 
-    /// The network for inputs of shape `input` and `classes` classes, with the options'
-    /// dropout and VAE settings.
-    fn model_config(&self, input: [usize; 3], classes: usize) -> Result<ModelConfig> {
-        let mut model = self.model.config(input, classes)?;
+    /// The network for `classes` classes, with the options' dropout and VAE settings.
+    fn model_config(&self, classes: usize) -> Result<ModelConfig> {
+        let mut model = self.model.config(classes);
         if let Some(settings) = &self.vae {
             let ModelConfig::Vae(vae) = &mut model else {
                 return Err(crate::Error::Param {
@@ -378,14 +377,14 @@ impl RunOptions {
     /// data: manual class weights are checked again when the trainer is built).
     pub fn validate(&self) -> Result<()> {
         self.data.validate()?;
-        let s = self.size();
         let classes = match &self.train.class_weights {
             ClassWeights::Manual(w) => w.len().max(2),
             _ => 2,
         };
-        let model = self.model_config([1, s, s], classes)?;
+        let model = self.model_config(classes)?;
+        let (_, side) = model.square(self.data.preprocess.input_shape())?;
         if let ModelConfig::Vae(vae) = &model {
-            vae.feature_side()?;
+            vae.feature_side(side)?;
         }
         if !self.covariates.is_empty() && !matches!(model, ModelConfig::Cnn(_)) {
             return Err(crate::Error::Param {
@@ -435,7 +434,7 @@ pub fn fit(data: &Prepared, options: &RunOptions, progress: &mut dyn Progress) -
 
 /// The untrained [`Trainer`] [`fit`] starts from.
 fn trainer_for(data: &Prepared, options: &RunOptions) -> Result<Trainer> {
-    let mut model = options.model_config(data.input_shape(), data.classes.len())?;
+    let mut model = options.model_config(data.classes.len())?;
     if !options.covariates.is_empty() {
         let (ModelConfig::Cnn(image), Some(scaler)) = (&model, &data.scaler) else {
             return Err(crate::Error::Param {
@@ -448,8 +447,8 @@ fn trainer_for(data: &Prepared, options: &RunOptions) -> Result<Trainer> {
             scaler: scaler.clone(),
         });
     }
-    let mut trainer = Trainer::new(model, options.train.clone(), options.device)?
-        .with_input(data.options.preprocess.clone())?
+    let input = data.options.preprocess.clone();
+    let mut trainer = Trainer::new(model, input, options.train.clone(), options.device)?
         .with_classes(data.classes.clone())?
         .with_validation(EvalValidation);
     if let Some(p) = &options.pretrained {

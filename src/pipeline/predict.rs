@@ -896,7 +896,7 @@ pub fn write_saliency(
     write_csv(&mut table, &dir.join("saliency.csv"))?;
     let done = inputs.len() - failed;
     if done > 0 {
-        let [c, h, w] = predictor.info().model.input_shape();
+        let [c, h, w] = predictor.preprocess().input_shape();
         let mut tensors: Vec<(&str, Vec<usize>, &[f32])> = vec![
             ("input", vec![done, c, h, w], &tensors_in),
             ("map", vec![done, h, w], &ups),

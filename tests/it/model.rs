@@ -2,7 +2,7 @@
 //! determinism, resume, early stopping, imbalance tools, checkpoints, baselines.
 
 use burn::prelude::*;
-use mammolab::dataset::Samples;
+use mammolab::dataset::{Channels, Preprocess, Samples};
 use mammolab::model::baseline::{Logistic, LogisticOptions, MajorityClass};
 use mammolab::model::checkpoint::{self, load_model, load_safetensors};
 use mammolab::model::inference::{latent_means, probabilities, reconstructions};
@@ -38,11 +38,16 @@ fn blobs(n: usize, side: usize, seed: u64) -> Samples {
     Samples::new(data, [n, 1, side, side], labels).unwrap()
 }
 
-fn small_cnn(side: usize) -> ModelConfig {
-    let mut c = CnnConfig::seed001(side, 1, 2);
+fn small_cnn() -> ModelConfig {
+    let mut c = CnnConfig::seed001(2);
     c.filters = vec![8, 16];
     c.dense = 16;
     ModelConfig::Cnn(c)
+}
+
+/// The input recipe of `side` x `side` grey images: the trainer builds the network for it.
+fn grey(side: usize) -> Preprocess {
+    Preprocess::new(side, side)
 }
 
 fn quick(epochs: usize) -> TrainConfig {
@@ -57,15 +62,15 @@ fn quick(epochs: usize) -> TrainConfig {
 #[test]
 fn networks_have_the_documented_shapes() {
     assert_eq!(
-        CnnConfig::default().feature_side().unwrap(),
+        CnnConfig::default().feature_side(224).unwrap(),
         26,
         "224 -> 26 as in Keras"
     );
-    let e = CnnConfig::seed001(16, 1, 2).init(&cpu()).unwrap_err();
+    let e = CnnConfig::seed001(2).init(1, 16, &cpu()).unwrap_err();
     assert!(e.to_string().contains("too small"), "{e}");
     let d = cpu();
     // seed 003's patch classifier, three classes (seed 002's normal / benign / malignant)
-    let patch = CnnConfig::patch(3).init(&d).unwrap();
+    let patch = CnnConfig::patch(3).init(3, 50, &d).unwrap();
     assert_eq!(
         patch
             .valid()
@@ -73,24 +78,24 @@ fn networks_have_the_documented_shapes() {
             .dims(),
         [2, 3]
     );
-    let vae = VaeConfig::new(32, 1, 2).init(&d).unwrap();
+    let vae = VaeConfig::new(2).init(1, 32, &d).unwrap();
     let out = vae.forward(Tensor::<4>::zeros([3, 1, 32, 32], &d), true);
     assert_eq!(out.reconstruction.dims(), [3, 1, 32, 32]);
     assert_eq!(out.mu.dims(), [3, 16]);
     assert_eq!(out.logits.dims(), [3, 2]);
-    let e = VaeConfig::new(30, 1, 2).init(&d).unwrap_err();
+    let e = VaeConfig::new(2).init(1, 30, &d).unwrap_err();
     assert!(e.to_string().contains("multiple of 2^3"), "{e}");
     for residual in [false, true] {
-        let c = DeepCnnConfig::new(32, 1, 2, 8, residual);
+        let c = DeepCnnConfig::new(2, 8, residual);
         assert_eq!(c.depth(), 18);
-        let m = c.init(&d).unwrap();
+        let m = c.init(1, 32, &d).unwrap();
         assert_eq!(
             m.forward(Tensor::<4>::zeros([2, 1, 32, 32], &d)).dims(),
             [2, 2]
         );
     }
     // configs round-trip through JSON, tagged by kind
-    let cfg = ModelConfig::Vae(VaeConfig::new(64, 1, 3));
+    let cfg = ModelConfig::Vae(VaeConfig::new(3));
     let json = serde_json::to_string(&cfg).unwrap();
     assert!(json.contains("\"kind\":\"vae\""), "{json}");
     assert_eq!(serde_json::from_str::<ModelConfig>(&json).unwrap(), cfg);
@@ -192,7 +197,7 @@ fn training_learns_and_is_deterministic() {
     let train = blobs(80, 24, 1);
     let val = blobs(40, 24, 2);
     let run = || {
-        let mut t = Trainer::new(small_cnn(24), quick(4), ComputeDevice::Cpu)
+        let mut t = Trainer::new(small_cnn(), grey(24), quick(4), ComputeDevice::Cpu)
             .unwrap()
             .with_validation(mammolab::pipeline::EvalValidation);
         let mut lines = vec![];
@@ -229,7 +234,7 @@ fn training_learns_and_is_deterministic() {
     // a different seed gives different weights
     let mut c = quick(1);
     c.seed = 7;
-    let mut t = Trainer::new(small_cnn(24), c, ComputeDevice::Cpu).unwrap();
+    let mut t = Trainer::new(small_cnn(), grey(24), c, ComputeDevice::Cpu).unwrap();
     t.fit(&train, None, &mut Silent).unwrap();
     assert_ne!(t.predict(&val).unwrap(), p1);
 }
@@ -245,14 +250,15 @@ fn resume_continues_exactly_and_checkpoints_load() {
         every: 2,
         gamma: 0.5,
     };
-    let mut model = small_cnn(24);
+    let mut model = small_cnn();
     if let ModelConfig::Cnn(c) = &mut model {
         c.dropout = 0.2; // dropout masks must replay after a resume too
     }
-    let mut straight = Trainer::new(model.clone(), cfg.clone(), ComputeDevice::Cpu).unwrap();
+    let mut straight =
+        Trainer::new(model.clone(), grey(24), cfg.clone(), ComputeDevice::Cpu).unwrap();
     straight.fit(&train, Some(&val), &mut Silent).unwrap();
 
-    let mut first = Trainer::new(model, cfg.clone(), ComputeDevice::Cpu).unwrap();
+    let mut first = Trainer::new(model, grey(24), cfg.clone(), ComputeDevice::Cpu).unwrap();
     first.set_epochs(2);
     first.fit(&train, Some(&val), &mut Silent).unwrap();
     let ck = dir.path().join("ck");
@@ -303,8 +309,8 @@ fn resume_continues_exactly_and_checkpoints_load() {
     let p = probabilities(&m, &val, 32, &cpu()).unwrap();
     assert_eq!(p, straight.predict(&val).unwrap());
     // a file with other names is refused with the file named
-    let mut other = ModelConfig::Vae(VaeConfig::new(32, 1, 2))
-        .init(&cpu())
+    let mut other = ModelConfig::Vae(VaeConfig::new(2))
+        .init([1, 32, 32], &cpu())
         .unwrap();
     let e = load_safetensors(&mut other, &ck.join("model.safetensors")).unwrap_err();
     assert!(e.to_string().contains("model.safetensors"), "{e}");
@@ -319,7 +325,7 @@ fn early_stopping_keeps_the_best_epoch() {
         monitor: Monitor::ValLoss,
         patience: 2,
     });
-    let mut t = Trainer::new(small_cnn(24), cfg, ComputeDevice::Cpu).unwrap();
+    let mut t = Trainer::new(small_cnn(), grey(24), cfg, ComputeDevice::Cpu).unwrap();
     t.fit(&train, Some(&val), &mut Silent).unwrap();
     let h = t.history();
     let best = h.best_epoch.unwrap();
@@ -343,7 +349,13 @@ fn early_stopping_keeps_the_best_epoch() {
         / p.len() as f64;
     assert!((loss - min).abs() < 1e-5, "{loss} vs {min}");
     // early stopping without validation data is refused
-    let mut t = Trainer::new(small_cnn(24), t.config().clone(), ComputeDevice::Cpu).unwrap();
+    let mut t = Trainer::new(
+        small_cnn(),
+        grey(24),
+        t.config().clone(),
+        ComputeDevice::Cpu,
+    )
+    .unwrap();
     let e = t.fit(&train, None, &mut Silent).unwrap_err();
     assert!(e.to_string().contains("validation"), "{e}");
     // early stopping on ROC AUC needs validation metrics installed, and works with them
@@ -352,10 +364,10 @@ fn early_stopping_keeps_the_best_epoch() {
         monitor: Monitor::ValRocAuc,
         patience: 1,
     });
-    let mut t = Trainer::new(small_cnn(24), auc.clone(), ComputeDevice::Cpu).unwrap();
+    let mut t = Trainer::new(small_cnn(), grey(24), auc.clone(), ComputeDevice::Cpu).unwrap();
     let e = t.fit(&train, Some(&val), &mut Silent).unwrap_err();
     assert!(e.to_string().contains("with_validation"), "{e}");
-    let mut t = Trainer::new(small_cnn(24), auc, ComputeDevice::Cpu)
+    let mut t = Trainer::new(small_cnn(), grey(24), auc, ComputeDevice::Cpu)
         .unwrap()
         .with_validation(mammolab::pipeline::EvalValidation);
     t.fit(&train, Some(&val), &mut Silent).unwrap();
@@ -401,7 +413,7 @@ fn imbalance_tools() {
         let mut c = quick(3);
         c.class_weights = weights;
         c.sampler = sampler;
-        let mut t = Trainer::new(small_cnn(24), c, ComputeDevice::Cpu).unwrap();
+        let mut t = Trainer::new(small_cnn(), grey(24), c, ComputeDevice::Cpu).unwrap();
         t.fit(&train, None, &mut Silent).unwrap();
         let p = t.predict(&val).unwrap();
         let hits = p
@@ -421,11 +433,11 @@ fn imbalance_tools() {
     // bad settings are refused before training
     let mut c = quick(1);
     c.class_weights = ClassWeights::Manual(vec![1.0]);
-    let e = Trainer::new(small_cnn(24), c, ComputeDevice::Cpu)
+    let e = Trainer::new(small_cnn(), grey(24), c, ComputeDevice::Cpu)
         .err()
         .unwrap();
     assert!(e.to_string().contains("class_weights"), "{e}");
-    let mut t = Trainer::new(small_cnn(24), quick(1), ComputeDevice::Cpu).unwrap();
+    let mut t = Trainer::new(small_cnn(), grey(24), quick(1), ComputeDevice::Cpu).unwrap();
     let e = t.fit(&blobs(8, 28, 1), None, &mut Silent).unwrap_err();
     assert!(
         e.to_string().contains("[1, 28, 28]") && e.to_string().contains("[1, 24, 24]"),
@@ -438,11 +450,12 @@ fn vae_trains_jointly_and_after_pretraining() {
     let train = blobs(48, 16, 10);
     let mut last = vec![];
     for head in [HeadTraining::Joint, HeadTraining::Pretrain { epochs: 2 }] {
-        let mut c = VaeConfig::new(16, 1, 2);
+        let mut c = VaeConfig::new(2);
         c.filters = vec![8, 16];
         c.latent = 4;
         c.head = head;
-        let mut t = Trainer::new(ModelConfig::Vae(c), quick(4), ComputeDevice::Cpu).unwrap();
+        let mut t =
+            Trainer::new(ModelConfig::Vae(c), grey(16), quick(4), ComputeDevice::Cpu).unwrap();
         t.fit(&train, None, &mut Silent).unwrap();
         let h = t.history();
         let rec: Vec<Option<f64>> = h.epochs.iter().map(|e| e.reconstruction).collect();
@@ -470,7 +483,7 @@ fn vae_trains_jointly_and_after_pretraining() {
         last.push(t.predict(&train).unwrap());
     }
     assert_eq!(last[0].len(), 48);
-    let cnn = small_cnn(24).init(&cpu()).unwrap();
+    let cnn = small_cnn().init([1, 24, 24], &cpu()).unwrap();
     assert!(latent_means(&cnn, &blobs(2, 24, 1), 2, &cpu()).is_err());
 }
 
@@ -488,7 +501,7 @@ fn vae_settings_and_the_kl_warm_up() {
         "latent=8,beta=0.5,class_weight=0,kl_warmup=2,pretrain=0,recon=bce,filters=8-16,head=features"
     );
     assert_eq!(s.to_string().parse::<VaeSettings>().unwrap(), s);
-    let mut c = VaeConfig::new(16, 1, 2);
+    let mut c = VaeConfig::new(2);
     c.head = HeadTraining::Pretrain { epochs: 3 };
     s.apply(&mut c);
     assert_eq!(
@@ -503,7 +516,7 @@ fn vae_settings_and_the_kl_warm_up() {
         [c.beta_at(0), c.beta_at(1), c.beta_at(2), c.beta_at(9)],
         [0.0, 0.25, 0.5, 0.5]
     );
-    assert_eq!(VaeConfig::new(16, 1, 2).beta_at(0), 1.0);
+    assert_eq!(VaeConfig::new(2).beta_at(0), 1.0);
     // The names --vae takes are the ones saved in config.json.
     for (v, name) in Reconstruction::ALL {
         assert_eq!(serde_json::to_value(v).unwrap(), name);
@@ -526,12 +539,12 @@ fn vae_settings_and_the_kl_warm_up() {
     }
 
     // Class loss off, beta 1 reached after 2 epochs (the ramp gives epoch 2 beta 0.5).
-    let mut c = VaeConfig::new(16, 1, 2);
+    let mut c = VaeConfig::new(2);
     c.filters = vec![8, 16];
     c.latent = 4;
     c.class_weight = 0.0;
     c.kl_warmup = 2;
-    let mut t = Trainer::new(ModelConfig::Vae(c), quick(3), ComputeDevice::Cpu).unwrap();
+    let mut t = Trainer::new(ModelConfig::Vae(c), grey(16), quick(3), ComputeDevice::Cpu).unwrap();
     t.fit(&blobs(48, 16, 10), None, &mut Silent).unwrap();
     let e = &t.history().epochs;
     let (r0, k0) = (e[0].reconstruction.unwrap(), e[0].kl.unwrap());
@@ -642,7 +655,8 @@ fn warmup_clipping_and_collapse() {
     assert_eq!(c.rate_at(2, 0, 4), lr);
     assert_eq!(quick(3).rate_at(0, 0, 4), lr, "no warm-up");
     let e = Trainer::new(
-        small_cnn(16),
+        small_cnn(),
+        grey(16),
         quick(1).with_grad_clip(Some(0.0)),
         ComputeDevice::Cpu,
     )
@@ -653,7 +667,7 @@ fn warmup_clipping_and_collapse() {
 
     let train = blobs(40, 16, 1);
     let fit = |config: TrainConfig| {
-        let mut t = Trainer::new(small_cnn(16), config, ComputeDevice::Cpu).unwrap();
+        let mut t = Trainer::new(small_cnn(), grey(16), config, ComputeDevice::Cpu).unwrap();
         t.fit(&train, None, &mut Silent).map(|_| t)
     };
     let plain = fit(quick(1)).unwrap().predict(&train).unwrap();
@@ -687,15 +701,15 @@ fn warmup_clipping_and_collapse() {
 /// `--model cnn-bn`: seed 001's CNN with batch norm trains, and saves and loads.
 #[test]
 fn seed_cnn_with_batch_norm() {
-    let config = ModelChoice::CnnBn.config([1, 32, 32], 2).unwrap();
+    let config = ModelChoice::CnnBn.config(2);
     let ModelConfig::Cnn(c) = &config else {
         panic!("{config:?}")
     };
-    let plain = CnnConfig::seed001(32, 1, 2);
+    let plain = CnnConfig::seed001(2);
     assert!(c.batch_norm && !plain.batch_norm);
     assert_eq!((&c.filters, c.dense), (&plain.filters, plain.dense));
     let train = blobs(32, 32, 5);
-    let mut t = Trainer::new(config, quick(1), ComputeDevice::Cpu).unwrap();
+    let mut t = Trainer::new(config, grey(32), quick(1), ComputeDevice::Cpu).unwrap();
     t.fit(&train, None, &mut Silent).unwrap();
     let dir = tempfile::tempdir().unwrap();
     t.save(dir.path()).unwrap();
@@ -730,9 +744,10 @@ fn seed_cnn_with_batch_norm() {
 /// the layer Grad-CAM reads, and saves and loads (tests/torch checks it against PyTorch).
 #[test]
 fn cancernet_in_colour() {
-    let config = ModelChoice::CancerNet.config([3, 16, 16], 2).unwrap();
+    let config = ModelChoice::CancerNet.config(2);
     assert_eq!(config.name(), "cancernet");
-    assert_eq!(config.input_shape(), [3, 16, 16]);
+    let input = Preprocess::new(16, 16).with_channels(Channels::Rgb);
+    assert_eq!(input.input_shape(), [3, 16, 16]);
     // The blobs in three planes: a colour image whose planes differ.
     let grey = blobs(24, 16, 9);
     let data: Vec<f32> = grey
@@ -745,12 +760,12 @@ fn cancernet_in_colour() {
         })
         .collect();
     let train = Samples::new(data, [24, 3, 16, 16], grey.labels.clone()).unwrap();
-    let mut t = Trainer::new(config, quick(1), ComputeDevice::Cpu).unwrap();
+    let mut t = Trainer::new(config, input, quick(1), ComputeDevice::Cpu).unwrap();
     t.fit(&train, None, &mut Silent).unwrap();
     let dir = tempfile::tempdir().unwrap();
     t.save(dir.path()).unwrap();
     let (info, m) = load_model(dir.path(), ComputeDevice::Cpu).unwrap();
-    assert_eq!(info.model.input_shape(), [3, 16, 16]);
+    assert_eq!(info.input.input_shape(), [3, 16, 16]);
     let p = probabilities(&m, &train, 32, &cpu()).unwrap();
     assert_eq!(p, t.predict(&train).unwrap());
     assert_eq!(
@@ -820,8 +835,8 @@ fn bilinear_resampling_matches_pytorch_interpolate() {
 fn grad_cam_of_a_pooled_network_sums_to_the_logit() {
     use mammolab::model::saliency::grad_cam;
     let d = cpu();
-    let cfg = ModelConfig::Deep(DeepCnnConfig::new(16, 1, 3, 2, true));
-    let model = cfg.init(&d).unwrap();
+    let cfg = ModelConfig::Deep(DeepCnnConfig::new(3, 2, true));
+    let model = cfg.init([1, 16, 16], &d).unwrap();
     let samples = blobs(5, 16, 11);
     let idx: Vec<usize> = (0..5).collect();
     let x = Tensor::<4>::from_data(TensorData::new(samples.gather(&idx), [5, 1, 16, 16]), &d);
@@ -859,11 +874,11 @@ fn grad_cam_of_a_pooled_network_sums_to_the_logit() {
 #[test]
 fn saliency_of_a_trained_cnn_points_at_the_blob() {
     use mammolab::model::saliency::{grad_cam, occlusion, peak, Occlusion};
-    let mut c = CnnConfig::seed001(24, 1, 2);
+    let mut c = CnnConfig::seed001(2);
     c.filters = vec![8, 16];
     c.dense = 16;
     c.same_padding = true;
-    let mut t = Trainer::new(ModelConfig::Cnn(c), quick(8), ComputeDevice::Cpu).unwrap();
+    let mut t = Trainer::new(ModelConfig::Cnn(c), grey(24), quick(8), ComputeDevice::Cpu).unwrap();
     t.fit(&blobs(200, 24, 21), None, &mut Silent).unwrap();
     let test = blobs(100, 24, 22);
     let pos: Vec<usize> = (0..100).filter(|&i| test.labels[i] == 1).collect();
@@ -924,7 +939,7 @@ fn resnet_backbone_rate_scales_its_step_and_zero_freezes_it() {
     // at 0 (nor do its batch-norm statistics); the head `fc` takes the full step each time.
     let dir = tempfile::tempdir().unwrap();
     let data = blobs(8, 32, 11);
-    let model = ModelChoice::Resnet18.config([1, 32, 32], 2).unwrap();
+    let model = ModelChoice::Resnet18.config(2);
     let weights = |factor: f64, fit: bool| {
         let cfg = TrainConfig {
             epochs: 1,
@@ -935,7 +950,7 @@ fn resnet_backbone_rate_scales_its_step_and_zero_freezes_it() {
             ..TrainConfig::default()
         }
         .with_backbone_lr_factor(factor);
-        let mut t = Trainer::new(model.clone(), cfg, ComputeDevice::Cpu).unwrap();
+        let mut t = Trainer::new(model.clone(), grey(32), cfg, ComputeDevice::Cpu).unwrap();
         if fit {
             t.fit(&data, None, &mut Silent).unwrap();
         }
@@ -970,7 +985,8 @@ fn resnet_backbone_rate_scales_its_step_and_zero_freezes_it() {
     }
     assert_ne!(full["bn1.running_mean"].1, start["bn1.running_mean"].1);
     let cnn = Trainer::new(
-        small_cnn(24),
+        small_cnn(),
+        grey(24),
         quick(1).with_backbone_lr_factor(0.1),
         ComputeDevice::Cpu,
     );
@@ -1119,7 +1135,7 @@ fn augmentation_is_seeded_exact_where_it_should_be_and_trains() {
     let train = blobs(48, 24, 5);
     let fit = |augment: Option<Augment>| {
         let cfg = quick(2).with_augment(augment);
-        let mut t = Trainer::new(small_cnn(24), cfg, ComputeDevice::Cpu).unwrap();
+        let mut t = Trainer::new(small_cnn(), grey(24), cfg, ComputeDevice::Cpu).unwrap();
         t.fit(&train, None, &mut Silent).unwrap();
         t
     };
@@ -1141,7 +1157,7 @@ fn augmentation_is_seeded_exact_where_it_should_be_and_trains() {
 fn named_layers_are_listed_and_consistent() {
     use mammolab::model::layers::{activations, Pool};
     let samples = blobs(12, 24, 9);
-    let model = small_cnn(24).init(&cpu()).unwrap();
+    let model = small_cnn().init([1, 24, 24], &cpu()).unwrap();
     assert_eq!(
         model.layer_names(),
         ["blocks.0", "blocks.1", "dense", "logits"]
@@ -1174,17 +1190,11 @@ fn named_layers_are_listed_and_consistent() {
         "invalid parameter layer: this model has no layer `conv9`; it has blocks.0, blocks.1, dense, logits"
     );
     for (m, embedding) in [
-        (ModelConfig::Vae(VaeConfig::new(32, 1, 2)), "mu"),
-        (
-            ModelConfig::ResNet(ResNetConfig::new(18, 32, 1, 2)),
-            "avgpool",
-        ),
-        (
-            ModelConfig::Deep(DeepCnnConfig::new(32, 1, 2, 2, true)),
-            "gap",
-        ),
+        (ModelConfig::Vae(VaeConfig::new(2)), "mu"),
+        (ModelConfig::ResNet(ResNetConfig::new(18, 2)), "avgpool"),
+        (ModelConfig::Deep(DeepCnnConfig::new(2, 2, true)), "gap"),
     ] {
-        let net = m.init(&cpu()).unwrap();
+        let net = m.init([1, 32, 32], &cpu()).unwrap();
         assert!(net.layer_names().iter().any(|l| l == embedding));
         assert_eq!(net.embedding_layer(), embedding);
     }
@@ -1225,7 +1235,7 @@ fn fusion_learns_from_its_columns_and_needs_them() {
         .clone()
         .with_covariates(Covariates::new(&scaler, &raw).unwrap())
         .unwrap();
-    let mut image = CnnConfig::seed001(side, 1, 2);
+    let mut image = CnnConfig::seed001(2);
     image.filters = vec![4];
     image.dense = 8;
     let config = ModelConfig::Fusion(FusionConfig {
@@ -1238,7 +1248,7 @@ fn fusion_learns_from_its_columns_and_needs_them() {
         learning_rate: 1e-2,
         ..quick(8)
     };
-    let mut t = Trainer::new(config, train, ComputeDevice::Cpu).unwrap();
+    let mut t = Trainer::new(config, grey(side), train, ComputeDevice::Cpu).unwrap();
     let e = t.fit(&images, None, &mut Silent).unwrap_err().to_string();
     assert!(
         e.contains("takes 2 workbook columns") && !e.contains('\n'),
@@ -1316,12 +1326,12 @@ fn fusion_learns_from_its_columns_and_needs_them() {
 #[test]
 fn a_vae_head_on_the_features() {
     let train = blobs(48, 16, 10);
-    let mut c = VaeConfig::new(16, 1, 2);
+    let mut c = VaeConfig::new(2);
     c.filters = vec![8, 16];
     c.latent = 4;
     c.head_input = HeadInput::Features;
     c.head = HeadTraining::Pretrain { epochs: 1 };
-    let mut t = Trainer::new(ModelConfig::Vae(c), quick(1), ComputeDevice::Cpu).unwrap();
+    let mut t = Trainer::new(ModelConfig::Vae(c), grey(16), quick(1), ComputeDevice::Cpu).unwrap();
     t.fit(&train, None, &mut Silent).unwrap();
     let Model::Vae(pretrained) = t.inference_model() else {
         unreachable!()

@@ -111,8 +111,8 @@ def safetensors(path):
 def test_a_colour_run_sees_pillows_rgb_and_predicts_the_same_in_a_fresh_process(twin, tmp_path):
     """`train --channels rgb` keeps the patches' colour: the model input is Pillow's RGB
     (normalised with the recipe's (0.5, 0.25): exact within float32 rounding, 1e-6) for every
-    50 x 50 test patch, the checkpoint records three channels, and `predict` in a new process
-    gives the run's own test scores exactly."""
+    50 x 50 test patch, the checkpoint's input recipe records three channels (its model config
+    holds no shape), and `predict` in a new process gives the run's own test scores exactly."""
     out, _ = twin
     run = tmp_path / "run"
     p = subprocess.run([BIN, "train", "--manifest", str(out / "manifest.toml"), "--channels", "rgb",
@@ -120,7 +120,7 @@ def test_a_colour_run_sees_pillows_rgb_and_predicts_the_same_in_a_fresh_process(
                         "--out", str(run), "--json"], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     config = json.loads((run / "checkpoint" / "config.json").read_text())
-    assert config["model"]["channels"] == 3 and config["input"]["channels"] == "rgb"
+    assert "channels" not in config["model"] and config["input"]["channels"] == "rgb"
     p = subprocess.run([BIN, "predict", "--run", str(run), "--part", "test", "--out", str(tmp_path / "p.csv"),
                         "--saliency", str(tmp_path / "sal"), "--heatmap", str(tmp_path / "slides")],
                        capture_output=True, text=True)

@@ -56,7 +56,9 @@ def test_torchvision_weights_load_and_reproduce_the_logits(cohort, tmp_path, arc
     p = train(cohort, run, arch, weights, "--freeze-backbone")
     assert p.returncode == 0, p.stderr
     info = json.loads((run / "checkpoint" / "config.json").read_text())
-    assert info["model"] == {"kind": "resnet", "depth": int(arch[6:]), "size": 32, "channels": 1, "classes": 2}
+    assert info["model"] == {"kind": "resnet", "depth": int(arch[6:]), "classes": 2}
+    # the shape is the input recipe's (one grey channel: no "channels" key), held once
+    assert (info["input"]["width"], info["input"]["height"], "channels" in info["input"]) == (32, 32, False)
     assert info["train"]["backbone_lr_factor"] == 0.0
     assert info["train"]["pretrained"].startswith(str(weights))
 

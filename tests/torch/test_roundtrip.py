@@ -37,9 +37,9 @@ class Block(nn.Module):
 
 
 class Cnn(nn.Module):
-    def __init__(self, cfg, side):
+    def __init__(self, cfg, channels, side):
         super().__init__()
-        chans = [cfg["channels"], *cfg["filters"]]
+        chans = [channels, *cfg["filters"]]
         norm = cfg.get("batch_norm", False)
         self.blocks = nn.ModuleList(Block(a, b, cfg["same_padding"], norm) for a, b in zip(chans, chans[1:]))
         self.dense = nn.Linear(chans[-1] * side * side, cfg["dense"])
@@ -70,11 +70,11 @@ class DeepBlock(nn.Module):
 
 
 class Deep(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, channels):
         super().__init__()
         w = cfg["width"]
         self.residual = cfg["residual"]
-        self.stem = nn.Conv2d(cfg["channels"], w, 3, padding=1)
+        self.stem = nn.Conv2d(channels, w, 3, padding=1)
         self.blocks = nn.ModuleList(DeepBlock(w) for _ in range(cfg["blocks"]))
         self.logits = nn.Linear(w, cfg["classes"])
 
@@ -97,10 +97,10 @@ class Deep(nn.Module):
 
 
 class Vae(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, channels, size):
         super().__init__()
-        chans = [cfg["channels"], *cfg["filters"]]
-        side = cfg["size"] // 2 ** len(cfg["filters"])
+        chans = [channels, *cfg["filters"]]
+        side = size // 2 ** len(cfg["filters"])
         feat = chans[-1] * side * side
         self.shape = (chans[-1], side)
         self.encoder = nn.ModuleList(nn.Conv2d(a, b, 4, stride=2, padding=1) for a, b in zip(chans, chans[1:]))
@@ -129,9 +129,9 @@ class Fusion(nn.Module):
     layer over [dense features ; columns], stored as the CNN's `logits` plus a bias-free
     `covariates` map."""
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, channels, size):
         super().__init__()
-        self.image = build(cfg["image"] | {"kind": "cnn"})
+        self.image = build(cfg["image"] | {"kind": "cnn"}, channels, size)
         self.covariates = nn.Linear(len(cfg["scaler"]["columns"]), cfg["image"]["classes"], bias=False)
 
     def forward(self, x, columns):
@@ -168,14 +168,14 @@ class CancerNet(nn.Module):
     separable convolutions of 32, 64 and 128 filters, each stage pooled 2x2 (dropout 0.25 is
     off in eval), dense 256 with ReLU then batch norm (dropout 0.5 off), one logit per class."""
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, channels, size):
         super().__init__()
-        chans = cfg["channels"]
+        chans = channels
         self.stages = nn.ModuleList()
         for n, o in [(1, 32), (2, 64), (3, 128)]:
             self.stages.append(Stage(chans, o, n))
             chans = o
-        side = cfg["size"] // 8
+        side = size // 8
         self.dense = nn.Linear(128 * side * side, 256)
         self.dense_norm = nn.BatchNorm1d(256, eps=1e-3)
         self.logits = nn.Linear(256, cfg["classes"])
@@ -194,20 +194,30 @@ class CancerNet(nn.Module):
         return self.classify(self.features(x))
 
 
-def build(cfg):
+def input_shape(info):
+    """`(channels, size)` of a checkpoint's `config.json`: its input recipe holds the shape
+    (one grey channel unless it says `"channels": "rgb"`; square images), its model config
+    none."""
+    recipe = info["input"]
+    assert recipe["width"] == recipe["height"], recipe
+    return (3 if recipe.get("channels") == "rgb" else 1), recipe["width"]
+
+
+def build(cfg, channels, size):
+    """The PyTorch module of `config.json`'s `model` for `channels` x `size` x `size` inputs."""
     kind = cfg["kind"]
     if kind == "cancernet":
-        return CancerNet(cfg)
+        return CancerNet(cfg, channels, size)
     if kind == "cnn":
-        side = cfg["size"]
+        side = size
         for _ in cfg["filters"]:
             side = (side if cfg["same_padding"] else side - 2) // 2
-        return Cnn(cfg, side)
+        return Cnn(cfg, channels, side)
     if kind == "fusion":
-        return Fusion(cfg)
+        return Fusion(cfg, channels, size)
     if kind == "deep":
-        return Deep(cfg)
-    return Vae(cfg)
+        return Deep(cfg, channels)
+    return Vae(cfg, channels, size)
 
 
 @pytest.fixture(scope="module")
@@ -246,8 +256,8 @@ def check_logits(manifest, run, model, extra):
         capture_output=True, text=True,
     )
     assert p.returncode == 0, p.stderr
-    cfg = json.loads((run / "checkpoint" / "config.json").read_text())["model"]
-    net = build(cfg)
+    info = json.loads((run / "checkpoint" / "config.json").read_text())
+    net = build(info["model"], *input_shape(info))
     state = load_file(run / "checkpoint" / "model.safetensors")
     # every name and shape as PyTorch expects (burn keeps no num_batches_tracked counter)
     missing = net.load_state_dict(state, strict=False)

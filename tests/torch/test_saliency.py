@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
-from test_roundtrip import BIN, build, cohort  # noqa: F401  (cohort is a fixture)
+from test_roundtrip import BIN, build, cohort, input_shape  # noqa: F401  (cohort is a fixture)
 
 
 def close(ours, theirs, what):
@@ -52,7 +52,7 @@ def trained(cohort, runs, model):
     )
     assert p.returncode == 0, p.stderr
     cfg = json.loads((run / "checkpoint" / "config.json").read_text())
-    net = build(cfg["model"])
+    net = build(cfg["model"], *input_shape(cfg))
     net.load_state_dict(load_file(run / "checkpoint" / "model.safetensors"), strict=True)
     net.eval()
     runs[model] = (run, cfg, net)
