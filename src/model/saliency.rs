@@ -33,7 +33,7 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use serde::{Deserialize, Serialize};
 
-use super::batch::{covariates_tensor, images_tensor};
+use super::batch::{covariates_tensor, images_tensor, values};
 use super::Model;
 use crate::dataset::Samples;
 use crate::error::{Error, Result};
@@ -79,12 +79,6 @@ impl Occlusion {
     }
 }
 
-fn to_vec<const D: usize>(t: Tensor<D>, what: &str) -> Result<Vec<f32>> {
-    t.into_data()
-        .try_to_vec::<f32>()
-        .map_err(|e| Error::input("saliency", format!("{what}: {e:?}")))
-}
-
 fn check_class(class: usize, k: usize) -> Result<()> {
     if class >= k {
         return Err(Error::Param {
@@ -117,7 +111,7 @@ pub fn grad_cam(
     let logits = model.head(leaf.clone(), columns);
     let classes = logits.dims()[1];
     check_class(class, classes)?;
-    let probs = to_vec(softmax(logits.clone().detach().inner(), 1), "probabilities")?;
+    let probs = values(softmax(logits.clone().detach().inner(), 1))?;
     // The images are independent in inference mode, so the gradient of the sum of their
     // logits is each image's own gradient.
     let grads = logits.narrow(1, class, 1).sum().backward();
@@ -127,8 +121,8 @@ pub fn grad_cam(
             "no gradient reached the explained layer (is the model in inference mode?)",
         )
     })?;
-    let g = to_vec(g, "gradient")?;
-    let a = to_vec(a, "activation")?;
+    let g = values(g)?;
+    let a = values(a)?;
     let hw = h * w;
     (0..b)
         .map(|n| {
@@ -222,7 +216,7 @@ pub fn occlusion(
             let logits = model.logits_with(x, covariates_tensor(samples, &vec![i; n], device));
             let k = logits.dims()[1];
             check_class(class, k)?;
-            let l = to_vec(logits, "logits")?;
+            let l = values(logits)?;
             Ok(l.chunks_exact(k).map(|r| log_odds(r, class)).collect())
         };
         let base = score(image.clone(), 1)?[0];

@@ -126,6 +126,41 @@ pub fn summary(source: &Path, label: &str, positive: &str, s: &BinarySummary) ->
     )
 }
 
+/// What `mammolab evaluate` prints for a binary run: which unit is scored (image, or
+/// breast / patient with how their images' scores roll up), the threshold and where it came
+/// from (`how`), then [`summary`] of the run's `predictions.csv`.
+pub fn evaluation(
+    predictions: &Path,
+    positive: &str,
+    s: &BinarySummary,
+    level: super::Level,
+    aggregate: crate::eval::Aggregate,
+    how: &str,
+) -> String {
+    let per = match level {
+        super::Level::Image => "image".to_string(),
+        _ => format!(
+            "{} ({} of its images' scores)",
+            level.name(),
+            aggregate.name()
+        ),
+    };
+    format!(
+        "metrics per {per} at threshold {} ({how}):\n{}",
+        crate::eval::threshold_text(s.threshold),
+        summary(predictions, "label", positive, s)
+    )
+}
+
+/// The last line of what `mammolab synth` prints: how many files and bytes it wrote, in how
+/// many seconds.
+pub fn files_written(files: usize, bytes: u64, seconds: f64) -> String {
+    format!(
+        "  {files} files, {:.1} MiB, {seconds:.1} s",
+        bytes as f64 / (1024.0 * 1024.0)
+    )
+}
+
 /// What `mammolab synth --profile three-sources` prints (the size line aside): each
 /// source's folder and films per class.
 pub fn three_sources(s: &crate::synth::sources::SourcesSummary) -> String {
@@ -437,6 +472,18 @@ pub fn ddsm_download(a: &crate::ingest::ddsm_patches::DownloadAudit) -> String {
         "  no patient or lesion ids: each ROI is three crops, so a random re-split leaks lesions; cv10 holds only calcifications, test10 only masses\n",
     );
     out
+}
+
+/// What `mammolab patches --unpack` prints after [`ddsm_download`]: the patches written,
+/// where, and the manifest that trains on them.
+pub fn ddsm_unpacked(u: &crate::ingest::ddsm_patches::Unpacked, seconds: f64) -> String {
+    format!(
+        "unpacked {} patches into {} ({} parts); train with --manifest {} ({seconds:.1} s)",
+        u.patches,
+        u.out.display(),
+        u.parts.len(),
+        u.manifest.display()
+    )
 }
 
 /// `text` as a listing shows it: up to `max` characters, else its start and its length (a

@@ -70,19 +70,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     } else {
         let csv = run.join("predictions.csv");
         let t = ScoreTable::from_csv(&csv, "label", "score", None)?;
-        let per = match level {
-            Level::Image => "image".to_string(),
-            _ => format!(
-                "{} ({} of its images' scores)",
-                level.name(),
-                aggregate.name()
-            ),
-        };
-        println!(
-            "metrics per {per} at threshold {} ({how}):",
-            mammolab::eval::threshold_text(s.threshold)
-        );
-        println!("{}", report::summary(&csv, "label", &t.positive, &s));
+        let text = report::evaluation(&csv, &t.positive, &s, level, aggregate, &how);
+        println!("{text}");
     }
     Ok(())
 }

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use mammolab::pipeline::report;
+
 use crate::output::print_json_with_seconds;
 
 /// `mammolab patches`'s options.
@@ -39,15 +41,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         }
         print_json_with_seconds(&v, seconds)?;
     } else {
-        print!("{}", mammolab::pipeline::report::ddsm_download(&audit));
+        print!("{}", report::ddsm_download(&audit));
         if let Some(u) = &unpacked {
-            println!(
-                "unpacked {} patches into {} ({} parts); train with --manifest {} ({seconds:.1} s)",
-                u.patches,
-                u.out.display(),
-                u.parts.len(),
-                u.manifest.display()
-            );
+            println!("{}", report::ddsm_unpacked(u, seconds));
         }
     }
     Ok(())

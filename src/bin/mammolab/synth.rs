@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::ValueEnum;
+use mammolab::pipeline::report;
 use mammolab::synth::{self, Profile, SynthOptions};
 
 use crate::args::Twin;
@@ -53,78 +54,60 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     if conspicuity.is_some() && !matches!(twin, Twin::HospitalExport | Twin::CbisDdsm) {
         anyhow::bail!("--conspicuity is for the hospital-export and cbis-ddsm twins");
     }
-    let twin_opts =
-        || synth::TwinOptions::new(scale).map(|o| o.with_seed(seed).with_overwrite(force));
+    // A public download's twin at `scale` (its generator's first step).
+    let public = || synth::TwinOptions::new(scale).map(|o| o.with_seed(seed).with_overwrite(force));
     match twin {
-        Twin::ThreeSources => {
-            let opts = twin_opts()?;
-            synth_twin(
-                json,
-                || synth::sources::generate(&opts, &out),
-                mammolab::pipeline::report::three_sources,
-                |s| {
-                    let files = s.cbis_ddsm.files + s.inbreast.files + s.mini_mias.files + 1;
-                    let bytes = s.cbis_ddsm.bytes + s.inbreast.bytes + s.mini_mias.bytes;
-                    (files, bytes)
-                },
-            )?;
-        }
-        Twin::Inbreast => {
-            let opts = twin_opts()?;
-            synth_twin(
-                json,
-                || synth::inbreast::generate(&opts, &out),
-                mammolab::pipeline::report::inbreast_twin,
-                |s| (s.files, s.bytes),
-            )?;
-        }
-        Twin::Rsna => {
-            let opts = twin_opts()?;
-            synth_twin(
-                json,
-                || synth::rsna::generate(&opts, &out),
-                mammolab::pipeline::report::rsna_twin,
-                |s| (s.files, s.bytes),
-            )?;
-        }
-        Twin::Idc => {
-            let opts = twin_opts()?;
-            synth_twin(
-                json,
-                || synth::idc::generate(&opts, &out),
-                mammolab::pipeline::report::idc_twin,
-                |s| (s.files, s.bytes),
-            )?;
-        }
-        Twin::MiniMias => {
-            let opts = twin_opts()?;
-            synth_twin(
-                json,
-                || synth::mias::generate(&opts, &out),
-                mammolab::pipeline::report::mias_twin,
-                |s| (s.files, s.bytes),
-            )?;
-        }
-        Twin::Ddsm => {
-            let opts = twin_opts()?;
-            synth_twin(
-                json,
-                || synth::ddsm::generate(&opts, &out),
-                mammolab::pipeline::report::ddsm_twin,
-                |s| (s.written, s.bytes),
-            )?;
-        }
+        Twin::ThreeSources => synth_twin(
+            json,
+            || synth::sources::generate(&public()?, &out),
+            report::three_sources,
+            |s| {
+                let files = s.cbis_ddsm.files + s.inbreast.files + s.mini_mias.files + 1;
+                let bytes = s.cbis_ddsm.bytes + s.inbreast.bytes + s.mini_mias.bytes;
+                (files, bytes)
+            },
+        ),
+        Twin::Inbreast => synth_twin(
+            json,
+            || synth::inbreast::generate(&public()?, &out),
+            report::inbreast_twin,
+            |s| (s.files, s.bytes),
+        ),
+        Twin::Rsna => synth_twin(
+            json,
+            || synth::rsna::generate(&public()?, &out),
+            report::rsna_twin,
+            |s| (s.files, s.bytes),
+        ),
+        Twin::Idc => synth_twin(
+            json,
+            || synth::idc::generate(&public()?, &out),
+            report::idc_twin,
+            |s| (s.files, s.bytes),
+        ),
+        Twin::MiniMias => synth_twin(
+            json,
+            || synth::mias::generate(&public()?, &out),
+            report::mias_twin,
+            |s| (s.files, s.bytes),
+        ),
+        Twin::Ddsm => synth_twin(
+            json,
+            || synth::ddsm::generate(&public()?, &out),
+            report::ddsm_twin,
+            |s| (s.written, s.bytes),
+        ),
         Twin::CbisDdsm => {
-            let mut opts = synth::cbis::CbisOptions::of(twin_opts()?);
+            let mut opts = synth::cbis::CbisOptions::of(public()?);
             if let Some(c) = conspicuity {
                 opts = opts.with_conspicuity(c);
             }
             synth_twin(
                 json,
                 || synth::cbis::generate(&opts, &out),
-                mammolab::pipeline::report::cbis_twin,
+                report::cbis_twin,
                 |s| (s.files, s.bytes),
-            )?;
+            )
         }
         Twin::HospitalExport | Twin::Ci | Twin::Default | Twin::Large => {
             let mut opts = SynthOptions::new(scale)
@@ -136,12 +119,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             synth_twin(
                 json,
                 || synth::generate(&opts, &out),
-                mammolab::pipeline::report::hospital_cohort,
+                report::hospital_cohort,
                 |s| (s.files, s.bytes),
-            )?;
+            )
         }
     }
-    Ok(())
 }
 
 /// The twin and scale `--profile` and `--scale` name: `ci`, `default` and `large` are the
@@ -164,12 +146,12 @@ fn twin_and_scale(profile: Twin, scale: Option<Profile>) -> anyhow::Result<(Twin
 }
 
 /// `synth` of a public-download twin whose report lives in `pipeline::report`: generate,
-/// then print the summary as JSON (with the seconds) or as `report`'s text and the size line
+/// then print the summary as JSON (with the seconds) or as `text`'s report and the size line
 /// (`size`: files and bytes written).
 pub(crate) fn synth_twin<S: serde::Serialize>(
     json: bool,
     generate: impl FnOnce() -> mammolab::Result<S>,
-    report: impl Fn(&S) -> String,
+    text: impl Fn(&S) -> String,
     size: impl Fn(&S) -> (usize, u64),
 ) -> anyhow::Result<()> {
     let t = Instant::now();
@@ -178,16 +160,8 @@ pub(crate) fn synth_twin<S: serde::Serialize>(
     if json {
         return print_json_with_seconds(&s, seconds);
     }
-    print!("{}", report(&s));
+    print!("{}", text(&s));
     let (files, bytes) = size(&s);
-    print_size(files, bytes, seconds);
+    println!("{}", report::files_written(files, bytes, seconds));
     Ok(())
-}
-
-/// The last line of `synth`'s summary.
-fn print_size(files: usize, bytes: u64, seconds: f64) {
-    println!(
-        "  {files} files, {:.1} MiB, {seconds:.1} s",
-        bytes as f64 / (1024.0 * 1024.0)
-    );
 }
