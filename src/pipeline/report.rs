@@ -317,15 +317,18 @@ pub fn augment_preview(
     )
 }
 
+/// The first line of what `mammolab synth` prints for a public download's twin.
+fn twin_heading(name: &str, profile: &str, seed: u64, out: &Path) -> String {
+    format!(
+        "{name} twin `{profile}` (seed {seed}) in {}\n",
+        out.display()
+    )
+}
+
 /// What `mammolab synth --profile ddsm` prints (the size line aside): patches per file and
 /// per label.
 pub fn ddsm_twin(s: &crate::synth::ddsm::DdsmSummary) -> String {
-    let mut out = format!(
-        "DDSM Mammography twin `{}` (seed {}) in {}\n",
-        s.profile,
-        s.seed,
-        s.out.display()
-    );
+    let mut out = twin_heading("DDSM Mammography", &s.profile, s.seed, &s.out);
     for (name, n) in &s.files {
         out += &format!("  {name}: {n} patches\n");
     }
@@ -346,12 +349,7 @@ pub fn ddsm_twin(s: &crate::synth::ddsm::DdsmSummary) -> String {
 /// the DICOM series and the patients.
 pub fn cbis_twin(s: &crate::synth::cbis::CbisSummary) -> String {
     let c = &s.counts;
-    let mut out = format!(
-        "CBIS-DDSM twin `{}` (seed {}) in {}\n",
-        s.profile,
-        s.seed,
-        s.out.display()
-    );
+    let mut out = twin_heading("CBIS-DDSM", &s.profile, s.seed, &s.out);
     for (name, rows) in &c.csv_rows {
         out += &format!("  {name}: {rows} rows\n");
     }
@@ -368,10 +366,8 @@ pub fn inbreast_twin(s: &crate::synth::inbreast::InbreastSummary) -> String {
     use crate::synth::inbreast::{FOLDER, TABLE};
     let c = &s.counts;
     format!(
-        "INbreast twin `{}` (seed {}) in {}\n  {TABLE}: {} rows (Sheet1), {} films of {} women ({} after a mastectomy)\n  classes from BI-RADS: {} normal, {} benign, {} malignant\n  {FOLDER}/: {} DICOM, 14 bits stored, MONOCHROME2 and MONOCHROME1\n  traps: Patient ID `removed` on every row (the patient is the file name's second part), File Name only a prefix of the file's name, ML in file names for MLO, two rows below the table that are not data\n",
-        s.profile,
-        s.seed,
-        s.out.display(),
+        "{}  {TABLE}: {} rows (Sheet1), {} films of {} women ({} after a mastectomy)\n  classes from BI-RADS: {} normal, {} benign, {} malignant\n  {FOLDER}/: {} DICOM, 14 bits stored, MONOCHROME2 and MONOCHROME1\n  traps: Patient ID `removed` on every row (the patient is the file name's second part), File Name only a prefix of the file's name, ML in file names for MLO, two rows below the table that are not data\n",
+        twin_heading("INbreast", &s.profile, s.seed, &s.out),
         c.rows,
         c.films,
         c.patients,
@@ -389,10 +385,8 @@ pub fn rsna_twin(s: &crate::synth::rsna::RsnaSummary) -> String {
     use crate::synth::rsna::{SUBMISSION, TEST, TEST_IMAGES, TRAIN, TRAIN_IMAGES};
     let c = &s.counts;
     format!(
-        "RSNA screening twin `{}` (seed {}) in {}\n  {TRAIN}: {} images of {} patients, {} with cancer ({} breasts), {} extra views\n  {TRAIN_IMAGES}/<patient_id>/<image_id>.dcm: site 1 {} (JPEG 2000 lossless), site 2 {} (JPEG lossless SV1); {} MONOCHROME1, {} with a SIGMOID VOI\n  {TEST} + {TEST_IMAGES}/: {} images of one patient; {SUBMISSION}: one row per breast\n  traps: two codecs, MONOCHROME1 and SIGMOID windows, BIRADS and density empty on site 2, cancer per image but scored per breast\n",
-        s.profile,
-        s.seed,
-        s.out.display(),
+        "{}  {TRAIN}: {} images of {} patients, {} with cancer ({} breasts), {} extra views\n  {TRAIN_IMAGES}/<patient_id>/<image_id>.dcm: site 1 {} (JPEG 2000 lossless), site 2 {} (JPEG lossless SV1); {} MONOCHROME1, {} with a SIGMOID VOI\n  {TEST} + {TEST_IMAGES}/: {} images of one patient; {SUBMISSION}: one row per breast\n  traps: two codecs, MONOCHROME1 and SIGMOID windows, BIRADS and density empty on site 2, cancer per image but scored per breast\n",
+        twin_heading("RSNA screening", &s.profile, s.seed, &s.out),
         c.images,
         c.patients,
         c.cancer_images,
@@ -412,10 +406,8 @@ pub fn mias_twin(s: &crate::synth::mias::MiasSummary) -> String {
     use crate::synth::mias::{FOLDER, INFO};
     let c = &s.counts;
     format!(
-        "mini-MIAS twin `{}` (seed {}) in {}\n  {INFO}: {} lines for {} films ({} normal, {} benign, {} malignant) of {} women\n  {FOLDER}/: {} PGM films, 1024 x 1024, 8-bit, MLO\n  traps: several lines for one film, {} calcification lines without a centre, Y counted from the bottom edge, films in pairs of one woman\n",
-        s.profile,
-        s.seed,
-        s.out.display(),
+        "{}  {INFO}: {} lines for {} films ({} normal, {} benign, {} malignant) of {} women\n  {FOLDER}/: {} PGM films, 1024 x 1024, 8-bit, MLO\n  traps: several lines for one film, {} calcification lines without a centre, Y counted from the bottom edge, films in pairs of one woman\n",
+        twin_heading("mini-MIAS", &s.profile, s.seed, &s.out),
         c.lines,
         c.images,
         c.normal,
@@ -432,10 +424,8 @@ pub fn idc_twin(s: &crate::synth::idc::IdcSummary) -> String {
     use crate::synth::idc::FOLDER;
     let c = &s.counts;
     format!(
-        "IDC histology twin `{}` (seed {}) in {}\n  {FOLDER}/<patient>/<0|1>/: {} patches of {} patients ({} IDC, {:.1} %), RGB PNG, 50 x 50 ({} smaller, at a slide's edge)\n  <patient>/<0|1>/: the same {} patches again (the download's duplicate folders; hard links)\n  traps: every patch twice in the archive, patches smaller than 50 x 50, one patient's patches on both sides of a split that ignores the folder\n",
-        s.profile,
-        s.seed,
-        s.out.display(),
+        "{}  {FOLDER}/<patient>/<0|1>/: {} patches of {} patients ({} IDC, {:.1} %), RGB PNG, 50 x 50 ({} smaller, at a slide's edge)\n  <patient>/<0|1>/: the same {} patches again (the download's duplicate folders; hard links)\n  traps: every patch twice in the archive, patches smaller than 50 x 50, one patient's patches on both sides of a split that ignores the folder\n",
+        twin_heading("IDC histology", &s.profile, s.seed, &s.out),
         c.patches,
         c.patients,
         c.positive,

@@ -23,14 +23,12 @@ use super::cbis::film::{self, FilmSpec};
 use super::cbis::plan::{self as cplan, CbisSpec, Kind, Pathology, Plan, Split};
 use super::phantom::View;
 use super::Profile;
+use super::TRUTH;
 use crate::error::{IoContext, Result};
 use crate::imaging::{resize, Filter, Gray};
 use crate::ingest::ddsm_patches::{label_meaning, Part, SHARDS, SIDE};
 use crate::ingest::{npy, tfrecord};
 use crate::rng::Rng;
-
-/// Name of the ground-truth file.
-pub const TRUTH: &str = super::TRUTH;
 
 /// Negative tiles per positive patch at `default` (the download: 48,596 of 55,885 training
 /// patches, 87 %); `ci` keeps two per positive so that its tests stay small.

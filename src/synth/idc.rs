@@ -25,13 +25,14 @@
 //! from slide to slide. About 28 % of patches are positive, as in the download.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rayon::prelude::*;
 use serde::Serialize;
 
 use super::phantom::{fbm, smoothstep};
 use super::Profile;
+use super::{MANIFEST, TRUTH};
 use crate::error::{IoContext, Result};
 use crate::rng::Rng;
 
@@ -39,10 +40,6 @@ use crate::rng::Rng;
 pub const FOLDER: &str = "IDC_regular_ps50_idx5";
 /// The `synth --profile` name.
 pub const PROFILE: &str = "idc";
-/// Name of the ground-truth file.
-pub const TRUTH: &str = super::TRUTH;
-/// Name of the manifest written beside the twin.
-pub const MANIFEST: &str = super::MANIFEST;
 /// The manifest template the twin's manifest is made from.
 pub const TEMPLATE: &str = include_str!("../../data-manifests/idc-histology.toml");
 /// Patches are cut this many pixels a side (fewer at a slide's right and bottom edges).
@@ -162,21 +159,7 @@ pub struct IdcTruth {
 }
 
 /// What [`generate`] wrote.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct IdcSummary {
-    /// The output folder.
-    pub out: PathBuf,
-    /// `idc-ci` or `idc-default`.
-    pub profile: String,
-    /// The seed.
-    pub seed: u64,
-    /// The counts.
-    pub counts: IdcCounts,
-    /// Files written (the top-level copies included).
-    pub files: usize,
-    /// Bytes written (hard-linked copies counted once per name).
-    pub bytes: u64,
-}
+pub type IdcSummary = super::TwinSummary<IdcCounts>;
 
 /// The file name of a patch: `8863_idx5_x451_y1451_class0.png` (`x`, `y` 1-based).
 pub fn patch_name(patient: &str, x: usize, y: usize, class: u8) -> String {
@@ -213,15 +196,9 @@ pub fn generate(opts: &IdcOptions, out: &Path) -> Result<IdcSummary> {
         counts: counts.clone(),
         slides,
     };
-    let (files, bytes) = opts.finish(out, PROFILE, TEMPLATE, &truth)?;
-    Ok(IdcSummary {
-        out: out.to_path_buf(),
-        profile: opts.name(PROFILE),
-        seed: opts.seed,
-        counts,
-        files,
-        bytes: bytes - linked,
-    })
+    let mut summary = opts.finish(out, PROFILE, TEMPLATE, &truth, counts)?;
+    summary.bytes -= linked;
+    Ok(summary)
 }
 
 /// A slide before it is rendered.

@@ -27,7 +27,7 @@
 //! folders are not written.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use dicom_core::value::PrimitiveValue;
 use dicom_core::{smallvec::SmallVec, DataElement, VR};
@@ -40,6 +40,7 @@ use super::cbis::film::{self, FilmSpec, Look};
 use super::phantom::{Density, View};
 use super::xls::{write_xls, XlsCell};
 use super::Profile;
+use super::{MANIFEST, TRUTH};
 use crate::error::{IoContext, Result};
 use crate::rng::Rng;
 
@@ -49,10 +50,6 @@ pub const TABLE: &str = "INbreast.xls";
 pub const FOLDER: &str = "AllDICOMs";
 /// The `synth --profile` name.
 pub const PROFILE: &str = "inbreast";
-/// Name of the ground-truth file.
-pub const TRUTH: &str = super::TRUTH;
-/// Name of the manifest written beside the twin.
-pub const MANIFEST: &str = super::MANIFEST;
 /// The manifest template the twin's manifest is made from.
 pub const TEMPLATE: &str = include_str!("../../data-manifests/inbreast.toml");
 /// The table's columns, in the twin's order.
@@ -165,21 +162,7 @@ pub struct InbreastTruth {
 }
 
 /// What [`generate`] wrote.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct InbreastSummary {
-    /// The output folder.
-    pub out: PathBuf,
-    /// `inbreast-ci` or `inbreast-default`.
-    pub profile: String,
-    /// The seed.
-    pub seed: u64,
-    /// The counts.
-    pub counts: InbreastCounts,
-    /// Files written.
-    pub files: usize,
-    /// Bytes written.
-    pub bytes: u64,
-}
+pub type InbreastSummary = super::TwinSummary<InbreastCounts>;
 
 /// A film before it is rendered.
 struct Planned {
@@ -251,15 +234,7 @@ pub fn generate(opts: &InbreastOptions, out: &Path) -> Result<InbreastSummary> {
         counts: counts.clone(),
         films: truths,
     };
-    let (files, bytes) = opts.finish(out, PROFILE, TEMPLATE, &truth)?;
-    Ok(InbreastSummary {
-        out: out.to_path_buf(),
-        profile: opts.name(PROFILE),
-        seed: opts.seed,
-        counts,
-        files,
-        bytes,
-    })
+    opts.finish(out, PROFILE, TEMPLATE, &truth, counts)
 }
 
 /// `<File Name>_<patient>_MG_<L|R>_<CC|ML>_ANON.dcm`.

@@ -27,7 +27,7 @@
 //! normal, 63 benign, 52 malignant; 330 lines); `ci` is 40 films.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -35,6 +35,7 @@ use serde::Serialize;
 use super::cbis::film::{self, FilmSpec, Look};
 use super::phantom::{Density, View};
 use super::Profile;
+use super::{MANIFEST, TRUTH};
 use crate::error::{IoContext, Result};
 use crate::rng::Rng;
 
@@ -44,10 +45,6 @@ pub const INFO: &str = "Info.txt";
 pub const FOLDER: &str = "all-mias";
 /// The `synth --profile` name.
 pub const PROFILE: &str = "mini-mias";
-/// Name of the ground-truth file.
-pub const TRUTH: &str = super::TRUTH;
-/// Name of the manifest written beside the twin.
-pub const MANIFEST: &str = super::MANIFEST;
 /// The manifest template the twin's manifest is made from.
 pub const TEMPLATE: &str = include_str!("../../data-manifests/mini-mias.toml");
 /// Every image is this many pixels a side.
@@ -241,21 +238,7 @@ pub struct MiasTruth {
 }
 
 /// What [`generate`] wrote.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MiasSummary {
-    /// The output folder.
-    pub out: PathBuf,
-    /// `mini-mias-ci` or `mini-mias-default`.
-    pub profile: String,
-    /// The seed.
-    pub seed: u64,
-    /// The counts.
-    pub counts: MiasCounts,
-    /// Files written.
-    pub files: usize,
-    /// Bytes written.
-    pub bytes: u64,
-}
+pub type MiasSummary = super::TwinSummary<MiasCounts>;
 
 /// A film before it is rendered.
 struct Planned {
@@ -303,15 +286,7 @@ pub fn generate(opts: &MiasOptions, out: &Path) -> Result<MiasSummary> {
         counts: counts.clone(),
         images,
     };
-    let (files, bytes) = opts.finish(out, PROFILE, TEMPLATE, &truth)?;
-    Ok(MiasSummary {
-        out: out.to_path_buf(),
-        profile: opts.name(PROFILE),
-        seed: opts.seed,
-        counts,
-        files,
-        bytes,
-    })
+    opts.finish(out, PROFILE, TEMPLATE, &truth, counts)
 }
 
 /// Every film's tissue, class and lines, drawn from the seed.

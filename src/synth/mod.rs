@@ -221,6 +221,24 @@ pub struct TwinOptions {
     pub overwrite: bool,
 }
 
+/// What a public download's twin wrote (`C`: its own counts, e.g.
+/// [`inbreast::InbreastCounts`]); what `mammolab synth --json` prints.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TwinSummary<C> {
+    /// The output folder.
+    pub out: PathBuf,
+    /// `<profile>-<scale>`, e.g. `inbreast-ci` ([`TwinOptions::name`]).
+    pub profile: String,
+    /// The seed.
+    pub seed: u64,
+    /// The counts.
+    pub counts: C,
+    /// Files written (the IDC twin's top-level copies included).
+    pub files: usize,
+    /// Bytes written (the IDC twin's hard-linked copies counted once).
+    pub bytes: u64,
+}
+
 impl TwinOptions {
     /// Seed 1 at `scale`; `large` is refused (the twins follow their download's counts).
     pub fn new(scale: Profile) -> Result<Self> {
@@ -255,18 +273,28 @@ impl TwinOptions {
     }
 
     /// The last step of a twin's `generate`: write `truth` as `ground_truth.json` and the
-    /// manifest made from `template` into `out`, then count the files and bytes there.
-    pub(crate) fn finish<T: serde::Serialize>(
+    /// manifest made from `template` into `out`, then count the files and bytes there into
+    /// the twin's summary with its `counts`.
+    pub(crate) fn finish<T: serde::Serialize, C>(
         &self,
         out: &Path,
         profile: &str,
         template: &str,
         truth: &T,
-    ) -> Result<(usize, u64)> {
+        counts: C,
+    ) -> Result<TwinSummary<C>> {
         crate::outlock::write_json(truth, &out.join(TRUTH))?;
         let manifest = self.manifest(template, profile, out)?;
         crate::outlock::write_atomic(&out.join(MANIFEST), manifest.to_toml_string()?.as_bytes())?;
-        dir_size(out)
+        let (files, bytes) = dir_size(out)?;
+        Ok(TwinSummary {
+            out: out.to_path_buf(),
+            profile: self.name(profile),
+            seed: self.seed,
+            counts,
+            files,
+            bytes,
+        })
     }
 
     /// A `data-manifests` template as the twin written into `out` under `profile` fills it

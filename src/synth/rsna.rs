@@ -29,7 +29,7 @@
 //! the column vocabularies and the two transfer syntaxes are the download's.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use dicom_core::value::PrimitiveValue;
 use dicom_core::{DataElement, VR};
@@ -42,6 +42,7 @@ use super::cbis::film::{self, FilmSpec, Look};
 use super::codec::{self, JPEG_2000_LOSSLESS, JPEG_LOSSLESS_SV1};
 use super::phantom::{Density, View};
 use super::Profile;
+use super::{MANIFEST, TRUTH};
 use crate::error::{Error, IoContext, Result};
 use crate::rng::Rng;
 
@@ -57,10 +58,6 @@ pub const TRAIN_IMAGES: &str = "train_images";
 pub const TEST_IMAGES: &str = "test_images";
 /// The `synth --profile` name.
 pub const PROFILE: &str = "rsna";
-/// Name of the ground-truth file.
-pub const TRUTH: &str = super::TRUTH;
-/// Name of the manifest written beside the twin.
-pub const MANIFEST: &str = super::MANIFEST;
 /// The manifest template the twin's manifest is made from.
 pub const TEMPLATE: &str = include_str!("../../data-manifests/rsna-screening.toml");
 /// `train.csv`'s columns, in the download's order.
@@ -285,21 +282,7 @@ pub struct RsnaTruth {
 }
 
 /// What [`generate`] wrote.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RsnaSummary {
-    /// The output folder.
-    pub out: PathBuf,
-    /// `rsna-ci` or `rsna-default`.
-    pub profile: String,
-    /// The seed.
-    pub seed: u64,
-    /// The counts.
-    pub counts: RsnaCounts,
-    /// Files written.
-    pub files: usize,
-    /// Bytes written.
-    pub bytes: u64,
-}
+pub type RsnaSummary = super::TwinSummary<RsnaCounts>;
 
 /// One patient.
 #[derive(Debug, Clone)]
@@ -414,15 +397,7 @@ pub fn generate(opts: &RsnaOptions, out: &Path) -> Result<RsnaSummary> {
         counts: counts.clone(),
         images: truths,
     };
-    let (files, bytes) = opts.finish(out, PROFILE, TEMPLATE, &truth)?;
-    Ok(RsnaSummary {
-        out: out.to_path_buf(),
-        profile: opts.name(PROFILE),
-        seed: opts.seed,
-        counts,
-        files,
-        bytes,
-    })
+    opts.finish(out, PROFILE, TEMPLATE, &truth, counts)
 }
 
 fn side(right: bool) -> char {

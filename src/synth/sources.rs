@@ -12,12 +12,11 @@ use super::cbis::{self, CbisOptions, CbisSummary};
 use super::inbreast::{self, InbreastSummary};
 use super::mias::{self, MiasSummary};
 use super::TwinOptions;
+use super::MANIFEST;
 use crate::error::Result;
 
 /// The `synth --profile` name.
 pub const PROFILE: &str = "three-sources";
-/// Name of the joining manifest.
-pub const MANIFEST: &str = super::MANIFEST;
 /// The manifest template the cohort's manifest is made from.
 pub const TEMPLATE: &str = include_str!("../../data-manifests/three-sources.toml");
 /// The sources' folders, in the template's order.

@@ -11,7 +11,7 @@ use dicom_dictionary_std::tags;
 use mammolab::ingest::dicom::read_image;
 use mammolab::manifest::Manifest;
 use mammolab::synth::cbis::{self, plan, CbisOptions, CbisSummary};
-use mammolab::synth::Profile;
+use mammolab::synth::{self, Profile};
 
 use crate::files_below;
 
@@ -26,7 +26,7 @@ fn twin() -> &'static (tempfile::TempDir, CbisSummary) {
 }
 
 fn truth(dir: &Path) -> serde_json::Value {
-    serde_json::from_slice(&fs::read(dir.join(cbis::TRUTH)).unwrap()).unwrap()
+    serde_json::from_slice(&fs::read(dir.join(synth::TRUTH)).unwrap()).unwrap()
 }
 
 /// The header line and the data rows of a CSV (rows may hold quoted line breaks).
@@ -222,7 +222,7 @@ fn same_seed_same_bytes_and_the_manifest_verifies() {
             f.display()
         );
     }
-    let m = Manifest::open(dir.path().join(cbis::MANIFEST)).unwrap();
+    let m = Manifest::open(dir.path().join(synth::MANIFEST)).unwrap();
     m.verify().unwrap();
     assert_eq!(m.tables.len(), 4);
     assert_eq!(m.sheets.len(), 4);
@@ -270,7 +270,7 @@ fn twin_copy() -> tempfile::TempDir {
 #[test]
 fn merge_finds_every_rows_film_mask_and_crop_by_case_folder() {
     let (dir, s) = twin();
-    let m = Manifest::open(dir.path().join(cbis::MANIFEST)).unwrap();
+    let m = Manifest::open(dir.path().join(synth::MANIFEST)).unwrap();
     let r = mammolab::ingest::merge::merge(&m).unwrap();
     let t = truth(dir.path());
     let rows = t["rows"].as_array().unwrap();
@@ -320,7 +320,7 @@ fn an_incomplete_download_is_named_row_by_row() {
     fs::remove_dir_all(&case).unwrap();
     let second = &t["rows"][1];
     fs::remove_file(copy.path().join(second["crop"].as_str().unwrap())).unwrap();
-    let m = Manifest::open(copy.path().join(cbis::MANIFEST)).unwrap();
+    let m = Manifest::open(copy.path().join(synth::MANIFEST)).unwrap();
     let r = mammolab::ingest::merge::merge(&m).unwrap();
     let reason = |csv: &serde_json::Value, n: &serde_json::Value| {
         r.audit
@@ -343,7 +343,7 @@ fn an_incomplete_download_is_named_row_by_row() {
         .unwrap()
         .replacen("image file path", "image_file_path", 1);
     fs::write(&csv, text).unwrap();
-    let mut m = Manifest::open(copy.path().join(cbis::MANIFEST)).unwrap();
+    let mut m = Manifest::open(copy.path().join(synth::MANIFEST)).unwrap();
     m.tables.iter_mut().for_each(|t| t.sha256 = None);
     let err = mammolab::ingest::merge::merge(&m).unwrap_err().to_string();
     assert!(
@@ -356,7 +356,7 @@ fn an_incomplete_download_is_named_row_by_row() {
 /// `mammolab train` on the twin in `dir` (DICOM films, 1 epoch, 32 px, no cache) into `out`,
 /// with `extra` arguments.
 fn train_twin(dir: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
-    let manifest = dir.join(cbis::MANIFEST);
+    let manifest = dir.join(synth::MANIFEST);
     let mut a = vec![
         "train",
         "--manifest",
@@ -458,7 +458,7 @@ fn train_on_the_twin_with_dropout_and_evaluate_per_class() {
 fn a_film_with_a_malignant_lesion_is_a_malignant_film() {
     use mammolab::dataset::{prepare, DataOptions, ImageSource};
     let (dir, _) = twin();
-    let m = Manifest::open(dir.path().join(cbis::MANIFEST)).unwrap();
+    let m = Manifest::open(dir.path().join(synth::MANIFEST)).unwrap();
     let data = prepare(
         &m,
         &DataOptions::new(16)
@@ -496,7 +496,7 @@ fn a_film_with_a_malignant_lesion_is_a_malignant_film() {
 fn the_official_division_trains_on_the_train_set_csvs_and_tests_on_the_test_set_csvs() {
     use mammolab::dataset::{plan_merged, DataOptions, ImageSource};
     let (dir, _) = twin();
-    let m = Manifest::open(dir.path().join(cbis::MANIFEST)).unwrap();
+    let m = Manifest::open(dir.path().join(synth::MANIFEST)).unwrap();
     let merged = mammolab::ingest::merge::merge(&m).unwrap();
     let options = DataOptions::new(32).with_source(ImageSource::PreferDicom);
     let plan = plan_merged(&m, &merged, &options).unwrap();
@@ -552,7 +552,7 @@ fn a_lesion_box_from_the_roi_mask_holds_the_planted_lesion() {
             "{row}"
         );
     }
-    let m = Manifest::open(dir.path().join(cbis::MANIFEST)).unwrap();
+    let m = Manifest::open(dir.path().join(synth::MANIFEST)).unwrap();
     let r = mammolab::ingest::merge::merge(&m).unwrap();
     let options = DataOptions::new(32).with_input(Input::Mask);
     let plan = plan_merged(&m, &r, &options).unwrap();

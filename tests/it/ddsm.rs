@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use mammolab::ingest::ddsm_patches::{Download, Part, SIDE};
 use mammolab::ingest::tfrecord::{encode_example, write_record, Example, Feature};
 use mammolab::synth::ddsm::{self, DdsmOptions, DdsmSummary};
-use mammolab::synth::Profile;
+use mammolab::synth::{self, Profile};
 
 use crate::files_below;
 
@@ -27,7 +27,7 @@ fn twin() -> &'static (tempfile::TempDir, DdsmSummary) {
 
 fn truth() -> Vec<serde_json::Value> {
     let v: serde_json::Value =
-        serde_json::from_slice(&fs::read(twin().0.path().join(ddsm::TRUTH)).unwrap()).unwrap();
+        serde_json::from_slice(&fs::read(twin().0.path().join(synth::TRUTH)).unwrap()).unwrap();
     v["patches"].as_array().unwrap().clone()
 }
 
@@ -35,7 +35,7 @@ fn truth() -> Vec<serde_json::Value> {
 fn the_twin_has_the_downloads_files_and_reads_back_as_its_truth() {
     let (dir, summary) = twin();
     let mut want: Vec<String> = ddsm::file_names();
-    want.push(ddsm::TRUTH.into());
+    want.push(synth::TRUTH.into());
     want.sort();
     let have: Vec<String> = files_below(dir.path())
         .iter()

@@ -14,7 +14,7 @@ use mammolab::ingest::histology::DownloadFolders;
 use mammolab::ingest::merge::{merge, Status};
 use mammolab::manifest::Manifest;
 use mammolab::synth::idc::{self, IdcOptions, IdcSummary};
-use mammolab::synth::Profile;
+use mammolab::synth::{self, Profile};
 
 use crate::files_below;
 
@@ -55,7 +55,7 @@ fn the_twin_has_the_download_layout_with_every_patch_twice() {
             .collect();
         match parts.len() {
             1 => assert!(
-                [idc::TRUTH, idc::MANIFEST].contains(&parts[0].as_str()),
+                [synth::TRUTH, synth::MANIFEST].contains(&parts[0].as_str()),
                 "{rel:?}"
             ),
             3 => {
@@ -99,7 +99,7 @@ fn the_twin_has_the_download_layout_with_every_patch_twice() {
     // One patch: 8-bit RGB, 50 x 50 unless the truth lists it at a slide's edge; the
     // top-level copy is the same bytes.
     let t: serde_json::Value =
-        serde_json::from_slice(&fs::read(dir.path().join(idc::TRUTH)).unwrap()).unwrap();
+        serde_json::from_slice(&fs::read(dir.path().join(synth::TRUTH)).unwrap()).unwrap();
     let slide = &t["slides"][1];
     let patient = slide["patient"].as_str().unwrap();
     let edge: BTreeSet<&str> = slide["edge_patches"]
@@ -146,7 +146,7 @@ fn the_same_seed_gives_the_same_bytes() {
 #[test]
 fn the_template_merges_every_patch_with_its_class_and_patient() {
     let (dir, s) = twin();
-    let m = Manifest::open(dir.path().join(idc::MANIFEST)).unwrap();
+    let m = Manifest::open(dir.path().join(synth::MANIFEST)).unwrap();
     m.verify().unwrap();
     let r = merge(&m).unwrap();
     let c = &s.counts;
@@ -200,7 +200,7 @@ fn the_template_merges_every_patch_with_its_class_and_patient() {
 fn copy_of_twin() -> tempfile::TempDir {
     let copy = tempfile::tempdir().unwrap();
     for rel in files_below(twin().0.path()) {
-        if !(rel.starts_with(idc::FOLDER) || rel == Path::new(idc::MANIFEST)) {
+        if !(rel.starts_with(idc::FOLDER) || rel == Path::new(synth::MANIFEST)) {
             continue;
         }
         let to = copy.path().join(&rel);
@@ -208,9 +208,9 @@ fn copy_of_twin() -> tempfile::TempDir {
         fs::copy(twin().0.path().join(&rel), to).unwrap();
     }
     // The manifest's truth file is not copied.
-    let text = fs::read_to_string(copy.path().join(idc::MANIFEST)).unwrap();
+    let text = fs::read_to_string(copy.path().join(synth::MANIFEST)).unwrap();
     let text = text.split("[synth]").next().unwrap().to_string();
-    fs::write(copy.path().join(idc::MANIFEST), text).unwrap();
+    fs::write(copy.path().join(synth::MANIFEST), text).unwrap();
     copy
 }
 
@@ -240,7 +240,7 @@ fn a_patch_whose_folder_and_name_disagree_or_that_cannot_be_read_is_an_audit_lin
     let broken = format!("{}_idx5_x9951_y9951_class0.png", patient.to_str().unwrap());
     fs::write(negatives.join(&broken), b"not a png").unwrap();
 
-    let m = Manifest::open(copy.path().join(idc::MANIFEST)).unwrap();
+    let m = Manifest::open(copy.path().join(synth::MANIFEST)).unwrap();
     let r = merge(&m).unwrap();
     let (dir, s) = twin();
     let _ = dir;

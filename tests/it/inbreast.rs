@@ -13,7 +13,7 @@ use mammolab::ingest::merge::{merge, Status};
 use mammolab::ingest::sheets::{read_sheet, SheetOptions, Value};
 use mammolab::manifest::Manifest;
 use mammolab::synth::inbreast::{self, InbreastOptions, InbreastSummary};
-use mammolab::synth::Profile;
+use mammolab::synth::{self, Profile};
 
 use crate::files_below;
 
@@ -28,7 +28,7 @@ fn twin() -> &'static (tempfile::TempDir, InbreastSummary) {
 }
 
 fn truth() -> serde_json::Value {
-    serde_json::from_slice(&fs::read(twin().0.path().join(inbreast::TRUTH)).unwrap()).unwrap()
+    serde_json::from_slice(&fs::read(twin().0.path().join(synth::TRUTH)).unwrap()).unwrap()
 }
 
 #[test]
@@ -128,7 +128,7 @@ fn films_are_14_bit_without_a_patient_id_and_display_the_same_way_up() {
 #[test]
 fn the_template_merges_every_row_by_prefix_with_the_patient_from_the_file_name() {
     let (dir, s) = twin();
-    let m = Manifest::open(dir.path().join(inbreast::MANIFEST)).unwrap();
+    let m = Manifest::open(dir.path().join(synth::MANIFEST)).unwrap();
     m.verify().unwrap();
     let template = Manifest::from_toml_str(inbreast::TEMPLATE, "inbreast.toml").unwrap();
     assert_eq!(m.sheets, template.sheets);
@@ -198,7 +198,7 @@ fn an_incomplete_release_is_one_line_naming_what_is_missing() {
     let root = copy.path();
     let gone = truth()["films"][3]["file"].as_str().unwrap().to_string();
     fs::remove_file(root.join(&gone)).unwrap();
-    let m = Manifest::open(root.join(inbreast::MANIFEST)).unwrap();
+    let m = Manifest::open(root.join(synth::MANIFEST)).unwrap();
     let r = merge(&m).unwrap();
     let missing: Vec<_> = r
         .audit
@@ -234,7 +234,7 @@ fn the_twin_is_deterministic() {
     let again = tempfile::tempdir().unwrap();
     inbreast::generate(&InbreastOptions::new(Profile::Ci).unwrap(), again.path()).unwrap();
     let first = truth()["films"][0]["file"].as_str().unwrap().to_string();
-    for rel in [inbreast::TABLE, inbreast::TRUTH, first.as_str()] {
+    for rel in [inbreast::TABLE, synth::TRUTH, first.as_str()] {
         assert_eq!(
             fs::read(twin().0.path().join(rel)).unwrap(),
             fs::read(again.path().join(rel)).unwrap(),

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use mammolab::ingest::merge::{merge, Status};
 use mammolab::manifest::Manifest;
 use mammolab::synth::mias::{self, MiasOptions, MiasSummary};
-use mammolab::synth::Profile;
+use mammolab::synth::{self, Profile};
 
 use crate::files_below;
 
@@ -27,7 +27,7 @@ fn twin() -> &'static (tempfile::TempDir, MiasSummary) {
 }
 
 fn truth(dir: &Path) -> serde_json::Value {
-    serde_json::from_slice(&fs::read(dir.join(mias::TRUTH)).unwrap()).unwrap()
+    serde_json::from_slice(&fs::read(dir.join(synth::TRUTH)).unwrap()).unwrap()
 }
 
 /// A copy of the twin to damage.
@@ -137,7 +137,7 @@ fn lesion_centres_count_y_from_the_bottom_edge() {
 #[test]
 fn the_template_merges_every_line_and_film_into_three_classes_and_pairs() {
     let (dir, s) = twin();
-    let m = Manifest::open(dir.path().join(mias::MANIFEST)).unwrap();
+    let m = Manifest::open(dir.path().join(synth::MANIFEST)).unwrap();
     m.verify().unwrap();
     // The twin's manifest is the template with checksums: the same rules.
     let template = Manifest::from_toml_str(mias::TEMPLATE, "mini-mias.toml").unwrap();
@@ -205,7 +205,7 @@ fn an_incomplete_download_is_one_line_naming_what_is_missing() {
         root.join("all-mias/mdb999.pgm"),
     )
     .unwrap();
-    let m = Manifest::open(root.join(mias::MANIFEST)).unwrap();
+    let m = Manifest::open(root.join(synth::MANIFEST)).unwrap();
     let r = merge(&m).unwrap();
     let missing: Vec<_> = r
         .audit
@@ -230,7 +230,7 @@ fn an_incomplete_download_is_one_line_naming_what_is_missing() {
         info.replacen("SEVERITY", "SEVERTY", 1),
     )
     .unwrap();
-    let mut m = Manifest::open(root.join(mias::MANIFEST)).unwrap();
+    let mut m = Manifest::open(root.join(synth::MANIFEST)).unwrap();
     m.tables[0].sha256 = None;
     let e = merge(&m).unwrap_err().to_string();
     assert!(e.contains("Info.txt") && e.contains("SEVERITY"), "{e}");
@@ -247,7 +247,7 @@ fn an_incomplete_download_is_one_line_naming_what_is_missing() {
 
     // No Info.txt at all.
     fs::remove_file(root.join(mias::INFO)).unwrap();
-    let e = Manifest::open(root.join(mias::MANIFEST))
+    let e = Manifest::open(root.join(synth::MANIFEST))
         .unwrap()
         .verify()
         .unwrap_err()

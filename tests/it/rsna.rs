@@ -12,7 +12,7 @@ use mammolab::ingest::dicom::read_image;
 use mammolab::ingest::merge::{merge, Status};
 use mammolab::manifest::Manifest;
 use mammolab::synth::rsna::{self, RsnaOptions, RsnaSummary};
-use mammolab::synth::Profile;
+use mammolab::synth::{self, Profile};
 
 use crate::files_below;
 
@@ -27,7 +27,7 @@ fn twin() -> &'static (tempfile::TempDir, RsnaSummary) {
 }
 
 fn truth() -> serde_json::Value {
-    serde_json::from_slice(&fs::read(twin().0.path().join(rsna::TRUTH)).unwrap()).unwrap()
+    serde_json::from_slice(&fs::read(twin().0.path().join(synth::TRUTH)).unwrap()).unwrap()
 }
 
 #[test]
@@ -164,7 +164,7 @@ fn every_image_decodes_in_its_sites_codec_with_its_photometric_and_voi() {
 #[test]
 fn the_template_finds_every_image_by_its_id() {
     let (dir, s) = twin();
-    let m = Manifest::open(dir.path().join(rsna::MANIFEST)).unwrap();
+    let m = Manifest::open(dir.path().join(synth::MANIFEST)).unwrap();
     let r = merge(&m).unwrap();
     assert_eq!(r.records.len(), s.counts.images);
     assert!(
@@ -194,11 +194,11 @@ fn the_template_finds_every_image_by_its_id() {
 fn an_incomplete_download_is_one_clear_line() {
     let (dir, _) = twin();
     let copy = crate::shared_tempdir();
-    for name in [rsna::TRAIN, rsna::MANIFEST] {
+    for name in [rsna::TRAIN, synth::MANIFEST] {
         fs::copy(dir.path().join(name), copy.path().join(name)).unwrap();
     }
     // No train_images at all: one error naming the folder.
-    let m = Manifest::open(copy.path().join(rsna::MANIFEST)).unwrap();
+    let m = Manifest::open(copy.path().join(synth::MANIFEST)).unwrap();
     let err = merge(&m).unwrap_err().to_string();
     assert!(
         !err.contains('\n') && err.contains("train_images") && err.contains("No such file"),
@@ -257,7 +257,7 @@ fn an_incomplete_download_is_one_clear_line() {
 #[test]
 fn dicom_kinds_count_every_image_by_codec_photometric_and_voi() {
     let (dir, s) = twin();
-    let m = Manifest::open(dir.path().join(rsna::MANIFEST)).unwrap();
+    let m = Manifest::open(dir.path().join(synth::MANIFEST)).unwrap();
     let kinds = mammolab::notebook::DicomKinds::of(&merge(&m).unwrap()).unwrap();
     assert_eq!(kinds.len(), 5, "{kinds:?}");
     assert_eq!(
@@ -286,7 +286,7 @@ fn dicom_kinds_count_every_image_by_codec_photometric_and_voi() {
 #[test]
 fn cohort_counts_and_empty_cells_match_the_twin() {
     let (dir, s) = twin();
-    let m = Manifest::open(dir.path().join(rsna::MANIFEST)).unwrap();
+    let m = Manifest::open(dir.path().join(synth::MANIFEST)).unwrap();
     let c = mammolab::notebook::CohortCounts::of(&merge(&m).unwrap(), "cancer");
     assert_eq!(
         (

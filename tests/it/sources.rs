@@ -9,7 +9,7 @@ use mammolab::dataset::{plan_merged, DataOptions};
 use mammolab::ingest::merge::{merge, MergeResult, Status};
 use mammolab::manifest::Manifest;
 use mammolab::synth::sources::{self, SourcesSummary};
-use mammolab::synth::{Profile, TwinOptions};
+use mammolab::synth::{self, Profile, TwinOptions};
 
 fn cohort() -> &'static (tempfile::TempDir, SourcesSummary, Manifest, MergeResult) {
     static COHORT: OnceLock<(tempfile::TempDir, SourcesSummary, Manifest, MergeResult)> =
@@ -18,7 +18,7 @@ fn cohort() -> &'static (tempfile::TempDir, SourcesSummary, Manifest, MergeResul
         let dir = crate::shared_tempdir();
         let s = sources::generate(&TwinOptions::new(Profile::Ci).unwrap(), dir.path())
             .expect("three twins");
-        let m = Manifest::open(dir.path().join(sources::MANIFEST)).unwrap();
+        let m = Manifest::open(dir.path().join(synth::MANIFEST)).unwrap();
         let r = merge(&m).unwrap();
         (dir, s, m, r)
     })

@@ -42,16 +42,12 @@ use rayon::prelude::*;
 
 use super::profile::Profile;
 use super::rng::Rng;
+use super::{MANIFEST, TRUTH};
 use crate::error::{IoContext, Result};
 use crate::manifest::{
     self, ClassList, Cohort, ImageRoot, Key, LabelRule, Manifest, Sheet, SynthInfo, Table,
 };
 use plan::{CbisSpec, Kind, Plan, Split, DOWNLOAD_ROOT};
-
-/// Name of the ground-truth file.
-pub const TRUTH: &str = super::TRUTH;
-/// Name of the manifest written beside the twin.
-pub const MANIFEST: &str = super::MANIFEST;
 
 /// What to generate: the scale, seed and overwrite of every public-download twin
 /// ([`TwinOptions`](super::TwinOptions)), and the film sizes and lesion contrast of this one.
