@@ -7,6 +7,7 @@ need_cargo
 need_venv
 need_font
 need_readxl
+need_odfpy_examples
 
 echo "== notebooks in git carry no outputs"
 need_jupyter

@@ -66,6 +66,22 @@ need_readxl() {
   export MAMMOLAB_READXL="$dir/x/usr/lib/R/site-library/readxl/extdata"
 }
 
+# odfpy's example spreadsheets (tests/examples/*.ods: 4 files, one written by KSpread), from
+# odfpy's source distribution on PyPI, pinned by version and sha256; unpacked, not built.
+# tests/python/test_public_workbooks.py compares mammolab with pandas' odf reader on them.
+need_odfpy_examples() {
+  local dir="$MAMMOLAB_CACHE/odfpy-1.4.1" sdist=odfpy-1.4.1.tar.gz
+  local sha=db766a6e59c5103212f3cc92ec8dd50a0f3a02790233ed0b52148b70d3c438ec
+  if [ ! -f "$dir/.done" ]; then
+    rm -rf "$dir" && mkdir -p "$dir"
+    "$MAMMOLAB_PY" -m pip download --quiet --disable-pip-version-check --no-deps \
+      --no-binary :all: odfpy==1.4.1 -d "$dir"
+    echo "$sha  $dir/$sdist" | sha256sum -c --quiet - || { echo "error: $sdist: sha256 differs" >&2; exit 1; }
+    tar xzf "$dir/$sdist" -C "$dir" --wildcards 'odfpy-1.4.1/tests/examples/*.ods' && touch "$dir/.done"
+  fi
+  export MAMMOLAB_ODS_EXAMPLES="$dir/odfpy-1.4.1/tests/examples"
+}
+
 # Charts render text with a TrueType font (see src/plot/mod.rs for the paths tried).
 need_font() {
   local f

@@ -23,6 +23,7 @@ pub mod key;
 pub mod limits;
 pub mod merge;
 pub mod npy;
+mod ods_repair;
 mod sheet_bounds;
 pub mod sheets;
 pub mod tfrecord;

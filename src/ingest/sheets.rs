@@ -26,6 +26,9 @@
 //! - **Number cells that do not parse** (xlsx; `<v> 41</v>` with a space, which calamine
 //!   refuses for the whole sheet): read as the number when trimming makes one, else as
 //!   text, and listed in [`Sheet::warnings`] (cell, stored text, how it was read).
+//! - **An indented `.ods`** (KSpread writes one): the whitespace between a row's cells,
+//!   which calamine refuses, is dropped in memory and the workbook read from that copy
+//!   (`ods_repair`); text inside a paragraph is kept.
 //! - **A sheet that cannot be read**: [`read_workbook`] lists it with its reason and reads
 //!   the others; [`read_sheet`] and [`read_all`] fail with the sheet's name.
 //! - **CSV files** (the metadata of every public download) are a workbook of one sheet named
@@ -38,10 +41,10 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Cursor, Read, Seek};
 use std::path::{Path, PathBuf};
 
-use calamine::{Data, Reader, Sheets};
+use calamine::{Data, Ods, Reader, Sheets, Xls, Xlsb, Xlsx};
 
 use crate::ingest::limits::Limits;
 use crate::ingest::sheet_bounds::{self, RangeError};
@@ -237,8 +240,77 @@ fn workbook_err(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
+/// What calamine reads a workbook from: its file, or a copy repaired in memory
+/// ([`super::ods_repair`]).
+pub(crate) enum Source {
+    /// The file.
+    File(BufReader<File>),
+    /// The repaired copy.
+    Memory(Cursor<Vec<u8>>),
+}
+
+impl Read for Source {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::File(f) => f.read(buf),
+            Self::Memory(m) => m.read(buf),
+        }
+    }
+}
+
+impl Seek for Source {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        match self {
+            Self::File(f) => f.seek(pos),
+            Self::Memory(m) => m.seek(pos),
+        }
+    }
+}
+
+/// calamine's `open_workbook_auto` (the reader chosen by the extension; each tried in turn
+/// for another one) over a [`Source`], and an `.ods` that calamine refuses for its
+/// indentation read again without it ([`super::ods_repair`]).
+fn open_auto(path: &Path) -> std::result::Result<Sheets<Source>, calamine::Error> {
+    let file =
+        || -> std::io::Result<Source> { Ok(Source::File(BufReader::new(File::open(path)?))) };
+    Ok(match path.extension().and_then(|e| e.to_str()) {
+        Some("xls" | "xla") => Sheets::Xls(Xls::new(file()?)?),
+        Some("xlsx" | "xlsm" | "xlam") => Sheets::Xlsx(Xlsx::new(file()?)?),
+        Some("xlsb") => Sheets::Xlsb(Xlsb::new(file()?)?),
+        Some("ods") => Sheets::Ods(open_ods(path, file()?)?),
+        _ => {
+            if let Ok(wb) = Xls::new(file()?) {
+                Sheets::Xls(wb)
+            } else if let Ok(wb) = Xlsx::new(file()?) {
+                Sheets::Xlsx(wb)
+            } else if let Ok(wb) = Xlsb::new(file()?) {
+                Sheets::Xlsb(wb)
+            } else if let Ok(wb) = Ods::new(file()?) {
+                Sheets::Ods(wb)
+            } else {
+                return Err(calamine::Error::Msg("Cannot detect file format"));
+            }
+        }
+    })
+}
+
+/// An `.ods`, read again without its layout whitespace when calamine expected a cell and
+/// found text ([`super::ods_repair`]); calamine's first error when the copy fails too.
+fn open_ods(path: &Path, file: Source) -> std::result::Result<Ods<Source>, calamine::OdsError> {
+    match Ods::new(file) {
+        Err(calamine::OdsError::Mismatch { expected, found }) if found.starts_with("Text") => {
+            let first = calamine::OdsError::Mismatch { expected, found };
+            match super::ods_repair::without_layout_whitespace(path) {
+                Ok(copy) => Ods::new(Source::Memory(Cursor::new(copy))).map_err(|_| first),
+                Err(_) => Err(first),
+            }
+        }
+        opened => opened,
+    }
+}
+
 /// Open a workbook, with errors a spreadsheet user understands.
-pub(crate) fn open(path: &Path) -> Result<Sheets<BufReader<File>>> {
+pub(crate) fn open(path: &Path) -> Result<Sheets<Source>> {
     if !path.is_file() {
         return Err(Error::io(
             path,
@@ -248,7 +320,7 @@ pub(crate) fn open(path: &Path) -> Result<Sheets<BufReader<File>>> {
     let limits = Limits::current();
     check_zip_parts(path, &limits)?;
     sheet_bounds::check_xls(path, &limits).map_err(|m| workbook_err(path, m))?;
-    guarded(path, || Ok(calamine::open_workbook_auto(path)))?.map_err(|e| {
+    guarded(path, || Ok(open_auto(path)))?.map_err(|e| {
         let text = e.to_string();
         let message = if text.contains("password protected") {
             "workbook is password-protected; save an unprotected copy".to_string()
@@ -388,7 +460,7 @@ fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
 }
 
 fn read_from(
-    wb: &mut Sheets<BufReader<File>>,
+    wb: &mut Sheets<Source>,
     path: &Path,
     sheet: &str,
     options: &SheetOptions,
@@ -397,7 +469,7 @@ fn read_from(
 }
 
 fn read_guarded(
-    wb: &mut Sheets<BufReader<File>>,
+    wb: &mut Sheets<Source>,
     path: &Path,
     sheet: &str,
     options: &SheetOptions,

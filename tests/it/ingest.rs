@@ -446,3 +446,41 @@ fn cells_read_other_than_typed_reach_the_merge_summary() {
         .get("warnings")
         .is_none());
 }
+
+/// An .ods written with its XML indented (as KSpread writes it; odfpy's
+/// `pythagoras-kspread.ods` is checked against pandas in tests/python): calamine 0.38 refuses
+/// the whole workbook, mammolab drops the layout whitespace around the cells and reads it,
+/// a string cell as its paragraphs' text, the spaces inside a paragraph kept.
+#[test]
+fn an_indented_ods_reads_as_its_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("indented.ods");
+    let string = |t: &str| {
+        format!(
+            "\n   <table:table-cell office:value-type=\"string\">\n    <text:p>{t}</text:p>\n   </table:table-cell>"
+        )
+    };
+    let float = |v: u32| {
+        format!("\n   <table:table-cell office:value-type=\"float\" office:value=\"{v}\">\n    <text:p>{v}</text:p>\n   </table:table-cell>")
+    };
+    let row = |cells: String| format!("\n  <table:table-row>{cells}\n  </table:table-row>");
+    let table = format!(
+        "\n <table:table table:name=\"Sheet1\">{}{}{}\n </table:table>\n",
+        row(string("id") + &string("note")),
+        row(string("P1") + &string(" two  spaces ")),
+        row(string("P2") + &float(7)),
+    );
+    crate::limits::ods(&path, &table);
+    let sheet = read_sheet(&path, "Sheet1", &SheetOptions::default()).unwrap();
+    assert_eq!(sheet.columns, ["id", "note"]);
+    assert_eq!(
+        sheet.rows,
+        [
+            vec![
+                Value::Text("P1".into()),
+                Value::Text(" two  spaces ".into())
+            ],
+            vec![Value::Text("P2".into()), Value::Float(7.0)],
+        ]
+    );
+}

@@ -596,7 +596,7 @@ fn an_odd_length_number_value_is_read_as_dicom_rs_reads_it() {
 }
 
 /// A minimal .ods (OpenDocument spreadsheet) whose `<office:spreadsheet>` holds `tables`.
-fn ods(path: &Path, tables: &str) {
+pub(crate) fn ods(path: &Path, tables: &str) {
     let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
     let stored =
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);

@@ -1,6 +1,9 @@
-"""`mammolab sheets --json --cells` against openpyxl (.xlsx) and xlrd (.xls) on workbooks nobody
-here wrote: the example workbooks readxl ships (`extdata/`, from Debian's r-cran-readxl
-1.4.2-1 .deb, unpacked by scripts/check.sh into $MAMMOLAB_READXL; nothing is fetched here).
+"""`mammolab sheets --json --cells` against openpyxl (.xlsx), xlrd (.xls) and pandas' odf reader
+(.ods, odfpy) on workbooks nobody here wrote: the example workbooks readxl ships (`extdata/`,
+from Debian's r-cran-readxl 1.4.2-1 .deb, unpacked by scripts/check.sh into $MAMMOLAB_READXL)
+and the example spreadsheets odfpy ships (`tests/examples/*.ods` of its 1.4.1 source
+distribution, one of them written by KSpread, unpacked into $MAMMOLAB_ODS_EXAMPLES); nothing
+is fetched here.
 
 For every sheet, with mammolab's documented rules applied to the reference's raw grid
 (merged regions filled from their top-left cell, error cells empty, empty rows and columns
@@ -17,11 +20,13 @@ from pathlib import Path
 
 import openpyxl
 import openpyxl.worksheet.cell_range
+import pandas as pd
 import pytest
 import xlrd
 
 BIN = os.environ.get("MAMMOLAB_BIN")
 READXL = os.environ.get("MAMMOLAB_READXL")
+ODS = os.environ.get("MAMMOLAB_ODS_EXAMPLES")
 EXCEL_ERRORS = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"}
 
 
@@ -30,6 +35,14 @@ def books():
         pytest.fail("MAMMOLAB_READXL must name readxl's extdata folder (scripts/check.sh sets it)")
     found = sorted(p for p in Path(READXL).iterdir() if p.suffix in (".xlsx", ".xls"))
     assert len(found) == 10, found
+    return found
+
+
+def ods_books():
+    if not ODS or not Path(ODS).is_dir():
+        pytest.fail("MAMMOLAB_ODS_EXAMPLES must name odfpy's tests/examples folder (scripts/check.sh sets it)")
+    found = sorted(Path(ODS).glob("*.ods"))
+    assert len(found) == 4, found
     return found
 
 
@@ -97,6 +110,45 @@ def xlrd_grids(path):
     return out
 
 
+def pandas_ods_grids(path):
+    """Every sheet's raw grid as pandas reads it with odfpy (`engine="odf"`, no header row),
+    empty cells None."""
+    frames = pd.read_excel(path, engine="odf", sheet_name=None, header=None)
+    return [(name, [[None if pd.isna(v) else v for v in row] for row in df.itertuples(index=False)])
+            for name, df in frames.items()]
+
+
+def column_letter(i):
+    """0 -> A, 25 -> Z, 26 -> AA."""
+    s = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def header_names(grid):
+    """The column names by mammolab's documented rules, from the raw grid: the header cell as
+    Excel's General format shows it, `column_<LETTER>` for an empty one, `_2`, `_3`, ... for a
+    repeated one; columns with neither header nor value dropped."""
+    clean = [[None if v is None or v == "" else v for v in row] for row in grid]
+    rows = [r for r in clean if any(v is not None for v in r)]
+    if not rows:
+        return []
+    header, data = rows[0], rows[1:]
+    seen, names = {}, []
+    for c, v in enumerate(header):
+        if v is None and all(r[c] is None for r in data):
+            continue
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        name = f"column_{column_letter(c)}" if v is None else str(v)
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return names
+
+
 def as_mammolab_reads(grid):
     """(header row, [(row number, [cells])]) by mammolab's rules, from a raw 0-based grid."""
     def empty(v):
@@ -134,6 +186,27 @@ def test_readxl_workbook_matches_the_reference_reader(book):
             assert len(cells) == len(want), f"{book.name} {name} row {n}: {cells} vs {want}"
             bad = [(c, w) for c, w in zip(cells, want) if not same(c, w)]
             assert not bad, f"{book.name} {name} row {n}: {bad}"
+
+
+@pytest.mark.parametrize("book", ods_books(), ids=lambda p: p.name)
+def test_odfpy_spreadsheet_matches_pandas(book):
+    """Sheet names in order, column names, row numbers and every cell, as for readxl's books.
+    `pythagoras-kspread.ods` is written by KSpread with its XML indented: calamine 0.38 refuses
+    it ("Expecting 'table-cell', found Text"); mammolab drops the layout whitespace and reads
+    it as pandas does, the same cells as LibreOffice's `pythagoras.ods`."""
+    p = subprocess.run([BIN, "sheets", book, "--json", "--cells"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    got = json.loads(p.stdout)
+    assert got["unreadable"] == [] and got["warnings"] == [], got
+    reference = pandas_ods_grids(book)
+    assert [s["name"] for s in got["sheets"]] == [name for name, _ in reference]
+    for sheet, (name, grid) in zip(got["sheets"], reference):
+        assert [c["name"] for c in sheet["columns"]] == header_names(grid), name
+        _, data = as_mammolab_reads(grid)
+        assert sheet["row_numbers"] == [n for n, _ in data], name
+        for (n, want), cells in zip(data, sheet["cells"]):
+            assert len(cells) == len(want) and all(same(c, w) for c, w in zip(cells, want)), \
+                f"{book.name} {name} row {n}: {cells} vs {want}"
 
 
 def test_number_cells_stored_with_spaces_are_read_and_reported():
