@@ -31,6 +31,7 @@ rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly -
 cargo +nightly fuzz --version >/dev/null 2>&1 || cargo +nightly install cargo-fuzz --locked
 need_venv
 need_readxl
+need_odfpy_examples
 
 echo "== building the fuzz targets (nightly, $FUZZ_TARGET_DIR)"
 cargo +nightly fuzz build -s none --target-dir "$FUZZ_TARGET_DIR"
@@ -67,8 +68,11 @@ seed() {
         prefix "$f" 01 "$dir/seed-xls-$(basename "$f")"; done
       for f in "$SEEDS"/rsna/*.csv "$SEEDS"/cbis-ddsm/*.csv; do
         prefix "$f" 03 "$dir/seed-csv-$(basename "$f")"; done
-      for f in "$SEEDS"/mini-mias/*.txt; do prefix "$f" 04 "$dir/seed-txt-$(basename "$f")"; done ;;
-      # .ods: no registry package ships one; tests/data/fuzz/sheet/ods-seed-* (kept, below).
+      for f in "$SEEDS"/mini-mias/*.txt; do prefix "$f" 04 "$dir/seed-txt-$(basename "$f")"; done
+      # .ods: odfpy's examples (KSpread's indented one among them) and the kept
+      # tests/data/fuzz/sheet/ods-seed-* (below).
+      for f in "$MAMMOLAB_ODS_EXAMPLES"/*.ods; do
+        prefix "$f" 05 "$dir/seed-ods-$(basename "$f")"; done ;;
     manifest)
       for f in data-manifests/*.toml "$SEEDS"/*/manifest.toml; do
         cp "$f" "$dir/seed-$(echo "$f" | tr / _)"; done ;;
