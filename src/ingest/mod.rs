@@ -29,5 +29,6 @@ pub mod sheets;
 pub mod tfrecord;
 pub mod transfer_syntax;
 pub(crate) mod xlsx_repair;
+mod zip_rewrite;
 
 pub use frames::{ClassScoreTable, ScoreTable};

@@ -15,7 +15,7 @@
 //! opens an `.ods`, and the part's inflated size was checked against
 //! [`Limits::max_bytes`](super::limits::Limits::max_bytes) before either runs.
 
-use std::io::{Cursor, Read, Write};
+use std::io::Cursor;
 use std::path::Path;
 
 use quick_xml::events::Event;
@@ -27,26 +27,9 @@ pub(crate) fn without_layout_whitespace(path: &Path) -> Result<Vec<u8>, String> 
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     let mut zip =
         zip::ZipArchive::new(Cursor::new(&bytes)).map_err(|e| format!("not a zip: {e}"))?;
-    let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    for i in 0..zip.len() {
-        let mut part = zip.by_index(i).map_err(|e| e.to_string())?;
-        let name = part.name().map_err(|e| e.to_string())?.to_string();
-        if name != "content.xml" {
-            out.raw_copy_file(part).map_err(|e| e.to_string())?;
-            continue;
-        }
-        let mut xml = Vec::new();
-        part.read_to_end(&mut xml)
-            .map_err(|e| format!("{name}: {e}"))?;
-        let fixed = strip(&xml).map_err(|e| format!("{name}: {e}"))?;
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Stored);
-        out.start_file(name, options)
-            .and_then(|_| out.write_all(&fixed).map_err(Into::into))
-            .map_err(|e| e.to_string())?;
-    }
-    let zip = out.finish().map_err(|e| e.to_string())?;
-    Ok(zip.into_inner())
+    super::zip_rewrite::replace_part(&mut zip, "content.xml", |xml| {
+        strip(xml.as_bytes()).map_err(|e| format!("content.xml: {e}"))
+    })
 }
 
 /// `xml` with every whitespace-only text event whose parent element is a `table:` element
@@ -58,7 +41,7 @@ fn strip(xml: &[u8]) -> Result<Vec<u8>, String> {
     config.expand_empty_elements = false;
     config.check_end_names = false;
     let mut writer = quick_xml::Writer::new(Vec::with_capacity(xml.len()));
-    // The names of the open elements; only whether the innermost is a table element matters.
+    // For each open element, whether it is a `table:` element (only the innermost matters).
     let mut open: Vec<bool> = vec![];
     let mut buf = vec![];
     loop {

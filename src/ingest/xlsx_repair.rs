@@ -8,7 +8,7 @@
 //! changed cell is returned (cell, stored text, what it was read as) so that the reader
 //! can say so ([`super::sheets::Sheet::warnings`]). The file itself is never written.
 
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Read};
 use std::path::Path;
 
 use calamine::{Data, Dimensions, Range, Reader, Xlsx};
@@ -29,28 +29,14 @@ pub(crate) fn read(path: &Path, sheet: &str) -> Result<Repaired> {
     let mut zip =
         zip::ZipArchive::new(Cursor::new(&bytes)).map_err(|e| err(format!("not a zip: {e}")))?;
     let part = sheet_part(&mut zip, sheet).map_err(err)?;
-    let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let mut notes = vec![];
-    for i in 0..zip.len() {
-        let mut f = zip.by_index(i).map_err(|e| err(e.to_string()))?;
-        let name = f.name().map_err(|e| err(e.to_string()))?.to_string();
-        if name != part {
-            out.raw_copy_file(f).map_err(|e| err(e.to_string()))?;
-            continue;
-        }
-        let mut xml = String::new();
-        f.read_to_string(&mut xml)
-            .map_err(|e| err(format!("{name}: {e}")))?;
+    let repaired = super::zip_rewrite::replace_part(&mut zip, &part, |xml| {
         let (fixed, changed) = repair_numbers(&xml);
         notes = changed;
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Stored);
-        out.start_file(name, options)
-            .and_then(|_| out.write_all(fixed.as_bytes()).map_err(Into::into))
-            .map_err(|e| err(e.to_string()))?;
-    }
-    let repaired = out.finish().map_err(|e| err(e.to_string()))?;
-    let mut wb = Xlsx::new(Cursor::new(repaired.into_inner())).map_err(|e| err(e.to_string()))?;
+        Ok(fixed.into_bytes())
+    })
+    .map_err(err)?;
+    let mut wb = Xlsx::new(Cursor::new(repaired)).map_err(|e| err(e.to_string()))?;
     let limits = crate::ingest::limits::Limits::current();
     let range = match crate::ingest::sheet_bounds::xlsx_range(&mut wb, sheet, &limits) {
         Ok(range) => range,
