@@ -81,6 +81,11 @@ impl Default for Rescale {
 }
 
 /// Rescale, apply the VOI and (for MONOCHROME1) invert: the display image in [0, 1].
+///
+/// Stored values are whole numbers (they come from integer samples); when they span at most
+/// [`DISPLAY_TABLE_MAX`] values the map is computed once per value in their range and each
+/// pixel is a table lookup (a SIGMOID window is one `exp` per value, not per pixel). Same
+/// result as mapping each pixel: the table holds exactly what the map gives.
 pub fn display(
     stored: &[f64],
     width: usize,
@@ -95,19 +100,98 @@ pub fn display(
             format!("{} values for a {width}x{height} image", stored.len()),
         ));
     }
-    let m = |x: f64| x * rescale.slope + rescale.intercept;
-    let (lo, hi) = match voi {
-        Voi::MinMax => stored
+    let (mut lo, mut hi, mut whole) = (f64::INFINITY, f64::NEG_INFINITY, true);
+    for &x in stored {
+        lo = lo.min(x);
+        hi = hi.max(x);
+        whole &= (x as i64) as f64 == x;
+    }
+    Ok(Gray {
+        width,
+        height,
+        pixels: display_values(stored, rescale, voi, invert, (lo, hi), whole),
+    })
+}
+
+/// [`display`] for stored values known to be whole numbers from `range.0` to `range.1` (a
+/// grey DICOM's samples, whose range the decoder has counted): no scan of the values first.
+pub(crate) fn display_whole(
+    stored: &[f64],
+    width: usize,
+    height: usize,
+    rescale: Rescale,
+    voi: &Voi,
+    invert: bool,
+    range: (f64, f64),
+) -> Result<Gray> {
+    if stored.len() != width * height {
+        return Err(Error::input(
+            "imaging::display",
+            format!("{} values for a {width}x{height} image", stored.len()),
+        ));
+    }
+    Ok(Gray {
+        width,
+        height,
+        pixels: display_values(stored, rescale, voi, invert, range, true),
+    })
+}
+
+/// Each stored value's display value: through a table over `range` when the values are
+/// `whole` and span at most [`DISPLAY_TABLE_MAX`] values, else one by one.
+fn display_values(
+    stored: &[f64],
+    rescale: Rescale,
+    voi: &Voi,
+    invert: bool,
+    (lo, hi): (f64, f64),
+    whole: bool,
+) -> Vec<f32> {
+    let map = DisplayMap::new(rescale, voi, invert, (lo, hi));
+    if whole && lo.is_finite() && hi - lo < DISPLAY_TABLE_MAX as f64 {
+        let table: Vec<f32> = (0..=(hi - lo) as usize)
+            .map(|i| map.value(lo + i as f64))
+            .collect();
+        let (first, last) = (lo as i64, table.len() - 1);
+        stored
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
-                let y = m(x);
-                (a.min(y), b.max(y))
-            }),
-        _ => (0.0, 0.0),
-    };
-    let f = |x: f64| -> f64 {
-        let y = m(x);
-        match voi {
+            .map(|&x| table[((x as i64 - first) as usize).min(last)])
+            .collect()
+    } else {
+        stored.iter().map(|&x| map.value(x)).collect()
+    }
+}
+
+/// The most distinct stored values [`display`] tabulates (16-bit samples; wider ranges are
+/// mapped pixel by pixel).
+pub const DISPLAY_TABLE_MAX: usize = 1 << 16;
+
+/// One stored value's display value: rescale, VOI, clamp to [0, 1], invert.
+struct DisplayMap<'a> {
+    rescale: Rescale,
+    voi: &'a Voi,
+    invert: bool,
+    /// The rescaled range of the image, for [`Voi::MinMax`].
+    range: (f64, f64),
+}
+
+impl<'a> DisplayMap<'a> {
+    /// `stored` is the smallest and largest stored value of the image.
+    fn new(rescale: Rescale, voi: &'a Voi, invert: bool, stored: (f64, f64)) -> Self {
+        // The rescale is monotonic, also in floating point (each rounding step is), so the
+        // rescaled range is the rescaled ends, swapped for a negative slope.
+        let (a, b) = (rescale.apply(stored.0), rescale.apply(stored.1));
+        Self {
+            rescale,
+            voi,
+            invert,
+            range: (a.min(b), a.max(b)),
+        }
+    }
+
+    fn value(&self, x: f64) -> f32 {
+        let y = self.rescale.apply(x);
+        let v = match self.voi {
             Voi::Linear { center, width } => {
                 // PS3.3 C.11.2.1.2.1, scaled to [0, 1].
                 let w = width.max(1.0);
@@ -131,30 +215,28 @@ pub fn display(
                 table[i] / max
             }
             Voi::MinMax => {
+                let (lo, hi) = self.range;
                 if hi > lo {
                     (y - lo) / (hi - lo)
                 } else {
                     0.0
                 }
             }
+        };
+        let v = v.clamp(0.0, 1.0) as f32;
+        if self.invert {
+            1.0 - v
+        } else {
+            v
         }
-    };
-    let pixels = stored
-        .iter()
-        .map(|&x| {
-            let v = f(x).clamp(0.0, 1.0) as f32;
-            if invert {
-                1.0 - v
-            } else {
-                v
-            }
-        })
-        .collect();
-    Ok(Gray {
-        width,
-        height,
-        pixels,
-    })
+    }
+}
+
+impl Rescale {
+    /// The modality LUT: `x * slope + intercept`.
+    pub fn apply(self, x: f64) -> f64 {
+        x * self.slope + self.intercept
+    }
 }
 
 /// Max-pool resampling: output pixel `(x, y)` is the largest source pixel whose centre
@@ -281,11 +363,11 @@ pub fn resize(img: &Gray, width: usize, height: usize, filter: Filter) -> Result
         Filter::Lanczos3 => fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3),
         Filter::Max => return Ok(resize_max(img, width, height)),
     };
-    let bytes: Vec<u8> = img.pixels.iter().flat_map(|v| v.to_ne_bytes()).collect();
-    let src = fr::images::Image::from_vec_u8(
+    // The pixels as fast_image_resize's F32 image, borrowed (no copy).
+    let src = fr::images::ImageRef::new(
         img.width as u32,
         img.height as u32,
-        bytes,
+        bytemuck::cast_slice(&img.pixels),
         fr::PixelType::F32,
     )
     .map_err(|e| Error::input("imaging::resize", e.to_string()))?;
@@ -411,6 +493,65 @@ impl Gray {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_display_table_gives_what_each_pixel_would() {
+        // Whole stored values (the table path) against each value mapped on its own, for
+        // every VOI, a negative slope and MONOCHROME1: equal to the bit.
+        let stored: Vec<f64> = (0..600)
+            .map(|i| ((i * 37) % 4096) as f64 - 1000.0)
+            .collect();
+        let rescale = Rescale {
+            slope: -0.75,
+            intercept: 12.5,
+        };
+        let vois = [
+            Voi::Linear {
+                center: 300.0,
+                width: 900.0,
+            },
+            Voi::LinearExact {
+                center: -40.0,
+                width: 2000.0,
+            },
+            Voi::Sigmoid {
+                center: 100.0,
+                width: 700.0,
+            },
+            Voi::Table {
+                first: -2000.0,
+                table: (0..3000).map(|i| (i % 256) as f64).collect(),
+                max: 255.0,
+            },
+            Voi::MinMax,
+        ];
+        for voi in &vois {
+            for invert in [false, true] {
+                let g = display(&stored, 600, 1, rescale, voi, invert).unwrap();
+                let (lo, hi) = stored
+                    .iter()
+                    .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+                let map = DisplayMap::new(rescale, voi, invert, (lo, hi));
+                let each: Vec<f32> = stored.iter().map(|&x| map.value(x)).collect();
+                assert_eq!(g.pixels, each, "{voi:?} invert {invert}");
+                assert!(g.pixels.iter().all(|v| (0.0..=1.0).contains(v)));
+            }
+        }
+        // A range wider than the table and fractional values take the per-pixel path: same map.
+        let wide = [0.0, 70_000.0, 35_000.0, 1.0];
+        let half = [0.5, 10.0, 3.25, 7.0];
+        for values in [&wide[..], &half[..]] {
+            let g = display(values, 4, 1, Rescale::default(), &Voi::MinMax, false).unwrap();
+            let (lo, hi) = values
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+            let want: Vec<f32> = values
+                .iter()
+                .map(|&v| ((v - lo) / (hi - lo)) as f32)
+                .collect();
+            assert_eq!(g.pixels, want);
+        }
+    }
 
     #[test]
     fn linear_window_follows_the_standard() {

@@ -196,7 +196,8 @@ pub struct DicomInfo {
 /// One decoded frame with everything needed to display it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DicomImage {
-    /// Header summary and pixel statistics.
+    /// Header summary and pixel statistics ([`DicomInfo::pixel`] is the range of every
+    /// sample: [`DicomImage::display`] tabulates a grey image's display map over it).
     pub info: DicomInfo,
     /// Stored values of the frame, row-major (`rows * columns`, first sample of each pixel
     /// for colour images).
@@ -210,14 +211,28 @@ pub struct DicomImage {
 impl DicomImage {
     /// The display image in [0, 1]: rescale, VOI, and inversion for MONOCHROME1.
     pub fn display(&self) -> Result<Gray> {
-        imaging::display(
-            &self.stored,
-            self.info.columns as usize,
-            self.info.rows as usize,
-            self.rescale,
-            &self.voi,
-            self.info.photometric_interpretation == "MONOCHROME1",
-        )
+        let (width, height) = (self.info.columns as usize, self.info.rows as usize);
+        let invert = self.info.photometric_interpretation == "MONOCHROME1";
+        // A grey image's stored values are its samples, whole numbers whose range the
+        // decoder counted; a colour image's first channel spans less than all its samples.
+        if self
+            .info
+            .photometric_interpretation
+            .starts_with("MONOCHROME")
+        {
+            let PixelStats { min, max, .. } = self.info.pixel;
+            imaging::display_whole(
+                &self.stored,
+                width,
+                height,
+                self.rescale,
+                &self.voi,
+                invert,
+                (min, max),
+            )
+        } else {
+            imaging::display(&self.stored, width, height, self.rescale, &self.voi, invert)
+        }
     }
 
     /// The stored values scaled min-max into [0, 1], ignoring the window and MONOCHROME1:
@@ -350,11 +365,6 @@ pub fn read_image_opt(path: impl AsRef<Path>, frame: u32) -> Result<Option<Dicom
     // dicom-pixeldata calls planar configuration 1 (colour by plane) `PixelFirst`.
     let plane_first =
         spp > 1 && px.planar_configuration() == dicom_pixeldata::PlanarConfiguration::PixelFirst;
-    let mask: u64 = if bits_stored >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << bits_stored) - 1
-    };
     if !matches!(bytes, 1 | 2 | 4) {
         return Err(dicom_err(
             path,
@@ -364,33 +374,30 @@ pub fn read_image_opt(path: impl AsRef<Path>, frame: u32) -> Result<Option<Dicom
     // Explicit VR big endian: the parser byte-swaps pixel data as OW, 16-bit word by word,
     // so a 32-bit sample arrives as its two words, high word first, each little endian.
     let big_endian_words = ts == EXPLICIT_BE && bytes == 4;
-    // Statistics over every sample, as over pydicom's pixel_array.
-    let all = |k: usize| -> f64 {
-        let b = |i: usize| data[bytes * k + i];
-        let raw = match bytes {
-            1 => b(0) as u64,
-            2 => u16::from_le_bytes([b(0), b(1)]) as u64,
-            _ if big_endian_words => {
-                (u16::from_le_bytes([b(0), b(1)]) as u64) << 16
-                    | u16::from_le_bytes([b(2), b(3)]) as u64
-            }
-            _ => u32::from_le_bytes([b(0), b(1), b(2), b(3)]) as u64,
-        } & mask;
-        if signed && raw >> (bits_stored - 1) & 1 == 1 {
-            (raw as i64 - (1i64 << bits_stored)) as f64
-        } else {
-            raw as f64
-        }
+    // Every sample decoded once, with statistics over all of them as over pydicom's
+    // pixel_array; the stored values keep sample 0 of each pixel (colour: the first channel).
+    let total = n * spp;
+    let (all, stats) = match bytes {
+        1 => samples::<1>(data, total, bits_stored, signed, |b| b[0] as u64),
+        2 => samples::<2>(data, total, bits_stored, signed, |b| {
+            u16::from_le_bytes(b) as u64
+        }),
+        _ if big_endian_words => samples::<4>(data, total, bits_stored, signed, |b| {
+            (u16::from_le_bytes([b[0], b[1]]) as u64) << 16
+                | u16::from_le_bytes([b[2], b[3]]) as u64
+        }),
+        _ => samples::<4>(data, total, bits_stored, signed, |b| {
+            u32::from_le_bytes(b) as u64
+        }),
     };
-    // Sample 0 of each pixel (colour images keep their first channel).
-    let stored: Vec<f64> = (0..n)
-        .map(|i| all(if plane_first { i } else { i * spp }))
-        .collect();
-    let (mut min, mut max, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
-    for k in 0..n * spp {
-        let v = all(k);
-        (min, max, sum) = (min.min(v), max.max(v), sum + v);
-    }
+    let (min, max, sum) = stats;
+    let stored: Vec<f64> = if spp == 1 {
+        all
+    } else if plane_first {
+        all[..n].to_vec()
+    } else {
+        all.iter().step_by(spp).copied().collect()
+    };
     let rescale = px
         .rescale()
         .ok()
@@ -443,6 +450,42 @@ pub fn read_image_opt(path: impl AsRef<Path>, frame: u32) -> Result<Option<Dicom
         rescale,
         voi,
     }))
+}
+
+/// The first `total` samples of `data`, `B` bytes each read by `read`, masked to
+/// `bits_stored` bits and sign-extended when `signed`, as `f64` (exact: at most 32 bits),
+/// with their minimum, maximum and sum. One pass in integers: the sum is exact (summed in
+/// blocks small enough for `i64`), where a running `f64` sum rounds once it passes 2^53.
+fn samples<const B: usize>(
+    data: &[u8],
+    total: usize,
+    bits_stored: u16,
+    signed: bool,
+    read: impl Fn([u8; B]) -> u64,
+) -> (Vec<f64>, (f64, f64, f64)) {
+    let bits = u32::from(bits_stored.clamp(1, 32));
+    let mask = (1u64 << bits) - 1;
+    // Shifting the sign bit to bit 63 and back extends it; 0 leaves an unsigned value.
+    let shift = if signed { 64 - bits } else { 0 };
+    let mut values = Vec::with_capacity(total);
+    let (mut lo, mut hi, mut sum) = (i64::MAX, i64::MIN, 0.0f64);
+    // 2^20 samples of at most 2^32 each: a block's sum stays below 2^52.
+    for block in data[..total * B].chunks(B << 20) {
+        let mut block_sum = 0i64;
+        for c in block.chunks_exact(B) {
+            let raw = read(c.try_into().expect("B bytes")) & mask;
+            let v = ((raw << shift) as i64) >> shift;
+            lo = lo.min(v);
+            hi = hi.max(v);
+            block_sum += v;
+            values.push(v as f64);
+        }
+        sum += block_sum as f64;
+    }
+    if total == 0 {
+        return (values, (f64::INFINITY, f64::NEG_INFINITY, 0.0));
+    }
+    (values, (lo as f64, hi as f64, sum))
 }
 
 /// Every length `path` declares fits in what follows it, and a deflated data set inflates
@@ -999,7 +1042,41 @@ pub fn read_display_rgb(path: impl AsRef<Path>) -> Result<[Gray; 3]> {
 
 #[cfg(test)]
 mod tests {
-    use super::{packbits, rle_decode};
+    use super::{packbits, rle_decode, samples};
+
+    #[test]
+    fn samples_are_masked_sign_extended_and_summed_exactly() {
+        // 12 bits stored in 16, high bits set (garbage a reader must mask): 0x0FFF is -1
+        // signed and 4095 unsigned; 0xF800 is 0x800 = -2048 signed.
+        let data: Vec<u8> = [0xFFFFu16, 0xF800, 0x0001, 0x07FF]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let read = |b: [u8; 2]| u16::from_le_bytes(b) as u64;
+        let (v, stats) = samples::<2>(&data, 4, 12, true, read);
+        assert_eq!(v, [-1.0, -2048.0, 1.0, 2047.0]);
+        assert_eq!(stats, (-2048.0, 2047.0, -1.0));
+        let (v, stats) = samples::<2>(&data, 4, 12, false, read);
+        assert_eq!(v, [4095.0, 2048.0, 1.0, 2047.0]);
+        assert_eq!(stats, (1.0, 4095.0, 8191.0));
+        // 32-bit signed: the extremes survive; a sum past 2^53 is not rounded per sample.
+        let big = [i32::MIN as u32, i32::MAX as u32, u32::MAX];
+        let data: Vec<u8> = big.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let (v, _) = samples::<4>(&data, 3, 32, true, le32);
+        assert_eq!(v, [i32::MIN as f64, i32::MAX as f64, -1.0]);
+        let n = 3 << 20;
+        let data: Vec<u8> = (0..n).flat_map(|_| u32::MAX.to_le_bytes()).collect();
+        let (_, (_, _, sum)) = samples::<4>(&data, n, 32, false, le32);
+        assert_eq!(sum, n as f64 * u32::MAX as f64);
+        // Nothing to read: no minimum or maximum.
+        let (v, stats) = samples::<1>(&[], 0, 8, false, |b| b[0] as u64);
+        assert!(v.is_empty());
+        assert_eq!(stats, (f64::INFINITY, f64::NEG_INFINITY, 0.0));
+    }
+
+    fn le32(b: [u8; 4]) -> u64 {
+        u32::from_le_bytes(b) as u64
+    }
 
     /// A fragment with `segments` PackBits segments after the 64-byte offset header.
     fn fragment(segments: &[&[u8]]) -> Vec<u8> {
