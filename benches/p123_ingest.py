@@ -7,7 +7,11 @@ P2  seed 001's preparation: pandas read + UniqueKey merge + os.walk per image to
     Non-Cancer file, vs mammolab's audited merge (reads the workbooks too, resolves every
     row's DICOM and JPG, checks every DICOM header).
 P3  DICOM decode + modality LUT + VOI window + resize to 224x224: pydicom + numpy + PIL in
-    one process vs mammolab on all cores (rayon); images/s.
+    one process vs mammolab on all cores (rayon); images/s. On 300 of the default cohort's
+    DICOMs (384 x 312, explicit VR, 14 bits stored).
+P3F the same on full-size films: 40 full mammograms of the CBIS-DDSM twin at its default
+    scale (2560 x 1600, implicit VR little endian, 16 bits stored, as TCIA's files are;
+    generated into data/cbis-ddsm-default once by bench.sh).
 """
 
 import json
@@ -82,7 +86,17 @@ def p2(binary, cohort):
 
 def p3(binary, cohort, n=300):
     files = sorted((cohort / "acıbademsana" / "Non-Cancer").rglob("*.dcm"))[:n]
+    return pixels(binary, files, "P3 DICOM -> 224x224")
 
+
+def p3f(binary, cohort, n=40):
+    films = Path(cohort).parent / "cbis-ddsm-default" / "CBIS-DDSM"
+    files = sorted(f for f in films.rglob("*.dcm") if "full mammogram images" in str(f))[:n]
+    assert len(files) == n, f"{len(files)} full mammograms under {films}"
+    return pixels(binary, files, "P3F film DICOM -> 224x224")
+
+
+def pixels(binary, files, what):
     def python():
         out = []
         for f in files:
@@ -98,14 +112,14 @@ def p3(binary, cohort, n=300):
     py, count = best(python, 1)
     rs = rust(binary, "pixels", 3, 224, *files)
     assert rs["check"] == count
-    return {"what": "P3 DICOM -> 224x224", "python": "pydicom + numpy + PIL", "python_s": py,
+    return {"what": what, "python": "pydicom + numpy + PIL", "python_s": py,
             "mammolab_s": rs["seconds"], "speedup": py / rs["seconds"],
             "detail": f"{count} images: {count / py:.0f} vs {count / rs['seconds']:.0f} images/s"}
 
 
 if __name__ == "__main__":
     binary, cohort, which, out = sys.argv[1], Path(sys.argv[2]), sys.argv[3].split(","), sys.argv[4]
-    rows = [{"p1": p1, "p2": p2, "p3": p3}[w](binary, cohort) for w in which]
+    rows = [{"p1": p1, "p2": p2, "p3": p3, "p3f": p3f}[w](binary, cohort) for w in which]
     print(f"cohort {cohort} (profile default); mammolab best of 3, Python once")
     for r in rows:
         print(f"{r['what']:28} {r['python']:34} {r['python_s']:8.2f}s  mammolab {r['mammolab_s']:7.3f}s"

@@ -537,10 +537,12 @@ mod tests {
                 assert!(g.pixels.iter().all(|v| (0.0..=1.0).contains(v)));
             }
         }
-        // A range wider than the table and fractional values take the per-pixel path: same map.
+        // A range wider than the table and fractional values take the per-pixel path, and
+        // 32-bit values past i32 the table: same map.
         let wide = [0.0, 70_000.0, 35_000.0, 1.0];
         let half = [0.5, 10.0, 3.25, 7.0];
-        for values in [&wide[..], &half[..]] {
+        let high = [3e9, 3e9 + 10.0, 3e9 + 2.0, 3e9 + 7.0];
+        for values in [&wide[..], &half[..], &high[..]] {
             let g = display(values, 4, 1, Rescale::default(), &Voi::MinMax, false).unwrap();
             let (lo, hi) = values
                 .iter()
