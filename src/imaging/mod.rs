@@ -94,12 +94,7 @@ pub fn display(
     voi: &Voi,
     invert: bool,
 ) -> Result<Gray> {
-    if stored.len() != width * height {
-        return Err(Error::input(
-            "imaging::display",
-            format!("{} values for a {width}x{height} image", stored.len()),
-        ));
-    }
+    check_size(stored, width, height)?;
     let (mut lo, mut hi, mut whole) = (f64::INFINITY, f64::NEG_INFINITY, true);
     for &x in stored {
         lo = lo.min(x);
@@ -124,12 +119,7 @@ pub(crate) fn display_whole(
     invert: bool,
     range: (f64, f64),
 ) -> Result<Gray> {
-    if stored.len() != width * height {
-        return Err(Error::input(
-            "imaging::display",
-            format!("{} values for a {width}x{height} image", stored.len()),
-        ));
-    }
+    check_size(stored, width, height)?;
     Ok(Gray {
         width,
         height,
@@ -160,6 +150,17 @@ fn display_values(
     } else {
         stored.iter().map(|&x| map.value(x)).collect()
     }
+}
+
+/// `stored` fills a `width` x `height` image.
+fn check_size(stored: &[f64], width: usize, height: usize) -> Result<()> {
+    if stored.len() != width * height {
+        return Err(Error::input(
+            "imaging::display",
+            format!("{} values for a {width}x{height} image", stored.len()),
+        ));
+    }
+    Ok(())
 }
 
 /// The most distinct stored values [`display`] tabulates (16-bit samples; wider ranges are
