@@ -89,7 +89,7 @@ pub use inference::{Predictor, Request, Saliency};
 pub use loss::ClassLoss;
 pub use resnet::{load_torchvision, ResNet, ResNetConfig, TorchvisionLoad};
 pub use train::{epoch_order, Trainer};
-pub use vae::{HeadInput, HeadTraining, Reconstruction, Vae, VaeConfig, VaeSettings};
+pub use vae::{Code, HeadInput, HeadTraining, Reconstruction, Vae, VaeConfig, VaeSettings};
 
 use crate::error::{Error, Result};
 

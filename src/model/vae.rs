@@ -14,7 +14,14 @@
 //! - decoder: linear back to that feature map, transposed convolutions doubling the side,
 //!   the last one to `channels` (sigmoid for BCE) -> `[batch, channels, size, size]`
 //! - head: `[batch, latent]` (`mu`; or the flattened features, [`HeadInput::Features`]) ->
-//!   `[batch, classes]` logits
+//!   `[batch, classes]` logits (with [`HeadInput::Positions`]: each position's code scored,
+//!   the highest score per class kept)
+//!
+//! With a latent map ([`Code::Map`]) `mu` and `log_var` are `latent` values at every
+//! position of the last feature map (a 1 x 1 convolution, written as a linear layer over
+//! the channels), flattened position by position to `[batch, side * side * latent]`; the
+//! decoder maps each position's code back to `filters.last()` channels. The code then keeps
+//! where things are, which a vector of 16 numbers cannot: a lesion a few pixels wide.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
@@ -65,11 +72,40 @@ pub enum HeadInput {
     /// The encoder's last feature map, flattened (before `mu`): the head shares the
     /// encoder with the VAE but not the code, so the code is free to reconstruct.
     Features,
+    /// The latent mean of each position of a map code ([`Code::Map`] only): the head
+    /// scores each position's `latent` numbers with one linear layer and the image takes
+    /// each class's highest position score (max pooling, as a reader flags a film on its
+    /// most suspicious spot). It finds a lesion wherever it is, which a linear layer over
+    /// the whole flattened map must learn position by position.
+    Positions,
 }
 
 impl HeadInput {
     /// Every input, with its name in `--vae head=NAME` (as serialised).
-    pub const ALL: [(Self, &'static str); 2] = [(Self::Mu, "mu"), (Self::Features, "features")];
+    pub const ALL: [(Self, &'static str); 3] = [
+        (Self::Mu, "mu"),
+        (Self::Features, "features"),
+        (Self::Positions, "positions"),
+    ];
+}
+
+/// The shape of the latent code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    /// One vector of `latent` numbers per image (seed 000's): linear layers from and back to
+    /// the flattened feature map. Reconstructions keep the breast's outline and density, not
+    /// a lesion a few pixels wide.
+    #[default]
+    Vector,
+    /// `latent` numbers at each position of the encoder's last feature map (`size / 2^k`
+    /// a side): the code keeps where things are, so a reconstruction can show the lesion.
+    Map,
+}
+
+impl Code {
+    /// Every shape, with its name in `--vae code=NAME` (as serialised).
+    pub const ALL: [(Self, &'static str); 2] = [(Self::Vector, "vector"), (Self::Map, "map")];
 }
 
 /// The name `all` gives `value`.
@@ -118,6 +154,9 @@ pub struct VaeConfig {
     /// What the head reads.
     #[serde(default)]
     pub head_input: HeadInput,
+    /// The shape of the code.
+    #[serde(default)]
+    pub code: Code,
 }
 
 impl VaeConfig {
@@ -134,6 +173,7 @@ impl VaeConfig {
             head: HeadTraining::Joint,
             kl_warmup: 0,
             head_input: HeadInput::Mu,
+            code: Code::Vector,
         }
     }
 
@@ -166,6 +206,13 @@ impl VaeConfig {
     /// weights on `device`.
     pub fn init(&self, channels: usize, size: usize, device: &Device) -> Result<Vae> {
         let side = self.feature_side(size)?;
+        if self.head_input == HeadInput::Positions && self.code != Code::Map {
+            return Err(Error::Param {
+                name: "vae",
+                message: "head=positions scores each position of a map code: it needs code=map"
+                    .into(),
+            });
+        }
         if channels == 0 || self.classes < 2 || self.latent == 0 || self.beta < 0.0 {
             return Err(Error::Param {
                 name: "vae",
@@ -209,16 +256,22 @@ impl VaeConfig {
             decoder.push(up(inp, o));
             inp = o;
         }
+        // A vector code maps the whole feature map; a map code each position's channels.
+        let (from, code) = match self.code {
+            Code::Vector => (features, self.latent),
+            Code::Map => (last, self.latent * side * side),
+        };
         Ok(Vae {
             encoder,
-            mu: LinearConfig::new(features, self.latent).init(device),
-            log_var: LinearConfig::new(features, self.latent).init(device),
-            expand: LinearConfig::new(self.latent, features).init(device),
+            mu: LinearConfig::new(from, self.latent).init(device),
+            log_var: LinearConfig::new(from, self.latent).init(device),
+            expand: LinearConfig::new(self.latent, from).init(device),
             decoder,
             head: LinearConfig::new(
                 match self.head_input {
-                    HeadInput::Mu => self.latent,
+                    HeadInput::Mu => code,
                     HeadInput::Features => features,
+                    HeadInput::Positions => self.latent,
                 },
                 self.classes,
             )
@@ -226,6 +279,7 @@ impl VaeConfig {
             shape: [last, side],
             sigmoid_out: self.reconstruction == Reconstruction::Bce,
             head_input: self.head_input,
+            code: self.code,
         })
     }
 }
@@ -244,6 +298,7 @@ impl VaeConfig {
 /// | `recon` | [`VaeConfig::reconstruction`]: `mse` or `bce` | `mse` |
 /// | `filters` | [`VaeConfig::filters`], joined by `-` (`32-64-128`) | `32-64-64` |
 /// | `head` | [`VaeConfig::head_input`]: `mu` or `features` ([`HeadInput`]) | `mu` |
+/// | `code` | [`VaeConfig::code`]: `vector` or `map` ([`Code`]) | `vector` |
 ///
 /// ```
 /// use mammolab::model::{VaeConfig, VaeSettings};
@@ -280,9 +335,13 @@ pub struct VaeSettings {
     /// What the head reads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head: Option<HeadInput>,
+    /// The shape of the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<Code>,
 }
 
-const VAE_KEYS: &str = "latent, beta, class_weight, kl_warmup, pretrain, recon, filters, head";
+const VAE_KEYS: &str =
+    "latent, beta, class_weight, kl_warmup, pretrain, recon, filters, head, code";
 
 impl VaeSettings {
     /// Write these settings into `config`.
@@ -313,6 +372,9 @@ impl VaeSettings {
         }
         if let Some(v) = self.head {
             config.head_input = v;
+        }
+        if let Some(v) = self.code {
+            config.code = v;
         }
     }
 }
@@ -372,6 +434,12 @@ impl std::str::FromStr for VaeSettings {
                             .map_err(|names| bad(format!("head=`{value}` is not {names}")))?,
                     )
                 }
+                "code" => {
+                    out.code = Some(
+                        named(&Code::ALL, value)
+                            .map_err(|names| bad(format!("code=`{value}` is not {names}")))?,
+                    )
+                }
                 _ => return Err(bad(format!("unknown setting `{key}` (keys: {VAE_KEYS})"))),
             }
         }
@@ -407,6 +475,9 @@ impl std::fmt::Display for VaeSettings {
         if let Some(v) = self.head {
             parts.push(format!("head={}", name_of(&HeadInput::ALL, v)));
         }
+        if let Some(v) = self.code {
+            parts.push(format!("code={}", name_of(&Code::ALL, v)));
+        }
         f.write_str(&parts.join(","))
     }
 }
@@ -439,13 +510,27 @@ pub struct Vae {
     sigmoid_out: bool,
     #[module(skip)]
     head_input: HeadInput,
+    #[module(skip)]
+    code: Code,
 }
 
 impl Vae {
     /// Latent mean and log-variance of `x`.
     pub fn encode(&self, x: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
-        let h: Tensor<2> = self.features(x).flatten(1, 3);
-        (self.mu.forward(h.clone()), self.log_var.forward(h))
+        let h = self.features(x);
+        (
+            self.code_of(&self.mu, h.clone()),
+            self.code_of(&self.log_var, h),
+        )
+    }
+
+    /// `layer` (`mu` or `log_var`) on the feature map `a`: `[batch, latent]` for a vector
+    /// code, `[batch, side * side * latent]` (position by position) for a map.
+    fn code_of(&self, layer: &Linear, a: Tensor<4>) -> Tensor<2> {
+        match self.code {
+            Code::Vector => layer.forward(a.flatten::<2>(1, 3)),
+            Code::Map => layer.forward(a.permute([0, 2, 3, 1])).flatten(1, 3),
+        }
     }
 
     /// The encoder's last convolution after its ReLU (`encoder.<last>`): `[batch,
@@ -461,13 +546,13 @@ impl Vae {
     /// Class logits from [`Vae::features`]: the head on the latent mean, or on the
     /// features themselves ([`HeadInput`]).
     pub fn head_logits(&self, a: Tensor<4>) -> Tensor<2> {
-        self.classify(self.head_input_of(a.flatten(1, 3)))
+        self.classify(self.head_input_of(a))
     }
 
     /// What the head reads ([`HeadInput`]) for `x`: `[batch, latent]` or `[batch,
     /// features]`. Training the head alone detaches it, so the encoder stays as it is.
     pub fn head_input(&self, x: Tensor<4>) -> Tensor<2> {
-        self.head_input_of(self.features(x).flatten(1, 3))
+        self.head_input_of(self.features(x))
     }
 
     /// Class logits of `x`.
@@ -475,10 +560,10 @@ impl Vae {
         self.classify(self.head_input(x))
     }
 
-    fn head_input_of(&self, h: Tensor<2>) -> Tensor<2> {
+    fn head_input_of(&self, a: Tensor<4>) -> Tensor<2> {
         match self.head_input {
-            HeadInput::Features => h,
-            HeadInput::Mu => self.mu.forward(h),
+            HeadInput::Features => a.flatten(1, 3),
+            HeadInput::Mu | HeadInput::Positions => self.code_of(&self.mu, a),
         }
     }
 
@@ -507,10 +592,9 @@ impl Vae {
                 return Some(Activation::Map(x));
             }
         }
-        let h: Tensor<2> = x.flatten(1, 3);
         match layer {
-            "mu" => Some(Activation::Vector(self.mu.forward(h))),
-            "logits" => Some(Activation::Vector(self.classify(self.head_input_of(h)))),
+            "mu" => Some(Activation::Vector(self.code_of(&self.mu, x))),
+            "logits" => Some(Activation::Vector(self.classify(self.head_input_of(x)))),
             _ => None,
         }
     }
@@ -519,7 +603,14 @@ impl Vae {
     pub fn decode(&self, z: Tensor<2>) -> Tensor<4> {
         let [c, s] = self.shape;
         let b = z.dims()[0];
-        let mut x: Tensor<4> = relu(self.expand.forward(z)).reshape([b, c, s, s]);
+        let mut x: Tensor<4> = match self.code {
+            Code::Vector => relu(self.expand.forward(z)).reshape([b, c, s, s]),
+            Code::Map => {
+                let latent = z.dims()[1] / (s * s);
+                let z: Tensor<4> = z.reshape([b, s, s, latent]);
+                relu(self.expand.forward(z)).permute([0, 3, 1, 2])
+            }
+        };
         let n = self.decoder.len();
         for (i, d) in self.decoder.iter().enumerate() {
             x = d.forward(x);
@@ -535,20 +626,32 @@ impl Vae {
     }
 
     /// Class logits of the head on what it reads ([`Vae::head_input`]): latent means
-    /// `[batch, latent]`, or flattened features.
+    /// `[batch, latent]` (or a map's, position by position), or flattened features. With
+    /// [`HeadInput::Positions`] each position is scored and each class keeps its highest.
     pub fn classify(&self, input: Tensor<2>) -> Tensor<2> {
-        self.head.forward(input)
+        match self.head_input {
+            HeadInput::Positions => {
+                let [b, n] = input.dims();
+                let latent = self.head.weight.dims()[0];
+                let scores: Tensor<3> = self.head.forward(input.reshape([b, n / latent, latent]));
+                scores.max_dim(1).squeeze_dim(1)
+            }
+            _ => self.head.forward(input),
+        }
     }
 
     /// Full pass. `sample`: draw z = mu + sigma * eps (training); otherwise z = mu.
     pub fn forward(&self, x: Tensor<4>, sample: bool) -> VaeOutput {
-        let h: Tensor<2> = self.features(x).flatten(1, 3);
-        let (mu, log_var) = (self.mu.forward(h.clone()), self.log_var.forward(h.clone()));
+        let a = self.features(x);
+        let (mu, log_var) = (
+            self.code_of(&self.mu, a.clone()),
+            self.code_of(&self.log_var, a.clone()),
+        );
         // The head on this `mu` (not a second pass through the layer): one graph, so the
         // gradients sum as seed 000's model always did.
         let logits = self.classify(match self.head_input {
-            HeadInput::Features => h,
-            HeadInput::Mu => mu.clone(),
+            HeadInput::Features => a.flatten(1, 3),
+            HeadInput::Mu | HeadInput::Positions => mu.clone(),
         });
         let z = if sample {
             let eps = Tensor::<2>::random(mu.shape(), Distribution::Normal(0.0, 1.0), &mu.device());

@@ -67,7 +67,7 @@ use crate::model::{
     ValidationMetrics,
 };
 
-pub use lesions::lesion_hits;
+pub use lesions::{lesion_contrast, lesion_contrast_table, lesion_hits, LesionContrast};
 pub use multiclass::{
     evaluate_classes, per_source_frame, run_classes, ClassMetrics, ClassRun, SourceMetrics,
 };

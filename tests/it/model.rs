@@ -493,12 +493,12 @@ fn vae_trains_jointly_and_after_pretraining() {
 #[test]
 fn vae_settings_and_the_kl_warm_up() {
     let s: VaeSettings =
-        "latent=8, beta=0.5,class_weight=0,kl_warmup=2,pretrain=0,recon=bce,filters=8-16,head=features"
+        "latent=8, beta=0.5,class_weight=0,kl_warmup=2,pretrain=0,recon=bce,filters=8-16,head=features,code=map"
             .parse()
             .unwrap();
     assert_eq!(
         s.to_string(),
-        "latent=8,beta=0.5,class_weight=0,kl_warmup=2,pretrain=0,recon=bce,filters=8-16,head=features"
+        "latent=8,beta=0.5,class_weight=0,kl_warmup=2,pretrain=0,recon=bce,filters=8-16,head=features,code=map"
     );
     assert_eq!(s.to_string().parse::<VaeSettings>().unwrap(), s);
     let mut c = VaeConfig::new(2);
@@ -509,8 +509,13 @@ fn vae_settings_and_the_kl_warm_up() {
         (8, 0.5, 0.0, 2, HeadTraining::Joint)
     );
     assert_eq!(
-        (c.reconstruction, c.filters.clone(), c.head_input),
-        (Reconstruction::Bce, vec![8, 16], HeadInput::Features)
+        (c.reconstruction, c.filters.clone(), c.head_input, c.code),
+        (
+            Reconstruction::Bce,
+            vec![8, 16],
+            HeadInput::Features,
+            Code::Map
+        )
     );
     assert_eq!(
         [c.beta_at(0), c.beta_at(1), c.beta_at(2), c.beta_at(9)],
@@ -524,6 +529,9 @@ fn vae_settings_and_the_kl_warm_up() {
     for (v, name) in HeadInput::ALL {
         assert_eq!(serde_json::to_value(v).unwrap(), name);
     }
+    for (v, name) in Code::ALL {
+        assert_eq!(serde_json::to_value(v).unwrap(), name);
+    }
     for (bad, says) in [
         ("latent=0", "latent=0"),
         ("beta=-1", "beta=`-1` is not a number >= 0"),
@@ -532,7 +540,8 @@ fn vae_settings_and_the_kl_warm_up() {
         ("filters=32-0", "filters=`32-0`"),
         ("size=3", "unknown setting `size` (keys: latent, beta"),
         ("latent", "`latent` is not key=value"),
-        ("head=z", "head=`z` is not mu or features"),
+        ("head=z", "head=`z` is not mu or features or positions"),
+        ("code=grid", "code=`grid` is not vector or map"),
     ] {
         let e = bad.parse::<VaeSettings>().unwrap_err().to_string();
         assert!(e.contains(says) && e.lines().count() == 1, "{bad}: {e}");
@@ -1318,6 +1327,87 @@ fn fusion_learns_from_its_columns_and_needs_them() {
         probabilities(&m, &samples, 32, &cpu()).unwrap(),
         t.predict(&samples).unwrap()
     );
+}
+
+/// `code=map`: the code is `latent` numbers at each of the last feature map's positions,
+/// flattened position by position, so it keeps where things are: changing the input's
+/// top-left corner changes the code of the top-left positions only (a vector code changes
+/// everywhere). It trains jointly, the reconstruction improves, and a checkpoint written
+/// before the setting existed (no `code` in its config) reads as a vector code.
+#[test]
+fn a_vae_with_a_latent_map() {
+    let train = blobs(48, 16, 10);
+    let mut c = VaeConfig::new(2);
+    c.filters = vec![8, 16];
+    c.latent = 3;
+    c.code = Code::Map;
+    let mut t = Trainer::new(
+        ModelConfig::Vae(c.clone()),
+        grey(16),
+        quick(4),
+        ComputeDevice::Cpu,
+    )
+    .unwrap();
+    t.fit(&train, None, &mut Silent).unwrap();
+    let rec: Vec<f64> = t.history().series("reconstruction").unwrap();
+    assert!(rec[3] < rec[0], "reconstruction improves: {rec:?}");
+    let m = t.inference_model();
+    let Model::Vae(v) = &m else { unreachable!() };
+    let side = 16 / 4;
+    let z = latent_means(&m, &train, 16, &cpu()).unwrap();
+    assert_eq!((z.len(), z[0].len()), (48, side * side * 3));
+    let r = reconstructions(&m, &train, &[0, 1], &cpu()).unwrap();
+    assert_eq!(r.shape, [2, 1, 16, 16]);
+
+    // Brighten the top-left 2 x 2 pixels of one image: after two 4 x 4 stride-2
+    // convolutions (padding 1) the feature in map row j sees input rows 4j - 3 to 4j + 6,
+    // so only map rows and columns 0 and 1 see pixels 0 and 1.
+    let mut a = train.gather(&[0]);
+    let x0 = Tensor::<4>::from_data(TensorData::new(a.clone(), [1, 1, 16, 16]), &cpu());
+    for (r, col) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+        a[r * 16 + col] += 5.0;
+    }
+    let x1 = Tensor::<4>::from_data(TensorData::new(a, [1, 1, 16, 16]), &cpu());
+    let mu = |x: Tensor<4>| v.encode(x).0.into_data().try_to_vec::<f32>().unwrap();
+    let (before, after) = (mu(x0.clone()), mu(x1.clone()));
+    let moved: Vec<bool> = (0..side * side)
+        .map(|p| (0..3).any(|k| before[p * 3 + k] != after[p * 3 + k]))
+        .collect();
+    // Positions (row, col) of the 4 x 4 map, row-major: the corner ones moved, the far ones not.
+    assert!(moved[0], "{moved:?}");
+    assert!(!moved[side * side - 1] && !moved[2 * side + 2], "{moved:?}");
+    let mut vector = c;
+    vector.code = Code::Vector;
+    let vv = vector.init(1, 16, &cpu()).unwrap();
+    let mv = |x: Tensor<4>| vv.encode(x).0.into_data().try_to_vec::<f32>().unwrap();
+    assert!(mv(x0.clone()).iter().zip(mv(x1)).all(|(a, b)| *a != b));
+
+    // head=positions: each position's code scored by one linear layer, the image's logit
+    // per class the highest (a code of one position is scored alone); only with a map code.
+    let mut pos = vector.clone();
+    pos.code = Code::Map;
+    pos.head_input = HeadInput::Positions;
+    let pv = pos.init(1, 16, &cpu()).unwrap();
+    let code = pv.encode(x0.clone()).0;
+    let values = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+    let logits = values(pv.classify(code.clone()));
+    let one: Vec<Vec<f32>> = (0..side * side)
+        .map(|p| values(pv.classify(code.clone().slice([0..1, p * 3..(p + 1) * 3]))))
+        .collect();
+    for k in 0..2 {
+        let best = one.iter().map(|l| l[k]).fold(f32::NEG_INFINITY, f32::max);
+        assert_eq!(logits[k], best);
+    }
+    assert!(one.iter().any(|l| l[1] != logits[1]), "positions differ");
+    pos.code = Code::Vector;
+    let e = pos.init(1, 16, &cpu()).unwrap_err();
+    assert!(e.to_string().contains("head=positions"), "{e}");
+
+    // A config.json from before `code`: a vector code.
+    let mut old = serde_json::to_value(VaeConfig::new(2)).unwrap();
+    old.as_object_mut().unwrap().remove("code");
+    let back: VaeConfig = serde_json::from_value(old).unwrap();
+    assert_eq!(back.code, Code::Vector);
 }
 
 /// `head=features`: the head reads the encoder's flattened features, so it trains (alone,

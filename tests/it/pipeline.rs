@@ -363,3 +363,61 @@ fn threshold_sweep_and_compare() {
         .to_string();
     assert!(e.contains("two runs or two sweeps"), "{e}");
 }
+
+/// `pipeline::lesion_contrast` on the ci cohort's test part: every image whose lesion
+/// `ground_truth.json` records (read here with serde_json alone) is measured, lesions are
+/// brighter than their ring in the input on left and on mirrored right breasts alike (a
+/// circle carried to the wrong place would measure about 0), the input against itself
+/// keeps all of each contrast with R^2 = 1, a flat grey none with R^2 <= 0, and an output
+/// of another shape is one line.
+#[test]
+fn lesion_contrast_against_the_ground_truth() {
+    let m = ci_manifest();
+    let data = pipeline::prepare(&m, &options().with_size(64)).unwrap();
+    let root = crate::ci_cohort().0.path().to_path_buf();
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("ground_truth.json")).unwrap())
+            .unwrap();
+    let planted: std::collections::HashSet<&str> = truth["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| !i["lesion"].is_null())
+        .map(|i| i["file"].as_str().unwrap())
+        .collect();
+    let test = data.test();
+    let expected = data
+        .indices(Part::Test)
+        .iter()
+        .filter(|&&i| planted.contains(data.items[i].path.file_stem().unwrap().to_str().unwrap()))
+        .count();
+    let same = pipeline::lesion_contrast(&root, &data, Part::Test, &test).unwrap();
+    assert!(expected >= 4, "{expected} test images with a lesion");
+    assert_eq!(same.len(), expected);
+    for l in &same {
+        assert_eq!((l.kept(), l.explained), (1.0, 1.0), "{l:?}");
+        assert!(l.pixels > 0, "{l:?}");
+    }
+    for right in [false, true] {
+        let mut c: Vec<f64> = same
+            .iter()
+            .filter(|l| data.items[data.indices(Part::Test)[l.index]].is_right() == right)
+            .map(|l| l.input)
+            .collect();
+        c.sort_by(f64::total_cmp);
+        assert!(
+            !c.is_empty() && c[c.len() / 2] > 0.1,
+            "right {right}: {c:?}"
+        );
+    }
+    let mut flat = test.clone();
+    flat.data.fill(0.3);
+    for l in pipeline::lesion_contrast(&root, &data, Part::Test, &flat).unwrap() {
+        assert!(l.kept() == 0.0 && l.explained <= 0.0, "{l:?}");
+    }
+    let e = pipeline::lesion_contrast(&root, &data, Part::Validation, &test).unwrap_err();
+    assert!(
+        e.to_string().contains("is not the validation part's"),
+        "{e}"
+    );
+}

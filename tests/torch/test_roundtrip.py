@@ -97,19 +97,27 @@ class Deep(nn.Module):
 
 
 class Vae(nn.Module):
+    """Seed 000's CNN-VAE. `code: map` (`--vae code=map`): mu and log_var are 1 x 1
+    convolutions over the last feature map, written as linear layers over its channels and
+    flattened position by position (channels last), as mammolab stores them. `head_input:
+    positions`: the head scores each position's code, each class keeps its highest score."""
+
     def __init__(self, cfg, channels, size):
         super().__init__()
         chans = [channels, *cfg["filters"]]
         side = size // 2 ** len(cfg["filters"])
         feat = chans[-1] * side * side
+        self.map = cfg.get("code", "vector") == "map"
+        src, code = (chans[-1], cfg["latent"] * side * side) if self.map else (feat, cfg["latent"])
         self.shape = (chans[-1], side)
         self.encoder = nn.ModuleList(nn.Conv2d(a, b, 4, stride=2, padding=1) for a, b in zip(chans, chans[1:]))
-        self.mu = nn.Linear(feat, cfg["latent"])
-        self.log_var = nn.Linear(feat, cfg["latent"])
-        self.expand = nn.Linear(cfg["latent"], feat)
+        self.mu = nn.Linear(src, cfg["latent"])
+        self.log_var = nn.Linear(src, cfg["latent"])
+        self.expand = nn.Linear(cfg["latent"], src)
         rev = chans[::-1]
         self.decoder = nn.ModuleList(nn.ConvTranspose2d(a, b, 4, stride=2, padding=1) for a, b in zip(rev, rev[1:]))
-        self.head = nn.Linear(cfg["latent"], cfg["classes"])
+        self.positions = cfg.get("head_input", "mu") == "positions"
+        self.head = nn.Linear(cfg["latent"] if self.positions else code, cfg["classes"])
 
     def features(self, x):
         """The encoder's last convolution after its ReLU."""
@@ -118,7 +126,10 @@ class Vae(nn.Module):
         return x
 
     def classify(self, a):
-        return self.head(self.mu(a.flatten(1)))
+        if self.positions:
+            return self.head(self.mu(a.permute(0, 2, 3, 1))).flatten(1, 2).amax(dim=1)
+        code = self.mu(a.permute(0, 2, 3, 1)).flatten(1) if self.map else self.mu(a.flatten(1))
+        return self.head(code)
 
     def forward(self, x):
         return self.classify(self.features(x))
@@ -237,6 +248,11 @@ def cohort(tmp_path_factory):
 def test_pytorch_loads_the_weights_and_reproduces_the_logits(cohort, tmp_path, model):
     extra = ["--covariates", "Age,BodyPartThickness"] if model == "fusion" else ["--model", model]
     check_logits(cohort, tmp_path / model, model, [*extra, "--size", "32"])
+
+
+@pytest.mark.parametrize("settings", ["code=map", "code=map,head=positions"])
+def test_vae_with_a_latent_map(cohort, tmp_path, settings):
+    check_logits(cohort, tmp_path / "vae-map", "vae", ["--model", "vae", "--vae", settings, "--size", "32"])
 
 
 def test_cancernet_in_colour_on_the_idc_twin(tmp_path):
