@@ -202,10 +202,9 @@ impl VaeConfig {
         Ok(size / div)
     }
 
-    /// Build the model for images of `channels` x `size` x `size` with freshly initialised
-    /// weights on `device`.
-    pub fn init(&self, channels: usize, size: usize, device: &Device) -> Result<Vae> {
-        let side = self.feature_side(size)?;
+    /// Whether the head can read what the code gives: [`HeadInput::Positions`] needs a map
+    /// code ([`Code::Map`]). Checked by [`VaeConfig::init`] and before a run reads any image.
+    pub fn check_head(&self) -> Result<()> {
         if self.head_input == HeadInput::Positions && self.code != Code::Map {
             return Err(Error::Param {
                 name: "vae",
@@ -213,6 +212,14 @@ impl VaeConfig {
                     .into(),
             });
         }
+        Ok(())
+    }
+
+    /// Build the model for images of `channels` x `size` x `size` with freshly initialised
+    /// weights on `device`.
+    pub fn init(&self, channels: usize, size: usize, device: &Device) -> Result<Vae> {
+        let side = self.feature_side(size)?;
+        self.check_head()?;
         if channels == 0 || self.classes < 2 || self.latent == 0 || self.beta < 0.0 {
             return Err(Error::Param {
                 name: "vae",
@@ -297,7 +304,7 @@ impl VaeConfig {
 /// | `pretrain` | [`VaeConfig::head`]: `Pretrain { epochs }`; 0 is `Joint` | 0 |
 /// | `recon` | [`VaeConfig::reconstruction`]: `mse` or `bce` | `mse` |
 /// | `filters` | [`VaeConfig::filters`], joined by `-` (`32-64-128`) | `32-64-64` |
-/// | `head` | [`VaeConfig::head_input`]: `mu` or `features` ([`HeadInput`]) | `mu` |
+/// | `head` | [`VaeConfig::head_input`]: `mu`, `features` or `positions` ([`HeadInput`]) | `mu` |
 /// | `code` | [`VaeConfig::code`]: `vector` or `map` ([`Code`]) | `vector` |
 ///
 /// ```

@@ -385,6 +385,7 @@ impl RunOptions {
         let (_, side) = model.square(self.data.preprocess.input_shape())?;
         if let ModelConfig::Vae(vae) = &model {
             vae.feature_side(side)?;
+            vae.check_head()?;
         }
         if !self.covariates.is_empty() && !matches!(model, ModelConfig::Cnn(_)) {
             return Err(crate::Error::Param {

@@ -182,6 +182,12 @@ fn run_options_are_checked_before_any_file_is_read() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("batch_size"), "{e}");
+    let e = RunOptions::new(ModelChoice::Vae)
+        .with_vae(Some("head=positions".parse().unwrap()))
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("needs code=map"), "{e}");
     assert!(options().validate().is_ok());
     // The network is built for the recipe's shape: one that is not square is refused when
     // the trainer is built.
