@@ -60,6 +60,35 @@ impl LesionHit {
     }
 }
 
+/// `items` grouped by their lesion kind (`kind`), kinds in name order, then every item as
+/// the group `all`: the rows of a per-lesion table.
+pub(crate) fn by_lesion_kind<T>(items: &[T], kind: impl Fn(&T) -> &str) -> Vec<(String, Vec<&T>)> {
+    let mut kinds: Vec<&str> = items.iter().map(&kind).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let mut groups: Vec<(String, Vec<&T>)> = kinds
+        .into_iter()
+        .map(|k| {
+            (
+                k.to_string(),
+                items.iter().filter(|i| kind(i) == k).collect(),
+            )
+        })
+        .collect();
+    groups.push(("all".into(), items.iter().collect()));
+    groups
+}
+
+/// The median of `v` (NaN when it is empty).
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        super::quantile_sorted(&v, 0.5)
+    }
+}
+
 /// [`LesionHit`]s of one or more methods (`(name, hits)`), per lesion kind and over all:
 /// images, maps without a positive value (`no_peak`, counted as misses), the fraction of
 /// peaks inside the lesion and within two radii of its centre, each beside its chance (the
@@ -68,23 +97,10 @@ impl LesionHit {
 pub fn lesion_hit_table(methods: &[(&str, &[LesionHit])]) -> Result<DataFrame> {
     let mut groups: Vec<(String, String, Vec<&LesionHit>)> = vec![];
     for (method, hits) in methods {
-        let mut kinds: Vec<&str> = hits.iter().map(|h| h.lesion.as_str()).collect();
-        kinds.sort_unstable();
-        kinds.dedup();
-        for k in kinds {
-            let g = hits.iter().filter(|h| h.lesion == k).collect();
-            groups.push((method.to_string(), k.to_string(), g));
+        for (kind, g) in by_lesion_kind(hits, |h| &h.lesion) {
+            groups.push((method.to_string(), kind, g));
         }
-        groups.push((method.to_string(), "all".into(), hits.iter().collect()));
     }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        if v.is_empty() {
-            f64::NAN
-        } else {
-            super::quantile_sorted(&v, 0.5)
-        }
-    };
     let n: Vec<u32> = groups.iter().map(|(_, _, g)| g.len() as u32).collect();
     let within = |k: f64| -> Vec<f64> {
         groups
@@ -128,4 +144,67 @@ pub fn lesion_hit_table(methods: &[(&str, &[LesionHit])]) -> Result<DataFrame> {
         ),
     ])
     .map_err(|e| Error::table("lesion hits", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One row per method and lesion kind (kinds in name order), then the method's `all`;
+    /// counts and median peak distances per row.
+    #[test]
+    fn the_hit_table_groups_by_method_then_kind() {
+        let hit = |kind: &str, peak: Option<(f64, f64)>| {
+            LesionHit::new("f".into(), kind.into(), [10.0, 10.0, 2.0], peak, 400.0)
+        };
+        let a = [
+            hit("spiculated_mass", Some((10.0, 12.0))),
+            hit("benign_mass", Some((10.0, 18.0))),
+            hit("spiculated_mass", Some((10.0, 16.0))),
+            hit("spiculated_mass", None),
+        ];
+        let b = [hit("calcifications", Some((10.0, 10.0)))];
+        let t = lesion_hit_table(&[("gradcam", &a), ("occlusion", &b)]).unwrap();
+        let text = |c: &str| -> Vec<String> {
+            t.column(c)
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .map(|v| v.unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(
+            text("method"),
+            ["gradcam", "gradcam", "gradcam", "occlusion", "occlusion"]
+        );
+        assert_eq!(
+            text("lesion"),
+            [
+                "benign_mass",
+                "spiculated_mass",
+                "all",
+                "calcifications",
+                "all"
+            ]
+        );
+        let n: Vec<u32> = t
+            .column("images")
+            .unwrap()
+            .u32()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(n, [1, 3, 4, 1, 1]);
+        let d: Vec<f64> = t
+            .column("median_distance_radii")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        // spiculated: distances 1 and 3 radii (the miss has none): median 2.
+        assert_eq!(d, [4.0, 2.0, 3.0, 0.0, 0.0]);
+        assert!(median(vec![]).is_nan());
+    }
 }

@@ -61,6 +61,7 @@ pub use calibration::{brier_score, calibration_curve, log_loss, Binning, Calibra
 pub use confusion::{BinaryConfusion, BinaryMetrics, ConfusionMatrix};
 pub use curves::{average_precision, pr_curve, roc_auc, roc_curve, PrCurve, RocCurve};
 pub use delong::{delong_paired, delong_unpaired, erfc, AucTest, Spread};
+pub(crate) use localisation::{by_lesion_kind, median};
 pub use localisation::{lesion_hit_table, LesionHit};
 pub use multiclass::{
     argmax, check_class_probabilities, confusion_text, ovr_roc_curves, roc_auc_ovo, roc_auc_ovr,

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::dataset::{Part, Prepared, Samples};
 use crate::error::{Error, IoContext, Result};
-use crate::eval::{quantile_sorted, LesionHit};
+use crate::eval::{by_lesion_kind, median, LesionHit};
 use crate::model::Saliency;
 use crate::synth;
 use polars::prelude::{Column, DataFrame};
@@ -127,24 +127,25 @@ pub fn lesion_contrast(
     part: Part,
     output: &Samples,
 ) -> Result<Vec<LesionContrast>> {
-    let input = data.samples(part);
-    if output.shape != input.shape {
+    // The part's input images are read where they are (`data.all`), not copied out.
+    let indices = data.indices(part);
+    let [_, c, h, w] = data.all.shape;
+    let expected = [indices.len(), c, h, w];
+    if output.shape != expected {
         return Err(Error::input(
             "lesion contrast",
             format!(
-                "the output's shape {:?} is not the {} part's {:?}",
+                "the output's shape {:?} is not the {} part's {expected:?}",
                 output.shape,
                 part.name(),
-                input.shape
             ),
         ));
     }
     let by_file = planted(root)?;
-    let [_, c, h, w] = input.shape;
     let per = c * h * w;
     let recipe = &data.options.preprocess;
     let mut out = vec![];
-    for (k, &i) in data.indices(part).iter().enumerate() {
+    for (k, &i) in indices.iter().enumerate() {
         let item = &data.items[i];
         let Some(stem) = item.path.file_stem().and_then(|s| s.to_str()) else {
             continue;
@@ -180,8 +181,8 @@ pub fn lesion_contrast(
             };
             mean(&inside) - mean(&ring)
         };
-        let range = k * per..(k + 1) * per;
-        let (a, b) = (&input.data[range.clone()], &output.data[range]);
+        let a = &data.all.data[i * per..(i + 1) * per];
+        let b = &output.data[k * per..(k + 1) * per];
         let window: Vec<usize> = (0..c)
             .flat_map(|ch| inside.iter().chain(&ring).map(move |&p| ch * h * w + p))
             .collect();
@@ -211,35 +212,17 @@ pub fn lesion_contrast(
 /// medians of the pixels inside the circle, the input's and the output's contrast, the
 /// share kept and R^2 (`explained`).
 pub fn lesion_contrast_table(lesions: &[LesionContrast]) -> Result<DataFrame> {
-    let mut kinds: Vec<&str> = lesions.iter().map(|l| l.lesion.as_str()).collect();
-    kinds.sort_unstable();
-    kinds.dedup();
-    let mut groups: Vec<(&str, Vec<&LesionContrast>)> = kinds
-        .into_iter()
-        .map(|k| (k, lesions.iter().filter(|l| l.lesion == k).collect()))
-        .collect();
-    groups.push(("all", lesions.iter().collect()));
-    let median = |f: fn(&LesionContrast) -> f64| -> Vec<f64> {
+    let groups = by_lesion_kind(lesions, |l| &l.lesion);
+    let median_of = |f: fn(&LesionContrast) -> f64| -> Vec<f64> {
         groups
             .iter()
-            .map(|(_, g)| {
-                let mut v: Vec<f64> = g.iter().map(|l| f(l)).collect();
-                v.sort_by(f64::total_cmp);
-                if v.is_empty() {
-                    f64::NAN
-                } else {
-                    quantile_sorted(&v, 0.5)
-                }
-            })
+            .map(|(_, g)| median(g.iter().map(|l| f(l)).collect()))
             .collect()
     };
     DataFrame::new_infer_height(vec![
         Column::new(
             "lesion".into(),
-            groups
-                .iter()
-                .map(|(k, _)| k.to_string())
-                .collect::<Vec<_>>(),
+            groups.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
         ),
         Column::new(
             "lesions".into(),
@@ -248,11 +231,11 @@ pub fn lesion_contrast_table(lesions: &[LesionContrast]) -> Result<DataFrame> {
                 .map(|(_, g)| g.len() as u32)
                 .collect::<Vec<_>>(),
         ),
-        Column::new("pixels".into(), median(|l| l.pixels as f64)),
-        Column::new("input_contrast".into(), median(|l| l.input)),
-        Column::new("output_contrast".into(), median(|l| l.output)),
-        Column::new("kept".into(), median(LesionContrast::kept)),
-        Column::new("explained".into(), median(|l| l.explained)),
+        Column::new("pixels".into(), median_of(|l| l.pixels as f64)),
+        Column::new("input_contrast".into(), median_of(|l| l.input)),
+        Column::new("output_contrast".into(), median_of(|l| l.output)),
+        Column::new("kept".into(), median_of(LesionContrast::kept)),
+        Column::new("explained".into(), median_of(|l| l.explained)),
     ])
     .map_err(|e| Error::table("lesion contrast", e))
 }
