@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::loss::ClassLoss;
+use super::loss::{ClassLoss, WeightedMean};
 use super::ModelConfig;
 use crate::dataset::Augment;
 use crate::error::{Error, Result};
@@ -119,6 +119,10 @@ pub struct TrainConfig {
     pub class_weights: ClassWeights,
     /// Sample order.
     pub sampler: Sampler,
+    /// How a batch's class-weighted losses are averaged ([`WeightedMean`]; no effect
+    /// without class weights).
+    #[serde(default)]
+    pub weighted_mean: WeightedMean,
     /// Classification loss.
     pub loss: ClassLoss,
     /// Seed of weights, order, dropout and noise.
@@ -163,8 +167,8 @@ fn yes() -> bool {
 }
 
 impl Default for TrainConfig {
-    /// 10 epochs, batch 16, Adam at 1e-3, constant rate, no early stopping, no weights,
-    /// shuffled, cross-entropy, seed 42, no clipping, no warm-up, stop on collapse, the
+    /// 10 epochs, batch 16, Adam at 1e-3, constant rate, no early stopping, no weights
+    /// (PyTorch's weighted mean when set), shuffled, cross-entropy, seed 42, no clipping, no warm-up, stop on collapse, the
     /// backbone at the full rate, fresh weights, no augmentation.
     fn default() -> Self {
         Self {
@@ -176,6 +180,7 @@ impl Default for TrainConfig {
             early_stopping: None,
             class_weights: ClassWeights::None,
             sampler: Sampler::Shuffle,
+            weighted_mean: WeightedMean::Batch,
             loss: ClassLoss::CrossEntropy,
             seed: 42,
             grad_clip: None,
@@ -227,6 +232,11 @@ impl TrainConfig {
     /// Sample order.
     pub fn with_sampler(mut self, sampler: Sampler) -> Self {
         self.sampler = sampler;
+        self
+    }
+    /// How a batch's class-weighted losses are averaged.
+    pub fn with_weighted_mean(mut self, mean: WeightedMean) -> Self {
+        self.weighted_mean = mean;
         self
     }
     /// Classification loss.

@@ -1,8 +1,10 @@
 //! Losses for imbalanced classification and for the VAE.
 //!
 //! - [`class_loss`]: cross-entropy or focal loss (Lin et al. 2017) on logits, with optional
-//!   per-class weights. Weighted losses are normalised by the sum of the weights of the
-//!   batch's targets, as PyTorch's `cross_entropy(weight=..., reduction="mean")`.
+//!   per-class weights ([`LossWeights`]). A weighted loss is divided by the sum of the
+//!   weights of the batch's targets, as PyTorch's `cross_entropy(weight=...,
+//!   reduction="mean")` ([`WeightedMean::Batch`]), or by the batch size times the training
+//!   set's mean weight ([`WeightedMean::Dataset`]).
 //! - [`vae_loss`]: reconstruction + beta * KL, each averaged over the batch.
 
 use burn::prelude::*;
@@ -25,14 +27,75 @@ pub enum ClassLoss {
     },
 }
 
+/// How a batch's class-weighted losses are averaged.
+///
+/// PyTorch's weighted mean, `sum(w_y * l) / sum(w_y)` over the batch, is a ratio: with a
+/// rare class and small batches most batches hold none of it, and each of those counts as
+/// much as a batch that does. At 2 % cancers in batches of 16, about 72 % of batches hold
+/// no cancer; with "balanced" weights the cancers then carry about a fifth of the gradient
+/// over an epoch instead of half, and the constant prediction the loss favours is about
+/// 0.2 instead of 0.5. Dividing by `b` times the training set's mean weight instead makes
+/// each batch's loss an unbiased estimate of the weighted loss over the whole set (the
+/// mean over an epoch's equal batches is exactly the set's weighted mean).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightedMean {
+    /// `sum(w_y * l) / sum(w_y)` over the batch (PyTorch's).
+    #[default]
+    Batch,
+    /// `sum(w_y * l) / (b * mean_w)`, `mean_w` the training set's mean weight (1 for
+    /// "balanced" weights).
+    Dataset,
+}
+
+/// Per-class weights of a loss and how a batch's weighted losses are averaged.
+#[derive(Debug, Clone)]
+pub struct LossWeights {
+    /// One weight per class `[k]`.
+    pub per_class: Tensor<1>,
+    /// `None`: divide by the batch's sum of weights ([`WeightedMean::Batch`]); `Some(m)`:
+    /// by `b * m`.
+    pub mean_weight: Option<f64>,
+}
+
+impl LossWeights {
+    /// PyTorch's weighted mean ([`WeightedMean::Batch`]).
+    pub fn batch(per_class: Tensor<1>) -> Self {
+        Self {
+            per_class,
+            mean_weight: None,
+        }
+    }
+
+    /// `weights` (one per class) on `device`, averaged as `mean` says; `counts` (the
+    /// training set's images per class) give [`WeightedMean::Dataset`]'s mean weight.
+    pub fn new(weights: &[f64], counts: &[usize], mean: WeightedMean, device: &Device) -> Self {
+        let w32: Vec<f32> = weights.iter().map(|&x| x as f32).collect();
+        let per_class = Tensor::<1>::from_data(TensorData::new(w32, [weights.len()]), device);
+        let mean_weight = match mean {
+            WeightedMean::Batch => None,
+            WeightedMean::Dataset => {
+                let n: usize = counts.iter().sum();
+                let sum: f64 = weights.iter().zip(counts).map(|(w, &c)| w * c as f64).sum();
+                Some(sum / n.max(1) as f64)
+            }
+        };
+        Self {
+            per_class,
+            mean_weight,
+        }
+    }
+}
+
 /// Mean (optionally class-weighted) loss of `logits` `[b, k]` against `targets` `[b]`.
 ///
-/// `weights` (one per class) turns the mean into `sum(w_y * l) / sum(w_y)`.
+/// `weights` turns the mean into `sum(w_y * l) / sum(w_y)`, or `sum(w_y * l) / (b * m)`
+/// with a dataset mean weight `m` ([`WeightedMean`]).
 pub fn class_loss(
     kind: ClassLoss,
     logits: Tensor<2>,
     targets: Tensor<1, Int>,
-    weights: Option<&Tensor<1>>,
+    weights: Option<&LossWeights>,
 ) -> Tensor<1> {
     let [b, _] = logits.dims();
     let logp = log_softmax(logits, 1);
@@ -48,8 +111,11 @@ pub fn class_loss(
     }
     match weights {
         Some(w) => {
-            let wy = w.clone().select(0, targets);
-            (per * wy.clone()).sum() / wy.sum()
+            let wy = w.per_class.clone().select(0, targets);
+            match w.mean_weight {
+                None => (per * wy.clone()).sum() / wy.sum(),
+                Some(m) => (per * wy).sum().div_scalar(b as f64 * m),
+            }
         }
         None => per.mean(),
     }

@@ -86,7 +86,7 @@ pub use history::{
     ValidationMetrics,
 };
 pub use inference::{Predictor, Request, Saliency};
-pub use loss::ClassLoss;
+pub use loss::{ClassLoss, LossWeights, WeightedMean};
 pub use resnet::{load_torchvision, ResNet, ResNetConfig, TorchvisionLoad};
 pub use train::{epoch_order, Trainer};
 pub use vae::{Code, HeadInput, HeadTraining, Reconstruction, Vae, VaeConfig, VaeSettings};

@@ -47,7 +47,7 @@ use super::batch::{covariates_tensor, images_tensor, targets_tensor};
 use super::checkpoint::{self, CheckpointInfo};
 use super::config::{check_config, resolve_weights};
 use super::history::{EpochStats, History, Progress, Validation};
-use super::loss::{class_loss, vae_loss};
+use super::loss::{class_loss, vae_loss, LossWeights};
 use super::vae::HeadTraining;
 use super::{
     rng_lock, ComputeDevice, Model, ModelConfig, Monitor, OptimizerKind, Sampler, TrainConfig,
@@ -263,11 +263,11 @@ impl Trainer {
             return Ok(());
         }
         let classes = self.model_config.classes();
-        let weights = resolve_weights(&self.config.class_weights, &train.class_counts(classes))?;
-        let weights_t = weights.as_ref().map(|w| {
-            let w32: Vec<f32> = w.iter().map(|&x| x as f32).collect();
-            Tensor::<1>::from_data(TensorData::new(w32, [classes]), &self.device)
-        });
+        let counts = train.class_counts(classes);
+        let weights = resolve_weights(&self.config.class_weights, &counts)?;
+        let weights_t = weights
+            .as_ref()
+            .map(|w| LossWeights::new(w, &counts, self.config.weighted_mean, &self.device));
         let bs = self.config.batch_size;
         let steps = train.len().div_ceil(bs);
         progress.on_start(self.config.epochs, steps);
@@ -457,14 +457,12 @@ impl Trainer {
         x: Tensor<4>,
         columns: Option<Tensor<2>>,
         y: Tensor<1, Int>,
-        weights: Option<&Tensor<1>>,
+        weights: Option<&LossWeights>,
         epoch: usize,
     ) -> (Tensor<1>, Tensor<2>, Option<(f64, f64)>) {
         let kind = self.config.loss;
         match (&self.model, &self.model_config) {
             (Model::Vae(m), ModelConfig::Vae(c)) => {
-                let pretraining =
-                    matches!(c.head, HeadTraining::Pretrain { epochs } if epoch < epochs);
                 let head_only =
                     matches!(c.head, HeadTraining::Pretrain { epochs } if epoch >= epochs);
                 if head_only {
@@ -480,7 +478,7 @@ impl Trainer {
                     kl.clone().into_scalar::<f32>() as f64,
                 );
                 let mut loss = recon + kl.mul_scalar(c.beta_at(epoch));
-                if !pretraining {
+                if c.class_term_at(epoch) {
                     loss = loss
                         + class_loss(kind, out.logits.clone(), y, weights)
                             .mul_scalar(c.class_weight);

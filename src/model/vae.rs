@@ -59,6 +59,13 @@ pub enum HeadTraining {
         /// Epochs of VAE-only training.
         epochs: usize,
     },
+    /// The first `epochs` epochs train the VAE alone; after that every step is joint. The
+    /// head then starts on a code that already describes the image (with a map code, where
+    /// the lesion is) instead of on a random encoder's.
+    JointAfter {
+        /// Epochs of VAE-only training.
+        epochs: usize,
+    },
 }
 
 /// What the classification head reads.
@@ -187,6 +194,18 @@ impl VaeConfig {
         }
     }
 
+    /// Whether the class loss is part of the joint loss in epoch `epoch` (from 0): always
+    /// with [`HeadTraining::Joint`], from epoch `epochs` on with
+    /// [`HeadTraining::JointAfter`], never with [`HeadTraining::Pretrain`] (whose head-only
+    /// epochs train the head on its own).
+    pub fn class_term_at(&self, epoch: usize) -> bool {
+        match self.head {
+            HeadTraining::Joint => true,
+            HeadTraining::JointAfter { epochs } => epoch >= epochs,
+            HeadTraining::Pretrain { .. } => false,
+        }
+    }
+
     /// Side of the encoder's last feature map for inputs `size` pixels a side, or an error.
     pub fn feature_side(&self, size: usize) -> Result<usize> {
         let k = self.filters.len() as u32;
@@ -302,6 +321,7 @@ impl VaeConfig {
 /// | `class_weight` | [`VaeConfig::class_weight`] | 100 |
 /// | `kl_warmup` | [`VaeConfig::kl_warmup`] (epochs) | 0 |
 /// | `pretrain` | [`VaeConfig::head`]: `Pretrain { epochs }`; 0 is `Joint` | 0 |
+/// | `joint_after` | [`VaeConfig::head`]: `JointAfter { epochs }`; 0 is `Joint` | 0 |
 /// | `recon` | [`VaeConfig::reconstruction`]: `mse` or `bce` | `mse` |
 /// | `filters` | [`VaeConfig::filters`], joined by `-` (`32-64-128`) | `32-64-64` |
 /// | `head` | [`VaeConfig::head_input`]: `mu`, `features` or `positions` ([`HeadInput`]) | `mu` |
@@ -333,6 +353,9 @@ pub struct VaeSettings {
     /// VAE-only epochs before the head learns alone (0: joint training).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pretrain: Option<usize>,
+    /// VAE-only epochs before joint training (0: joint from the start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joint_after: Option<usize>,
     /// Reconstruction loss.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recon: Option<Reconstruction>,
@@ -348,7 +371,7 @@ pub struct VaeSettings {
 }
 
 const VAE_KEYS: &str =
-    "latent, beta, class_weight, kl_warmup, pretrain, recon, filters, head, code";
+    "latent, beta, class_weight, kl_warmup, pretrain, joint_after, recon, filters, head, code";
 
 impl VaeSettings {
     /// Write these settings into `config`.
@@ -369,6 +392,12 @@ impl VaeSettings {
             config.head = match v {
                 0 => HeadTraining::Joint,
                 epochs => HeadTraining::Pretrain { epochs },
+            };
+        }
+        if let Some(v) = self.joint_after {
+            config.head = match v {
+                0 => HeadTraining::Joint,
+                epochs => HeadTraining::JointAfter { epochs },
             };
         }
         if let Some(v) = self.recon {
@@ -418,6 +447,7 @@ impl std::str::FromStr for VaeSettings {
                 "class_weight" => out.class_weight = Some(weight()?),
                 "kl_warmup" => out.kl_warmup = Some(count("a number of epochs")?),
                 "pretrain" => out.pretrain = Some(count("a number of epochs")?),
+                "joint_after" => out.joint_after = Some(count("a number of epochs")?),
                 "recon" => {
                     out.recon = Some(
                         named(&Reconstruction::ALL, value)
@@ -450,6 +480,11 @@ impl std::str::FromStr for VaeSettings {
                 _ => return Err(bad(format!("unknown setting `{key}` (keys: {VAE_KEYS})"))),
             }
         }
+        if out.pretrain.unwrap_or(0) > 0 && out.joint_after.unwrap_or(0) > 0 {
+            return Err(bad(
+                "pretrain and joint_after both say when the head learns: give one".into(),
+            ));
+        }
         Ok(out)
     }
 }
@@ -471,6 +506,9 @@ impl std::fmt::Display for VaeSettings {
         }
         if let Some(v) = self.pretrain {
             parts.push(format!("pretrain={v}"));
+        }
+        if let Some(v) = self.joint_after {
+            parts.push(format!("joint_after={v}"));
         }
         if let Some(v) = self.recon {
             parts.push(format!("recon={}", name_of(&Reconstruction::ALL, v)));

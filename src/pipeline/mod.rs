@@ -64,7 +64,7 @@ use crate::model::train::argmax;
 use crate::model::{
     ClassLoss, ClassWeights, ComputeDevice, EarlyStopping, FusionConfig, History, ModelChoice,
     ModelConfig, Progress, Sampler, TrainConfig, Trainer, VaeSettings, Validation,
-    ValidationMetrics,
+    ValidationMetrics, WeightedMean,
 };
 
 pub use lesions::{lesion_contrast, lesion_contrast_table, lesion_hits, LesionContrast};
@@ -282,6 +282,11 @@ impl RunOptions {
     /// Sample order.
     pub fn with_sampler(mut self, sampler: Sampler) -> Self {
         self.train = self.train.with_sampler(sampler);
+        self
+    }
+    /// How a batch's class-weighted losses are averaged ([`WeightedMean`]).
+    pub fn with_weighted_mean(mut self, mean: WeightedMean) -> Self {
+        self.train = self.train.with_weighted_mean(mean);
         self
     }
     /// Classification loss.

@@ -128,6 +128,7 @@ fn losses_match_pytorch() {
     let lt = || Tensor::<2>::from_data(TensorData::new(logits.clone(), [b, k]), &d);
     let tt = || Tensor::<1, Int>::from_data(TensorData::new(targets.clone(), [b]), &d);
     let w = Tensor::<1>::from_data(TensorData::new(f32s(&l["weights"]), [k]), &d);
+    let batch_w = LossWeights::batch(w.clone());
     let scalar = |t: Tensor<1>| t.into_scalar::<f32>() as f64;
     let close = |name: &str, got: f64, want: &Value| {
         let want = want.as_f64().unwrap();
@@ -140,7 +141,12 @@ fn losses_match_pytorch() {
     );
     close(
         "weighted ce",
-        scalar(class_loss(ClassLoss::CrossEntropy, lt(), tt(), Some(&w))),
+        scalar(class_loss(
+            ClassLoss::CrossEntropy,
+            lt(),
+            tt(),
+            Some(&batch_w),
+        )),
         &l["ce_weighted"],
     );
     let focal = ClassLoss::Focal { gamma: 2.0 };
@@ -151,7 +157,7 @@ fn losses_match_pytorch() {
     );
     close(
         "weighted focal",
-        scalar(class_loss(focal, lt(), tt(), Some(&w))),
+        scalar(class_loss(focal, lt(), tt(), Some(&batch_w))),
         &l["focal2_weighted"],
     );
     let focal0 = ClassLoss::Focal { gamma: 0.0 };
@@ -159,6 +165,54 @@ fn losses_match_pytorch() {
         "focal gamma 0 = ce",
         scalar(class_loss(focal0, lt(), tt(), None)),
         &l["ce"],
+    );
+
+    // WeightedMean::Dataset, its mean weight taken from these targets' own counts: the
+    // mean over batches of one image each is PyTorch's weighted mean over all of them.
+    // PyTorch's own ratio on one-image batches is plain cross-entropy (the weights cancel).
+    let wv: Vec<f64> = f32s(&l["weights"]).iter().map(|&x| x as f64).collect();
+    let mut counts = vec![0usize; k];
+    for &t in &targets {
+        counts[t as usize] += 1;
+    }
+    let dataset = LossWeights::new(&wv, &counts, WeightedMean::Dataset, &d);
+    let one = |i: usize, w: &LossWeights| {
+        let logit = Tensor::<2>::from_data(
+            TensorData::new(logits[i * k..(i + 1) * k].to_vec(), [1, k]),
+            &d,
+        );
+        let target = Tensor::<1, Int>::from_data(TensorData::new(vec![targets[i]], [1]), &d);
+        scalar(class_loss(ClassLoss::CrossEntropy, logit, target, Some(w)))
+    };
+    let per_image = |w: &LossWeights| (0..b).map(|i| one(i, w)).sum::<f64>() / b as f64;
+    close(
+        "dataset mean over one-image batches",
+        per_image(&dataset),
+        &l["ce_weighted"],
+    );
+    close(
+        "pytorch mean over one-image batches",
+        per_image(&batch_w),
+        &l["ce"],
+    );
+    let (ce, ce_w) = (
+        l["ce"].as_f64().unwrap(),
+        l["ce_weighted"].as_f64().unwrap(),
+    );
+    assert!(
+        (ce - ce_w).abs() > 1e-3,
+        "the reference's weights must matter: {ce} {ce_w}"
+    );
+    // Over the whole set at once (its own mean weight) the two are the same.
+    close(
+        "dataset mean over the batch",
+        scalar(class_loss(
+            ClassLoss::CrossEntropy,
+            lt(),
+            tt(),
+            Some(&dataset),
+        )),
+        &serde_json::json!(ce_w),
     );
 
     let v = &r["vae"];
@@ -449,7 +503,11 @@ fn imbalance_tools() {
 fn vae_trains_jointly_and_after_pretraining() {
     let train = blobs(48, 16, 10);
     let mut last = vec![];
-    for head in [HeadTraining::Joint, HeadTraining::Pretrain { epochs: 2 }] {
+    for head in [
+        HeadTraining::Joint,
+        HeadTraining::Pretrain { epochs: 2 },
+        HeadTraining::JointAfter { epochs: 2 },
+    ] {
         let mut c = VaeConfig::new(2);
         c.filters = vec![8, 16];
         c.latent = 4;
@@ -460,7 +518,7 @@ fn vae_trains_jointly_and_after_pretraining() {
         let h = t.history();
         let rec: Vec<Option<f64>> = h.epochs.iter().map(|e| e.reconstruction).collect();
         match head {
-            HeadTraining::Joint => {
+            HeadTraining::Joint | HeadTraining::JointAfter { .. } => {
                 assert!(rec.iter().all(Option::is_some));
                 assert!(
                     rec[3].unwrap() < rec[0].unwrap(),
@@ -564,6 +622,40 @@ fn vae_settings_and_the_kl_warm_up() {
         (e[2].train_loss - (r2 + k2)).abs() < 1e-4 * (r2 + k2),
         "{:?}",
         e[2]
+    );
+
+    // joint_after=2: two VAE-only epochs (loss = reconstruction + KL), then the class term
+    // joins at its weight (the cross-entropy of 2 classes is near ln 2 early on).
+    let s: VaeSettings = "joint_after=2".parse().unwrap();
+    let mut c = VaeConfig::new(2);
+    c.filters = vec![8, 16];
+    c.latent = 4;
+    c.class_weight = 1000.0;
+    s.apply(&mut c);
+    assert_eq!(c.head, HeadTraining::JointAfter { epochs: 2 });
+    assert_eq!((c.class_term_at(1), c.class_term_at(2)), (false, true));
+    let mut t = Trainer::new(ModelConfig::Vae(c), grey(16), quick(3), ComputeDevice::Cpu).unwrap();
+    t.fit(&blobs(48, 16, 10), None, &mut Silent).unwrap();
+    let e = &t.history().epochs;
+    for (i, epoch) in e.iter().enumerate() {
+        let vae = epoch.reconstruction.unwrap() + epoch.kl.unwrap();
+        let class = (epoch.train_loss - vae) / 1000.0;
+        if i < 2 {
+            assert!(class.abs() < 1e-4 * vae / 1000.0, "epoch {i}: {epoch:?}");
+        } else {
+            assert!(class > 0.05 && class < 2.0, "epoch {i}: class term {class}");
+        }
+    }
+    let e = "pretrain=1,joint_after=2"
+        .parse::<VaeSettings>()
+        .unwrap_err();
+    assert!(e.to_string().contains("give one"), "{e}");
+    assert_eq!(
+        "pretrain=0,joint_after=2"
+            .parse::<VaeSettings>()
+            .unwrap()
+            .to_string(),
+        "pretrain=0,joint_after=2"
     );
 }
 

@@ -10,7 +10,7 @@ use mammolab::imaging::Filter;
 use mammolab::manifest::Manifest;
 use mammolab::model::{
     keep_freed_memory, ClassLoss, ClassWeights, ComputeDevice, EarlyStopping, ModelChoice, Monitor,
-    Sampler, VaeSettings,
+    Sampler, VaeSettings, WeightedMean,
 };
 use mammolab::pipeline::{self, report, RunOptions};
 
@@ -66,6 +66,11 @@ pub(crate) struct Options {
     /// shuffle, or balanced (oversample so classes are equally likely).
     #[arg(long, value_enum, default_value_t = Sampler::Shuffle)]
     sampler: Sampler,
+    /// How a batch's class-weighted losses are averaged: batch (divided by the batch's
+    /// sum of weights, PyTorch's) or dataset (by the batch size times the training set's
+    /// mean weight: batches without a rare class no longer count as much as those with).
+    #[arg(long, value_enum, default_value_t = WeightedMean::Batch)]
+    weighted_mean: WeightedMean,
     /// Focal loss with this gamma instead of cross-entropy.
     #[arg(long)]
     focal: Option<f64>,
@@ -130,8 +135,10 @@ pub(crate) struct Options {
     dropout: Option<f64>,
     /// The CNN-VAE's shape and loss (--model vae), key=value pairs joined by commas:
     /// latent (16), beta (1), class_weight (100), kl_warmup (epochs of a linear KL ramp, 0),
-    /// pretrain (VAE-only epochs before the head learns alone; 0: joint), recon (mse or
-    /// bce), filters (32-64-64). E.g. latent=64,beta=0.1,kl_warmup=3.
+    /// pretrain (VAE-only epochs before the head learns alone; 0: joint), joint_after
+    /// (VAE-only epochs before joint training), recon (mse or bce), filters (32-64-64),
+    /// head (mu, features or positions), code (vector or map). E.g.
+    /// latent=64,beta=0.1,kl_warmup=3.
     #[arg(long, value_name = "SETTINGS")]
     vae: Option<VaeSettings>,
     /// full: the whole image; roi: each lesion's cropped image (CBIS-DDSM: one sample
@@ -260,6 +267,7 @@ impl Options {
                 Weights::None => ClassWeights::None,
             })
             .with_sampler(self.sampler)
+            .with_weighted_mean(self.weighted_mean)
             .with_loss(match self.focal {
                 Some(gamma) => ClassLoss::Focal { gamma },
                 None => ClassLoss::CrossEntropy,
