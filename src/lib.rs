@@ -170,7 +170,7 @@ pub mod prelude {
         ClassLoss, ClassWeights, CnnConfig, ComputeDevice, DeepCnnConfig, EarlyStopping,
         EpochLines, FusionConfig, HeadTraining, History, ModelChoice, ModelConfig, Monitor,
         OptimizerKind, Predictor, Saliency, Sampler, Schedule, Silent, TrainConfig, Trainer,
-        VaeConfig,
+        VaeConfig, WeightedMean,
     };
     pub use crate::notebook::{CohortCounts, DicomKinds, Redactor, Setup};
     pub use crate::pipeline::{
