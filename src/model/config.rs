@@ -168,8 +168,9 @@ fn yes() -> bool {
 
 impl Default for TrainConfig {
     /// 10 epochs, batch 16, Adam at 1e-3, constant rate, no early stopping, no weights
-    /// (PyTorch's weighted mean when set), shuffled, cross-entropy, seed 42, no clipping, no warm-up, stop on collapse, the
-    /// backbone at the full rate, fresh weights, no augmentation.
+    /// (PyTorch's weighted mean when set), shuffled, cross-entropy, seed 42, no clipping,
+    /// no warm-up, stop on collapse, the backbone at the full rate, fresh weights, no
+    /// augmentation.
     fn default() -> Self {
         Self {
             epochs: 10,

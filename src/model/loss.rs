@@ -59,14 +59,6 @@ pub struct LossWeights {
 }
 
 impl LossWeights {
-    /// PyTorch's weighted mean ([`WeightedMean::Batch`]).
-    pub fn batch(per_class: Tensor<1>) -> Self {
-        Self {
-            per_class,
-            mean_weight: None,
-        }
-    }
-
     /// `weights` (one per class) on `device`, averaged as `mean` says; `counts` (the
     /// training set's images per class) give [`WeightedMean::Dataset`]'s mean weight.
     pub fn new(weights: &[f64], counts: &[usize], mean: WeightedMean, device: &Device) -> Self {

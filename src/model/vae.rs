@@ -388,18 +388,14 @@ impl VaeSettings {
         if let Some(v) = self.kl_warmup {
             config.kl_warmup = v;
         }
-        if let Some(v) = self.pretrain {
-            config.head = match v {
-                0 => HeadTraining::Joint,
-                epochs => HeadTraining::Pretrain { epochs },
-            };
-        }
-        if let Some(v) = self.joint_after {
-            config.head = match v {
-                0 => HeadTraining::Joint,
-                epochs => HeadTraining::JointAfter { epochs },
-            };
-        }
+        // Both keys choose `head`; parsing refuses two non-zero counts, so a zero of one
+        // never overrides the other's count.
+        config.head = match (self.pretrain, self.joint_after) {
+            (None, None) => config.head,
+            (Some(epochs @ 1..), _) => HeadTraining::Pretrain { epochs },
+            (_, Some(epochs @ 1..)) => HeadTraining::JointAfter { epochs },
+            _ => HeadTraining::Joint,
+        };
         if let Some(v) = self.recon {
             config.reconstruction = v;
         }

@@ -127,8 +127,12 @@ fn losses_match_pytorch() {
     let (b, k) = (targets.len(), logits.len() / targets.len());
     let lt = || Tensor::<2>::from_data(TensorData::new(logits.clone(), [b, k]), &d);
     let tt = || Tensor::<1, Int>::from_data(TensorData::new(targets.clone(), [b]), &d);
-    let w = Tensor::<1>::from_data(TensorData::new(f32s(&l["weights"]), [k]), &d);
-    let batch_w = LossWeights::batch(w.clone());
+    let wv: Vec<f64> = f32s(&l["weights"]).iter().map(|&x| x as f64).collect();
+    let mut counts = vec![0usize; k];
+    for &t in &targets {
+        counts[t as usize] += 1;
+    }
+    let batch_w = LossWeights::new(&wv, &counts, WeightedMean::Batch, &d);
     let scalar = |t: Tensor<1>| t.into_scalar::<f32>() as f64;
     let close = |name: &str, got: f64, want: &Value| {
         let want = want.as_f64().unwrap();
@@ -170,11 +174,6 @@ fn losses_match_pytorch() {
     // WeightedMean::Dataset, its mean weight taken from these targets' own counts: the
     // mean over batches of one image each is PyTorch's weighted mean over all of them.
     // PyTorch's own ratio on one-image batches is plain cross-entropy (the weights cancel).
-    let wv: Vec<f64> = f32s(&l["weights"]).iter().map(|&x| x as f64).collect();
-    let mut counts = vec![0usize; k];
-    for &t in &targets {
-        counts[t as usize] += 1;
-    }
     let dataset = LossWeights::new(&wv, &counts, WeightedMean::Dataset, &d);
     let one = |i: usize, w: &LossWeights| {
         let logit = Tensor::<2>::from_data(
@@ -650,6 +649,12 @@ fn vae_settings_and_the_kl_warm_up() {
         .parse::<VaeSettings>()
         .unwrap_err();
     assert!(e.to_string().contains("give one"), "{e}");
+    // A zero of one key does not undo the other's count, whichever comes first.
+    for text in ["pretrain=3,joint_after=0", "joint_after=0,pretrain=3"] {
+        let mut c = VaeConfig::new(2);
+        text.parse::<VaeSettings>().unwrap().apply(&mut c);
+        assert_eq!(c.head, HeadTraining::Pretrain { epochs: 3 }, "{text}");
+    }
     assert_eq!(
         "pretrain=0,joint_after=2"
             .parse::<VaeSettings>()
