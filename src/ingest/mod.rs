@@ -29,6 +29,7 @@ pub mod sheets;
 pub mod tfrecord;
 pub mod transfer_syntax;
 pub(crate) mod xlsx_repair;
+mod xlsx_split;
 mod zip_rewrite;
 
 pub use frames::{ClassScoreTable, ScoreTable};

@@ -58,18 +58,31 @@ pub(crate) fn xlsx_range<RS: std::io::Read + std::io::Seek>(
     name: &str,
     limits: &Limits,
 ) -> Result<Range<Data>, RangeError> {
+    let mut cells = vec![];
+    xlsx_cells(x, name, |pos, v| cells.push(Cell::new(pos, Data::from(v))))?;
+    grid(cells, name, limits)
+}
+
+/// Each non-empty cell of an .xlsx worksheet, in the order of its XML, with its (row,
+/// column); none for a chart sheet or a dialog (as calamine's worksheet_range gives an empty
+/// grid).
+pub(crate) fn xlsx_cells<RS: std::io::Read + std::io::Seek>(
+    x: &mut Xlsx<RS>,
+    name: &str,
+    mut keep: impl FnMut((u32, u32), DataRef<'_>),
+) -> Result<(), RangeError> {
     let err = |e: calamine::XlsxError| RangeError::Calamine(e.into());
     let mut reader = match x.worksheet_cells_reader(name) {
         Ok(r) => r,
-        // A chart sheet or a dialog: an empty grid, as calamine's worksheet_range gives.
-        Err(calamine::XlsxError::NotAWorksheet(_)) => return Ok(Range::default()),
+        Err(calamine::XlsxError::NotAWorksheet(_)) => return Ok(()),
         Err(e) => return Err(err(e)),
     };
-    let mut cells = vec![];
     while let Some(c) = reader.next_cell().map_err(err)? {
-        keep(&mut cells, c);
+        if !matches!(c.get_value(), DataRef::Empty) {
+            keep(c.get_position(), c.get_value().clone());
+        }
     }
-    grid(cells, name, limits)
+    Ok(())
 }
 
 fn xlsb_range<RS: std::io::Read + std::io::Seek>(
@@ -96,18 +109,28 @@ fn keep(cells: &mut Vec<Cell<Data>>, c: Cell<DataRef<'_>>) {
 
 /// The cells' grid, once their box is known to fit.
 fn grid(cells: Vec<Cell<Data>>, name: &str, limits: &Limits) -> Result<Range<Data>, RangeError> {
-    if let Some((r0, r1, c0, c1)) = bounds(cells.iter().map(|c| c.get_position())) {
+    check_box(name, bounds(cells.iter().map(|c| c.get_position())), limits)?;
+    Ok(Range::from_sparse(cells))
+}
+
+/// The bounding box of a sheet's cells ([`bounds`]) fits the limits as a grid.
+pub(crate) fn check_box(
+    name: &str,
+    bounds: Option<(u32, u32, u32, u32)>,
+    limits: &Limits,
+) -> Result<(), RangeError> {
+    if let Some((r0, r1, c0, c1)) = bounds {
         let what = format!("sheet `{name}` (cells {} to {})", a1(r0, c0), a1(r1, c1));
         let (rows, cols) = (u64::from(r1 - r0) + 1, u64::from(c1 - c0) + 1);
         if let Some(m) = check_grid(&what, rows, cols, limits) {
             return Err(RangeError::Limit(m));
         }
     }
-    Ok(Range::from_sparse(cells))
+    Ok(())
 }
 
 /// (first row, last row, first column, last column) of `positions`.
-fn bounds(positions: impl Iterator<Item = (u32, u32)>) -> Option<(u32, u32, u32, u32)> {
+pub(crate) fn bounds(positions: impl Iterator<Item = (u32, u32)>) -> Option<(u32, u32, u32, u32)> {
     positions.fold(None, |b, (r, c)| {
         Some(match b {
             None => (r, r, c, c),

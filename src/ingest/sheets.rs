@@ -49,6 +49,7 @@ use calamine::{Data, Ods, Reader, Sheets, Xls, Xlsb, Xlsx};
 use crate::ingest::limits::Limits;
 use crate::ingest::sheet_bounds::{self, RangeError};
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::calendar::{Date, Time};
@@ -152,16 +153,45 @@ fn serial_1900(x: &calamine::ExcelDateTime) -> f64 {
 }
 
 fn from_calamine(d: &Data) -> Value {
+    from_calamine_owned(d.clone())
+}
+
+/// [`from_calamine`] without copying the text.
+pub(crate) fn from_calamine_owned(d: Data) -> Value {
     match d {
         Data::Empty => Value::Empty,
-        Data::Int(i) => Value::Int(*i),
-        Data::Float(f) => Value::Float(*f),
+        Data::Int(i) => Value::Int(i),
+        Data::Float(f) => Value::Float(f),
         Data::String(s) if s.is_empty() => Value::Empty,
-        Data::String(s) => Value::Text(s.clone()),
-        Data::Bool(b) => Value::Bool(*b),
-        Data::DateTime(x) => Value::Excel(serial_1900(x)),
-        Data::DateTimeIso(s) | Data::DurationIso(s) => Value::Text(s.clone()),
+        Data::String(s) => Value::Text(s),
+        Data::Bool(b) => Value::Bool(b),
+        Data::DateTime(x) => Value::Excel(serial_1900(&x)),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => Value::Text(s),
         Data::Error(e) => Value::Error(e.to_string()),
+    }
+}
+
+/// A sheet's cells as rows of [`Value`]s over their bounding box: row `i`, column `j` of
+/// `rows` is the sheet's cell `(origin.0 + i, origin.1 + j)` (0-based); every row is
+/// `width` long.
+#[derive(Debug, Default)]
+pub(crate) struct Dense {
+    pub origin: (u32, u32),
+    pub width: usize,
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl Dense {
+    pub(crate) fn from_range(range: &calamine::Range<Data>) -> Dense {
+        let (_, width) = range.get_size();
+        Dense {
+            origin: range.start().unwrap_or((0, 0)),
+            width,
+            rows: range
+                .rows()
+                .map(|r| r.iter().map(from_calamine).collect())
+                .collect(),
+        }
     }
 }
 
@@ -482,32 +512,43 @@ fn read_guarded(
         ));
     }
     let limits = Limits::current();
-    let (range, merged, warnings) = match sheet_bounds::range(wb, sheet, &limits) {
-        Ok(range) => {
+    // A large .xlsx sheet is parsed by several readers at once (ingest::xlsx_split).
+    let split = match wb {
+        Sheets::Xlsx(_) => super::xlsx_split::read(path, sheet, &limits),
+        _ => None,
+    };
+    let read = split.unwrap_or_else(|| {
+        sheet_bounds::range(wb, sheet, &limits).map(|range| {
             let merged = match wb {
                 Sheets::Xlsx(x) => x.merge_cells_by_sheet_name(sheet).unwrap_or_default(),
                 Sheets::Xls(x) => x.merge_cells_by_sheet_name(sheet).unwrap_or_default(),
                 _ => vec![],
             };
-            (range, merged, vec![])
-        }
+            (Dense::from_range(&range), merged)
+        })
+    });
+    let (dense, merged, warnings) = match read {
+        Ok((dense, merged)) => (dense, merged, vec![]),
         // One number cell calamine cannot parse: read the sheet again, repaired.
         Err(RangeError::Calamine(calamine::Error::Xlsx(calamine::XlsxError::ParseFloat(_)))) => {
             let r = super::xlsx_repair::read(path, sheet)?;
-            (r.range, r.merged, r.notes)
+            (Dense::from_range(&r.range), r.merged, r.notes)
         }
         Err(RangeError::Limit(m)) => return Err(workbook_err(path, m)),
         Err(RangeError::Calamine(e)) => {
             return Err(workbook_err(path, format!("sheet `{sheet}`: {e}")))
         }
     };
-    let (r0, c0) = range.start().unwrap_or((0, 0));
-    let (used_h, used_w) = range.get_size();
+    let Dense {
+        origin: (r0, c0),
+        width: used_w,
+        rows: mut grid,
+    } = dense;
     // A merged region may reach past the used range (its other cells are empty).
     let height = merged
         .iter()
         .map(|m| (m.end.0 + 1).saturating_sub(r0) as usize)
-        .fold(used_h, usize::max);
+        .fold(grid.len(), usize::max);
     let width = merged
         .iter()
         .map(|m| (m.end.1 + 1).saturating_sub(c0) as usize)
@@ -517,14 +558,11 @@ fn read_guarded(
     if let Some(m) = sheet_bounds::check_grid(&what, height as u64, width as u64, &limits) {
         return Err(workbook_err(path, m));
     }
-    let mut grid: Vec<Vec<Value>> = range
-        .rows()
-        .map(|r| {
-            let mut row: Vec<Value> = r.iter().map(from_calamine).collect();
+    if width > used_w {
+        for row in &mut grid {
             row.resize(width, Value::Empty);
-            row
-        })
-        .collect();
+        }
+    }
     grid.resize(height, vec![Value::Empty; width]);
     for m in merged {
         let (top, left) = (
@@ -821,7 +859,7 @@ enum Kind {
     Text,
 }
 
-fn infer(values: impl Iterator<Item = Value>) -> Kind {
+fn infer<'a>(values: impl Iterator<Item = &'a Value>) -> Kind {
     let (mut int, mut num, mut boolean, mut excel, mut date_only, mut time_only) =
         (true, true, true, true, true, true);
     let mut any = false;
@@ -829,12 +867,12 @@ fn infer(values: impl Iterator<Item = Value>) -> Kind {
         match v {
             Value::Empty | Value::Error(_) => continue,
             Value::Int(_) => (boolean, excel) = (false, false),
-            Value::Float(f) => {
+            &Value::Float(f) => {
                 int &= f.fract() == 0.0 && f.abs() < 9.0e15;
                 (boolean, excel) = (false, false);
             }
             Value::Bool(_) => (int, num, excel) = (false, false, false),
-            Value::Excel(s) => {
+            &Value::Excel(s) => {
                 date_only &= (s * 86400.0).round() as i64 % 86400 == 0;
                 time_only &= s.abs() < 1.0;
                 (int, num, boolean) = (false, false, false);
@@ -909,7 +947,7 @@ impl Sheet {
 
     fn series(&self, c: usize) -> Result<Series> {
         let name: PlSmallStr = self.columns[c].as_str().into();
-        let kind = infer(self.column_values(c).cloned());
+        let kind = infer(self.column_values(c));
         let vals = self.column_values(c);
         let ctx = || {
             format!(
@@ -968,7 +1006,9 @@ impl Sheet {
 
     /// The sheet as a typed DataFrame (dtypes per the module rules).
     pub fn to_dataframe(&self) -> Result<DataFrame> {
+        // Columns in parallel: seed 001's `Non-Cancer` sheet has 561.
         let cols: Vec<Column> = (0..self.columns.len())
+            .into_par_iter()
             .map(|c| self.series(c).map(Column::from))
             .collect::<Result<_>>()?;
         DataFrame::new(self.rows.len(), cols)
@@ -983,7 +1023,7 @@ impl Sheet {
             columns: (0..self.columns.len())
                 .map(|c| ColumnSummary {
                     name: self.columns[c].clone(),
-                    dtype: dtype_name(infer(self.column_values(c).cloned())).into(),
+                    dtype: dtype_name(infer(self.column_values(c))).into(),
                 })
                 .collect(),
         }

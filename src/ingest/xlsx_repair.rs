@@ -55,7 +55,7 @@ pub(crate) fn read(path: &Path, sheet: &str) -> Result<Repaired> {
 
 /// The zip part (`xl/worksheets/sheet4.xml`) of the sheet named `sheet`, from
 /// `xl/workbook.xml` (name -> relationship id) and its relationships (id -> target).
-fn sheet_part<R: Read + std::io::Seek>(
+pub(crate) fn sheet_part<R: Read + std::io::Seek>(
     zip: &mut zip::ZipArchive<R>,
     sheet: &str,
 ) -> std::result::Result<String, String> {
