@@ -2,6 +2,8 @@
 //! compares with pandas / os.walk / pydicom in the same run.
 //!
 //! - `bench_ingest sheets REPEATS WORKBOOK...`: read every sheet into DataFrames.
+//! - `bench_ingest sheets-cached REPEATS DIR WORKBOOK...`: the same, a second time, from the
+//!   cache in DIR (filled by one read first; `SheetOptions::with_cache`).
 //! - `bench_ingest merge REPEATS MANIFEST`: the whole audited merge with image resolution
 //!   and DICOM header checks.
 //! - `bench_ingest pixels REPEATS SIZE FILE...`: decode + window + resize to SIZE x SIZE.
@@ -19,26 +21,33 @@ use mammolab::manifest::Manifest;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: bench_ingest sheets|merge|pixels REPEATS ...";
+    let usage = "usage: bench_ingest sheets|sheets-cached|merge|pixels REPEATS ...";
     let (what, repeats) = match args.get(1..3) {
         Some([w, r]) => (w.as_str(), r.parse::<usize>()?),
         _ => return Err(usage.into()),
     };
+    let sheets =
+        |options: &SheetOptions, books: &[String]| -> Result<usize, Box<dyn std::error::Error>> {
+            let mut cells = 0;
+            for f in books {
+                for s in read_all(f, options)? {
+                    let df = s.to_dataframe()?;
+                    cells += df.height() * df.width();
+                }
+            }
+            Ok(cells)
+        };
+    let cached = SheetOptions::default().with_cache(args.get(3).cloned().unwrap_or_default());
+    if what == "sheets-cached" {
+        sheets(&cached, &args[4..])?;
+    }
     let mut best = f64::INFINITY;
     let mut check = 0usize;
     for _ in 0..repeats {
         let t = Instant::now();
         check = match what {
-            "sheets" => {
-                let mut cells = 0;
-                for f in &args[3..] {
-                    for s in read_all(f, &SheetOptions::default())? {
-                        let df = s.to_dataframe()?;
-                        cells += df.height() * df.width();
-                    }
-                }
-                cells
-            }
+            "sheets" => sheets(&SheetOptions::default(), &args[3..])?,
+            "sheets-cached" => sheets(&cached, &args[4..])?,
             "merge" => {
                 let m = Manifest::open(&args[3])?;
                 let r = merge(&m)?;

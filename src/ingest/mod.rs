@@ -25,6 +25,7 @@ pub mod merge;
 pub mod npy;
 mod ods_repair;
 mod sheet_bounds;
+mod sheet_cache;
 pub mod sheets;
 pub mod tfrecord;
 pub mod transfer_syntax;

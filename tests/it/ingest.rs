@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use mammolab::ingest::merge::{merge, Status};
-use mammolab::ingest::sheets::{read_all, read_sheet, sheet_names, SheetOptions, Value};
+use mammolab::ingest::sheets::{
+    read_all, read_sheet, read_workbook, sheet_names, SheetOptions, Value,
+};
 use mammolab::manifest::Manifest;
 use rust_xlsxwriter::{Format, Formula, Workbook};
 use serde_json::Value as Json;
@@ -483,4 +485,71 @@ fn an_indented_ods_reads_as_its_cells() {
             vec![Value::Text("P2".into()), Value::Float(7.0)],
         ]
     );
+}
+
+#[test]
+fn a_second_read_comes_from_the_cache_and_an_edited_workbook_is_read_again() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let write = |path: &std::path::Path, value: f64| {
+        let mut wb = Workbook::new();
+        let ws = wb.add_worksheet().set_name("Data").unwrap();
+        ws.write_string(0, 0, "id").unwrap();
+        ws.write_string(0, 1, "size").unwrap();
+        ws.write_string(1, 0, "P1").unwrap();
+        ws.write_number(1, 1, value).unwrap();
+        wb.save(path).unwrap();
+    };
+    let path = dir.path().join("a.xlsx");
+    write(&path, 12.5);
+    let options = SheetOptions::default().with_cache(&cache);
+    let plain = read_sheet(&path, "Data", &SheetOptions::default()).unwrap();
+    let first = read_sheet(&path, "Data", &options).unwrap();
+    assert_eq!(first, plain);
+    let entries = || -> Vec<(std::path::PathBuf, u64)> {
+        let mut e: Vec<_> = std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                let ino = std::fs::metadata(&p).unwrap().ino();
+                (p, ino)
+            })
+            .collect();
+        e.sort();
+        e
+    };
+    let stored = entries();
+    assert_eq!(stored.len(), 1);
+    // The same bytes under another name: the same entry, not rewritten (a hit), and the
+    // sheet names the file it was asked for.
+    let copy = dir.path().join("copy.xlsx");
+    std::fs::copy(&path, &copy).unwrap();
+    let again = read_sheet(&copy, "Data", &options).unwrap();
+    assert_eq!(entries(), stored, "read from the cache, not written again");
+    assert_eq!(again.file, copy);
+    assert_eq!(again.rows, plain.rows);
+    // The whole workbook is its own entry; read_all and read_workbook share it.
+    let all = read_all(&path, &options).unwrap();
+    assert_eq!(all, vec![plain.clone()]);
+    assert_eq!(entries().len(), 2);
+    assert_eq!(read_workbook(&path, &options).unwrap().sheets, all);
+    assert_eq!(entries().len(), 2);
+    // An edited workbook (other bytes) is read again, never answered from the old entry.
+    write(&path, 99.0);
+    let edited = read_sheet(&path, "Data", &options).unwrap();
+    assert_eq!(edited.rows[0][1], Value::Float(99.0));
+    assert_eq!(entries().len(), 3);
+    // A damaged entry is a miss: read again and rewritten.
+    for (p, _) in entries() {
+        std::fs::write(&p, b"MLSHEETS").unwrap();
+    }
+    assert_eq!(read_sheet(&path, "Data", &options).unwrap(), edited);
+    // A cache folder that cannot be made is an error naming it.
+    let blocked = dir.path().join("file");
+    std::fs::write(&blocked, b"x").unwrap();
+    let err = read_sheet(&path, "Data", &SheetOptions::default().with_cache(&blocked))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("file"), "{err}");
 }

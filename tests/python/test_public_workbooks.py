@@ -273,3 +273,22 @@ def test_a_large_sheet_read_in_parallel_pieces_matches_openpyxl(tmp_path):
     for (n, want), cells in zip(data, sheet["cells"]):
         assert len(cells) == len(want) and all(same(c, w) for c, w in zip(cells, want)), \
             f"row {n}: {cells} vs {want}"
+
+
+@pytest.mark.parametrize("book", books() + ods_books(), ids=lambda p: p.name)
+def test_a_second_read_from_the_cache_is_the_first(book, tmp_path):
+    """`mammolab sheets --cache DIR`: the first read fills DIR, the second comes from it
+    (keyed by the workbook's sha256), and both print exactly what a read without the cache
+    prints, for every public workbook above (whose cells the tests above check)."""
+    def read(*extra):
+        p = subprocess.run([BIN, "sheets", book, "--json", "--cells", *extra], capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        return p.stdout
+
+    plain = read()
+    assert read("--cache", tmp_path) == plain
+    (entry,) = tmp_path.glob("*.sheets")
+    stored = entry.stat()
+    assert read("--cache", tmp_path) == plain
+    assert entry.stat().st_ino == stored.st_ino and entry.stat().st_mtime_ns == stored.st_mtime_ns, \
+        "the second read used the entry and did not write it again"

@@ -19,11 +19,24 @@ pub(crate) struct Args {
     /// error cells) and each row's spreadsheet row number (`row_numbers`).
     #[arg(long, requires = "json")]
     cells: bool,
+    /// Keep what is read in this folder and read it from there next time, while the
+    /// workbook's bytes (sha256) are the same.
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
-    let Args { file, json, cells } = args;
-    let book = read_workbook(&file, &SheetOptions::default())?;
+    let Args {
+        file,
+        json,
+        cells,
+        cache,
+    } = args;
+    let options = match cache {
+        Some(dir) => SheetOptions::default().with_cache(dir),
+        None => SheetOptions::default(),
+    };
+    let book = read_workbook(&file, &options)?;
     let sheets = &book.sheets;
     if json {
         let summaries: Vec<_> = sheets.iter().map(|s| s.summary()).collect();
