@@ -16,7 +16,8 @@
 //!   text calamine would hold, counted as calamine reads them.
 //!
 //! A grid cell costs `size_of::<calamine::Data>()` bytes (32), so the default 256 MiB allows
-//! 8.4 million cells: seed 001's largest workbook has 0.2 million.
+//! 8.4 million cells: seed 001's default cohort's
+//! `Non-Cancer` sheet has 2.8 million.
 
 use std::io::Read;
 use std::path::Path;

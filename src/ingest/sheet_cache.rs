@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::sheets::{Sheet, Value, Workbook};
-use crate::error::{IoContext, Result};
+use crate::error::Result;
 
 const MAGIC: &[u8; 8] = b"MLSHEETS";
 const VERSION: u32 = 1;
@@ -106,7 +106,10 @@ pub(crate) fn store(file: &Path, book: &Workbook) -> Result<()> {
     let sum = crc32fast::hash(&w);
     put_u32(&mut w, sum);
     if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir).at(dir)?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            let why = format!("cannot make the sheet cache folder: {e}");
+            crate::error::Error::io(dir, std::io::Error::new(e.kind(), why))
+        })?;
     }
     crate::outlock::write_atomic(file, &w)
 }
