@@ -68,11 +68,7 @@ pub(crate) fn load(file: &Path, path: &Path) -> Option<Workbook> {
     for _ in 0..n {
         sheets.push(r.sheet(path)?);
     }
-    let n = r.count(8)?;
-    let mut unreadable = Vec::with_capacity(n);
-    for _ in 0..n {
-        unreadable.push((r.text()?, r.text()?));
-    }
+    let unreadable = r.pairs()?;
     r.at.is_empty().then_some(Workbook { sheets, unreadable })
 }
 
@@ -98,11 +94,7 @@ pub(crate) fn store(file: &Path, book: &Workbook) -> Result<()> {
     for s in &book.sheets {
         put_sheet(&mut w, s);
     }
-    put_len(&mut w, book.unreadable.len());
-    for (name, why) in &book.unreadable {
-        put_text(&mut w, name);
-        put_text(&mut w, why);
-    }
+    put_pairs(&mut w, &book.unreadable);
     let sum = crc32fast::hash(&w);
     put_u32(&mut w, sum);
     if let Some(dir) = file.parent() {
@@ -129,6 +121,14 @@ fn put_text(w: &mut Vec<u8>, s: &str) {
     w.extend_from_slice(s.as_bytes());
 }
 
+fn put_pairs(w: &mut Vec<u8>, pairs: &[(String, String)]) {
+    put_len(w, pairs.len());
+    for (a, b) in pairs {
+        put_text(w, a);
+        put_text(w, b);
+    }
+}
+
 fn put_sheet(w: &mut Vec<u8>, s: &Sheet) {
     put_text(w, &s.name);
     put_u32(w, s.header_row);
@@ -136,11 +136,7 @@ fn put_sheet(w: &mut Vec<u8>, s: &Sheet) {
     for c in &s.columns {
         put_text(w, c);
     }
-    put_len(w, s.renamed.len());
-    for (from, to) in &s.renamed {
-        put_text(w, from);
-        put_text(w, to);
-    }
+    put_pairs(w, &s.renamed);
     put_len(w, s.row_numbers.len());
     for n in &s.row_numbers {
         put_u32(w, *n);
@@ -166,25 +162,20 @@ fn put_sheet(w: &mut Vec<u8>, s: &Sheet) {
 }
 
 fn put_value(w: &mut Vec<u8>, v: &Value) {
+    let mut tagged = |kind: u8, bytes: &[u8]| {
+        w.push(kind);
+        w.extend_from_slice(bytes);
+    };
     match v {
-        Value::Empty => w.push(0),
-        Value::Int(i) => {
-            w.push(1);
-            w.extend_from_slice(&i.to_le_bytes());
-        }
-        Value::Float(f) => {
-            w.push(2);
-            w.extend_from_slice(&f.to_le_bytes());
-        }
+        Value::Empty => tagged(0, &[]),
+        Value::Int(i) => tagged(1, &i.to_le_bytes()),
+        Value::Float(f) => tagged(2, &f.to_le_bytes()),
         Value::Text(t) => {
             w.push(3);
             put_text(w, t);
         }
-        Value::Bool(b) => w.extend_from_slice(&[4, u8::from(*b)]),
-        Value::Excel(f) => {
-            w.push(5);
-            w.extend_from_slice(&f.to_le_bytes());
-        }
+        Value::Bool(b) => tagged(4, &[u8::from(*b)]),
+        Value::Excel(f) => tagged(5, &f.to_le_bytes()),
         Value::Error(e) => {
             w.push(6);
             put_text(w, e);
@@ -235,6 +226,11 @@ impl<'a> Bytes<'a> {
         (0..n).map(|_| self.text()).collect()
     }
 
+    fn pairs(&mut self) -> Option<Vec<(String, String)>> {
+        let n = self.count(8)?;
+        (0..n).map(|_| Some((self.text()?, self.text()?))).collect()
+    }
+
     fn value(&mut self) -> Option<Value> {
         let [kind] = self.array()?;
         Some(match kind {
@@ -253,10 +249,7 @@ impl<'a> Bytes<'a> {
         let name = self.text()?;
         let header_row = self.u32()?;
         let columns = self.texts()?;
-        let n = self.count(8)?;
-        let renamed = (0..n)
-            .map(|_| Some((self.text()?, self.text()?)))
-            .collect::<Option<_>>()?;
+        let renamed = self.pairs()?;
         // Each row: its number and its cells' length.
         let n = self.count(8)?;
         let row_numbers = (0..n).map(|_| self.u32()).collect::<Option<Vec<_>>>()?;

@@ -443,6 +443,10 @@ fn read_sheet_now(path: &Path, sheet: &str, options: &SheetOptions) -> Result<Sh
 /// Read every worksheet of a workbook.
 pub fn read_all(path: impl AsRef<Path>, options: &SheetOptions) -> Result<Vec<Sheet>> {
     let path = path.as_ref();
+    if options.cache.is_none() {
+        // Stops at the first sheet that cannot be read.
+        return read_all_now(path, options);
+    }
     let book = cached(path, None, options, || read_workbook_now(path, options))?;
     if !book.unreadable.is_empty() {
         // The first unreadable sheet's own error, as a read without the cache gives it.

@@ -15,12 +15,12 @@
 //! - shared strings, styles and the 1904 flag are per workbook: each piece's workbook has them
 //!   all.
 //!
-//! Any other sheet (small, prefixed, odd) is read by the one reader as before ([`range`]
+//! Any other sheet (small, prefixed, odd) is read by the one reader as before ([`read`]
 //! answers `None`). The part's inflated size was checked against the limits when the
 //! workbook was opened; the pieces together take that size once more.
 
 use std::fs::File;
-use std::io::{BufReader, Cursor, Read, Seek, Write};
+use std::io::{BufReader, Cursor, Read};
 use std::path::Path;
 
 use calamine::{Data, Dimensions, Reader, Xlsx};
@@ -67,7 +67,11 @@ pub(crate) fn read(
     let workbook = |i: usize| -> Result<Xlsx<Cursor<Vec<u8>>>, RangeError> {
         let io = |m: String| RangeError::Calamine(calamine::Error::Io(std::io::Error::other(m)));
         let mut zip = open().ok_or_else(|| io("the workbook could not be opened again".into()))?;
-        let bytes = with_part(&mut zip, &part, &cut.piece(&xml, i)).map_err(io)?;
+        let piece = cut.piece(&xml, i);
+        // The other worksheets are left out: calamine opens a workbook without its sheets.
+        let bytes =
+            super::zip_rewrite::with_part(&mut zip, &part, &piece, |name| !is_other_sheet(name))
+                .map_err(io)?;
         Xlsx::new(Cursor::new(bytes)).map_err(|e| RangeError::Calamine(calamine::Error::Xlsx(e)))
     };
     // One task per piece, and one more for the merged regions (the part without its rows:
@@ -219,25 +223,27 @@ impl Cut {
         (starts.len() > 1).then_some(Cut { head, tail, starts })
     }
 
-    /// Piece `i`'s rows hold no comment, CDATA section or processing instruction.
-    fn is_plain(&self, xml: &[u8], i: usize) -> bool {
-        let end = self.starts.get(i + 1).copied().unwrap_or(self.tail);
-        self.starts
-            .get(i)
-            .is_none_or(|&start| plain(&xml[start..end]))
-    }
-
     fn pieces(&self) -> usize {
         self.starts.len()
+    }
+
+    /// Piece `i`'s rows; none for piece `pieces()`.
+    fn rows<'a>(&self, xml: &'a [u8], i: usize) -> &'a [u8] {
+        match self.starts.get(i) {
+            Some(&start) => &xml[start..self.starts.get(i + 1).copied().unwrap_or(self.tail)],
+            None => &[],
+        }
+    }
+
+    /// Piece `i`'s rows hold no comment, CDATA section or processing instruction.
+    fn is_plain(&self, xml: &[u8], i: usize) -> bool {
+        plain(self.rows(xml, i))
     }
 
     /// Piece `i` as a whole sheet part: the head, its rows, the tail.
     /// Piece `pieces()` is the part without rows.
     fn piece(&self, xml: &[u8], i: usize) -> Vec<u8> {
-        let rows = match self.starts.get(i) {
-            Some(&start) => &xml[start..self.starts.get(i + 1).copied().unwrap_or(self.tail)],
-            None => &[],
-        };
+        let rows = self.rows(xml, i);
         let mut part = Vec::with_capacity(self.head + rows.len() + xml.len() - self.tail);
         part.extend_from_slice(&xml[..self.head]);
         part.extend_from_slice(rows);
@@ -269,35 +275,9 @@ fn next_row_with_r(xml: &[u8], from: usize, end: usize) -> Option<usize> {
     None
 }
 
-/// The workbook of `zip` as a new zip in memory with `part` holding `bytes` (stored), the
-/// other worksheets left out, and every other part copied as it is (still deflated).
-fn with_part<R: Read + Seek>(
-    zip: &mut zip::ZipArchive<R>,
-    part: &str,
-    bytes: &[u8],
-) -> Result<Vec<u8>, String> {
-    let mut out = zip::ZipWriter::new(Cursor::new(Vec::with_capacity(bytes.len() + (1 << 20))));
-    for i in 0..zip.len() {
-        let f = zip.by_index_raw(i).map_err(|e| e.to_string())?;
-        let name = f.name().map_err(|e| e.to_string())?.to_string();
-        if name == part {
-            drop(f);
-            let options = zip::write::SimpleFileOptions::default()
-                .compression_method(zip::CompressionMethod::Stored)
-                .large_file(bytes.len() as u64 >= u32::MAX as u64);
-            out.start_file(name, options)
-                .and_then(|_| out.write_all(bytes).map_err(Into::into))
-                .map_err(|e| e.to_string())?;
-        } else if !is_other_sheet(&name) {
-            out.raw_copy_file(f).map_err(|e| e.to_string())?;
-        }
-    }
-    Ok(out.finish().map_err(|e| e.to_string())?.into_inner())
-}
-
-/// A worksheet's own part (`xl/worksheets/sheet2.xml`), not its relationships: calamine opens
-/// a workbook without reading its sheets, so a piece's copy leaves the others out (seed
-/// 001's `Non-Cancer` sheet is 20 MB deflated).
+/// A worksheet's own part (`xl/worksheets/sheet2.xml`), not its relationships: a piece's
+/// copy of the workbook leaves the others out (seed 001's `Non-Cancer` sheet is 20 MB
+/// deflated).
 fn is_other_sheet(name: &str) -> bool {
     name.strip_prefix("xl/worksheets/")
         .is_some_and(|rest| !rest.contains('/') && rest.ends_with(".xml"))
